@@ -1,0 +1,79 @@
+"""One root error and narrow subclasses.
+
+Every error a user can hit derives from :class:`PyfuncOpsError`, so ``except PyfuncOpsError``
+catches all of ours. Each subclass also inherits the built-in exception a caller would
+naturally expect (a missing model is a ``FileNotFoundError``, a bad argument a
+``ValueError``), so code written against the standard library keeps working.
+
+Messages name the object, what was expected, what was found and what to do.
+"""
+
+from __future__ import annotations
+
+
+class PyfuncOpsError(Exception):
+    """Root of every error raised by pyfunc_ops."""
+
+
+class InvalidParameterError(PyfuncOpsError, ValueError):
+    """An argument has the wrong value, type or combination."""
+
+
+class ModelFormatError(PyfuncOpsError, ValueError):
+    """An ``MLmodel`` file or a model directory does not follow the pyfunc format."""
+
+
+class ModelNotFoundError(PyfuncOpsError, FileNotFoundError):
+    """No model (no ``MLmodel`` file) exists where one was expected."""
+
+
+class ModelExistsError(PyfuncOpsError, FileExistsError):
+    """A save would overwrite an existing, non-empty destination."""
+
+
+class InvalidURIError(PyfuncOpsError, ValueError):
+    """A model or artifact URI is malformed."""
+
+
+class StorageError(PyfuncOpsError, OSError):
+    """Reading or writing a model tree through fsspec failed."""
+
+
+class ResourceNotFoundError(PyfuncOpsError, LookupError):
+    """A run, registered model, version, stage or alias does not exist in the registry."""
+
+
+class ResourceExistsError(PyfuncOpsError, ValueError):
+    """A registry object with that name or key exists already."""
+
+
+class LoaderError(PyfuncOpsError, ImportError):
+    """The model's loader module cannot be imported or does not define ``_load_pyfunc``."""
+
+
+class SchemaEnforcementError(PyfuncOpsError, ValueError):
+    """Model input does not match the model's signature."""
+
+
+class SerializationError(PyfuncOpsError, ValueError):
+    """A value cannot be serialized (YAML, pickle, skops) or deserialized."""
+
+
+class ResultTypeError(PyfuncOpsError, TypeError):
+    """A Spark ``result_type`` is unsupported, or predictions do not fit it."""
+
+
+class EnvironmentError_(PyfuncOpsError, RuntimeError):
+    """Restoring or using a model's own Python environment failed."""
+
+
+class WorkerError(PyfuncOpsError, RuntimeError):
+    """A scoring worker process failed; carries the remote traceback when there is one."""
+
+    def __init__(self, message: str, remote_traceback: str | None = None) -> None:
+        super().__init__(message if not remote_traceback else f"{message}\n{remote_traceback}")
+        self.remote_traceback = remote_traceback
+
+
+# A readable public name; the trailing underscore above only avoids shadowing the built-in.
+ModelEnvironmentError = EnvironmentError_
