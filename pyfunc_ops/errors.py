@@ -63,7 +63,7 @@ class ResultTypeError(PyfuncOpsError, TypeError):
     """A Spark ``result_type`` is unsupported, or predictions do not fit it."""
 
 
-class EnvironmentError_(PyfuncOpsError, RuntimeError):
+class ModelEnvironmentError(PyfuncOpsError, RuntimeError):
     """Restoring or using a model's own Python environment failed."""
 
 
@@ -73,7 +73,3 @@ class WorkerError(PyfuncOpsError, RuntimeError):
     def __init__(self, message: str, remote_traceback: str | None = None) -> None:
         super().__init__(message if not remote_traceback else f"{message}\n{remote_traceback}")
         self.remote_traceback = remote_traceback
-
-
-# A readable public name; the trailing underscore above only avoids shadowing the built-in.
-ModelEnvironmentError = EnvironmentError_

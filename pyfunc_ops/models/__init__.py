@@ -1,0 +1,20 @@
+"""The on-disk pyfunc format: the MLmodel file, environment files, signatures, examples.
+
+Light dependencies only (pyyaml); pandas and numpy are imported inside the functions that
+handle data.
+"""
+
+from pyfunc_ops.models.env import get_default_conda_env
+from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
+from pyfunc_ops.models.signature import ColSpec, ModelSignature, Schema, infer_signature
+
+__all__ = [
+    "MLMODEL_FILE_NAME",
+    "PYFUNC_FLAVOR",
+    "ColSpec",
+    "Model",
+    "ModelSignature",
+    "Schema",
+    "get_default_conda_env",
+    "infer_signature",
+]

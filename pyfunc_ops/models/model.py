@@ -1,0 +1,232 @@
+"""The ``MLmodel`` configuration file: read, validate, write.
+
+Two layouts exist in the wild. The current one nests every flavor under ``flavors:``; the
+format's first documentation put the python_function keys (``loader_module``, ``code``,
+``data``, ``env``, ``main``) at the top level. Both are read; a model is written back in
+the layout it was read in, and keys we do not know survive the round trip untouched, so
+pyfunc_ops never destroys information another tool put there.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from pyfunc_ops.errors import ModelFormatError, ModelNotFoundError, SerializationError
+
+MLMODEL_FILE_NAME = "MLmodel"
+PYFUNC_FLAVOR = "python_function"
+# Keys of the python_function flavor that the legacy flat layout kept at the top level.
+LEGACY_FLAT_KEYS = ("loader_module", "code", "data", "env", "main")
+# Top-level keys this class manages as attributes; everything else is kept verbatim.
+_KNOWN_KEYS = (
+    "artifact_path",
+    "run_id",
+    "utc_time_created",
+    "flavors",
+    "signature",
+    "saved_input_example_info",
+    "model_uuid",
+    "pyfunc_ops_version",
+)
+
+
+def _producer_version() -> str:
+    from pyfunc_ops import __version__
+
+    return __version__
+
+
+def python_version() -> str:
+    """The running interpreter's version as ``major.minor.micro``."""
+    return "{}.{}.{}".format(*sys.version_info[:3])
+
+
+def ensure_yaml_serializable(key: str, value: Any) -> None:
+    """Raise :class:`SerializationError` naming ``key`` when ``value`` cannot go into YAML."""
+    try:
+        yaml.safe_dump(value)
+    except yaml.YAMLError as exc:
+        raise SerializationError(
+            f"MLmodel key {key!r}: value of type {type(value).__name__} is not YAML-serializable "
+            f"({exc}). Pass plain strings, numbers, booleans, lists or dicts of them."
+        ) from None
+
+
+class Model:
+    """The MLmodel configuration of one model directory.
+
+    ``flavors`` maps a flavor name to its parameters; ``python_function`` is the one every
+    consumer of the format understands. ``extra`` holds unknown top-level keys.
+    """
+
+    def __init__(
+        self,
+        artifact_path: str | None = None,
+        run_id: str | None = None,
+        utc_time_created: str | None = None,
+        flavors: dict[str, dict[str, Any]] | None = None,
+        signature: Any = None,
+        saved_input_example_info: dict[str, Any] | None = None,
+        model_uuid: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.artifact_path = artifact_path
+        self.run_id = run_id
+        self.utc_time_created = utc_time_created or datetime.now(timezone.utc).strftime(
+            "%Y-%m-%d %H:%M:%S.%f"
+        )
+        self.flavors: dict[str, dict[str, Any]] = dict(flavors or {})
+        self.signature = signature
+        self.saved_input_example_info = saved_input_example_info
+        self.model_uuid = model_uuid or uuid.uuid4().hex
+        self.pyfunc_ops_version: str | None = kwargs.pop("pyfunc_ops_version", None)
+        self.extra: dict[str, Any] = dict(kwargs)
+        # "nested" (flavors:) or "flat" (the first documentation's layout).
+        self.layout = "nested"
+
+    # -- flavors -------------------------------------------------------------------------
+    def add_flavor(self, name: str, **params: Any) -> Model:
+        """Add (or replace) a flavor section; every value must be YAML-serializable."""
+        for key, value in params.items():
+            ensure_yaml_serializable(f"flavors.{name}.{key}", value)
+        self.flavors[name] = dict(params)
+        return self
+
+    def get_flavor(self, name: str) -> dict[str, Any]:
+        """The parameters of flavor ``name``, or a clear error listing the flavors present."""
+        try:
+            return self.flavors[name]
+        except KeyError:
+            present = ", ".join(sorted(self.flavors)) or "none"
+            raise ModelFormatError(
+                f"The model has no {name!r} flavor (flavors present: {present}). "
+                f"Save it with a tool that adds the {name!r} flavor."
+            ) from None
+
+    @property
+    def python_version(self) -> str | None:
+        """Python version the model was saved with, from the python_function flavor."""
+        value = self.flavors.get(PYFUNC_FLAVOR, {}).get("python_version")
+        return str(value) if value is not None else None
+
+    # -- (de)serialisation ---------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The MLmodel content as plain data, in the layout the model was read in."""
+        out: dict[str, Any] = {}
+        if self.artifact_path is not None:
+            out["artifact_path"] = self.artifact_path
+        flavors = {k: dict(v) for k, v in self.flavors.items()}
+        if self.layout == "flat":
+            out.update(flavors.pop(PYFUNC_FLAVOR, {}))
+        if flavors or self.layout == "nested":
+            out["flavors"] = flavors
+        out["model_uuid"] = self.model_uuid
+        if self.run_id is not None:
+            out["run_id"] = self.run_id
+        if self.signature is not None:
+            sig = self.signature
+            out["signature"] = sig.to_dict() if hasattr(sig, "to_dict") else sig
+        if self.saved_input_example_info is not None:
+            out["saved_input_example_info"] = self.saved_input_example_info
+        out["utc_time_created"] = self.utc_time_created
+        out["pyfunc_ops_version"] = self.pyfunc_ops_version or _producer_version()
+        out.update(self.extra)
+        return out
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), default_flow_style=False, sort_keys=False)
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write ``MLmodel`` into directory ``path`` (or to ``path`` if it names the file)."""
+        target = Path(path)
+        if target.is_dir() or target.name != MLMODEL_FILE_NAME:
+            target = target / MLMODEL_FILE_NAME
+        for key, value in self.to_dict().items():
+            ensure_yaml_serializable(key, value)
+        target.write_text(self.to_yaml())
+        return target
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "MLmodel") -> Model:
+        """Build a Model from parsed YAML, validating the structure."""
+        if not isinstance(data, dict):
+            raise ModelFormatError(
+                f"{source}: expected a YAML mapping at the top level, found "
+                f"{type(data).__name__}. An MLmodel file maps keys such as 'flavors' to values."
+            )
+        data = dict(data)
+        layout = "nested"
+        flavors = data.pop("flavors", None)
+        if flavors is None:
+            flavors = {}
+        if not isinstance(flavors, dict) or not all(isinstance(v, dict) for v in flavors.values()):
+            raise ModelFormatError(
+                f"{source}: 'flavors' must map each flavor name to a mapping of its "
+                f"parameters, found {flavors!r}."
+            )
+        flavors = {str(k): dict(v) for k, v in flavors.items()}
+        if "loader_module" in data and PYFUNC_FLAVOR not in flavors:
+            layout = "flat"
+            flavors[PYFUNC_FLAVOR] = {k: data.pop(k) for k in LEGACY_FLAT_KEYS if k in data}
+        if not flavors:
+            raise ModelFormatError(
+                f"{source}: no flavor found: expected a 'flavors' mapping (current layout) or "
+                "a top-level 'loader_module' (legacy layout)."
+            )
+        pyfunc = flavors.get(PYFUNC_FLAVOR)
+        if pyfunc is not None:
+            _validate_pyfunc_flavor(pyfunc, source)
+        signature = data.pop("signature", None)
+        if signature is not None:
+            from pyfunc_ops.models.signature import ModelSignature
+
+            signature = ModelSignature.from_dict(signature, source=source)
+        model = cls(flavors=flavors, signature=signature, **data)
+        model.layout = layout
+        return model
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Model:
+        """Read the MLmodel file of a local model directory (or the file itself)."""
+        target = Path(path)
+        if target.is_dir():
+            target = target / MLMODEL_FILE_NAME
+        if not target.is_file():
+            raise ModelNotFoundError(
+                f"No MLmodel file at {str(target)!r}: a pyfunc model is a directory holding an "
+                "'MLmodel' file. Check the path, or save a model there first."
+            )
+        try:
+            data = yaml.safe_load(target.read_text())
+        except yaml.YAMLError as exc:
+            raise ModelFormatError(f"{target}: not valid YAML ({exc}).") from None
+        return cls.from_dict(data, source=str(target))
+
+
+def _validate_pyfunc_flavor(conf: dict[str, Any], source: str) -> None:
+    loader = conf.get("loader_module")
+    if not isinstance(loader, str) or not loader:
+        raise ModelFormatError(
+            f"{source}: the python_function flavor needs 'loader_module', the dotted name of a "
+            f"module defining _load_pyfunc(path); found {loader!r}."
+        )
+    for key in ("code", "data"):
+        value = conf.get(key)
+        if value is not None and not isinstance(value, str):
+            raise ModelFormatError(
+                f"{source}: python_function '{key}' must be a path relative to the model "
+                f"directory, found {value!r}."
+            )
+    env = conf.get("env")
+    if env is not None and not isinstance(env, (str, dict)):
+        raise ModelFormatError(
+            f"{source}: python_function 'env' must be a file name (old layout) or a mapping "
+            f"such as {{conda: conda.yaml, virtualenv: python_env.yaml}}, found {env!r}."
+        )

@@ -1,0 +1,258 @@
+"""Model signatures: the column schema a model expects, and its vectorized enforcement.
+
+The on-disk form matches the format's other implementations: ``signature:`` holds
+``inputs`` and ``outputs`` as JSON strings of column specs
+(``{"type": "double", "name": "x", "required": true}``), so signatures written elsewhere
+are enforced here the same way.
+
+Enforcement sits on the hot path of every ``predict``: it works column by column with
+dtype checks and ``astype`` (never a per-row loop), and returns the caller's DataFrame
+untouched when it already matches, so a well-formed batch costs no copy.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pyfunc_ops.errors import ModelFormatError, SchemaEnforcementError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Type name -> numpy dtype string used for casting (None: kept as object).
+DATA_TYPES: dict[str, str | None] = {
+    "boolean": "bool",
+    "integer": "int32",
+    "long": "int64",
+    "float": "float32",
+    "double": "float64",
+    "string": None,
+    "binary": None,
+    "datetime": "datetime64[ns]",
+}
+# Source dtype kind/size -> target type names reachable without losing information.
+_SAFE_NUMERIC = {
+    "integer": {("i", 1), ("i", 2), ("i", 4), ("u", 1), ("u", 2)},
+    "long": {("i", 1), ("i", 2), ("i", 4), ("i", 8), ("u", 1), ("u", 2), ("u", 4)},
+    "float": {("i", 1), ("i", 2), ("u", 1), ("u", 2), ("f", 2), ("f", 4)},
+    "double": {
+        ("i", 1),
+        ("i", 2),
+        ("i", 4),
+        ("i", 8),
+        ("u", 1),
+        ("u", 2),
+        ("u", 4),
+        ("u", 8),
+        ("f", 2),
+        ("f", 4),
+        ("f", 8),
+    },
+}
+
+
+@dataclass(frozen=True)
+class ColSpec:
+    """One column: its data type name, optional name, and whether it must be present."""
+
+    type: str
+    name: str | None = None
+    required: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": self.type}
+        if self.name is not None:
+            out["name"] = self.name
+        out["required"] = self.required
+        return out
+
+
+@dataclass
+class Schema:
+    """An ordered list of column specs (or raw tensor specs, which are kept, not enforced)."""
+
+    inputs: list[ColSpec] = field(default_factory=list)
+    raw: list[dict[str, Any]] | None = None
+
+    @property
+    def is_tensor(self) -> bool:
+        return self.raw is not None
+
+    def names(self) -> list[str]:
+        return [c.name for c in self.inputs if c.name is not None]
+
+    def has_names(self) -> bool:
+        return bool(self.inputs) and all(c.name is not None for c in self.inputs)
+
+    def to_json(self) -> str:
+        return json.dumps(self.raw if self.raw is not None else [c.to_dict() for c in self.inputs])
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "signature") -> Schema:
+        try:
+            items = json.loads(text)
+        except (TypeError, ValueError) as exc:
+            raise ModelFormatError(
+                f"{source}: signature schema is not valid JSON ({exc})."
+            ) from None
+        if not isinstance(items, list):
+            raise ModelFormatError(
+                f"{source}: signature schema must be a JSON list, found {items!r}."
+            )
+        if any(isinstance(i, dict) and i.get("type") == "tensor" for i in items):
+            return cls(raw=items)
+        specs = []
+        for item in items:
+            if not isinstance(item, dict) or not isinstance(item.get("type"), str):
+                raise ModelFormatError(
+                    f"{source}: bad column spec {item!r}; expected {{type, name}}."
+                )
+            specs.append(ColSpec(item["type"], item.get("name"), bool(item.get("required", True))))
+        return cls(specs)
+
+
+@dataclass
+class ModelSignature:
+    """Input and (optional) output schema of a model."""
+
+    inputs: Schema | None = None
+    outputs: Schema | None = None
+    params: Any = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": self.inputs.to_json() if self.inputs is not None else None,
+            "outputs": self.outputs.to_json() if self.outputs is not None else None,
+            "params": self.params,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "MLmodel") -> ModelSignature:
+        if not isinstance(data, dict):
+            raise ModelFormatError(f"{source}: 'signature' must be a mapping, found {data!r}.")
+        inputs, outputs = data.get("inputs"), data.get("outputs")
+        return cls(
+            inputs=Schema.from_json(inputs, source) if inputs else None,
+            outputs=Schema.from_json(outputs, source) if outputs else None,
+            params=data.get("params"),
+        )
+
+
+def _type_of_dtype(dtype: Any) -> str:
+    """Map a pandas/numpy dtype to a schema type name."""
+    import numpy as np
+
+    kind = getattr(dtype, "kind", "O")
+    if kind == "b":
+        return "boolean"
+    if kind in "iu":
+        return "long" if np.dtype(dtype).itemsize > 4 or kind == "u" else "integer"
+    if kind == "f":
+        return "float" if np.dtype(dtype).itemsize <= 4 else "double"
+    if kind == "M":
+        return "datetime"
+    if kind == "S":
+        return "binary"
+    return "string"
+
+
+def _schema_of(data: Any) -> Schema:
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(data, pd.Series):
+        data = data.to_frame()
+    if isinstance(data, np.ndarray):
+        data = pd.DataFrame(data)
+    if isinstance(data, dict):
+        data = pd.DataFrame(data)
+    if not isinstance(data, pd.DataFrame):
+        data = pd.DataFrame(data)
+    named = all(isinstance(c, str) for c in data.columns)
+    return Schema(
+        [ColSpec(_type_of_dtype(t), str(c) if named else None) for c, t in data.dtypes.items()]
+    )
+
+
+def infer_signature(model_input: Any, model_output: Any = None) -> ModelSignature:
+    """Infer a signature from example input (and, optionally, output) data."""
+    return ModelSignature(
+        inputs=_schema_of(model_input),
+        outputs=_schema_of(model_output) if model_output is not None else None,
+    )
+
+
+def _cast_column(values: pd.Series, spec: ColSpec) -> pd.Series:
+    """Return ``values`` as ``spec.type`` when the cast is safe, else raise."""
+    target = DATA_TYPES.get(spec.type)
+    dtype = values.dtype
+    kind = getattr(dtype, "kind", "O")
+    label = f"column {spec.name!r}" if spec.name is not None else "input column"
+    if spec.type == "string":
+        if kind in "OUS" or str(dtype) in ("string", "str"):
+            return values
+    elif spec.type == "binary":
+        if kind in "OS":
+            return values
+    elif spec.type == "boolean":
+        if kind == "b":
+            return values
+    elif spec.type == "datetime":
+        if kind == "M":
+            return values
+        if kind == "O":
+            import pandas as pd
+
+            try:
+                return pd.to_datetime(values)
+            except (ValueError, TypeError):
+                pass
+    elif target is not None:
+        if str(dtype) == target:
+            return values
+        if (kind, getattr(dtype, "itemsize", 0)) in _SAFE_NUMERIC.get(spec.type, set()):
+            return values.astype(target)
+    raise SchemaEnforcementError(
+        f"{label}: expected type {spec.type!r} (numpy {target or 'object'}), found dtype "
+        f"{dtype}; the cast is not safe. Convert the column before calling predict, or save "
+        "the model with a signature that matches the data."
+    )
+
+
+def enforce_schema(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
+    """Check ``data`` against ``schema``: select and order its columns, apply safe casts.
+
+    Missing required columns raise :class:`SchemaEnforcementError` naming them; extra
+    columns are dropped. A frame that already matches is returned as it is.
+    """
+    if schema.is_tensor or not schema.inputs:
+        return data
+    if not schema.has_names():
+        if len(data.columns) < len(schema.inputs):
+            raise SchemaEnforcementError(
+                f"Model input has {len(data.columns)} columns; the signature expects "
+                f"{len(schema.inputs)} unnamed columns. Pass all of them, in order."
+            )
+        specs = list(zip(data.columns[: len(schema.inputs)], schema.inputs))
+    else:
+        present = set(data.columns)
+        missing = [c.name for c in schema.inputs if c.required and c.name not in present]
+        if missing:
+            raise SchemaEnforcementError(
+                f"Model input is missing required column(s) {missing}; the signature expects "
+                f"{schema.names()}, the input has {list(map(str, data.columns))}. Add the "
+                "missing columns (names are case-sensitive)."
+            )
+        specs = [(c.name, c) for c in schema.inputs if c.name in present]
+    names = [n for n, _ in specs]
+    out = data if list(data.columns) == names else data[names]
+    for name, spec in specs:
+        column = out[name]
+        cast = _cast_column(column, spec)
+        if cast is not column:
+            if out is data:
+                out = data.copy(deep=False)
+            out[name] = cast
+    return out

@@ -1,0 +1,112 @@
+"""``load_model``: any model URI to a ready ``PyFuncModel``."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from pyfunc_ops.models import env as envs
+from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
+from pyfunc_ops.pyfunc.compat import import_loader
+from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
+from pyfunc_ops.pyfunc.resolve import local_model_path
+
+log = logging.getLogger(__name__)
+# Packages whose pins in an MLflow-written requirements.txt are served by us instead.
+_SUBSTITUTED = ("mlflow", "mlflow-skinny")
+
+
+def add_code_to_sys_path(model_dir: Path, conf: dict[str, Any]) -> None:
+    """Put the model's ``code`` folder (and its sub-folders, as the format's writers expect)
+    at the front of ``sys.path`` so the loader module and its imports are found."""
+    code = conf.get("code")
+    if not code:
+        return
+    root = (model_dir / code).absolute()
+    paths = [str(root)] + sorted(
+        str(p) for p in root.iterdir() if p.is_dir() and p.name != "__pycache__"
+    )
+    for p in reversed(paths):
+        if p not in sys.path:
+            sys.path.insert(0, p)
+
+
+def _warn_environment(model: Model, model_dir: Path) -> None:
+    saved = model.python_version
+    running = "{}.{}".format(*sys.version_info[:2])
+    if saved and ".".join(saved.split(".")[:2]) != running:
+        warnings.warn(
+            f"The model was saved with Python {saved} and is loaded with Python "
+            f"{sys.version.split()[0]}; it may not load or predict correctly. Use "
+            "env_manager='virtualenv' to score it in its own environment.",
+            UserWarning,
+            stacklevel=3,
+        )
+    mismatches = envs.version_mismatches(envs.read_requirements(model_dir), ignore=_SUBSTITUTED)
+    if mismatches:
+        warnings.warn(
+            f"Installed packages differ from the model's requirements.txt: "
+            f"{', '.join(mismatches)}. Predictions may differ; install those versions or use "
+            "env_manager='virtualenv'.",
+            UserWarning,
+            stacklevel=3,
+        )
+
+
+def load_local(
+    model_dir: Path, suppress_warnings: bool = True, model_config: Any = None
+) -> PyFuncModel:
+    """Load the model in the local folder ``model_dir`` into this interpreter."""
+    model = Model.load(model_dir)
+    conf = model.get_flavor(PYFUNC_FLAVOR)
+    if not suppress_warnings:
+        _warn_environment(model, model_dir)
+    add_code_to_sys_path(model_dir, conf)
+    loader = import_loader(conf["loader_module"])
+    data_path = str(model_dir / conf["data"]) if conf.get("data") else str(model_dir)
+    load = loader._load_pyfunc
+    try:
+        takes_config = "model_config" in inspect.signature(load).parameters
+    except (TypeError, ValueError):
+        takes_config = False
+    impl = load(data_path, model_config) if takes_config else load(data_path)
+    log.debug("Loaded model %s with %s", model_dir, conf["loader_module"])
+    return PyFuncModel(model, impl, model_dir)
+
+
+def load_model(
+    model_uri: str | os.PathLike[str],
+    suppress_warnings: bool = True,
+    env_manager: str = "local",
+    model_config: dict[str, Any] | None = None,
+) -> PyFuncModel:
+    """Load a pyfunc model from any URI (path, ``file://``, fsspec URL, runs:/, models:/).
+
+    ``env_manager="local"`` (the default) loads it into this interpreter; ``"virtualenv"``
+    (or ``"uv"``) and ``"conda"`` restore the model's own environment and predict in a
+    worker process there.
+    """
+    from pyfunc_ops.envs import check_env_manager
+
+    manager = check_env_manager(env_manager)
+    model_dir = local_model_path(model_uri)
+    if manager != "local":
+        from pyfunc_ops.envs.worker import load_in_environment
+
+        return load_in_environment(model_dir, manager)
+    return load_local(model_dir, suppress_warnings, model_config)
+
+
+def load_pyfunc(model_uri: str | os.PathLike[str], suppress_warnings: bool = False) -> PyFuncModel:
+    """Deprecated alias of :func:`load_model` (kept for models and code of the 1.x era)."""
+    warnings.warn(
+        "pyfunc_ops.pyfunc.load_pyfunc is deprecated; use pyfunc_ops.pyfunc.load_model.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return load_model(model_uri, suppress_warnings=suppress_warnings)

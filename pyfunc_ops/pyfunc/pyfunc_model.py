@@ -1,0 +1,84 @@
+"""``PyFuncModel``: what ``load_model`` returns, a loaded model behind the inference API."""
+
+from __future__ import annotations
+
+import inspect
+from pathlib import Path
+from typing import Any
+
+from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.signature import enforce_schema
+
+
+def _as_frame(data: Any) -> Any:
+    """Turn the usual input shapes into a DataFrame (a DataFrame passes through untouched)."""
+    import pandas as pd
+
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, pd.Series):
+        return data.to_frame()
+    try:
+        return pd.DataFrame(data)
+    except (ValueError, TypeError) as exc:
+        raise InvalidParameterError(
+            f"predict: cannot turn the {type(data).__name__} input into a pandas DataFrame "
+            f"({exc}). Pass a DataFrame, a dict of columns or a 2-D array."
+        ) from None
+
+
+class PyFuncModel:
+    """A loaded pyfunc model: ``predict(DataFrame)`` with the signature enforced."""
+
+    def __init__(self, model_meta: Model, model_impl: Any, model_path: str | Path | None = None):
+        if not hasattr(model_impl, "predict"):
+            raise InvalidParameterError(
+                f"The model's loader returned a {type(model_impl).__name__} without a predict "
+                "method; _load_pyfunc must return an object with predict(model_input)."
+            )
+        self._meta = model_meta
+        self._impl = model_impl
+        self.model_path = str(model_path) if model_path is not None else None
+        self._predict = model_impl.predict
+        try:
+            self._takes_params = "params" in inspect.signature(self._predict).parameters
+        except (TypeError, ValueError):
+            self._takes_params = False
+        sig = model_meta.signature
+        self._input_schema = sig.inputs if sig is not None else None
+
+    @property
+    def metadata(self) -> Model:
+        """The model's MLmodel configuration."""
+        return self._meta
+
+    @property
+    def loader_module(self) -> str | None:
+        return self._meta.flavors.get("python_function", {}).get("loader_module")
+
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Score ``data`` (a DataFrame or anything convertible) after schema enforcement."""
+        frame = _as_frame(data)
+        if self._input_schema is not None:
+            frame = enforce_schema(frame, self._input_schema)
+        if params is not None and self._takes_params:
+            return self._predict(frame, params=params)
+        return self._predict(frame)
+
+    def unwrap_python_model(self) -> Any:
+        """The user's ``PythonModel`` instance behind a workflow-1 model."""
+        unwrap = getattr(self._impl, "unwrap_python_model", None)
+        if unwrap is None:
+            raise InvalidParameterError(
+                "unwrap_python_model: this model was not saved from a PythonModel "
+                f"(loader module {self.loader_module!r})."
+            )
+        return unwrap()
+
+    def get_raw_model(self) -> Any:
+        """The object the loader module returned."""
+        return self._impl
+
+    def __repr__(self) -> str:
+        return f"PyFuncModel(loader_module={self.loader_module!r}, path={self.model_path!r})"

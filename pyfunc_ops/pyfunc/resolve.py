@@ -1,0 +1,57 @@
+"""From any model URI to a local folder: the one place that knows every URI form.
+
+Local paths are used in place. ``runs:/`` and ``models:/`` are first turned into the
+artifact URL they stand for (through the registry); remote URLs are then fetched into the
+content-addressed cache, so loading the same unchanged model again costs one listing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pyfunc_ops.errors import ModelNotFoundError
+from pyfunc_ops.models.model import MLMODEL_FILE_NAME
+
+
+def resolve_uri(uri: str | os.PathLike[str]) -> str:
+    """The artifact location (local path or fsspec URL) that ``uri`` refers to."""
+    from pyfunc_ops.storage.uri import parse_model_uri
+
+    parsed = parse_model_uri(uri)
+    if parsed.scheme in ("runs", "models"):
+        from pyfunc_ops.tracking.resolve import resolve_model_uri
+
+        return resolve_model_uri(str(uri))
+    assert parsed.path is not None
+    return parsed.path
+
+
+def _is_remote(location: str) -> bool:
+    return "://" in location and not location.startswith("file://")
+
+
+def local_model_path(uri: str | os.PathLike[str]) -> Path:
+    """A local folder holding the model at ``uri`` (downloaded into the cache if remote)."""
+    location = resolve_uri(uri)
+    if _is_remote(location):
+        from pyfunc_ops.storage.cache import fetch
+
+        path = Path(fetch(location))
+    else:
+        path = Path(location.removeprefix("file://")).absolute()
+    if not (path / MLMODEL_FILE_NAME).is_file():
+        raise ModelNotFoundError(
+            f"No model at {str(uri)!r}: expected an {MLMODEL_FILE_NAME} file in "
+            f"{str(path)!r}. Check the URI, or save or log a model there first."
+        )
+    return path
+
+
+def copy_artifact(uri: str, dest_dir: Path) -> Path:
+    """Copy the file or folder at any artifact URI into ``dest_dir``; return the copy."""
+    from pyfunc_ops.storage.transfer import copy_artifact as _copy
+
+    location = resolve_uri(uri)
+    name = Path(location.rstrip("/").split("/")[-1] or "artifact").name
+    return Path(_copy(location, dest_dir / name))

@@ -1,0 +1,193 @@
+"""``save_model`` and ``add_to_model``: write a pyfunc model folder (both workflows)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.models import env as envs
+from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model, python_version
+from pyfunc_ops.models.writer import copy_into, staged_directory
+from pyfunc_ops.pyfunc.model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
+
+CODE_DIR = "code"
+DATA_DIR = "data"
+
+
+def add_to_model(
+    model: Model,
+    loader_module: str,
+    data: str | None = None,
+    code: str | None = None,
+    env: str | dict[str, str] | None = None,
+    **kwargs: Any,
+) -> Model:
+    """Add the python_function flavor to ``model``; paths are relative to the model root."""
+    if not isinstance(loader_module, str) or not loader_module:
+        raise InvalidParameterError(
+            f"add_to_model: loader_module must be a dotted module name, got {loader_module!r}."
+        )
+    params: dict[str, Any] = {"loader_module": loader_module}
+    if code is not None:
+        params["code"] = code
+    if data is not None:
+        params["data"] = data
+    if env is not None:
+        params["env"] = env
+    params.setdefault("python_version", python_version())
+    params.update(kwargs)
+    return model.add_flavor(PYFUNC_FLAVOR, **params)
+
+
+def copy_code(code_path: list[str | os.PathLike[str]] | None, model_dir: Path) -> str | None:
+    """Copy code files/folders under ``code/``; return the flavor's ``code`` value."""
+    if not code_path:
+        return None
+    if isinstance(code_path, (str, os.PathLike)):
+        raise InvalidParameterError(
+            f"code_path must be a list of files or folders, got the single path {code_path!r}; "
+            "wrap it in a list."
+        )
+    target = model_dir / CODE_DIR
+    target.mkdir()
+    for item in code_path:
+        if not Path(item).exists():
+            raise InvalidParameterError(f"code_path: {str(item)!r} does not exist.")
+        copy_into(item, target)
+    return CODE_DIR
+
+
+def write_metadata(
+    model_dir: Path,
+    model: Model,
+    signature: Any = None,
+    input_example: Any = None,
+    conda_env: Any = None,
+    pip_requirements: Any = None,
+    extra_pip_requirements: Any = None,
+    default_requirements: list[str] | None = None,
+) -> dict[str, str]:
+    """Write signature, input example and environment files; return the ``env`` mapping."""
+    from pyfunc_ops.models.example import save_input_example
+
+    if input_example is not None:
+        info, frame = save_input_example(model_dir, input_example)
+        model.saved_input_example_info = info
+        if signature is None:
+            from pyfunc_ops.models.signature import infer_signature
+
+            signature = infer_signature(frame)
+    if signature is not None:
+        model.signature = signature
+    conda, reqs = envs.resolve_requirements(
+        conda_env, pip_requirements, extra_pip_requirements, default_requirements
+    )
+    return envs.write_env_files(model_dir, conda, reqs)
+
+
+def save_model(
+    path: str | os.PathLike[str],
+    loader_module: str | None = None,
+    data_path: str | os.PathLike[str] | None = None,
+    code_path: list[str | os.PathLike[str]] | None = None,
+    conda_env: dict[str, Any] | str | None = None,
+    mlflow_model: Model | None = None,
+    python_model: PythonModel | None = None,
+    artifacts: dict[str, str] | None = None,
+    signature: Any = None,
+    input_example: Any = None,
+    pip_requirements: list[str] | str | None = None,
+    extra_pip_requirements: list[str] | str | None = None,
+    **flavor_kwargs: Any,
+) -> Model:
+    """Save a pyfunc model to the local folder ``path`` (refused if it exists, non-empty).
+
+    Workflow 1: ``python_model`` (+ ``artifacts``). Workflow 2: ``loader_module`` (+
+    ``data_path``). The two cannot be mixed; ``code_path`` works with both.
+    """
+    first = {
+        k for k, v in (("python_model", python_model), ("artifacts", artifacts)) if v is not None
+    }
+    second = {
+        k for k, v in (("loader_module", loader_module), ("data_path", data_path)) if v is not None
+    }
+    if first and second:
+        raise InvalidParameterError(
+            f"save_model: {sorted(first)} (workflow 1, a PythonModel) cannot be combined with "
+            f"{sorted(second)} (workflow 2, a loader module). Use python_model=... with "
+            "artifacts=..., or loader_module=... with data_path=..., not both."
+        )
+    if python_model is None and loader_module is None:
+        raise InvalidParameterError(
+            "save_model: give python_model=<PythonModel instance> (workflow 1) or "
+            "loader_module='pkg.module' with data_path=... (workflow 2)."
+        )
+    if python_model is not None and not isinstance(python_model, PythonModel):
+        raise InvalidParameterError(
+            f"save_model: python_model must be an instance of a PythonModel subclass, got "
+            f"{type(python_model).__name__}. Subclass pyfunc_ops.pyfunc.PythonModel and pass "
+            "an instance."
+        )
+    if data_path is not None and not Path(data_path).exists():
+        raise InvalidParameterError(f"save_model: data_path {str(data_path)!r} does not exist.")
+    model = mlflow_model if mlflow_model is not None else Model()
+    with staged_directory(path) as tmp:
+        code = copy_code(code_path, tmp)
+        params: dict[str, Any] = dict(flavor_kwargs)
+        if python_model is not None:
+            params.update(_save_python_model(tmp, python_model, artifacts or {}))
+            module = "pyfunc_ops.pyfunc.model"
+            data = None
+        else:
+            assert loader_module is not None
+            module = loader_module
+            data = None
+            if data_path is not None:
+                (tmp / DATA_DIR).mkdir()
+                data = str(copy_into(data_path, tmp / DATA_DIR).relative_to(tmp))
+        env = write_metadata(
+            tmp,
+            model,
+            signature,
+            input_example,
+            conda_env,
+            pip_requirements,
+            extra_pip_requirements,
+        )
+        add_to_model(model, loader_module=module, data=data, code=code, env=env, **params)
+        model.save(tmp)
+    return model
+
+
+def _save_python_model(
+    model_dir: Path, python_model: PythonModel, artifacts: dict[str, str]
+) -> dict[str, Any]:
+    """Pickle the instance and copy its artifacts; return the flavor keys describing them."""
+    import cloudpickle
+
+    from pyfunc_ops.pyfunc.resolve import copy_artifact
+
+    with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
+        cloudpickle.dump(python_model, fh)
+    recorded: dict[str, dict[str, str]] = {}
+    if artifacts:
+        if not isinstance(artifacts, dict):
+            raise InvalidParameterError(
+                f"artifacts must be a dict of {{name: uri}}, got {type(artifacts).__name__}."
+            )
+        root = model_dir / ARTIFACTS_DIR
+        root.mkdir()
+        for name, uri in artifacts.items():
+            slot = root / name if (root / Path(str(uri)).name).exists() else root
+            slot.mkdir(exist_ok=True)
+            copied = copy_artifact(str(uri), slot)
+            recorded[name] = {"path": copied.relative_to(model_dir).as_posix(), "uri": str(uri)}
+    out: dict[str, Any] = {
+        "python_model": PYTHON_MODEL_FILE,
+        "cloudpickle_version": cloudpickle.__version__,
+    }
+    if recorded:
+        out["artifacts"] = recorded
+    return out
