@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# The test command: sets up everything the suite needs on a fresh machine, then runs the
+# linters, the type checker and the tests. Re-running it is quick: each step is idempotent.
+#   - a virtual environment (.venv) with pyfunc_ops and its dev extras, installed with uv
+#   - a PostgreSQL server on 127.0.0.1 for the shared-deployment registry tests
+#   - a separate virtual environment holding MLflow, for the interoperability tests
+# Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/models -x`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root="$(pwd)"
+
+log() { printf '[test.sh] %s\n' "$*" >&2; }
+
+if ! command -v uv >/dev/null 2>&1; then
+  log "installing uv"
+  python3 -m pip install -q uv
+  export PATH="$(python3 -c 'import sysconfig;print(sysconfig.get_path("scripts"))'):$PATH"
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  log "creating .venv"
+  uv venv -q --python 3.11 .venv 2>/dev/null || uv venv -q .venv
+fi
+log "installing pyfunc_ops[dev] into .venv"
+uv pip install -q --python .venv/bin/python -e ".[dev]"
+
+log "starting PostgreSQL (if needed)"
+eval "$(bash scripts/postgres.sh)"
+
+log "preparing the MLflow reference environment"
+export PYFUNC_OPS_MLFLOW_VENV="${PYFUNC_OPS_MLFLOW_VENV:-$HOME/.cache/pyfunc_ops/mlflow-venv}"
+bash scripts/mlflow_venv.sh >/dev/null
+
+# Restored model environments are cached between runs (they take a while to build).
+export PYFUNC_OPS_TEST_ENV_DIR="${PYFUNC_OPS_TEST_ENV_DIR:-$HOME/.cache/pyfunc_ops/test-envs}"
+export PYSPARK_PYTHON="$root/.venv/bin/python"
+export PYSPARK_DRIVER_PYTHON="$root/.venv/bin/python"
+
+log "ruff"
+.venv/bin/ruff check pyfunc_ops tests dags benchmarks
+.venv/bin/ruff format --check pyfunc_ops tests dags benchmarks
+log "mypy"
+.venv/bin/mypy pyfunc_ops
+
+log "pytest"
+set +e
+.venv/bin/python -m pytest -q -p no:cacheprovider "$@"
+status=$?
+set -e
+if [ "$status" -eq 5 ]; then
+  log "pytest collected no tests"
+  exit 1
+fi
+exit "$status"
