@@ -1,0 +1,281 @@
+"""The ``pyfunc-ops`` command: describe and score models, browse the registry and runs.
+
+User errors (anything raised as a ``PyfuncOpsError``) end with a one-line message and exit
+code 1, never a traceback; ``--debug`` shows the traceback when you need it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from datetime import datetime, timezone
+from typing import Any
+
+from pyfunc_ops.errors import PyfuncOpsError
+
+log = logging.getLogger("pyfunc_ops.cli")
+
+
+def _emit(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def _ts(ms: int | None) -> str:
+    if not ms:
+        return "-"
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(rows: list[list[Any]], header: list[str]) -> str:
+    cells = [header] + [[("-" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
+
+
+# -- describe ---------------------------------------------------------------------------
+def describe(model_uri: str) -> dict[str, Any]:
+    """Everything worth knowing about a model, as plain data."""
+    from pyfunc_ops.models import env as envs
+    from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
+    from pyfunc_ops.pyfunc.resolve import local_model_path
+
+    model_dir = local_model_path(model_uri)
+    model = Model.load(model_dir)
+    pyfunc_conf = model.flavors.get(PYFUNC_FLAVOR, {})
+    files = sorted(p for p in model_dir.rglob("*") if p.is_file())
+    python_env = envs.read_python_env(model_dir) or {}
+    sig = model.signature
+    info: dict[str, Any] = {
+        "model_uri": model_uri,
+        "local_path": str(model_dir),
+        "model_uuid": model.model_uuid,
+        "created": model.utc_time_created,
+        "run_id": model.run_id,
+        "flavors": sorted(model.flavors),
+        "loader_module": pyfunc_conf.get("loader_module"),
+        "signature": {
+            "inputs": json.loads(sig.inputs.to_json()) if sig and sig.inputs else None,
+            "outputs": json.loads(sig.outputs.to_json()) if sig and sig.outputs else None,
+        },
+        "environment": {
+            "python_version": python_env.get("python") or model.python_version,
+            "requirements": envs.read_requirements(model_dir),
+        },
+        "size_bytes": sum(p.stat().st_size for p in files),
+        "files": [p.relative_to(model_dir).as_posix() for p in files],
+    }
+    if model_uri.startswith("models:/"):
+        from pyfunc_ops.tracking.resolve import resolve_model_version
+
+        version = resolve_model_version(model_uri)
+        if version is not None:
+            info["registry"] = {
+                "name": version.name,
+                "version": version.version,
+                "stage": version.current_stage,
+                "aliases": list(version.aliases),
+            }
+    return info
+
+
+def _cmd_describe(args: argparse.Namespace) -> None:
+    info = describe(args.model_uri)
+    if args.json:
+        _emit(json.dumps(info, indent=2, default=str))
+        return
+    lines = [
+        f"model:          {info['model_uri']}",
+        f"local path:     {info['local_path']}",
+        f"flavors:        {', '.join(info['flavors'])}",
+        f"loader module:  {info['loader_module']}",
+        f"python:         {info['environment']['python_version']}",
+        f"requirements:   {', '.join(info['environment']['requirements']) or '-'}",
+        f"size:           {info['size_bytes']:,} bytes in {len(info['files'])} files",
+    ]
+    if "registry" in info:
+        reg = info["registry"]
+        lines.append(
+            f"registry:       {reg['name']} v{reg['version']} stage={reg['stage']} "
+            f"aliases={','.join(reg['aliases']) or '-'}"
+        )
+    for part in ("inputs", "outputs"):
+        cols = info["signature"][part]
+        if cols:
+            desc = ", ".join(f"{c.get('name', '?')}:{c.get('type')}" for c in cols)
+            lines.append(f"{part + ':':<16}{desc}")
+    lines.append("files:")
+    lines.extend(f"  {name}" for name in info["files"])
+    _emit("\n".join(lines))
+
+
+# -- predict ----------------------------------------------------------------------------
+def _cmd_predict(args: argparse.Namespace) -> None:
+    from pyfunc_ops.scoring import score_files
+
+    result = score_files(
+        args.model_uri,
+        args.input,
+        args.output,
+        batch_size=args.batch_size,
+        input_format=args.input_format,
+        env_manager=args.env_manager,
+        keep_columns="all" if args.keep_input else None,
+        key_column=args.key_column,
+    )
+    _emit(
+        f"wrote {result.rows_out:,} predictions for {result.rows_in:,} rows to {result.output_uri}"
+    )
+
+
+# -- models / runs ----------------------------------------------------------------------
+def _client() -> Any:
+    from pyfunc_ops.tracking import TrackingClient
+
+    return TrackingClient()
+
+
+def _cmd_models_list(args: argparse.Namespace) -> None:
+    models = _client().search_registered_models()
+    rows = []
+    for m in models:
+        latest = max((int(v.version) for v in m.latest_versions or []), default=None)
+        aliases = ",".join(f"{a}->v{v}" for a, v in sorted((m.aliases or {}).items()))
+        rows.append([m.name, latest, aliases or None, _ts(m.last_updated_timestamp)])
+    _emit(
+        _table(rows, ["NAME", "LATEST", "ALIASES", "UPDATED"]) if rows else "no registered models"
+    )
+
+
+def _cmd_models_versions(args: argparse.Namespace) -> None:
+    versions = _client().search_model_versions(name=args.name)
+    rows = [
+        [
+            v.version,
+            v.current_stage,
+            ",".join(v.aliases) or None,
+            v.run_id,
+            _ts(v.creation_timestamp),
+            v.source,
+        ]
+        for v in sorted(versions, key=lambda v: int(v.version), reverse=True)
+    ]
+    _emit(_table(rows, ["VERSION", "STAGE", "ALIASES", "RUN", "CREATED", "SOURCE"]))
+
+
+def _cmd_models_promote(args: argparse.Namespace) -> None:
+    client = _client()
+    if args.alias:
+        client.set_registered_model_alias(args.name, args.alias, args.version)
+        _emit(f"{args.name}: alias {args.alias!r} -> version {args.version}")
+    else:
+        mv = client.transition_model_version_stage(
+            args.name, args.version, args.stage, archive_existing_versions=args.archive_existing
+        )
+        _emit(f"{args.name}: version {args.version} -> stage {mv.current_stage}")
+
+
+def _cmd_runs_list(args: argparse.Namespace) -> None:
+    runs = _client().search_runs(max_results=args.limit)
+    rows = [
+        [
+            r.info.run_id,
+            r.info.run_name,
+            r.info.status,
+            _ts(r.info.start_time),
+            _ts(r.info.end_time),
+        ]
+        for r in runs
+    ]
+    _emit(_table(rows, ["RUN", "NAME", "STATUS", "STARTED", "ENDED"]) if rows else "no runs")
+
+
+# -- parser -----------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pyfunc-ops",
+        description="Describe and score pyfunc models; browse the model registry and runs. "
+        "Configuration: PYFUNC_OPS_TRACKING_URI, PYFUNC_OPS_ARTIFACT_ROOT, AWS_* variables.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("describe", help="show a model's flavors, signature, environment, files")
+    p.add_argument("model_uri", help="path, file://, s3://..., runs:/RUN/PATH or models:/NAME/...")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=_cmd_describe)
+
+    p = sub.add_parser("predict", help="score Parquet, CSV or JSON-lines input in batches")
+    p.add_argument("-m", "--model-uri", required=True, help="the model to score with")
+    p.add_argument(
+        "-i", "--input", required=True, help="input file, folder or glob (any fsspec URL)"
+    )
+    p.add_argument("-o", "--output", required=True, help="output Parquet file (any fsspec URL)")
+    p.add_argument(
+        "--input-format",
+        choices=["parquet", "csv", "json"],
+        default=None,
+        help="input format (default: from the file extension; json means JSON lines)",
+    )
+    p.add_argument("--batch-size", type=int, default=100_000, help="rows per batch (bounds memory)")
+    p.add_argument("--env-manager", default="local", choices=["local", "virtualenv", "uv", "conda"])
+    p.add_argument("--keep-input", action="store_true", help="copy the input columns to the output")
+    p.add_argument("--key-column", default=None, help="copy this input column to the output")
+    p.set_defaults(func=_cmd_predict)
+
+    models = sub.add_parser("models", help="the model registry").add_subparsers(
+        dest="models_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = models.add_parser("list", help="list registered models")
+    p.set_defaults(func=_cmd_models_list)
+    p = models.add_parser("versions", help="list the versions of a registered model")
+    p.add_argument("name")
+    p.set_defaults(func=_cmd_models_versions)
+    p = models.add_parser("promote", help="point an alias at a version, or move it to a stage")
+    p.add_argument("name")
+    p.add_argument("version", type=int)
+    target = p.add_mutually_exclusive_group(required=True)
+    target.add_argument("--alias", help="e.g. champion")
+    target.add_argument("--stage", help="None, Staging, Production or Archived")
+    p.add_argument(
+        "--archive-existing",
+        action="store_true",
+        help="with --stage: archive the versions already in that stage",
+    )
+    p.set_defaults(func=_cmd_models_promote)
+
+    runs = sub.add_parser("runs", help="tracking runs").add_subparsers(
+        dest="runs_command", required=True, metavar="SUBCOMMAND"
+    )
+    p = runs.add_parser("list", help="list runs, newest first")
+    p.add_argument("--limit", type=int, default=50)
+    p.set_defaults(func=_cmd_runs_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        args.func(args)
+    except PyfuncOpsError as exc:
+        if args.debug or os.environ.get("PYFUNC_OPS_DEBUG"):
+            raise
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        sys.stderr.write(f"pyfunc-ops: error: {first_line}\n")
+        return 1
+    except KeyboardInterrupt:
+        sys.stderr.write("pyfunc-ops: interrupted\n")
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
