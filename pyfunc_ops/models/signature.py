@@ -248,11 +248,16 @@ def enforce_schema(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
         specs = [(c.name, c) for c in schema.inputs if c.name in present]
     names = [n for n, _ in specs]
     out = data if list(data.columns) == names else data[names]
+    casts = {}
     for name, spec in specs:
         column = out[name]
         cast = _cast_column(column, spec)
         if cast is not column:
-            if out is data:
-                out = data.copy(deep=False)
+            casts[name] = cast
+    if casts:
+        # A shallow copy: the caller's frame stays as it was, and pandas does not treat the
+        # column selection above as a view being written to (SettingWithCopyWarning).
+        out = out.copy(deep=False)
+        for name, cast in casts.items():
             out[name] = cast
     return out

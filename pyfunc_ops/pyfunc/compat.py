@@ -1,15 +1,34 @@
 """Compatibility with models written by MLflow, without MLflow installed.
 
-Two mappings make MLflow's models load here: loader module names (``mlflow.sklearn`` is
-served by ``pyfunc_ops.sklearn``) and, while unpickling a custom model, MLflow's own base
-classes (``mlflow.pyfunc.model.PythonModel`` and friends) to ours. Only those names are
-mapped; every other global resolves as usual.
+Two mappings make MLflow's models load here:
+
+* loader module names: ``mlflow.sklearn`` is served by ``pyfunc_ops.sklearn`` and
+  ``mlflow.pyfunc.model`` by ``pyfunc_ops.pyfunc.model``; any other ``mlflow.*`` loader is
+  imported for real when MLflow is installed, else a :class:`LoaderError` names what to
+  install;
+* while unpickling a custom model, MLflow's base classes (``PythonModel``,
+  ``PythonModelContext``) and the per-instance state MLflow's base class attaches to every
+  subclass (``_TypeHints``) resolve to ours. Only those names are mapped: any other MLflow
+  object in a pickle fails with a :class:`LoaderError` naming it, never silently.
+
+A custom model class may live in a module that itself runs ``from mlflow.pyfunc import
+PythonModel`` (a ``code_paths`` module), and cloudpickle records the MLflow submodules a
+pickled function touched. So during unpickling only, and only when MLflow is not
+installed, ``mlflow`` and its submodules import as empty stand-ins that expose exactly the
+mapped names; any other attribute raises an error naming it. The stand-ins are removed
+from ``sys.modules`` afterwards so that later code never mistakes them for MLflow.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.abc
+import importlib.machinery
 import pickle
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from types import ModuleType
 from typing import IO, Any
 
@@ -21,16 +40,36 @@ LOADER_ALIASES: dict[str, str] = {
     "mlflow.pyfunc.model": "pyfunc_ops.pyfunc.model",
 }
 
+_OURS = "pyfunc_ops.pyfunc.model"
+_COMPAT = "pyfunc_ops.pyfunc.compat"
 # (module, name) of MLflow base classes -> (module, name) of ours, used while unpickling.
 CLASS_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
-    ("mlflow.pyfunc.model", "PythonModel"): ("pyfunc_ops.pyfunc.model", "PythonModel"),
-    ("mlflow.pyfunc", "PythonModel"): ("pyfunc_ops.pyfunc.model", "PythonModel"),
-    ("mlflow.pyfunc.model", "PythonModelContext"): (
-        "pyfunc_ops.pyfunc.model",
-        "PythonModelContext",
-    ),
-    ("mlflow.pyfunc", "PythonModelContext"): ("pyfunc_ops.pyfunc.model", "PythonModelContext"),
+    ("mlflow.pyfunc.model", "PythonModel"): (_OURS, "PythonModel"),
+    ("mlflow.pyfunc", "PythonModel"): (_OURS, "PythonModel"),
+    ("mlflow.pyfunc.model", "PythonModelContext"): (_OURS, "PythonModelContext"),
+    ("mlflow.pyfunc", "PythonModelContext"): (_OURS, "PythonModelContext"),
+    # MLflow 3's PythonModel stores the predict type hints of each instance in one of these.
+    ("mlflow.models.signature", "_TypeHints"): (_COMPAT, "TypeHints"),
 }
+
+
+class TypeHints:
+    """Stand-in for MLflow's ``_TypeHints``: the input/output type hints of ``predict``.
+
+    MLflow 3's ``PythonModel`` caches them on every instance it saves, so they are in the
+    pickle; we keep them as plain data (pyfunc_ops does not validate by type hints).
+    """
+
+    def __init__(self, input_: Any = None, output: Any = None) -> None:
+        self.input = input_
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"TypeHints(input={self.input!r}, output={self.output!r})"
+
+
+def _is_mlflow(module: str) -> bool:
+    return module == "mlflow" or module.startswith("mlflow.")
 
 
 def import_loader(name: str) -> ModuleType:
@@ -39,17 +78,19 @@ def import_loader(name: str) -> ModuleType:
     try:
         module = importlib.import_module(target)
     except ImportError as exc:
-        top = name.split(".")[0]
-        hint = (
-            f"This MLflow flavor is not implemented by pyfunc_ops; install the package that "
-            f"provides it (pip install {top}) to load it."
-            if top == "mlflow"
-            else f"Install the package that provides {name!r}, or save the model with "
-            "code_path=[...] so the module travels with it."
-        )
-        raise LoaderError(
-            f"Cannot import the model's loader module {name!r} ({exc}). {hint}"
-        ) from exc
+        if _is_mlflow(name):
+            flavor = name.split(".")[1] if "." in name else name
+            hint = (
+                f"pyfunc_ops does not implement the MLflow flavor {flavor!r} (it implements "
+                f"{sorted(LOADER_ALIASES)}). Install MLflow with that flavor's library to load "
+                f"it: pip install mlflow {flavor}."
+            )
+        else:
+            hint = (
+                f"Install the package that provides {name!r}, or save the model with "
+                "code_path=[...] so the module travels with it."
+            )
+        raise LoaderError(f"Cannot import the model's loader module {name!r} ({exc}). {hint}") from exc
     if not hasattr(module, "_load_pyfunc"):
         raise LoaderError(
             f"Loader module {name!r} has no _load_pyfunc(path) function; a pyfunc loader module "
@@ -58,14 +99,93 @@ def import_loader(name: str) -> ModuleType:
     return module
 
 
+# -- stand-ins for MLflow's modules while unpickling --------------------------------------
+def _mapped_names() -> str:
+    return ", ".join(sorted({f"{m}.{n}" for m, n in CLASS_ALIASES}))
+
+
+class _StandInModule(ModuleType):
+    """An empty ``mlflow.*`` module exposing only the mapped names; anything else errors."""
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise AttributeError(
+            f"{self.__name__}.{attr} is part of MLflow, which is not installed; pyfunc_ops "
+            f"stands in only for {_mapped_names()}. Install mlflow to load this model."
+        )
+
+
+class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Last on ``sys.meta_path``: answers for ``mlflow*`` only when MLflow is not installed."""
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not _is_mlflow(fullname):
+            return None
+        if fullname != "mlflow" and not isinstance(sys.modules.get("mlflow"), _StandInModule):
+            return None  # a submodule missing from a real MLflow install stays missing
+        return importlib.machinery.ModuleSpec(fullname, self, is_package=True)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
+        module = _StandInModule(spec.name)
+        module.__path__ = []
+        for (mod, name), (our_mod, our_name) in CLASS_ALIASES.items():
+            if mod == spec.name:
+                setattr(module, name, getattr(importlib.import_module(our_mod), our_name))
+        return module
+
+    def exec_module(self, module: ModuleType) -> None:
+        """Nothing to run: the module's content was set in ``create_module``."""
+
+
+_STAND_IN_LOCK = threading.RLock()
+
+
+@contextmanager
+def _mlflow_stand_ins() -> Iterator[None]:
+    """Let ``import mlflow.pyfunc`` succeed (with stand-ins) for the duration of the block."""
+    finder = _StandInFinder()
+    with _STAND_IN_LOCK:
+        sys.meta_path.append(finder)
+        try:
+            yield
+        finally:
+            sys.meta_path.remove(finder)
+            for name, module in list(sys.modules.items()):
+                if isinstance(module, _StandInModule):
+                    del sys.modules[name]
+
+
 class _CompatUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         alias = CLASS_ALIASES.get((module, name))
         if alias is not None:
             module, name = alias
-        return super().find_class(module, name)
+        try:
+            return super().find_class(module, name)
+        except (ImportError, AttributeError) as exc:
+            if _is_mlflow(module):
+                raise LoaderError(
+                    f"The pickled model refers to {module}.{name}, an MLflow object that "
+                    f"pyfunc_ops does not provide (it maps only {_mapped_names()}). Load this "
+                    "model where mlflow is installed (pip install mlflow), or re-save it "
+                    "without that dependency."
+                ) from exc
+            hint = (
+                " The module imports MLflow, of which pyfunc_ops provides only "
+                f"{_mapped_names()}; install mlflow, or import only those."
+                if "mlflow" in str(exc)
+                else " Save the model with code_path=[...] holding that module, or install "
+                "the package that provides it."
+            )
+            raise LoaderError(
+                f"The pickled model needs {module}.{name}, which cannot be loaded ({exc}).{hint}"
+            ) from exc
 
 
 def load_pickle(fh: IO[bytes]) -> Any:
     """Unpickle (cloudpickle-compatible), mapping MLflow's base classes to ours."""
-    return _CompatUnpickler(fh).load()
+    with _mlflow_stand_ins():
+        return _CompatUnpickler(fh).load()

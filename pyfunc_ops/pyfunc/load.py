@@ -58,6 +58,16 @@ def _warn_environment(model: Model, model_dir: Path) -> None:
         )
 
 
+def _model_config(conf: dict[str, Any], override: Any) -> dict[str, Any] | None:
+    """The saved ``config`` of the flavor with the load-time ``model_config`` keys on top.
+
+    MLflow hands its loaders the same merge (and the saved config when nothing is
+    overridden), so a loader module sees the same configuration under both tools.
+    """
+    merged = {**(conf.get("config") or {}), **(override or {})}
+    return merged or None
+
+
 def load_local(
     model_dir: Path, suppress_warnings: bool = True, model_config: Any = None
 ) -> PyFuncModel:
@@ -74,7 +84,7 @@ def load_local(
         takes_config = "model_config" in inspect.signature(load).parameters
     except (TypeError, ValueError):
         takes_config = False
-    impl = load(data_path, model_config) if takes_config else load(data_path)
+    impl = load(data_path, _model_config(conf, model_config)) if takes_config else load(data_path)
     log.debug("Loaded model %s with %s", model_dir, conf["loader_module"])
     return PyFuncModel(model, impl, model_dir)
 

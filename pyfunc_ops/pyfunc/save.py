@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
-from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.errors import InvalidParameterError, SerializationError
 from pyfunc_ops.models import env as envs
 from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model, python_version
 from pyfunc_ops.models.writer import copy_into, staged_directory
@@ -169,8 +170,15 @@ def _save_python_model(
 
     from pyfunc_ops.pyfunc.resolve import copy_artifact
 
-    with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
-        cloudpickle.dump(python_model, fh)
+    try:
+        with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
+            cloudpickle.dump(python_model, fh)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        raise SerializationError(
+            f"python_model {type(python_model).__name__} cannot be pickled with cloudpickle "
+            f"({exc}). Keep only picklable values on the instance; create connections, locks "
+            "and open files in load_context instead."
+        ) from exc
     recorded: dict[str, dict[str, str]] = {}
     if artifacts:
         if not isinstance(artifacts, dict):

@@ -1,0 +1,5 @@
+"""Hooks of the pyfunc_ops Airflow provider."""
+
+from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsConfig, PyfuncOpsHook
+
+__all__ = ["PyfuncOpsConfig", "PyfuncOpsHook"]

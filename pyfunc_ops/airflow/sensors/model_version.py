@@ -1,0 +1,132 @@
+"""``ModelVersionSensor``: wait until a registered model has the version a DAG needs.
+
+Typical use: a scoring DAG waits for a ``champion`` alias, or for a version newer than the
+one it scored with last time. The sensor runs in all three Airflow ways of waiting:
+``mode="poke"`` (holds a worker slot), ``mode="reschedule"`` (frees it between pokes) and
+``deferrable=True`` (waits in the triggerer with :class:`ModelVersionTrigger`). All three
+ask the registry the same question through ``find_model_version``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+
+from pyfunc_ops.airflow.triggers.conditions import (
+    VersionCondition,
+    find_model_version,
+    model_version_info,
+)
+from pyfunc_ops.airflow.triggers.model_version import ModelVersionTrigger
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class ModelVersionSensor(BaseSensorOperator):
+    """Succeeds once registered model ``name`` has a matching version; returns (XCom)
+    ``{"name", "version", "model_uri", "source", "stage", "aliases"}`` of it, where
+    ``model_uri`` is ``models:/<name>/<version>`` (pinned: downstream tasks score exactly
+    the version the sensor saw, even if the alias moves meanwhile).
+
+    :param name: registered model name (templated).
+    :param stage: only a version in this stage counts, any casing (templated).
+    :param alias: only the version this alias points to counts (templated).
+    :param min_version: only a version numbered above this counts, e.g. the version a
+        previous run used (templated; ``None`` or ``""`` for no bound).
+    :param pyfunc_ops_conn_id: the ``pyfunc_ops`` connection with the tracking store.
+    :param deferrable: wait in the triggerer instead of a worker.
+    :param poll_interval: seconds between registry queries while deferred (default: the
+        sensor's ``poke_interval``).
+
+    A registered model or alias that does not exist yet means "keep waiting"; an
+    unreachable or misconfigured tracking store fails the task at once. ``timeout`` and
+    ``soft_fail`` behave as for every Airflow sensor, in all three modes.
+    """
+
+    template_fields: Sequence[str] = ("name", "stage", "alias", "min_version")
+    ui_color = "#d5e8f7"
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        stage: str | None = None,
+        alias: str | None = None,
+        min_version: int | str | None = None,
+        pyfunc_ops_conn_id: str = "pyfunc_ops_default",
+        deferrable: bool = False,
+        poll_interval: float | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.name = name
+        self.stage = stage
+        self.alias = alias
+        self.min_version = min_version
+        self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
+        self.deferrable = deferrable
+        self.poll_interval = self.poke_interval if poll_interval is None else float(poll_interval)
+
+    def _condition(self) -> VersionCondition:
+        # Called after template rendering, so the checks see the final values.
+        return VersionCondition.parse(self.name, self.stage, self.alias, self.min_version)
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
+
+        condition = self._condition()
+        client = PyfuncOpsHook(pyfunc_ops_conn_id=self.pyfunc_ops_conn_id).get_client()
+        found = find_model_version(
+            client, condition.name, condition.stage, condition.alias, condition.min_version
+        )
+        if found is None:
+            self.log.info("waiting for %s", condition.describe())
+            return False
+        self.log.info("found %s: version %s", condition.describe(), found.version)
+        return PokeReturnValue(is_done=True, xcom_value=model_version_info(found))
+
+    def execute(self, context: Context) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        # Check once before deferring: if the version is there already, the task ends
+        # here without a round trip through the triggerer.
+        done = self.poke(context)
+        if isinstance(done, PokeReturnValue):
+            return done.xcom_value
+        condition = self._condition()
+        self.defer(
+            trigger=ModelVersionTrigger(
+                name=condition.name,
+                stage=condition.stage,
+                alias=condition.alias,
+                min_version=condition.min_version,
+                pyfunc_ops_conn_id=self.pyfunc_ops_conn_id,
+                poll_interval=self.poll_interval,
+                end_time=time.time() + self.timeout,
+            ),
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout),
+        )
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
+        """Resume after the trigger fired: return the version, or raise.
+
+        Raised errors are Airflow exceptions so that ``BaseSensorOperator.resume_execution``
+        applies ``soft_fail`` (skip instead of fail) exactly as in poke mode; a trigger
+        timeout becomes ``AirflowSensorTimeout`` like a poke-mode timeout.
+        """
+        status = event.get("status")
+        if status == "success":
+            info: dict[str, Any] = event["model_version"]
+            self.log.info("model version %s is available", info["model_uri"])
+            return info
+        message = str(event.get("message") or f"unexpected trigger event {event!r}")
+        if status == "timeout":
+            raise AirflowSensorTimeout(message)
+        raise AirflowException(message)

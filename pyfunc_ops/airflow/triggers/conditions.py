@@ -1,0 +1,166 @@
+"""What the sensors and triggers wait for, written once and used by both.
+
+A sensor pokes these checks from a worker; a trigger runs the very same functions in a
+thread of the triggerer's event loop (``asyncio.to_thread``), so there is no async copy of
+the lookup logic to keep in step. Each check returns ``None`` for "not yet" and raises for
+anything that waiting cannot fix (an unreachable database, a malformed argument).
+
+Nothing here imports Airflow: the checks are plain library code, testable without a DAG.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import posixpath
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError
+from pyfunc_ops.models.model import MLMODEL_FILE_NAME
+
+if TYPE_CHECKING:
+    from pyfunc_ops.tracking import TrackingClient
+    from pyfunc_ops.tracking.entities import ModelVersion
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VersionCondition:
+    """A validated "which version am I waiting for": name plus optional stage, alias and
+    exclusive lower bound. Built by :meth:`parse` from the (rendered) sensor arguments so
+    the sensor and its trigger agree on canonical values."""
+
+    name: str
+    stage: str | None = None
+    alias: str | None = None
+    min_version: int | None = None
+
+    @classmethod
+    def parse(
+        cls,
+        name: object,
+        stage: object = None,
+        alias: object = None,
+        min_version: object = None,
+    ) -> VersionCondition:
+        """Check and canonicalise user arguments (templated ones arrive as strings).
+
+        ``min_version`` may be ``None`` or ``""`` (no bound: a template whose upstream
+        value is empty renders to ``""``), a positive int, or a string of digits.
+        """
+        from pyfunc_ops.tracking.stages import canonical_stage
+        from pyfunc_ops.tracking.validation import validate_alias, validate_model_name
+
+        model = validate_model_name(name)
+        canonical = None if stage is None or stage == "" else canonical_stage(str(stage))
+        checked_alias = None if alias is None or alias == "" else validate_alias(alias, model)
+        return cls(model, canonical, checked_alias, _parse_min_version(min_version, model))
+
+    def describe(self) -> str:
+        """Human wording, for logs and timeout messages."""
+        parts = [f"a version of registered model {self.name!r}"]
+        if self.alias is not None:
+            parts.append(f"with alias {self.alias!r}")
+        if self.stage is not None:
+            parts.append(f"in stage {self.stage!r}")
+        if self.min_version is not None:
+            parts.append(f"newer than version {self.min_version}")
+        return " ".join(parts)
+
+
+def _parse_min_version(value: object, name: str) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    from pyfunc_ops.tracking.validation import validate_version
+
+    try:
+        return validate_version(value, name)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(
+            f"min_version for registered model {name!r} must be a positive integer (the "
+            f"sensor waits for a version newer than it) or None; got {value!r}"
+        ) from exc
+
+
+def find_model_version(
+    client: TrackingClient,
+    name: str,
+    stage: str | None = None,
+    alias: str | None = None,
+    min_version: int | None = None,
+) -> ModelVersion | None:
+    """The newest version of ``name`` meeting every condition given, or ``None`` if none
+    does yet.
+
+    - ``alias``: the version the alias points to (and it must also hold ``stage``, if
+      given); an alias is moved rather than accumulated, so there is only one candidate.
+    - ``stage`` alone: the newest version in that stage.
+    - neither: the newest version of the model.
+    - ``min_version``: the candidate must be numbered above it ("a new version since").
+
+    A registered model or alias that does not exist yet is "not yet", not an error: the
+    sensor typically starts before the training DAG registers the first version. Database
+    and configuration errors propagate.
+    """
+    if alias is not None:
+        try:
+            version = client.get_model_version_by_alias(name, alias)
+        except ResourceNotFoundError as exc:
+            logger.debug("not yet: %s", exc)
+            return None
+        if stage is not None and version.current_stage != stage:
+            return None
+    else:
+        newest = client.search_model_versions(name=name, stage=stage, max_results=1)
+        if not newest:
+            return None
+        version = newest[0]
+    if min_version is not None and version.version <= min_version:
+        return None
+    return version
+
+
+def model_version_info(version: ModelVersion) -> dict[str, Any]:
+    """The JSON-able summary a sensor returns (its XCom) and a trigger event carries."""
+    return {
+        "name": version.name,
+        "version": version.version,
+        "model_uri": f"models:/{version.name}/{version.version}",
+        "source": version.source,
+        "stage": version.current_stage,
+        "aliases": list(version.aliases),
+    }
+
+
+def find_model_location(model_uri: str | os.PathLike[str]) -> str | None:
+    """The artifact location of a complete model at ``model_uri``, or ``None`` if there is
+    none yet.
+
+    ``runs:/`` and ``models:/`` URIs are resolved through the registry first; a run,
+    registered model, version or alias that does not exist yet counts as "not yet". The
+    model is complete once its ``MLmodel`` file exists: writers publish it last (atomic
+    rename locally, uploaded last to object stores), so a half-copied folder never passes.
+    """
+    from pyfunc_ops.pyfunc.resolve import resolve_uri
+
+    try:
+        location = resolve_uri(model_uri)
+    except ResourceNotFoundError as exc:
+        logger.debug("not yet: %s", exc)
+        return None
+    return location if mlmodel_exists(location) else None
+
+
+def mlmodel_exists(location: str) -> bool:
+    """Whether ``location`` (a local path or any fsspec URL) holds an ``MLmodel`` file.
+
+    The filesystem's listing cache is dropped first: s3fs and friends cache directory
+    listings per instance, and a poller must see the file the moment it appears.
+    """
+    from pyfunc_ops.storage.filesystem import get_filesystem
+
+    fs, path = get_filesystem(location)
+    fs.invalidate_cache()
+    return bool(fs.isfile(posixpath.join(path.rstrip("/") or "/", MLMODEL_FILE_NAME)))

@@ -1,0 +1,327 @@
+"""Copy model trees between local folders and any fsspec location, many files at a time.
+
+Model folders hold many small files, so per-file latency dominates, not bandwidth. For
+asynchronous backends (s3fs, gcsfs, http) one bulk ``fs.get``/``fs.put`` call lets the
+backend run all requests concurrently on its event loop; for synchronous backends (local,
+memory, sftp) a thread pool does the same. Both paths share the planning code below and
+report progress to one tqdm bar.
+
+Uploads write the ``MLmodel`` file last, after every other file has completed: readers
+(``load_model``, the Airflow sensor) treat the presence of ``MLmodel`` as "the model is
+there", so they must never see it next to a half-written tree.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import fsspec
+from fsspec.asyn import AsyncFileSystem
+from fsspec.callbacks import TqdmCallback
+
+from pyfunc_ops.errors import (
+    InvalidParameterError,
+    InvalidURIError,
+    ModelNotFoundError,
+    PyfuncOpsError,
+    StorageError,
+)
+from pyfunc_ops.models.model import MLMODEL_FILE_NAME
+from pyfunc_ops.storage.filesystem import get_filesystem, is_url
+from pyfunc_ops.storage.uri import parse_model_uri
+
+__all__ = [
+    "RemoteTree",
+    "copy_artifact",
+    "download_listed",
+    "download_tree",
+    "list_tree",
+    "upload_tree",
+]
+
+log = logging.getLogger(__name__)
+
+_ACCESS_HINT = (
+    "Check that the location exists and that the endpoint and credentials "
+    "(AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, ... or the Airflow connection) allow access."
+)
+
+
+@contextmanager
+def _storage_errors(url: str, action: str) -> Iterator[None]:
+    """Turn backend exceptions into ours, naming the URL; keep the original as cause.
+
+    Backends raise a zoo of types (OSError subclasses, botocore and aiohttp errors), so
+    everything but our own errors is wrapped; ``BaseException`` (Ctrl-C) passes through.
+    """
+    try:
+        yield
+    except PyfuncOpsError:
+        raise
+    except FileNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"Could not {action} {url!r}: nothing exists there ({exc}). {_ACCESS_HINT}"
+        ) from exc
+    except Exception as exc:
+        raise StorageError(
+            f"Could not {action} {url!r}: {type(exc).__name__}: {exc}. {_ACCESS_HINT}"
+        ) from exc
+
+
+@dataclass(frozen=True)
+class RemoteTree:
+    """One listing of a file or folder tree: what to download and how to version it.
+
+    ``files`` maps each file's path relative to ``root`` (``/``-separated) to the info
+    dict fsspec returned for it (size, ETag, mtime, ... depending on the backend). For a
+    single file, ``is_file`` is true and ``files`` has one entry, keyed by its base name.
+    """
+
+    url: str
+    fs: fsspec.AbstractFileSystem = field(repr=False)
+    root: str
+    is_file: bool
+    files: dict[str, dict[str, Any]]
+
+    @property
+    def total_size(self) -> int:
+        return sum(int(info.get("size") or 0) for info in self.files.values())
+
+    def remote_path(self, relative: str) -> str:
+        return self.root if self.is_file else f"{self.root.rstrip('/')}/{relative}"
+
+
+def _relative(root: str, name: str, url: str) -> str | None:
+    """``name`` relative to ``root``; None for the root itself and folder placeholders."""
+    prefix = root.rstrip("/") + "/"
+    if not name.startswith(prefix):
+        return None
+    relative = name[len(prefix) :]
+    if not relative or relative.endswith("/"):
+        return None
+    if any(part in ("", ".", "..") for part in relative.split("/")):
+        raise StorageError(
+            f"Refusing to copy {url!r}: it holds an object named {name!r} whose path "
+            "would leave the destination folder. Rename or remove that object."
+        )
+    return relative
+
+
+def list_tree(url: str) -> RemoteTree:
+    """List the file or folder at ``url`` with one fresh ``find`` call.
+
+    Cached listings are dropped first: s3fs keeps them per instance, and a stale one would
+    make a changed remote model look unchanged.
+    """
+    fs, root = get_filesystem(url)
+    root = root.rstrip("/") or root
+    with _storage_errors(url, "list"):
+        fs.invalidate_cache(root)
+        found = fs.find(root, detail=True, withdirs=False)
+        infos = list(found.values()) if isinstance(found, dict) else []
+        if len(infos) == 1 and infos[0]["name"].rstrip("/") == root:
+            if infos[0].get("type", "file") == "directory":
+                return RemoteTree(url=url, fs=fs, root=root, is_file=False, files={})
+            name = root.rsplit("/", 1)[-1]
+            return RemoteTree(url=url, fs=fs, root=root, is_file=True, files={name: infos[0]})
+        files: dict[str, dict[str, Any]] = {}
+        for info in infos:
+            if info.get("type", "file") != "file":
+                continue
+            relative = _relative(root, info["name"], url)
+            if relative is not None:
+                files[relative] = info
+        if not files and not fs.isdir(root):
+            raise ModelNotFoundError(
+                f"Nothing found at {url!r}: expected a file or a folder there, found neither. "
+                "Check the URL (bucket, prefix, spelling) and that it was uploaded."
+            )
+    return RemoteTree(url=url, fs=fs, root=root, is_file=False, files=dict(sorted(files.items())))
+
+
+def _progress(description: str) -> TqdmCallback:
+    # disable=None: a bar on a terminal, silence in logs (Airflow tasks, CI).
+    return TqdmCallback(
+        tqdm_kwargs={"desc": description, "unit": "file", "disable": None, "leave": False}
+    )
+
+
+def _transfer(
+    fs: fsspec.AbstractFileSystem,
+    direction: str,
+    sources: Sequence[str],
+    targets: Sequence[str],
+    *,
+    max_workers: int,
+    description: str,
+) -> None:
+    """Copy ``sources[i]`` to ``targets[i]`` for all i, concurrently ("get" or "put")."""
+    if not sources:
+        return
+    with _progress(description) as callback:
+        if isinstance(fs, AsyncFileSystem):
+            bulk = fs.get if direction == "get" else fs.put
+            bulk(list(sources), list(targets), callback=callback, batch_size=max_workers)
+            return
+        single = fs.get_file if direction == "get" else fs.put_file
+        callback.set_size(len(sources))
+        with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(sources)))) as pool:
+            futures: list[Future[Any]] = [
+                pool.submit(single, src, dst) for src, dst in zip(sources, targets, strict=True)
+            ]
+            try:
+                for future in as_completed(futures):
+                    future.result()
+                    callback.relative_update(1)
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+
+
+def download_listed(tree: RemoteTree, local_dir: str | Path, *, max_workers: int = 16) -> Path:
+    """Download exactly the files of ``tree`` into ``local_dir``; return ``local_dir``.
+
+    A folder's files keep their relative paths; a single file lands as
+    ``local_dir/<its name>``. Used by the cache, which lists once to compute its key.
+    """
+    local_dir = Path(local_dir)
+    local_dir.mkdir(parents=True, exist_ok=True)
+    relatives = list(tree.files)
+    targets = [local_dir / relative for relative in relatives]
+    for parent in {target.parent for target in targets}:
+        parent.mkdir(parents=True, exist_ok=True)
+    with _storage_errors(tree.url, "download"):
+        _transfer(
+            tree.fs,
+            "get",
+            [tree.remote_path(relative) for relative in relatives],
+            [str(target) for target in targets],
+            max_workers=max_workers,
+            description=f"Downloading {tree.url}",
+        )
+    log.debug(
+        "Downloaded %d files (%d bytes) from %s to %s",
+        len(relatives),
+        tree.total_size,
+        tree.url,
+        local_dir,
+    )
+    return local_dir
+
+
+def download_tree(url: str, local_dir: str | Path, *, max_workers: int = 16) -> Path:
+    """Copy the file or folder tree at ``url`` into ``local_dir``; return ``local_dir``.
+
+    Raises :class:`ModelNotFoundError` if nothing exists at ``url`` and
+    :class:`StorageError` for any other storage failure.
+    """
+    return download_listed(list_tree(url), local_dir, max_workers=max_workers)
+
+
+def _local_files(local_dir: Path) -> list[str]:
+    relatives = []
+    for dirpath, _dirnames, filenames in os.walk(local_dir, followlinks=True):
+        for filename in filenames:
+            relatives.append(Path(dirpath, filename).relative_to(local_dir).as_posix())
+    return sorted(relatives)
+
+
+def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> str:
+    """Upload the folder ``local_dir`` to ``url``, writing ``MLmodel`` last; return ``url``.
+
+    Files are uploaded concurrently; the top-level ``MLmodel`` is only written after all
+    of them completed. An ``MLmodel`` already at the destination is removed first, so a
+    reader never pairs an old ``MLmodel`` with a half-replaced tree.
+    """
+    local_dir = Path(local_dir)
+    if not local_dir.is_dir():
+        if local_dir.exists():
+            raise InvalidParameterError(
+                f"Cannot upload {str(local_dir)!r} to {url!r}: expected a folder, found a "
+                "file. Pass the model folder (the one holding MLmodel)."
+            )
+        raise ModelNotFoundError(
+            f"Cannot upload {str(local_dir)!r} to {url!r}: the folder does not exist. "
+            "Save the model there first."
+        )
+    relatives = _local_files(local_dir)
+    fs, root = get_filesystem(url)
+    root = root.rstrip("/") or root
+    has_mlmodel = MLMODEL_FILE_NAME in relatives
+    others = [relative for relative in relatives if relative != MLMODEL_FILE_NAME]
+    targets = [f"{root}/{relative}" for relative in others]
+    mlmodel_target = f"{root}/{MLMODEL_FILE_NAME}"
+    with _storage_errors(url, "upload to"):
+        if has_mlmodel and fs.exists(mlmodel_target):
+            log.info("Replacing the model at %s: removing its MLmodel first", url)
+            fs.rm_file(mlmodel_target)
+        if not isinstance(fs, AsyncFileSystem):
+            # Object stores have no folders, but local and sftp destinations need them.
+            for parent in sorted({root} | {target.rsplit("/", 1)[0] for target in targets}):
+                fs.makedirs(parent, exist_ok=True)
+        _transfer(
+            fs,
+            "put",
+            [str(local_dir / relative) for relative in others],
+            targets,
+            max_workers=max_workers,
+            description=f"Uploading to {url}",
+        )
+        if has_mlmodel:
+            fs.put_file(str(local_dir / MLMODEL_FILE_NAME), mlmodel_target)
+        fs.invalidate_cache(root)
+    log.debug("Uploaded %d files from %s to %s", len(relatives), local_dir, url)
+    return url
+
+
+def copy_artifact(uri: str, dest: Path) -> Path:
+    """Copy the single file or folder at ``uri`` to exactly ``dest``; return ``dest``.
+
+    ``uri`` is a local path, a ``file:`` URI or an fsspec URL (``runs:/`` and
+    ``models:/`` must be resolved by the caller). A missing source raises
+    :class:`ModelNotFoundError` (a ``FileNotFoundError``) naming ``uri``.
+    """
+    dest = Path(dest)
+    parsed = parse_model_uri(uri)
+    if parsed.scheme in ("runs", "models"):
+        raise InvalidURIError(
+            f"Cannot copy artifact {uri!r}: {parsed.scheme}:/ URIs must be resolved to a "
+            "storage location first (pyfunc_ops.pyfunc.resolve.resolve_uri)."
+        )
+    assert parsed.path is not None
+    if parsed.scheme == "local":
+        source = Path(parsed.path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, dest, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copy2(source, dest)
+        else:
+            raise ModelNotFoundError(
+                f"Artifact {uri!r} not found: expected a file or folder at {str(source)!r}, "
+                "found nothing. Check the path in artifacts=."
+            )
+        return dest
+    assert is_url(parsed.path)
+    try:
+        tree = list_tree(parsed.path)
+    except ModelNotFoundError as exc:
+        raise ModelNotFoundError(
+            f"Artifact {uri!r} not found: expected a file or folder there, found nothing. "
+            "Check the URL in artifacts=."
+        ) from exc
+    if tree.is_file:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with _storage_errors(uri, "download"):
+            tree.fs.get_file(tree.root, str(dest))
+        return dest
+    return download_listed(tree, dest)

@@ -1,0 +1,238 @@
+"""Parse every model URI form into one immutable value, before any I/O happens.
+
+All the places that accept a model location (``load_model``, ``log_model``, the Airflow
+operators, the CLI) go through :func:`parse_model_uri`, so a typo is reported once, with
+the same message, naming the URI and the forms that would have worked, instead of
+surfacing later as a puzzling "file not found" from deep inside a storage backend.
+
+This module only looks at the text: it never touches a filesystem or the registry, and it
+imports nothing heavier than the standard library, so it is cheap to call anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from pyfunc_ops.errors import InvalidURIError
+
+__all__ = ["ACCEPTED_FORMS", "STAGES", "ModelURI", "is_local", "parse_model_uri"]
+
+ACCEPTED_FORMS = """\
+Accepted model URI forms:
+  /absolute/path/to/model            a local folder
+  relative/path/to/model             a local folder, relative to the working directory
+  file:///absolute/path/to/model     a local folder (also file:/absolute/path)
+  <protocol>://<location>            any fsspec protocol, e.g. s3://bucket/key,
+                                     gs://bucket/key, memory://model
+  runs:/<run_id>/<artifact_path>     an artifact of a tracked run (path optional)
+  models:/<name>/<version>           a registered model version (an integer >= 1)
+  models:/<name>/<stage>             the latest version in a stage
+                                     (None, Staging, Production, Archived)
+  models:/<name>/latest              the latest version of a registered model
+  models:/<name>@<alias>             the version an alias points to"""
+
+#: Registry stages in their canonical spelling; URIs match them case-insensitively.
+STAGES: tuple[str, ...] = ("None", "Staging", "Production", "Archived")
+_STAGES_BY_LOWER = {stage.lower(): stage for stage in STAGES}
+
+# RFC 3986 scheme syntax; fsspec protocols follow it (s3, gs, abfs, memory, git+https...).
+_SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
+# fsspec URLs, including chained ones such as ``simplecache::s3://bucket/key``.
+_FSSPEC_URL = re.compile(rf"^(?P<chain>(?:{_SCHEME}::)*)(?P<protocol>{_SCHEME})://(?P<rest>.*)$")
+# Something that starts like a URI (``word:``) but is none of the forms above.
+_SCHEME_PREFIX = re.compile(rf"^(?P<scheme>{_SCHEME}):")
+# A run id is one path component: letters, digits, '_', '-', '.' (never '.' or '..').
+_RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
+# Alias syntax of the registry (the same rule MLflow applies).
+_ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
+_VERSION = re.compile(r"^[0-9]+$")
+_LOCAL_PROTOCOLS = frozenset({"file", "local"})
+
+
+@dataclass(frozen=True)
+class ModelURI:
+    """A parsed model URI.
+
+    ``scheme`` says which of the other fields are meaningful:
+
+    - ``"local"``: ``path`` is an absolute local path.
+    - ``"fsspec"``: ``path`` is the full fsspec URL (protocol lower-cased).
+    - ``"runs"``: ``run_id`` and ``artifact_path`` (``""`` for the whole run root).
+    - ``"models"``: ``name`` and exactly one of ``version``, ``stage``, ``alias`` or
+      ``latest=True``.
+    """
+
+    raw: str
+    scheme: str
+    path: str | None = None
+    run_id: str | None = None
+    artifact_path: str | None = None
+    name: str | None = None
+    version: int | None = None
+    stage: str | None = None
+    alias: str | None = None
+    latest: bool = False
+
+    def __str__(self) -> str:
+        return self.raw
+
+
+def _invalid(uri: object, problem: str) -> InvalidURIError:
+    return InvalidURIError(f"Invalid model URI {uri!r}: {problem}.\n{ACCEPTED_FORMS}")
+
+
+def _as_text(uri: str | os.PathLike[str]) -> str:
+    try:
+        text = os.fspath(uri)
+    except TypeError:
+        raise _invalid(
+            uri, f"expected a str or path-like object, found {type(uri).__name__}"
+        ) from None
+    if not isinstance(text, str):
+        raise _invalid(uri, f"expected text, found {type(text).__name__}")
+    if not text.strip():
+        raise _invalid(uri, "it is empty")
+    if "\x00" in text:
+        raise _invalid(uri, "it contains a NUL character")
+    return text
+
+
+def _parse_runs(uri: str, rest: str) -> ModelURI:
+    # rest is what follows "runs:"; MLflow's form is runs:/<run_id>[/<artifact_path>].
+    if not rest.startswith("/") or rest.startswith("//"):
+        raise _invalid(uri, "expected 'runs:/<run_id>/<artifact_path>' (exactly one '/')")
+    run_id, _, artifact_path = rest[1:].partition("/")
+    if not run_id:
+        raise _invalid(uri, "the run id is missing")
+    if not _RUN_ID.match(run_id):
+        raise _invalid(
+            uri, f"the run id {run_id!r} is not a single name of letters, digits, '_', '-', '.'"
+        )
+    parts = [part for part in artifact_path.split("/") if part]
+    if any(part in (".", "..") for part in parts):
+        raise _invalid(uri, "the artifact path must not contain '.' or '..' components")
+    return ModelURI(raw=uri, scheme="runs", run_id=run_id, artifact_path="/".join(parts))
+
+
+def _check_name(uri: str, name: str) -> str:
+    if not name or not name.strip():
+        raise _invalid(uri, "the registered model name is missing")
+    if name != name.strip() or name in (".", "..") or not name.isprintable():
+        raise _invalid(uri, f"the registered model name {name!r} is not a valid name")
+    return name
+
+
+def _parse_models(uri: str, rest: str) -> ModelURI:
+    # rest is what follows "models:"; forms are /<name>/<suffix> and /<name>@<alias>.
+    if not rest.startswith("/") or rest.startswith("//"):
+        raise _invalid(uri, "expected 'models:/<name>/<version|stage|latest>' or '@<alias>'")
+    parts = rest[1:].split("/")
+    if not parts[0]:
+        raise _invalid(uri, "the registered model name is missing")
+    if len(parts) == 1:
+        if "@" not in parts[0]:
+            raise _invalid(
+                uri,
+                "a registered model name needs '/<version>', '/<stage>', '/latest' or '@<alias>'",
+            )
+        name, _, alias = parts[0].partition("@")
+        _check_name(uri, name)
+        if not alias:
+            raise _invalid(uri, "the alias after '@' is missing")
+        if not _ALIAS.match(alias):
+            raise _invalid(
+                uri, f"the alias {alias!r} may only contain letters, digits, '_' and '-'"
+            )
+        return ModelURI(raw=uri, scheme="models", name=name, alias=alias)
+    if len(parts) != 2:
+        raise _invalid(uri, "expected exactly two components after 'models:/'")
+    name, suffix = parts
+    _check_name(uri, name)
+    if "@" in name:
+        raise _invalid(uri, "an alias URI has no '/<suffix>' after '@<alias>'")
+    if not suffix:
+        raise _invalid(uri, "the version, stage or 'latest' after the name is missing")
+    if _VERSION.match(suffix):
+        version = int(suffix)
+        if version <= 0:
+            raise _invalid(uri, f"versions start at 1, found {version}")
+        return ModelURI(raw=uri, scheme="models", name=name, version=version)
+    if suffix.lower() == "latest":
+        return ModelURI(raw=uri, scheme="models", name=name, latest=True)
+    stage = _STAGES_BY_LOWER.get(suffix.lower())
+    if stage is None:
+        raise _invalid(
+            uri,
+            f"{suffix!r} is neither a version number, 'latest' nor a stage ({', '.join(STAGES)})",
+        )
+    return ModelURI(raw=uri, scheme="models", name=name, stage=stage)
+
+
+def _parse_file(uri: str, rest: str) -> ModelURI:
+    # rest is what follows "file:" (or "local:"): //<host>/<path> or /<path>.
+    if rest.startswith("//"):
+        host, slash, path = rest[2:].partition("/")
+        if host not in ("", "localhost"):
+            raise _invalid(
+                uri,
+                f"file URIs name a local path, found host {host!r}; use file:///absolute/path",
+            )
+        path = slash + path
+    else:
+        path = rest
+    if not path.startswith("/"):
+        raise _invalid(uri, "a file URI needs an absolute path, e.g. file:///data/model")
+    local = unquote(path)
+    return ModelURI(raw=uri, scheme="local", path=os.path.abspath(local))
+
+
+def parse_model_uri(uri: str | os.PathLike[str]) -> ModelURI:
+    """Parse ``uri`` into a :class:`ModelURI`, or raise :class:`InvalidURIError`.
+
+    Relative paths are made absolute against the current working directory now, so the
+    result does not change meaning if the process later changes directory. A leading
+    ``~`` is expanded. Anything shaped like ``word:...`` that is none of the accepted
+    forms is rejected rather than taken as a relative path, because it is far more
+    likely a mistyped URI (``s3:/bucket``) than a folder named with a colon; write
+    ``./name:with:colons`` for the latter.
+    """
+    text = _as_text(uri)
+    match = _FSSPEC_URL.match(text)
+    if match:
+        protocol = match["protocol"].lower()
+        if not match["rest"].strip("/"):
+            raise _invalid(text, f"the {protocol}:// URL names no location after '://'")
+        if not match["chain"] and protocol in _LOCAL_PROTOCOLS:
+            return _parse_file(text, text[len(protocol) + 1 :])
+        if protocol in ("runs", "models"):
+            raise _invalid(text, f"{protocol} URIs take a single '/': '{protocol}:/...'")
+        chain = match["chain"].lower()
+        return ModelURI(raw=text, scheme="fsspec", path=f"{chain}{protocol}://{match['rest']}")
+    if text.startswith("://") or text.startswith("::"):
+        raise _invalid(text, "the protocol before '://' is missing")
+    prefix = _SCHEME_PREFIX.match(text)
+    # One-letter "schemes" are Windows drive letters (C:\models), i.e. local paths.
+    if prefix and len(prefix["scheme"]) > 1:
+        scheme = prefix["scheme"].lower()
+        rest = text[len(scheme) + 1 :]
+        if scheme == "runs":
+            return _parse_runs(text, rest)
+        if scheme == "models":
+            return _parse_models(text, rest)
+        if scheme in _LOCAL_PROTOCOLS:
+            return _parse_file(text, rest)
+        raise _invalid(
+            text,
+            f"it starts with {scheme + ':'!r} but is not '{scheme}://...'; for a local "
+            f"folder whose name contains ':' write './{text}'",
+        )
+    return ModelURI(raw=text, scheme="local", path=os.path.abspath(os.path.expanduser(text)))
+
+
+def is_local(uri: str | os.PathLike[str] | ModelURI) -> bool:
+    """Whether ``uri`` names a local path (plain, relative or ``file:``), without I/O."""
+    parsed = uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
+    return parsed.scheme == "local"

@@ -1,0 +1,276 @@
+"""``TrackingClient``: the explicit, store-addressed API over runs and the model registry.
+
+The client is cheap to build (engines are cached per URL) and holds no state besides the
+URL, so operators and hooks can create one per call. The fluent functions
+(``start_run``, ``log_param``...) are a thin layer over one of these.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from pyfunc_ops.errors import ResourceExistsError
+from pyfunc_ops.tracking.engine import get_engine
+from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
+from pyfunc_ops.tracking.filters import Condition, parse_filter
+from pyfunc_ops.tracking.registry import RegistryStore
+from pyfunc_ops.tracking.runs import RunStore, canonical_status
+from pyfunc_ops.tracking.sqlutil import now_ms
+from pyfunc_ops.tracking.uri import get_tracking_uri, normalize_tracking_uri
+from pyfunc_ops.tracking.validation import validate_model_name
+
+logger = logging.getLogger(__name__)
+
+
+class TrackingClient:
+    """Runs and the model registry in the store at ``tracking_uri`` (default: the current
+    tracking URI, see :func:`~pyfunc_ops.tracking.get_tracking_uri`).
+
+    ``artifact_root`` overrides ``PYFUNC_OPS_ARTIFACT_ROOT`` for runs this client creates.
+    """
+
+    def __init__(self, tracking_uri: str | None = None, artifact_root: str | None = None):
+        self.tracking_uri = (
+            normalize_tracking_uri(tracking_uri) if tracking_uri else get_tracking_uri()
+        )
+        self.artifact_root = artifact_root
+        self._runs: RunStore | None = None
+        self._registry: RegistryStore | None = None
+
+    def __repr__(self) -> str:
+        from sqlalchemy.engine import make_url
+
+        try:
+            shown = make_url(self.tracking_uri).render_as_string(hide_password=True)
+        except Exception:  # an invalid URL: show it as given, the error comes on first use
+            shown = self.tracking_uri
+        return f"TrackingClient({shown!r})"
+
+    # The database is opened on first use, not in __init__, so building a client (for
+    # example in an Airflow operator's constructor at DAG parse time) never connects.
+    @property
+    def runs(self) -> RunStore:
+        if self._runs is None:
+            self._runs = RunStore(get_engine(self.tracking_uri))
+        return self._runs
+
+    @property
+    def registry(self) -> RegistryStore:
+        if self._registry is None:
+            self._registry = RegistryStore(get_engine(self.tracking_uri))
+        return self._registry
+
+    # -- runs -----------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        """A new RUNNING run; its artifact URI is ``<artifact root>/<run_id>/artifacts``."""
+        run = self.runs.create_run(run_name, tags, start_time, self.artifact_root)
+        logger.info("created run %s (%s)", run.info.run_id, run.info.run_name)
+        return run
+
+    def get_run(self, run_id: str) -> Run:
+        return self.runs.get_run(run_id)
+
+    def search_runs(
+        self,
+        status: str | Iterable[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_name: str | None = None,
+        max_results: int | None = 1000,
+    ) -> list[Run]:
+        """Runs, newest first, optionally only those with one of ``status`` and all
+        ``tags``."""
+        return self.runs.search_runs(status, tags, run_name, max_results)
+
+    def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
+        self.runs.update_run(run_id, status=status, run_name=name)
+
+    def set_terminated(
+        self, run_id: str, status: str = "FINISHED", end_time: int | None = None
+    ) -> None:
+        """End a run as FINISHED (or FAILED / KILLED)."""
+        self.runs.update_run(run_id, status=canonical_status(status), end_time=end_time or now_ms())
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        self.runs.log_batch(run_id, params_={key: value})
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        timestamp: int | None = None,
+        step: int | None = None,
+    ) -> None:
+        self.runs.log_batch(run_id, metrics_=[Metric(key, value, step or 0, timestamp or 0)])
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        self.runs.log_batch(run_id, tags={key: value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        self.runs.delete_tag(run_id, key)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log metrics, params and tags in one transaction."""
+        self.runs.log_batch(run_id, metrics, params, tags)
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        return self.runs.get_metric_history(run_id, key)
+
+    # -- registered models ----------------------------------------------------------------
+
+    def create_registered_model(
+        self,
+        name: str,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> RegisteredModel:
+        return self.registry.create_registered_model(name, tags, description)
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        return self.registry.get_registered_model(name)
+
+    def search_registered_models(
+        self, filter_string: str | None = None, max_results: int | None = None
+    ) -> list[RegisteredModel]:
+        """Registered models by name; ``filter_string`` may use ``name`` conditions only,
+        e.g. ``"name LIKE 'churn%'"``."""
+        return self.registry.search_registered_models(parse_filter(filter_string), max_results)
+
+    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
+        return self.registry.update_registered_model(name, description)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        self.registry.set_registered_model_tag(name, key, value)
+
+    def delete_registered_model(self, name: str) -> None:
+        self.registry.delete_registered_model(name)
+
+    # -- model versions -------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        """Version ``max + 1`` of an existing registered model. ``source`` may be an artifact
+        URL/path or a ``runs:/`` / ``models:/`` URI, which is resolved to the artifact URL it
+        names (and a ``runs:/`` URI fills in ``run_id``)."""
+        source, run_id = self._resolve_source(source, run_id)
+        return self.registry.create_model_version(name, source, run_id, tags, description)
+
+    def register_model(
+        self,
+        source: str,
+        name: str,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        """Like :meth:`create_model_version`, creating the registered model first if it does
+        not exist (safe when several processes register the same new name at once)."""
+        validate_model_name(name)
+        source, run_id = self._resolve_source(source, run_id)
+        with contextlib.suppress(ResourceExistsError):  # exists already, or a racer made it
+            self.registry.create_registered_model(name)
+        return self.registry.create_model_version(name, source, run_id, tags, description)
+
+    def _resolve_source(self, source: str, run_id: str | None) -> tuple[str, str | None]:
+        if isinstance(source, str) and source.startswith(("runs:/", "models:/")):
+            from pyfunc_ops.tracking.resolve import resolve_model_uri
+
+            if source.startswith("runs:/") and run_id is None:
+                run_id = source[len("runs:/") :].lstrip("/").split("/", 1)[0] or None
+            source = resolve_model_uri(source, self)
+        return source, run_id
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        return self.registry.get_model_version(name, version)
+
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None = None
+    ) -> ModelVersion:
+        return self.registry.update_model_version(name, version, description)
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        self.registry.delete_model_version(name, version)
+
+    def get_latest_versions(
+        self, name: str, stages: Iterable[str] | None = None
+    ) -> list[ModelVersion]:
+        """The newest version in each of ``stages`` (any casing) that has one; with
+        ``stages=None``, in every stage present."""
+        if isinstance(stages, str):
+            stages = [stages]
+        return self.registry.get_latest_versions(name, stages)
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+    ) -> ModelVersion:
+        """Move a version to ``stage``; with ``archive_existing_versions``, the versions
+        already in that stage (Staging or Production) move to Archived."""
+        return self.registry.transition_model_version_stage(
+            name, version, stage, archive_existing_versions
+        )
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
+        self.registry.set_model_version_tag(name, version, key, value)
+
+    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
+        """The artifact URL of a version (its ``source``)."""
+        return self.registry.get_model_version(name, version).source
+
+    def search_model_versions(
+        self,
+        filter_string: str | None = None,
+        name: str | None = None,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        stage: str | None = None,
+        max_results: int | None = None,
+    ) -> list[ModelVersion]:
+        """Versions matching ``filter_string`` (MLflow syntax, e.g. ``"name='churn'"``) and
+        every keyword given; by name, newest version first."""
+        conditions = list(parse_filter(filter_string))
+        if name is not None:
+            conditions.append(Condition("name", "=", name))
+        if run_id is not None:
+            conditions.append(Condition("run_id", "=", run_id))
+        if stage is not None:
+            conditions.append(Condition("current_stage", "=", stage))
+        for key, value in (tags or {}).items():
+            conditions.append(Condition(f"tag:{key}", "=", str(value)))
+        return self.registry.search_model_versions(conditions, max_results)
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        """Point ``alias`` at ``version`` (moving it from any other version)."""
+        self.registry.set_registered_model_alias(name, alias, version)
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        self.registry.delete_registered_model_alias(name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        return self.registry.get_model_version_by_alias(name, alias)

@@ -1,0 +1,179 @@
+"""One SQLAlchemy engine per tracking URL per process, with the schema ensured once.
+
+Why a cache: an engine owns a connection pool, and DAG code builds a ``TrackingClient`` per
+call; one engine per URL keeps connections (and the schema check) to one per process.
+Engines are never shared across a fork: a child process gets its own, because pooled
+connections must not be used by two processes.
+
+SQLite needs care to be used by several processes at once (8 Airflow workers registering
+models): WAL lets readers run beside the writer, a 30 s busy timeout makes writers wait
+instead of failing with "database is locked", and every write transaction starts with
+``BEGIN IMMEDIATE`` so it takes the write lock up front. (A deferred transaction that reads
+and then writes can fail at once with SQLITE_BUSY, whatever the timeout, if another writer
+committed in between; IMMEDIATE also serializes "read max version, insert max + 1".)
+Python's sqlite3 module normally issues its own BEGIN; it is switched off so these
+statements are the only ones.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.pool import StaticPool
+
+from pyfunc_ops.errors import InvalidURIError, PyfuncOpsError
+from pyfunc_ops.tracking import migrations
+
+logger = logging.getLogger(__name__)
+
+SQLITE_BUSY_TIMEOUT_S = 30
+_WRITE_OPTION = "pyfunc_ops_write"
+# Any fixed 64-bit number works; derived from a name so it is recognisable in pg_locks.
+_PG_MIGRATION_LOCK = zlib.crc32(b"pyfunc_ops.tracking.migrations")
+
+_lock = threading.Lock()
+_engines: dict[str, tuple[int, Engine]] = {}
+
+
+def _parse_url(url: str) -> URL:
+    try:
+        return make_url(url)
+    except ArgumentError as exc:
+        raise InvalidURIError(
+            f"tracking URI {url!r} is not an SQLAlchemy URL; expected for example "
+            "'sqlite:////abs/path/tracking.db' or "
+            "'postgresql+psycopg://user:password@host:5432/dbname' "
+            "(set PYFUNC_OPS_TRACKING_URI or call set_tracking_uri)"
+        ) from exc
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    database = url.database or ""
+    in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
+    kwargs: dict[str, Any] = {
+        "connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S, "check_same_thread": False}
+    }
+    if in_memory:
+        # One shared connection, or every checkout would see a different empty database.
+        kwargs["poolclass"] = StaticPool
+    else:
+        os.makedirs(os.path.dirname(os.path.abspath(database)) or ".", exist_ok=True)
+    engine = create_engine(url, **kwargs)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, see the module doc
+        cursor = dbapi_conn.cursor()
+        try:
+            if not in_memory:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+    return engine
+
+
+def _create_engine(url_string: str) -> Engine:
+    url = _parse_url(url_string)
+    try:
+        if url.get_backend_name() == "sqlite":
+            return _sqlite_engine(url)
+        return create_engine(url, pool_pre_ping=True)
+    except NoSuchModuleError as exc:
+        raise InvalidURIError(
+            f"tracking URI {url.render_as_string(hide_password=True)!r} names a database "
+            f"driver that is not installed ({exc}); for PostgreSQL install "
+            "'pyfunc-ops[postgres]' and use 'postgresql+psycopg://...'"
+        ) from exc
+    except ModuleNotFoundError as exc:
+        raise InvalidURIError(
+            f"tracking URI {url.render_as_string(hide_password=True)!r} needs the Python "
+            f"module {exc.name!r}, which is not installed; for PostgreSQL install "
+            "'pyfunc-ops[postgres]'"
+        ) from exc
+
+
+def _ensure_schema(engine: Engine) -> None:
+    """Create or upgrade the schema while holding a database-wide lock."""
+    safe_url = engine.url.render_as_string(hide_password=True)
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            if engine.dialect.name == "postgresql":
+                conn.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_MIGRATION_LOCK}
+                )
+            migrations.upgrade(conn, safe_url)
+
+
+def get_engine(url: str) -> Engine:
+    """The engine for ``url`` in this process, created (and the schema ensured) on first
+    use."""
+    pid = os.getpid()
+    with _lock:
+        cached = _engines.get(url)
+        if cached is not None and cached[0] == pid:
+            return cached[1]
+        if cached is not None:
+            # Inherited through fork: drop the parent's pool without closing its sockets.
+            cached[1].dispose(close=False)
+        engine = _create_engine(url)
+        try:
+            _ensure_schema(engine)
+        except PyfuncOpsError:
+            engine.dispose()
+            raise
+        except Exception as exc:
+            engine.dispose()
+            raise PyfuncOpsError(
+                f"cannot open the tracking database "
+                f"{engine.url.render_as_string(hide_password=True)!r}: {exc}; check that the "
+                "server is running and the URL, user and password are right"
+            ) from exc
+        _engines[url] = (pid, engine)
+        return engine
+
+
+def dispose_engines(url: str | None = None) -> None:
+    """Close the pooled connections of one URL's engine (or of all) and forget it; the next
+    ``get_engine`` starts afresh. Tests use it; long-lived processes rarely need it."""
+    with _lock:
+        urls = list(_engines) if url is None else [url]
+        for key in urls:
+            cached = _engines.pop(key, None)
+            if cached is not None:
+                cached[1].dispose(close=cached[0] == os.getpid())
+
+
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that will write: ``BEGIN IMMEDIATE`` on SQLite, plain elsewhere.
+    Commits on success, rolls back on any exception."""
+    with engine.connect() as conn:
+        conn.execution_options(**{_WRITE_OPTION: True})
+        with conn.begin():
+            yield conn
+
+
+@contextmanager
+def read_transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-only transaction: one consistent snapshot for a multi-statement read."""
+    with engine.connect() as conn, conn.begin():
+        yield conn

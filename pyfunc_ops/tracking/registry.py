@@ -1,0 +1,586 @@
+"""The model registry store: registered models, their numbered versions, stages and aliases.
+
+Version numbers are allocated as ``max(version) + 1`` inside a transaction that first locks
+the registered model row (``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite the
+``BEGIN IMMEDIATE`` of every write transaction already serializes writers). The primary key
+``(name, version)`` is the last line of defence: should two writers still pick the same
+number (a database without row locks), one insert fails and is retried with a fresh number.
+So N concurrent registrations always yield exactly versions 1..N.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, func, not_, select, tuple_
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
+
+from pyfunc_ops.errors import (
+    InvalidParameterError,
+    PyfuncOpsError,
+    ResourceExistsError,
+    ResourceNotFoundError,
+)
+from pyfunc_ops.tracking import hints, stages
+from pyfunc_ops.tracking.engine import read_transaction, write_transaction
+from pyfunc_ops.tracking.entities import ModelVersion, ModelVersionStatus, RegisteredModel
+from pyfunc_ops.tracking.filters import Condition
+from pyfunc_ops.tracking.schema import (
+    model_version_tags,
+    model_versions,
+    registered_model_aliases,
+    registered_model_tags,
+    registered_models,
+)
+from pyfunc_ops.tracking.sqlutil import exists_row, in_chunks, now_ms, upsert
+from pyfunc_ops.tracking.validation import (
+    validate_alias,
+    validate_key,
+    validate_model_name,
+    validate_version,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_VERSION_ATTEMPTS = 20
+
+_mv = model_versions
+_rm = registered_models
+
+
+def describe_stages(versions: Sequence[ModelVersion]) -> str:
+    """``"Staging (v2), None (v1)"``: the newest version in each stage, for error messages."""
+    if not versions:
+        return "none (the model has no versions)"
+    return ", ".join(f"{v.current_stage} (v{v.version})" for v in versions)
+
+
+class RegistryStore:
+    """Registered models and model versions in the database behind ``engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def _model_not_found(self, conn: Connection, name: str) -> ResourceNotFoundError:
+        names = [r[0] for r in conn.execute(select(_rm.c.name).order_by(_rm.c.name).limit(2000))]
+        listed = hints.listing(hints.ranked(name, names), "none yet")
+        return ResourceNotFoundError(
+            f"registered model {name!r} does not exist; registered models: {listed}. "
+            f"Create it with create_registered_model({name!r}) or register_model(...)"
+        )
+
+    def _require_model(self, conn: Connection, name: str, lock: bool = False) -> Any:
+        query = select(_rm).where(_rm.c.name == name)
+        if lock:
+            query = query.with_for_update()
+        row = conn.execute(query).first()
+        if row is None:
+            raise self._model_not_found(conn, name)
+        return row
+
+    def _version_numbers(self, conn: Connection, name: str) -> list[int]:
+        return [
+            r[0]
+            for r in conn.execute(
+                select(_mv.c.version).where(_mv.c.name == name).order_by(_mv.c.version)
+            )
+        ]
+
+    def _version_not_found(self, conn: Connection, name: str, version: int) -> Exception:
+        numbers = self._version_numbers(conn, name)
+        if not numbers:
+            existing = "it has no versions yet; register one with create_model_version"
+        else:
+            shown = hints.listing([str(n) for n in numbers], "", limit=20)
+            existing = f"versions that exist: {shown} (latest {numbers[-1]})"
+        return ResourceNotFoundError(
+            f"registered model {name!r} has no version {version}; {existing}"
+        )
+
+    def _require_version(self, conn: Connection, name: str, version: int) -> None:
+        self._require_model(conn, name)
+        if not exists_row(conn, _mv, name=name, version=version):
+            raise self._version_not_found(conn, name, version)
+
+    def _aliases_of(self, conn: Connection, name: str) -> dict[str, int]:
+        table = registered_model_aliases
+        return {
+            r.alias: r.version
+            for r in conn.execute(select(table).where(table.c.name == name).order_by(table.c.alias))
+        }
+
+    # -- loading --------------------------------------------------------------------------
+
+    def _load_versions(self, conn: Connection, rows: Sequence[Any]) -> list[ModelVersion]:
+        names = sorted({row.name for row in rows})
+        tags: dict[tuple[str, int], dict[str, str]] = {}
+        aliases: dict[tuple[str, int], list[str]] = {}
+        for chunk in in_chunks(names):
+            for t in conn.execute(
+                select(model_version_tags).where(model_version_tags.c.name.in_(chunk))
+            ):
+                tags.setdefault((t.name, t.version), {})[t.key] = t.value
+            table = registered_model_aliases
+            for a in conn.execute(
+                select(table).where(table.c.name.in_(chunk)).order_by(table.c.alias)
+            ):
+                aliases.setdefault((a.name, a.version), []).append(a.alias)
+        return [
+            ModelVersion(
+                name=row.name,
+                version=row.version,
+                creation_timestamp=row.creation_timestamp,
+                last_updated_timestamp=row.last_updated_timestamp,
+                current_stage=row.current_stage,
+                source=row.source,
+                run_id=row.run_id,
+                status=row.status,
+                description=row.description,
+                tags=tags.get((row.name, row.version), {}),
+                aliases=aliases.get((row.name, row.version), []),
+            )
+            for row in rows
+        ]
+
+    def _version(self, conn: Connection, name: str, version: int) -> ModelVersion:
+        row = conn.execute(
+            select(_mv).where(and_(_mv.c.name == name, _mv.c.version == version))
+        ).first()
+        if row is None:
+            raise self._version_not_found(conn, name, version)
+        return self._load_versions(conn, [row])[0]
+
+    def _latest_rows(
+        self, conn: Connection, names: Sequence[str], stage_list: Sequence[str] | None
+    ) -> list[Any]:
+        """The newest version row per (model, stage)."""
+        latest = (
+            select(_mv.c.name, _mv.c.current_stage, func.max(_mv.c.version).label("version"))
+            .where(_mv.c.name.in_(names))
+            .group_by(_mv.c.name, _mv.c.current_stage)
+        )
+        if stage_list is not None:
+            latest = latest.where(_mv.c.current_stage.in_(stage_list))
+        pairs = [(r.name, r.version) for r in conn.execute(latest)]
+        if not pairs:
+            return []
+        query = (
+            select(_mv)
+            .where(tuple_(_mv.c.name, _mv.c.version).in_(pairs))
+            .order_by(_mv.c.name, _mv.c.version.desc())
+        )
+        return list(conn.execute(query))
+
+    def _load_models(self, conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
+        names = [row.name for row in rows]
+        tags: dict[str, dict[str, str]] = {}
+        aliases: dict[str, dict[str, int]] = {}
+        latest: dict[str, list[ModelVersion]] = {}
+        for chunk in in_chunks(names):
+            for t in conn.execute(
+                select(registered_model_tags).where(registered_model_tags.c.name.in_(chunk))
+            ):
+                tags.setdefault(t.name, {})[t.key] = t.value
+            table = registered_model_aliases
+            for a in conn.execute(
+                select(table).where(table.c.name.in_(chunk)).order_by(table.c.alias)
+            ):
+                aliases.setdefault(a.name, {})[a.alias] = a.version
+            for version in self._load_versions(conn, self._latest_rows(conn, chunk, None)):
+                latest.setdefault(version.name, []).append(version)
+        return [
+            RegisteredModel(
+                name=row.name,
+                creation_timestamp=row.creation_timestamp,
+                last_updated_timestamp=row.last_updated_timestamp,
+                description=row.description,
+                tags=tags.get(row.name, {}),
+                aliases=aliases.get(row.name, {}),
+                latest_versions=latest.get(row.name, []),
+            )
+            for row in rows
+        ]
+
+    # -- registered models ----------------------------------------------------------------
+
+    def create_registered_model(
+        self,
+        name: str,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> RegisteredModel:
+        name = validate_model_name(name)
+        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        now = now_ms()
+        try:
+            with write_transaction(self._engine) as conn:
+                if exists_row(conn, _rm, name=name):
+                    raise self._exists(name)
+                conn.execute(
+                    _rm.insert().values(
+                        name=name,
+                        creation_timestamp=now,
+                        last_updated_timestamp=now,
+                        description=description,
+                    )
+                )
+                for key, value in tag_values.items():
+                    conn.execute(
+                        registered_model_tags.insert().values(name=name, key=key, value=value)
+                    )
+        except IntegrityError as exc:  # lost a race with a concurrent create
+            raise self._exists(name) from exc
+        return self.get_registered_model(name)
+
+    @staticmethod
+    def _exists(name: str) -> ResourceExistsError:
+        return ResourceExistsError(
+            f"registered model {name!r} already exists; add a version to it with "
+            f"create_model_version({name!r}, source), use register_model(source, {name!r}) "
+            "which accepts an existing model, or choose another name"
+        )
+
+    def get_registered_model(self, name: str) -> RegisteredModel:
+        with read_transaction(self._engine) as conn:
+            row = self._require_model(conn, name)
+            return self._load_models(conn, [row])[0]
+
+    def search_registered_models(
+        self, conditions: Sequence[Condition] = (), max_results: int | None = None
+    ) -> list[RegisteredModel]:
+        query = select(_rm)
+        for condition in conditions:
+            if condition.field != "name":
+                raise InvalidParameterError(
+                    f"search_registered_models filters on 'name' only; got "
+                    f"{condition.field!r} (filter model versions with search_model_versions)"
+                )
+            query = query.where(_compare(_rm.c.name, condition))
+        query = query.order_by(_rm.c.name)
+        if max_results is not None:
+            query = query.limit(max_results)
+        with read_transaction(self._engine) as conn:
+            return self._load_models(conn, list(conn.execute(query)))
+
+    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
+        with write_transaction(self._engine) as conn:
+            self._require_model(conn, name, lock=True)
+            conn.execute(
+                _rm.update()
+                .where(_rm.c.name == name)
+                .values(description=description, last_updated_timestamp=now_ms())
+            )
+        return self.get_registered_model(name)
+
+    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
+        validate_key(key, "tag")
+        with write_transaction(self._engine) as conn:
+            self._require_model(conn, name, lock=True)
+            upsert(conn, registered_model_tags, {"name": name, "key": key}, {"value": str(value)})
+
+    def delete_registered_model(self, name: str) -> None:
+        """Delete the model with all its versions, tags and aliases (artifacts stay)."""
+        with write_transaction(self._engine) as conn:
+            self._require_model(conn, name, lock=True)
+            for table in (
+                registered_model_aliases,
+                model_version_tags,
+                model_versions,
+                registered_model_tags,
+            ):
+                conn.execute(table.delete().where(table.c.name == name))
+            conn.execute(_rm.delete().where(_rm.c.name == name))
+
+    # -- model versions -------------------------------------------------------------------
+
+    def create_model_version(
+        self,
+        name: str,
+        source: str,
+        run_id: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        description: str | None = None,
+    ) -> ModelVersion:
+        if not isinstance(source, str) or not source.strip():
+            raise InvalidParameterError(
+                f"source of a new version of registered model {name!r} must be a non-empty "
+                f"artifact URL or path; got {source!r}"
+            )
+        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        for attempt in range(1, MAX_VERSION_ATTEMPTS + 1):
+            try:
+                with write_transaction(self._engine) as conn:
+                    # Lock the model row: concurrent registrations queue here (PostgreSQL).
+                    self._require_model(conn, name, lock=True)
+                    highest = conn.execute(
+                        select(func.max(_mv.c.version)).where(_mv.c.name == name)
+                    ).scalar()
+                    version = (highest or 0) + 1
+                    now = now_ms()
+                    conn.execute(
+                        _mv.insert().values(
+                            name=name,
+                            version=version,
+                            creation_timestamp=now,
+                            last_updated_timestamp=now,
+                            current_stage=stages.NONE,
+                            source=source,
+                            run_id=run_id,
+                            status=ModelVersionStatus.READY,
+                            description=description,
+                        )
+                    )
+                    for key, value in tag_values.items():
+                        conn.execute(
+                            model_version_tags.insert().values(
+                                name=name, version=version, key=key, value=value
+                            )
+                        )
+                    conn.execute(
+                        _rm.update().where(_rm.c.name == name).values(last_updated_timestamp=now)
+                    )
+                    created = self._version(conn, name, version)
+                logger.info("registered model %r version %d (source %s)", name, version, source)
+                return created
+            except IntegrityError:
+                # Another writer took this number between our read and our insert (only
+                # possible where row locks are unavailable). Back off briefly, with jitter so
+                # the contenders do not collide again in lockstep, then take a fresh number.
+                logger.debug("version number race on %r (attempt %d); retrying", name, attempt)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise PyfuncOpsError(
+            f"could not allocate a version number for registered model {name!r} after "
+            f"{MAX_VERSION_ATTEMPTS} attempts under heavy concurrent registration; retry later"
+        )
+
+    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
+        number = validate_version(version, name)
+        with read_transaction(self._engine) as conn:
+            self._require_model(conn, name)
+            return self._version(conn, name, number)
+
+    def delete_model_version(self, name: str, version: int | str) -> None:
+        """Delete one version, its tags and the aliases pointing at it. Its number is never
+        reused while a higher version exists."""
+        number = validate_version(version, name)
+        with write_transaction(self._engine) as conn:
+            self._require_model(conn, name, lock=True)
+            if not exists_row(conn, _mv, name=name, version=number):
+                raise self._version_not_found(conn, name, number)
+            for table in (registered_model_aliases, model_version_tags, _mv):
+                conn.execute(
+                    table.delete().where(and_(table.c.name == name, table.c.version == number))
+                )
+
+    def get_latest_versions(
+        self, name: str, stage_list: Iterable[str] | None = None
+    ) -> list[ModelVersion]:
+        wanted = None if stage_list is None else [stages.canonical_stage(s) for s in stage_list]
+        with read_transaction(self._engine) as conn:
+            self._require_model(conn, name)
+            versions = self._load_versions(conn, self._latest_rows(conn, [name], wanted))
+        if wanted is None:
+            return sorted(versions, key=lambda v: v.version)
+        order = {stage: i for i, stage in enumerate(wanted)}
+        return sorted(versions, key=lambda v: order[v.current_stage])
+
+    def transition_model_version_stage(
+        self,
+        name: str,
+        version: int | str,
+        stage: str,
+        archive_existing_versions: bool = False,
+    ) -> ModelVersion:
+        number = validate_version(version, name)
+        target = stages.canonical_stage(stage)
+        if archive_existing_versions and target not in stages.ACTIVE_STAGES:
+            raise InvalidParameterError(
+                f"archive_existing_versions=True applies only to transitions into "
+                f"{' or '.join(stages.ACTIVE_STAGES)}; got stage {target!r} for version "
+                f"{number} of registered model {name!r}. Pass archive_existing_versions=False"
+            )
+        with write_transaction(self._engine) as conn:
+            self._require_model(conn, name, lock=True)
+            if not exists_row(conn, _mv, name=name, version=number):
+                raise self._version_not_found(conn, name, number)
+            now = now_ms()
+            if archive_existing_versions:
+                conn.execute(
+                    _mv.update()
+                    .where(
+                        and_(
+                            _mv.c.name == name,
+                            _mv.c.current_stage == target,
+                            _mv.c.version != number,
+                        )
+                    )
+                    .values(current_stage=stages.ARCHIVED, last_updated_timestamp=now)
+                )
+            conn.execute(
+                _mv.update()
+                .where(and_(_mv.c.name == name, _mv.c.version == number))
+                .values(current_stage=target, last_updated_timestamp=now)
+            )
+            conn.execute(_rm.update().where(_rm.c.name == name).values(last_updated_timestamp=now))
+            return self._version(conn, name, number)
+
+    def update_model_version(
+        self, name: str, version: int | str, description: str | None
+    ) -> ModelVersion:
+        number = validate_version(version, name)
+        with write_transaction(self._engine) as conn:
+            self._require_version(conn, name, number)
+            conn.execute(
+                _mv.update()
+                .where(and_(_mv.c.name == name, _mv.c.version == number))
+                .values(description=description, last_updated_timestamp=now_ms())
+            )
+            return self._version(conn, name, number)
+
+    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
+        number = validate_version(version, name)
+        validate_key(key, "tag")
+        with write_transaction(self._engine) as conn:
+            self._require_version(conn, name, number)
+            upsert(
+                conn,
+                model_version_tags,
+                {"name": name, "version": number, "key": key},
+                {"value": str(value)},
+            )
+
+    # -- aliases --------------------------------------------------------------------------
+
+    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
+        """Point ``alias`` at ``version``, moving it if it pointed elsewhere."""
+        alias = validate_alias(alias, name)
+        number = validate_version(version, name)
+        with write_transaction(self._engine) as conn:
+            self._require_model(conn, name, lock=True)
+            if not exists_row(conn, _mv, name=name, version=number):
+                raise self._version_not_found(conn, name, number)
+            upsert(
+                conn,
+                registered_model_aliases,
+                {"name": name, "alias": alias},
+                {"version": number},
+            )
+            conn.execute(
+                _rm.update().where(_rm.c.name == name).values(last_updated_timestamp=now_ms())
+            )
+
+    def _alias_not_found(self, conn: Connection, name: str, alias: str) -> Exception:
+        existing = self._aliases_of(conn, name)
+        if existing:
+            ordered = hints.ranked(alias, sorted(existing))
+            known = "aliases: " + hints.listing([f"{a} -> v{existing[a]}" for a in ordered], "")
+        else:
+            known = (
+                f"it has no aliases; set one with set_registered_model_alias({name!r}, "
+                f"{alias!r}, <version>)"
+            )
+        return ResourceNotFoundError(f"registered model {name!r} has no alias {alias!r}; {known}")
+
+    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+        with write_transaction(self._engine) as conn:
+            self._require_model(conn, name, lock=True)
+            table = registered_model_aliases
+            deleted = conn.execute(
+                table.delete().where(and_(table.c.name == name, table.c.alias == alias))
+            ).rowcount
+            if not deleted:
+                raise self._alias_not_found(conn, name, alias)
+
+    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        with read_transaction(self._engine) as conn:
+            self._require_model(conn, name)
+            table = registered_model_aliases
+            number = conn.execute(
+                select(table.c.version).where(and_(table.c.name == name, table.c.alias == alias))
+            ).scalar()
+            if number is None:
+                raise self._alias_not_found(conn, name, alias)
+            return self._version(conn, name, number)
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search_model_versions(
+        self,
+        conditions: Sequence[Condition] = (),
+        max_results: int | None = None,
+    ) -> list[ModelVersion]:
+        query = select(_mv)
+        for condition in conditions:
+            query = query.where(_version_clause(condition))
+        query = query.order_by(_mv.c.name, _mv.c.version.desc())
+        if max_results is not None:
+            query = query.limit(max_results)
+        with read_transaction(self._engine) as conn:
+            return self._load_versions(conn, list(conn.execute(query)))
+
+
+def _compare(column: Any, condition: Condition) -> ColumnElement[bool]:
+    op, value = condition.op, condition.value
+    if op == "=":
+        return column == value  # type: ignore[no-any-return]
+    if op == "!=":
+        return column != value  # type: ignore[no-any-return]
+    if op == "LIKE":
+        return column.like(value)  # type: ignore[no-any-return]
+    if op == "ILIKE":
+        return column.ilike(value)  # type: ignore[no-any-return]
+    values = list(value) if isinstance(value, tuple) else [value]
+    return column.in_(values) if op == "IN" else not_(column.in_(values))  # type: ignore[no-any-return]
+
+
+def _version_clause(condition: Condition) -> ColumnElement[bool]:
+    if condition.field.startswith("tag:"):
+        key = condition.field[len("tag:") :]
+        tags = model_version_tags
+        return (
+            select(tags.c.name)
+            .where(
+                and_(
+                    tags.c.name == _mv.c.name,
+                    tags.c.version == _mv.c.version,
+                    tags.c.key == key,
+                    _compare(tags.c.value, condition),
+                )
+            )
+            .exists()
+        )
+    if condition.field == "version":
+        if condition.op in ("LIKE", "ILIKE"):
+            raise InvalidParameterError(
+                f"version_number cannot be compared with {condition.op}; use =, !=, IN or NOT IN"
+            )
+        values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+        numbers = tuple(validate_version(v, "<search>") for v in values)
+        as_numbers = Condition(
+            "version", condition.op, numbers if isinstance(condition.value, tuple) else numbers[0]
+        )
+        return _compare(_mv.c.version, as_numbers)
+    if condition.field == "current_stage" and condition.op in ("=", "!=", "IN", "NOT IN"):
+        values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
+        canonical = tuple(stages.canonical_stage(str(v)) for v in values)
+        condition = Condition(
+            "current_stage",
+            condition.op,
+            canonical if isinstance(condition.value, tuple) else canonical[0],
+        )
+    column = {
+        "name": _mv.c.name,
+        "run_id": _mv.c.run_id,
+        "source": _mv.c.source,
+        "current_stage": _mv.c.current_stage,
+    }[condition.field]
+    if condition.op not in ("IN", "NOT IN") and not isinstance(condition.value, str):
+        condition = Condition(condition.field, condition.op, str(condition.value))
+    return _compare(column, condition)

@@ -1,0 +1,310 @@
+"""The run store: creating runs, logging params/metrics/tags, and reading them back.
+
+Every public method is one transaction, so a crash never leaves half a batch logged. Params
+are immutable once logged (the value a run was trained with must not change after the fact);
+logging the same value again is accepted so retried Airflow tasks stay idempotent.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, select
+
+from pyfunc_ops import config
+from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError
+from pyfunc_ops.tracking import hints
+from pyfunc_ops.tracking.engine import read_transaction, write_transaction
+from pyfunc_ops.tracking.entities import Metric, Run, RunData, RunInfo, RunStatus
+from pyfunc_ops.tracking.schema import metrics, params, run_tags, runs
+from pyfunc_ops.tracking.sqlutil import in_chunks, now_ms, upsert
+from pyfunc_ops.tracking.validation import MAX_PARAM_VALUE_LENGTH, validate_key
+
+PARENT_RUN_TAG = "pyfunc_ops.parentRunId"
+
+
+def join_uri(base: str, *parts: str) -> str:
+    """Join URL or path parts with ``/`` (artifact roots are fsspec URLs, not OS paths)."""
+    out = base.rstrip("/") if base not in ("/", "") else base
+    for part in parts:
+        part = part.strip("/")
+        if part:
+            out = f"{out}/{part}" if not out.endswith("/") else f"{out}{part}"
+    return out
+
+
+def _artifact_root(root: str | None) -> str:
+    root = root or config.artifact_root()
+    # A plain path is made absolute now: the run row must not depend on a later cwd.
+    return root if "://" in root else os.path.abspath(os.path.expanduser(root))
+
+
+def canonical_status(status: str) -> str:
+    """``status`` upper-cased and checked against :class:`RunStatus`."""
+    value = str(status).strip().upper()
+    if value not in RunStatus.ALL:
+        raise InvalidParameterError(
+            f"run status {status!r} is not a run status; expected one of {', '.join(RunStatus.ALL)}"
+        )
+    return value
+
+
+def _metric_value(value: Any, key: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            f"metric {key!r} must be a number; got {value!r} ({type(value).__name__}); "
+            "log text as a tag or a param instead"
+        ) from exc
+
+
+class RunStore:
+    """Runs in the database behind ``engine``."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    # -- errors ---------------------------------------------------------------------------
+
+    def _not_found(self, conn: Connection, run_id: str) -> ResourceNotFoundError:
+        prefix = str(run_id)[:2]
+        candidates = [
+            r[0]
+            for r in conn.execute(
+                select(runs.c.run_id).where(runs.c.run_id.like(f"{prefix}%")).limit(1000)
+            )
+        ]
+        near = hints.closest(str(run_id), candidates)
+        if near:
+            known = f"closest run ids: {', '.join(near)}"
+        else:
+            recent = [
+                r[0]
+                for r in conn.execute(
+                    select(runs.c.run_id).order_by(runs.c.start_time.desc()).limit(5)
+                )
+            ]
+            known = (
+                f"most recent run ids: {', '.join(recent)}"
+                if recent
+                else "the tracking store has no runs yet"
+            )
+        return ResourceNotFoundError(
+            f"run {run_id!r} does not exist in the tracking store; {known}. Check the run id "
+            "and that PYFUNC_OPS_TRACKING_URI points at the store the run was logged to"
+        )
+
+    def _require(self, conn: Connection, run_id: str) -> None:
+        found = conn.execute(select(runs.c.run_id).where(runs.c.run_id == run_id)).first()
+        if found is None:
+            raise self._not_found(conn, run_id)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def _load(self, conn: Connection, rows: Sequence[Any]) -> list[Run]:
+        ids = [row.run_id for row in rows]
+        data = {run_id: RunData() for run_id in ids}
+        latest: dict[tuple[str, str], tuple[int, int, int]] = {}
+        for chunk in in_chunks(ids):
+            for p in conn.execute(select(params).where(params.c.run_id.in_(chunk))):
+                data[p.run_id].params[p.key] = p.value
+            for t in conn.execute(select(run_tags).where(run_tags.c.run_id.in_(chunk))):
+                data[t.run_id].tags[t.key] = t.value
+            for m in conn.execute(select(metrics).where(metrics.c.run_id.in_(chunk))):
+                rank = (m.step, m.timestamp, m.id)
+                if rank >= latest.get((m.run_id, m.key), rank):
+                    latest[(m.run_id, m.key)] = rank
+                    data[m.run_id].metrics[m.key] = math.nan if m.value is None else m.value
+        return [
+            Run(
+                info=RunInfo(
+                    run_id=row.run_id,
+                    run_name=row.name,
+                    status=row.status,
+                    start_time=row.start_time,
+                    end_time=row.end_time,
+                    artifact_uri=row.artifact_uri,
+                ),
+                data=data[row.run_id],
+            )
+            for row in rows
+        ]
+
+    def get_run(self, run_id: str) -> Run:
+        with read_transaction(self._engine) as conn:
+            row = conn.execute(select(runs).where(runs.c.run_id == str(run_id))).first()
+            if row is None:
+                raise self._not_found(conn, str(run_id))
+            return self._load(conn, [row])[0]
+
+    def search_runs(
+        self,
+        status: str | Iterable[str] | None = None,
+        tags: Mapping[str, str] | None = None,
+        run_name: str | None = None,
+        max_results: int | None = 1000,
+    ) -> list[Run]:
+        query = select(runs)
+        if status is not None:
+            wanted = [status] if isinstance(status, str) else list(status)
+            query = query.where(runs.c.status.in_([canonical_status(s) for s in wanted]))
+        if run_name is not None:
+            query = query.where(runs.c.name == run_name)
+        for key, value in (tags or {}).items():
+            query = query.where(
+                select(run_tags.c.run_id)
+                .where(
+                    and_(
+                        run_tags.c.run_id == runs.c.run_id,
+                        run_tags.c.key == key,
+                        run_tags.c.value == str(value),
+                    )
+                )
+                .exists()
+            )
+        query = query.order_by(runs.c.start_time.desc(), runs.c.run_id.desc())
+        if max_results is not None:
+            query = query.limit(max_results)
+        with read_transaction(self._engine) as conn:
+            return self._load(conn, list(conn.execute(query)))
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        with read_transaction(self._engine) as conn:
+            self._require(conn, run_id)
+            rows = conn.execute(
+                select(metrics)
+                .where(and_(metrics.c.run_id == run_id, metrics.c.key == key))
+                .order_by(metrics.c.step, metrics.c.timestamp, metrics.c.id)
+            )
+            return [
+                Metric(r.key, math.nan if r.value is None else r.value, r.step, r.timestamp)
+                for r in rows
+            ]
+
+    # -- writing --------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        run_name: str | None = None,
+        tags: Mapping[str, Any] | None = None,
+        start_time: int | None = None,
+        artifact_root: str | None = None,
+        run_id: str | None = None,
+    ) -> Run:
+        run_id = run_id or uuid.uuid4().hex
+        root = _artifact_root(artifact_root)
+        with write_transaction(self._engine) as conn:
+            conn.execute(
+                runs.insert().values(
+                    run_id=run_id,
+                    name=run_name or f"run-{run_id[:8]}",
+                    status=RunStatus.RUNNING,
+                    start_time=start_time if start_time is not None else now_ms(),
+                    end_time=None,
+                    artifact_uri=join_uri(root, run_id, "artifacts"),
+                )
+            )
+            for key, value in (tags or {}).items():
+                validate_key(key, "tag")
+                conn.execute(run_tags.insert().values(run_id=run_id, key=key, value=str(value)))
+        return self.get_run(run_id)
+
+    def update_run(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+        clear_end_time: bool = False,
+    ) -> None:
+        values: dict[str, Any] = {}
+        if status is not None:
+            values["status"] = canonical_status(status)
+        if end_time is not None or clear_end_time:
+            values["end_time"] = end_time
+        if run_name:
+            values["name"] = run_name
+        with write_transaction(self._engine) as conn:
+            self._require(conn, run_id)
+            if values:
+                conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics_: Iterable[Metric] = (),
+        params_: Mapping[str, Any] | None = None,
+        tags: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Log everything in one transaction: all of it lands, or none of it."""
+        metric_rows = []
+        for m in metrics_:
+            validate_key(m.key, "metric")
+            number = _metric_value(m.value, m.key)
+            metric_rows.append(
+                {
+                    "run_id": run_id,
+                    "key": m.key,
+                    "value": None if math.isnan(number) else number,
+                    "step": int(m.step),
+                    "timestamp": int(m.timestamp) if m.timestamp else now_ms(),
+                }
+            )
+        param_values = {validate_key(k, "param"): str(v) for k, v in (params_ or {}).items()}
+        for key, value in param_values.items():
+            if len(value) > MAX_PARAM_VALUE_LENGTH:
+                raise InvalidParameterError(
+                    f"param {key!r} of run {run_id!r} is {len(value)} characters long; the "
+                    f"limit is {MAX_PARAM_VALUE_LENGTH}: log long text as an artifact instead"
+                )
+        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        with write_transaction(self._engine) as conn:
+            self._require(conn, run_id)
+            if param_values:
+                existing = {
+                    r.key: r.value
+                    for r in conn.execute(
+                        select(params.c.key, params.c.value).where(
+                            and_(params.c.run_id == run_id, params.c.key.in_(list(param_values)))
+                        )
+                    )
+                }
+                for key, value in param_values.items():
+                    if key in existing and existing[key] != value:
+                        raise InvalidParameterError(
+                            f"param {key!r} of run {run_id!r} is already {existing[key]!r}; "
+                            f"cannot change it to {value!r}: params are immutable. Log the "
+                            "new value under another key, as a tag, or in a new run"
+                        )
+                new = [
+                    {"run_id": run_id, "key": k, "value": v}
+                    for k, v in param_values.items()
+                    if k not in existing
+                ]
+                if new:
+                    conn.execute(params.insert(), new)
+            if metric_rows:
+                conn.execute(metrics.insert(), metric_rows)
+            for key, value in tag_values.items():
+                upsert(conn, run_tags, {"run_id": run_id, "key": key}, {"value": value})
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with write_transaction(self._engine) as conn:
+            self._require(conn, run_id)
+            deleted = conn.execute(
+                run_tags.delete().where(and_(run_tags.c.run_id == run_id, run_tags.c.key == key))
+            ).rowcount
+            if not deleted:
+                keys = [
+                    r[0]
+                    for r in conn.execute(select(run_tags.c.key).where(run_tags.c.run_id == run_id))
+                ]
+                raise ResourceNotFoundError(
+                    f"run {run_id!r} has no tag {key!r}; its tags: "
+                    + hints.listing(hints.ranked(key, sorted(keys)), "none")
+                )

@@ -1,0 +1,62 @@
+"""Helpers shared by the environment tests: the version-reporting model."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+from pyfunc_ops.pyfunc import save_model
+
+# A tiny pure-Python package whose pinned version differs from the host's (six 1.17.0).
+PINNED_SIX = "1.16.0"
+
+VERSION_MODEL = textwrap.dedent(
+    '''
+    """Test model: reports the version of ``six`` it runs with, and misbehaves on request."""
+    import os
+
+    import numpy as np
+    import pandas as pd
+    import six
+
+
+    class VersionModel:
+        def predict(self, df, params=None):
+            kind = (params or {}).get("kind", "series")
+            if "crash" in df.columns:
+                os._exit(7)
+            if "fail" in df.columns:
+                raise ValueError("asked to fail")
+            if kind == "series":
+                return pd.Series([six.__version__] * len(df), name="six", index=df.index)
+            if kind == "frame":
+                return pd.DataFrame({"six": [six.__version__] * len(df), "n": df["x"] * 2})
+            if kind == "ndarray":
+                return np.arange(len(df) * 2, dtype="float32").reshape(len(df), 2)
+            if kind == "list":
+                return [float(v) for v in df["x"]]
+            if kind == "dict":
+                return {"rows": len(df), "six": six.__version__}
+            if kind == "pid":
+                return pd.Series([os.getpid()] * len(df))
+            raise ValueError(f"unknown kind {kind}")
+
+
+    def _load_pyfunc(path):
+        return VersionModel()
+    '''
+)
+
+
+def save_version_model(path: Path, requirements: list[str]) -> Path:
+    """Save the version-reporting model with the given pip requirements."""
+    code = path.parent / f"{path.name}-code"
+    code.mkdir(parents=True)
+    (code / "version_model.py").write_text(VERSION_MODEL)
+    save_model(
+        path,
+        loader_module="version_model",
+        code_path=[str(code / "version_model.py")],
+        pip_requirements=requirements,
+    )
+    return path

@@ -1,0 +1,244 @@
+"""Runs: the fluent life cycle (FINISHED, FAILED, resume, nesting) and the client calls."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from pyfunc_ops import tracking
+from pyfunc_ops.errors import InvalidParameterError, PyfuncOpsError, ResourceNotFoundError
+from pyfunc_ops.tracking import Metric, RunStatus, TrackingClient
+
+
+def test_start_run_finishes_with_everything_logged(tracking_uri: str, tmp_path: Path) -> None:
+    with tracking.start_run(run_name="train", tags={"team": "ml"}) as run:
+        assert tracking.active_run() is run
+        assert run.info.status == RunStatus.RUNNING
+        assert run.info.end_time is None
+        tracking.log_param("alpha", 0.5)
+        tracking.log_params({"l1_ratio": 0.1, "solver": "saga"})
+        tracking.log_metric("rmse", 0.3)
+        tracking.log_metric("rmse", 0.2, step=1)
+        tracking.log_metrics({"mae": 0.1, "r2": 0.9}, step=3)
+        tracking.set_tag("stage", "dev")
+    assert tracking.active_run() is None
+    # Leaving the block refreshes the run from the store.
+    assert run.info.status == RunStatus.FINISHED
+    assert run.info.end_time is not None and run.info.end_time >= run.info.start_time
+    assert run.info.run_name == "train"
+    assert run.data.params == {"alpha": "0.5", "l1_ratio": "0.1", "solver": "saga"}
+    assert run.data.metrics == {"rmse": 0.2, "mae": 0.1, "r2": 0.9}
+    assert run.data.tags == {"team": "ml", "stage": "dev"}
+    assert len(run.info.run_id) == 32 and int(run.info.run_id, 16) >= 0
+    expected_root = (tmp_path / "artifacts").as_posix()
+    assert run.info.artifact_uri == f"{expected_root}/{run.info.run_id}/artifacts"
+    stored = TrackingClient(tracking_uri).get_run(run.info.run_id)
+    assert stored == tracking.Run(info=run.info, data=run.data)
+
+
+def test_exception_in_block_marks_run_failed(tracking_uri: str) -> None:
+    with pytest.raises(RuntimeError, match="boom"), tracking.start_run() as run:
+        raise RuntimeError("boom")
+    assert run.info.status == RunStatus.FAILED
+    assert TrackingClient().get_run(run.info.run_id).info.status == RunStatus.FAILED
+    assert tracking.active_run() is None
+
+
+def test_resume_an_ended_run(tracking_uri: str) -> None:
+    with tracking.start_run() as first:
+        tracking.log_param("a", 1)
+    with tracking.start_run(run_id=first.info.run_id, tags={"resumed": "yes"}) as again:
+        assert again.info.run_id == first.info.run_id
+        assert again.info.status == RunStatus.RUNNING
+        assert again.info.end_time is None
+        tracking.log_metric("late", 1.0)
+    assert again.info.status == RunStatus.FINISHED
+    assert again.data.params == {"a": "1"}
+    assert again.data.metrics == {"late": 1.0}
+    assert again.data.tags == {"resumed": "yes"}
+
+
+def test_resume_unknown_run_lists_closest(tracking_uri: str) -> None:
+    with tracking.start_run() as run:
+        pass
+    typo = run.info.run_id[:-1] + ("0" if run.info.run_id[-1] != "0" else "1")
+    with pytest.raises(ResourceNotFoundError, match=f"run '{typo}' does not exist.*{run.info.run_id}"):
+        tracking.start_run(run_id=typo)
+
+
+def test_nested_runs_need_nested_true(tracking_uri: str) -> None:
+    with tracking.start_run() as parent:
+        with pytest.raises(InvalidParameterError, match="already active.*nested=True"):
+            tracking.start_run()
+        with tracking.start_run(nested=True) as child:
+            assert tracking.active_run() is child
+            assert child.data.tags["pyfunc_ops.parentRunId"] == parent.info.run_id
+        assert tracking.active_run() is parent
+    assert tracking.active_run() is None
+
+
+def test_end_run_with_status_and_without_block(tracking_uri: str) -> None:
+    run = tracking.start_run()
+    tracking.end_run("killed")
+    assert tracking.active_run() is None
+    assert TrackingClient().get_run(run.info.run_id).info.status == RunStatus.KILLED
+    tracking.end_run()  # nothing active: a no-op
+    with pytest.raises(InvalidParameterError, match="'DONE' is not a run status.*FINISHED"):
+        TrackingClient().set_terminated(run.info.run_id, "DONE")
+
+
+def test_logging_without_a_run_starts_one(tracking_uri: str) -> None:
+    tracking.log_param("p", "v")
+    run = tracking.active_run()
+    assert run is not None
+    tracking.end_run()
+    assert TrackingClient().get_run(run.info.run_id).data.params == {"p": "v"}
+
+
+def test_params_are_immutable_but_relogging_is_idempotent(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_param(run_id, "lr", 0.1)
+    client.log_param(run_id, "lr", "0.1")  # same value: accepted (retried tasks)
+    with pytest.raises(InvalidParameterError, match="param 'lr'.*already '0.1'.*immutable"):
+        client.log_param(run_id, "lr", 0.2)
+    assert client.get_run(run_id).data.params == {"lr": "0.1"}
+
+
+def test_metric_history_latest_value_and_nan(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_metric(run_id, "loss", 1.0, step=0, timestamp=10)
+    client.log_metric(run_id, "loss", 0.5, step=2, timestamp=11)
+    client.log_metric(run_id, "loss", 0.7, step=1, timestamp=12)
+    client.log_metric(run_id, "div", float("nan"))
+    client.log_metric(run_id, "inf", float("inf"))
+    data = client.get_run(run_id).data
+    assert data.metrics["loss"] == 0.5  # highest step wins, not the last logged
+    assert math.isnan(data.metrics["div"])
+    assert data.metrics["inf"] == math.inf
+    history = client.get_metric_history(run_id, "loss")
+    assert [(m.step, m.value) for m in history] == [(0, 1.0), (1, 0.7), (2, 0.5)]
+    assert history[0] == Metric("loss", 1.0, 0, 10)
+
+
+def test_log_batch_is_all_or_nothing(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    client.log_param(run_id, "fixed", "a")
+    with pytest.raises(InvalidParameterError, match="immutable"):
+        client.log_batch(
+            run_id, metrics=[Metric("m", 1.0)], params={"fixed": "b"}, tags={"t": "1"}
+        )
+    data = client.get_run(run_id).data
+    assert data.metrics == {} and data.tags == {} and data.params == {"fixed": "a"}
+
+
+def test_tags_overwrite_and_delete(client: TrackingClient) -> None:
+    run_id = client.create_run(tags={"a": "1"}).info.run_id
+    client.set_tag(run_id, "a", "2")
+    client.set_tag(run_id, "b", 3)
+    assert client.get_run(run_id).data.tags == {"a": "2", "b": "3"}
+    client.delete_tag(run_id, "a")
+    assert client.get_run(run_id).data.tags == {"b": "3"}
+    with pytest.raises(ResourceNotFoundError, match="run '.*' has no tag 'a'; its tags: b"):
+        client.delete_tag(run_id, "a")
+
+
+def test_invalid_keys_and_values(client: TrackingClient) -> None:
+    run_id = client.create_run().info.run_id
+    with pytest.raises(InvalidParameterError, match="metric key '' is invalid"):
+        client.log_metric(run_id, "", 1.0)
+    with pytest.raises(InvalidParameterError, match=r"param key '\.\./x' is invalid"):
+        client.log_param(run_id, "../x", 1)
+    with pytest.raises(InvalidParameterError, match="metric 'm' must be a number; got 'high'"):
+        client.log_metric(run_id, "m", "high")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="param 'long'.*limit is 6000"):
+        client.log_param(run_id, "long", "x" * 6001)
+
+
+def test_every_run_call_on_unknown_run_lists_runs(client: TrackingClient) -> None:
+    known = client.create_run().info.run_id
+    for call in (
+        lambda: client.get_run("nope"),
+        lambda: client.log_param("nope", "k", "v"),
+        lambda: client.log_metric("nope", "k", 1.0),
+        lambda: client.set_tag("nope", "k", "v"),
+        lambda: client.set_terminated("nope"),
+        lambda: client.get_metric_history("nope", "k"),
+    ):
+        with pytest.raises(ResourceNotFoundError, match=f"run 'nope' does not exist.*{known}"):
+            call()
+
+
+def test_unknown_run_in_empty_store(client: TrackingClient) -> None:
+    with pytest.raises(ResourceNotFoundError, match="the tracking store has no runs yet"):
+        client.get_run("abc")
+
+
+def test_search_runs_newest_first_with_filters(client: TrackingClient) -> None:
+    old = client.create_run(run_name="old", tags={"team": "a"}, start_time=1000).info.run_id
+    mid = client.create_run(run_name="mid", tags={"team": "b"}, start_time=2000).info.run_id
+    new = client.create_run(run_name="new", tags={"team": "a"}, start_time=3000).info.run_id
+    client.set_terminated(mid, "FAILED")
+    assert [r.info.run_id for r in client.search_runs()] == [new, mid, old]
+    assert [r.info.run_id for r in client.search_runs(status="failed")] == [mid]
+    assert [r.info.run_id for r in client.search_runs(status=["RUNNING"])] == [new, old]
+    assert [r.info.run_id for r in client.search_runs(tags={"team": "a"})] == [new, old]
+    assert [r.info.run_id for r in client.search_runs(run_name="mid")] == [mid]
+    assert [r.info.run_id for r in client.search_runs(max_results=1)] == [new]
+    assert client.search_runs(tags={"team": "zzz"}) == []
+    with pytest.raises(InvalidParameterError, match="'DONE' is not a run status"):
+        client.search_runs(status="DONE")
+
+
+def test_artifact_root_is_stored_per_run(
+    tracking_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYFUNC_OPS_ARTIFACT_ROOT", "s3://bucket/prefix/")
+    first = TrackingClient().create_run()
+    assert first.info.artifact_uri == f"s3://bucket/prefix/{first.info.run_id}/artifacts"
+    monkeypatch.setenv("PYFUNC_OPS_ARTIFACT_ROOT", "memory://other")
+    assert TrackingClient().get_run(first.info.run_id).info.artifact_uri.startswith("s3://")
+    explicit = TrackingClient(artifact_root="gs://b").create_run()
+    assert explicit.info.artifact_uri == f"gs://b/{explicit.info.run_id}/artifacts"
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PYFUNC_OPS_ARTIFACT_ROOT", "relative/root")
+    local = TrackingClient().create_run()
+    assert local.info.artifact_uri == (
+        f"{(tmp_path / 'relative' / 'root').as_posix()}/{local.info.run_id}/artifacts"
+    )
+
+
+def test_set_tracking_uri_overrides_environment(tmp_path: Path) -> None:
+    target = tmp_path / "explicit.db"
+    tracking.set_tracking_uri(str(target))  # a bare path means a SQLite file
+    assert tracking.get_tracking_uri() == f"sqlite:///{target}"
+    with tracking.start_run() as run:
+        pass
+    assert target.is_file()
+    assert TrackingClient(f"sqlite:///{target}").get_run(run.info.run_id).info.status == "FINISHED"
+    tracking.set_tracking_uri(None)
+    assert tracking.get_tracking_uri().endswith("tracking.db")
+    assert tracking.get_tracking_uri() != f"sqlite:///{target}"
+
+
+def test_default_store_is_sqlite_under_home(isolated_home: Path) -> None:
+    assert tracking.get_tracking_uri() == f"sqlite:///{isolated_home / 'tracking.db'}"
+    run = TrackingClient().create_run()
+    assert (isolated_home / "tracking.db").is_file()
+    assert run.info.artifact_uri.startswith((isolated_home / "artifacts").as_posix())
+
+
+def test_postgres_scheme_picks_psycopg() -> None:
+    from pyfunc_ops.tracking.uri import normalize_tracking_uri
+
+    assert normalize_tracking_uri("postgresql://u:p@h/db") == "postgresql+psycopg://u:p@h/db"
+    assert normalize_tracking_uri("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
+    assert normalize_tracking_uri("sqlite://") == "sqlite://"
+
+
+def test_unreachable_database_error_names_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    client = TrackingClient("postgresql+psycopg://someone:secret@127.0.0.1:1/nothing")
+    with pytest.raises(PyfuncOpsError, match="cannot open the tracking database.*127.0.0.1:1") as err:
+        client.get_run("x")
+    assert "secret" not in str(err.value)
