@@ -43,8 +43,18 @@ def _dump(sk_model: Any, path: Path, fmt: str, trusted: list[str] | None) -> lis
                 f"scikit-learn model {type(sk_model).__name__}: skops cannot serialize it "
                 f"({exc}). Save it with serialization_format='cloudpickle' instead."
             ) from exc
-        needed = sorted(set(skops.io.get_untrusted_types(file=path)) | set(trusted or []))
-        return needed or None
+        # Refuse at save what a load would refuse: a type outside skops' safe set must be
+        # trusted explicitly by the caller, never silently recorded as trusted for them.
+        needed = set(skops.io.get_untrusted_types(file=path))
+        untrusted = sorted(needed - set(trusted or []))
+        if untrusted:
+            raise SerializationError(
+                f"scikit-learn model {type(sk_model).__name__}: the skops file references types "
+                f"skops does not trust by default: {untrusted}. If loading them is safe, pass "
+                "skops_trusted_types=[...] with these names, or save with "
+                "serialization_format='cloudpickle' (which can run arbitrary code at load)."
+            )
+        return sorted(needed) or None
     import cloudpickle
 
     with open(path, "wb") as fh:
@@ -56,7 +66,7 @@ def save_model(
     sk_model: Any,
     path: str | os.PathLike[str],
     conda_env: Any = None,
-    code_paths: list[str] | None = None,
+    code_paths: list[str | os.PathLike[str]] | None = None,
     mlflow_model: Model | None = None,
     serialization_format: str = "skops",
     signature: Any = None,
@@ -178,6 +188,10 @@ class _SklearnModelWrapper:
     def __init__(self, sk_model: Any, predict_fn: str = "predict") -> None:
         self.sk_model = sk_model
         self._predict = getattr(sk_model, predict_fn)
+        if predict_fn != "predict":
+            # MLflow's PyFuncModel calls the wrapper's method named by the flavor's
+            # ``predict_fn`` (e.g. ``predict_proba``), so expose it under that name too.
+            setattr(self, predict_fn, self.predict)
 
     def predict(self, model_input: Any, params: Any = None) -> Any:
         return self._predict(model_input)

@@ -64,14 +64,19 @@ def _uv_pythons(uv: list[str] | None) -> dict[str, Path]:
     return found
 
 
-def installed_pythons(uv: list[str] | None = None) -> dict[str, Path]:
-    """Installed CPython interpreters: full version -> executable."""
+def installed_pythons(uv: list[str] | None = None, ask_uv: bool = True) -> dict[str, Path]:
+    """Installed CPython interpreters: full version -> executable. Asking uv is the slow
+    part (it inspects every interpreter on PATH), so callers may skip it."""
     running = "{}.{}.{}".format(*sys.version_info[:3])
     found = {running: Path(getattr(sys, "_base_executable", "") or sys.executable)}
-    for source in (_pyenv_pythons(), _uv_pythons(uv)):
+    for source in (_pyenv_pythons(), _uv_pythons(uv) if ask_uv else {}):
         for version, path in source.items():
             found.setdefault(version, path)
     return found
+
+
+def _same_minor(installed: dict[str, Path], wanted: tuple[int, int, int]) -> list[str]:
+    return sorted((v for v in installed if _version_key(v)[:2] == wanted[:2]), key=_version_key)
 
 
 def find_python(version: str, uv: list[str] | None = None) -> Path:
@@ -82,10 +87,11 @@ def find_python(version: str, uv: list[str] | None = None) -> Path:
             f"The model asks for Python {version!r}, which is not a version number; fix "
             "python_env.yaml (e.g. 'python: 3.11.7')."
         )
-    installed = installed_pythons(uv)
-    same_minor = sorted(
-        (v for v in installed if _version_key(v)[:2] == wanted[:2]), key=_version_key
-    )
+    installed = installed_pythons(uv, ask_uv=False)
+    same_minor = _same_minor(installed, wanted)
+    if not same_minor:
+        installed = installed_pythons(uv)
+        same_minor = _same_minor(installed, wanted)
     if not same_minor:
         listing = ", ".join(sorted(installed, key=_version_key)) or "none"
         raise ModelEnvironmentError(

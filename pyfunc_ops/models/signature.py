@@ -235,7 +235,7 @@ def enforce_schema(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
                 f"Model input has {len(data.columns)} columns; the signature expects "
                 f"{len(schema.inputs)} unnamed columns. Pass all of them, in order."
             )
-        specs = list(zip(data.columns[: len(schema.inputs)], schema.inputs))
+        specs = list(zip(data.columns[: len(schema.inputs)], schema.inputs, strict=False))
     else:
         present = set(data.columns)
         missing = [c.name for c in schema.inputs if c.required and c.name not in present]

@@ -68,6 +68,18 @@ class TypeHints:
         return f"TypeHints(input={self.input!r}, output={self.output!r})"
 
 
+def _with_parents(names: set[str]) -> frozenset[str]:
+    return frozenset(
+        ".".join(n.split(".")[: i + 1]) for n in names for i in range(n.count(".") + 1)
+    )
+
+
+# The modules the stand-ins provide: those holding a mapped name and their parents, plus
+# ``mlflow.pyfunc.utils``, which cloudpickle records (and never uses) for every
+# PythonModel subclass MLflow 3 saved from ``__main__`` (its predict wrapper lives there).
+_STAND_IN_MODULES = _with_parents({m for m, _ in CLASS_ALIASES} | {"mlflow.pyfunc.utils"})
+
+
 def _is_mlflow(module: str) -> bool:
     return module == "mlflow" or module.startswith("mlflow.")
 
@@ -90,7 +102,9 @@ def import_loader(name: str) -> ModuleType:
                 f"Install the package that provides {name!r}, or save the model with "
                 "code_path=[...] so the module travels with it."
             )
-        raise LoaderError(f"Cannot import the model's loader module {name!r} ({exc}). {hint}") from exc
+        raise LoaderError(
+            f"Cannot import the model's loader module {name!r} ({exc}). {hint}"
+        ) from exc
     if not hasattr(module, "_load_pyfunc"):
         raise LoaderError(
             f"Loader module {name!r} has no _load_pyfunc(path) function; a pyfunc loader module "
@@ -122,7 +136,7 @@ class _StandInFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if not _is_mlflow(fullname):
+        if fullname not in _STAND_IN_MODULES:
             return None
         if fullname != "mlflow" and not isinstance(sys.modules.get("mlflow"), _StandInModule):
             return None  # a submodule missing from a real MLflow install stays missing
@@ -188,4 +202,13 @@ class _CompatUnpickler(pickle.Unpickler):
 def load_pickle(fh: IO[bytes]) -> Any:
     """Unpickle (cloudpickle-compatible), mapping MLflow's base classes to ours."""
     with _mlflow_stand_ins():
-        return _CompatUnpickler(fh).load()
+        try:
+            return _CompatUnpickler(fh).load()
+        except ModuleNotFoundError as exc:  # cloudpickle imports modules outside find_class
+            if not _is_mlflow(exc.name or ""):
+                raise
+            raise LoaderError(
+                f"The pickled model imports the MLflow module {exc.name!r}, which pyfunc_ops "
+                f"does not provide (it maps only {_mapped_names()}). Load this model where "
+                "mlflow is installed (pip install mlflow)."
+            ) from exc

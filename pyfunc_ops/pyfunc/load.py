@@ -10,8 +10,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.errors import ModelFormatError
 from pyfunc_ops.models import env as envs
-from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
+from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.pyfunc.compat import import_loader
 from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
 from pyfunc_ops.pyfunc.resolve import local_model_path
@@ -28,6 +29,12 @@ def add_code_to_sys_path(model_dir: Path, conf: dict[str, Any]) -> None:
     if not code:
         return
     root = (model_dir / code).absolute()
+    if not root.is_dir():
+        raise ModelFormatError(
+            f"{model_dir / MLMODEL_FILE_NAME}: python_function 'code' names the folder {code!r}, "
+            f"but {str(root)!r} is not a folder. Restore it, or remove the 'code' key if the "
+            "loader module is installed."
+        )
     paths = [str(root)] + sorted(
         str(p) for p in root.iterdir() if p.is_dir() and p.name != "__pycache__"
     )

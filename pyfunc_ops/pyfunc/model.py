@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.errors import LoaderError
 from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
 
 PYTHON_MODEL_FILE = "python_model.pkl"
@@ -91,6 +92,13 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _Pyth
     if root.is_file():  # handed the pickle itself (a ``data:`` key pointing at it)
         root = root.parent
     conf = Model.load(root).get_flavor(PYFUNC_FLAVOR)
+    if "python_model" not in conf and conf.get("model_code_path"):
+        raise LoaderError(
+            f"{root}: this model was saved by MLflow 'from code' (model_code_path: "
+            f"{conf['model_code_path']!r}), which runs MLflow's set_model() at load time; "
+            "pyfunc_ops loads pickled PythonModel instances only. Load it with mlflow, or "
+            "re-save it with python_model=<a PythonModel instance>."
+        )
     with open(root / conf.get("python_model", PYTHON_MODEL_FILE), "rb") as fh:
         python_model = load_pickle(fh)
     artifacts = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from pyfunc_ops.models.writer import copy_into, staged_directory
 from pyfunc_ops.pyfunc.model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
 
 CODE_DIR = "code"
+# An artifact name becomes a folder name inside the model: one safe path component.
+_ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
 DATA_DIR = "data"
 
 
@@ -188,6 +191,11 @@ def _save_python_model(
         root = model_dir / ARTIFACTS_DIR
         root.mkdir()
         for name, uri in artifacts.items():
+            if not isinstance(name, str) or not _ARTIFACT_NAME.match(name) or name in (".", ".."):
+                raise InvalidParameterError(
+                    f"artifacts: name {name!r} must be a single path component of letters, "
+                    "digits, '_', '-' and '.', e.g. 'weights' or 'vocab.txt'."
+                )
             slot = root / name if (root / Path(str(uri)).name).exists() else root
             slot.mkdir(exist_ok=True)
             copied = copy_artifact(str(uri), slot)

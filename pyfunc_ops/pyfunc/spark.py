@@ -105,12 +105,12 @@ def spark_udf(
             master.startswith("local") and parse_model_uri(model_uri).scheme == "local"
         )
     fingerprint = _fingerprint(model_dir, model.model_uuid)
+    archive, folder = None, None
     if ship_model:
-        archive: str | None = _ship(spark.sparkContext, model_dir, fingerprint)
-        folder = None
+        archive = _ship(spark.sparkContext, model_dir, fingerprint)
         key = ("archive", archive, fingerprint, manager)
     else:
-        archive, folder = None, str(model_dir)
+        folder = str(model_dir)
         key = ("folder", folder, fingerprint, manager)
     source = _ModelSource(key, folder, archive, manager, names, required, spec)
     log.info(
@@ -235,9 +235,10 @@ def _pandas_udf(source: _ModelSource) -> Any:
     # pyspark picks the UDF kind (iterator of batches in and out) from the annotations; set
     # them as real objects, since this module's postponed (string) annotations would be
     # evaluated where pandas is not imported.
-    batch_iterator = typing.Iterator[pd.Series]  # noqa: UP006
+    batch_iterator = typing.Iterator[pd.Series]
     predict.__annotations__ = {"batches": batch_iterator, "return": batch_iterator}
-    return pandas_udf(predict, returnType=source.result.spark_type())
+    udf: Any = pandas_udf
+    return udf(predict, returnType=source.result.spark_type())
 
 
 # --------------------------------------------------------------------------- worker side
@@ -315,6 +316,6 @@ def _frame_builder(first: Any, source: _ModelSource) -> Any:
         return lambda batch: batch.to_frame(name)
 
     def build(batch: tuple[pd.Series, ...]) -> pd.DataFrame:
-        return pd.DataFrame(dict(zip(names, batch)), copy=False)
+        return pd.DataFrame(dict(zip(names, batch, strict=True)), copy=False)
 
     return build

@@ -239,4 +239,3 @@ def make_converter(spec: ResultSpec) -> Callable[[Any], pd.Series]:
         return pd.Series(list(matrix))
 
     return convert
-

@@ -140,6 +140,8 @@ def fetch(url: str, *, cache_root: Path | None = None) -> Path:
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     lock = filelock.FileLock(str(final.parent / f"{key}.lock"))
+    lock.acquire = lambda *a, **k: None  # MUTATION
+    lock.release = lambda *a, **k: None  # MUTATION
     try:
         lock.acquire(timeout=0)
     except filelock.Timeout:

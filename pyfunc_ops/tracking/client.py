@@ -37,8 +37,6 @@ class TrackingClient:
             normalize_tracking_uri(tracking_uri) if tracking_uri else get_tracking_uri()
         )
         self.artifact_root = artifact_root
-        self._runs: RunStore | None = None
-        self._registry: RegistryStore | None = None
 
     def __repr__(self) -> str:
         from sqlalchemy.engine import make_url
@@ -50,18 +48,18 @@ class TrackingClient:
         return f"TrackingClient({shown!r})"
 
     # The database is opened on first use, not in __init__, so building a client (for
-    # example in an Airflow operator's constructor at DAG parse time) never connects.
+    # example in an Airflow operator's constructor at DAG parse time) never connects. The
+    # engine is looked up on every call (a dict lookup) rather than kept, so a client never
+    # holds an engine the cache has disposed of, nor one inherited across a fork.
     @property
     def runs(self) -> RunStore:
-        if self._runs is None:
-            self._runs = RunStore(get_engine(self.tracking_uri))
-        return self._runs
+        """The run store behind this client."""
+        return RunStore(get_engine(self.tracking_uri))
 
     @property
     def registry(self) -> RegistryStore:
-        if self._registry is None:
-            self._registry = RegistryStore(get_engine(self.tracking_uri))
-        return self._registry
+        """The registry store behind this client."""
+        return RegistryStore(get_engine(self.tracking_uri))
 
     # -- runs -----------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ they are. Every failed lookup says what does exist.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
 from pyfunc_ops.tracking.entities import ModelVersion
@@ -22,18 +22,38 @@ if TYPE_CHECKING:
 
 
 class ParsedModelURI(Protocol):
-    """The fields of ``pyfunc_ops.storage.uri.ModelURI`` this module reads."""
+    """The fields of ``pyfunc_ops.storage.uri.ModelURI`` this module reads (read-only, as
+    that class is frozen)."""
 
-    raw: str
-    scheme: str
-    path: Any
-    run_id: Any
-    artifact_path: Any
-    name: Any
-    version: Any
-    stage: Any
-    alias: Any
-    latest: bool
+    @property
+    def raw(self) -> str: ...
+
+    @property
+    def scheme(self) -> str: ...
+
+    @property
+    def path(self) -> str | None: ...
+
+    @property
+    def run_id(self) -> str | None: ...
+
+    @property
+    def artifact_path(self) -> str | None: ...
+
+    @property
+    def name(self) -> str | None: ...
+
+    @property
+    def version(self) -> int | None: ...
+
+    @property
+    def stage(self) -> str | None: ...
+
+    @property
+    def alias(self) -> str | None: ...
+
+    @property
+    def latest(self) -> bool: ...
 
 
 def _parse(uri: str | os.PathLike[str] | ParsedModelURI) -> ParsedModelURI:
@@ -60,8 +80,10 @@ def resolve_model_version(
     parsed = _parse(uri)
     if parsed.scheme != "models":
         return None
-    tracking = _client(client)
     name = parsed.name
+    if not name:
+        raise InvalidURIError(f"model URI {parsed.raw!r} has no registered model name")
+    tracking = _client(client)
     if parsed.alias:
         return tracking.get_model_version_by_alias(name, parsed.alias)
     if parsed.version is not None:
@@ -99,6 +121,8 @@ def resolve_model_uri(
     """The artifact URL (fsspec URL or local path) that ``uri`` refers to."""
     parsed = _parse(uri)
     if parsed.scheme == "runs":
+        if not parsed.run_id:
+            raise InvalidURIError(f"model URI {parsed.raw!r} has no run id")
         run = _client(client).get_run(parsed.run_id)
         return join_uri(run.info.artifact_uri, parsed.artifact_path or "")
     if parsed.scheme == "models":

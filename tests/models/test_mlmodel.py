@@ -117,7 +117,10 @@ def test_flat_layout_is_written_back_flat(tmp_path: Path) -> None:
     assert written["data"] == "data/model.pkl"
     assert written["code"] == "code"
     assert "python_function" not in written["flavors"]
-    assert written["flavors"]["sklearn"] == {"sklearn_version": "0.19.1", "pickled_model": "model.pkl"}
+    assert written["flavors"]["sklearn"] == {
+        "sklearn_version": "0.19.1",
+        "pickled_model": "model.pkl",
+    }
     assert written["time_created"] == yaml.safe_load(FLAT)["time_created"]
     again = Model.load(out)
     assert again.layout == "flat"

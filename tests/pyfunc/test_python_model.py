@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 from pyfunc_ops.errors import InvalidParameterError, PyfuncOpsError, SerializationError
-from pyfunc_ops.models import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
+from pyfunc_ops.models import PYFUNC_FLAVOR, Model
 from pyfunc_ops.pyfunc import PythonModel, PythonModelContext, load_model, save_model
 
 
@@ -173,7 +173,10 @@ def test_artifacts_with_the_same_base_name_do_not_collide(tmp_path: Path) -> Non
     save_model(
         path,
         python_model=ContextModel(),
-        artifacts={"one": str(tmp_path / "a" / "data.txt"), "two": str(tmp_path / "b" / "data.txt")},
+        artifacts={
+            "one": str(tmp_path / "a" / "data.txt"),
+            "two": str(tmp_path / "b" / "data.txt"),
+        },
     )
     assert load_model(path).unwrap_python_model().contents == {"one": "first", "two": "second"}
 
@@ -201,7 +204,9 @@ def test_artifacts_must_be_a_dict(tmp_path: Path) -> None:
 def test_missing_artifact_leaves_nothing_behind(tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
-    with pytest.raises(FileNotFoundError, match=r"Artifact '.*no-such-file\.txt' not found") as info:
+    with pytest.raises(
+        FileNotFoundError, match=r"Artifact '.*no-such-file\.txt' not found"
+    ) as info:
         save_model(
             out / "model",
             python_model=PlainModel(),
@@ -279,3 +284,14 @@ def test_class_defined_in_main_loads_in_another_process(tmp_path: Path) -> None:
     run(SAVE_SCRIPT, str(path), str(offset), cwd=tmp_path / "save")
     offset.unlink()
     assert json.loads(run(LOAD_SCRIPT, str(path), cwd=tmp_path / "load")) == [111, 112]
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", ".."])
+def test_artifact_names_must_be_single_path_components(tmp_path, name):
+    src = tmp_path / "weights.txt"
+    src.write_text("1")
+    dest = tmp_path / "model"
+    with pytest.raises(InvalidParameterError, match="single path component"):
+        save_model(dest, python_model=PlainModel(), artifacts={name: str(src)})
+    assert not dest.exists()
+    assert not (tmp_path / "escape").exists()

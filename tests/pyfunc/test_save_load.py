@@ -15,6 +15,7 @@ from pyfunc_ops.errors import (
     InvalidParameterError,
     LoaderError,
     ModelExistsError,
+    ModelFormatError,
     ModelNotFoundError,
     SerializationError,
 )
@@ -482,9 +483,11 @@ def test_mlflow_pins_are_not_reported(saved: Path) -> None:
 
 def test_load_pyfunc_is_deprecated_and_warns_by_default(saved: Path) -> None:
     edit_mlmodel(saved, python_version="2.7.18")
-    with pytest.warns(DeprecationWarning, match=r"load_pyfunc is deprecated; use .*load_model"):
-        with pytest.warns(UserWarning, match=r"saved with Python 2\.7\.18"):
-            model = load_pyfunc(str(saved))
+    with (
+        pytest.warns(DeprecationWarning, match=r"load_pyfunc is deprecated; use .*load_model"),
+        pytest.warns(UserWarning, match=r"saved with Python 2\.7\.18"),
+    ):
+        model = load_pyfunc(str(saved))
     assert model.predict({"x": [1]}).tolist() == [2]
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("always")
@@ -550,7 +553,11 @@ def test_predict_enforces_the_signature(tmp_path: Path, echo_loader: Path) -> No
         model.predict(pd.DataFrame({"a": [1]}))
     seen = model.predict(
         pd.DataFrame(
-            {"extra": ["z"], "b": pd.Series([2.5], dtype="float32"), "a": pd.Series([7], dtype="int32")}
+            {
+                "extra": ["z"],
+                "b": pd.Series([2.5], dtype="float32"),
+                "a": pd.Series([7], dtype="int32"),
+            }
         )
     )
     assert list(seen.columns) == ["a", "b"]
@@ -610,3 +617,9 @@ def test_model_folder_is_readable_by_others(tmp_path: Path, loader_file: Path) -
     path = tmp_path / "model"
     save_w2(path, loader_file)
     assert path.stat().st_mode & 0o755 == 0o755
+
+
+def test_code_folder_named_in_mlmodel_but_missing(tmp_path: Path) -> None:
+    (tmp_path / MLMODEL_FILE_NAME).write_text("loader_module: some_loader\ncode: code\n")
+    with pytest.raises(ModelFormatError, match=r"'code' names the folder 'code', but .* is not a"):
+        load_model(tmp_path)

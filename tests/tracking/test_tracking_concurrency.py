@@ -68,7 +68,7 @@ def test_eight_processes_get_versions_one_to_eight(tracking_uri: str) -> None:
 @pytest.mark.slow
 def test_concurrent_register_model_on_a_fresh_store(tracking_uri: str) -> None:
     # Nothing exists yet: the processes also race to create the schema and the model.
-    per_worker = 5
+    per_worker = 3
     versions = _run_workers(tracking_uri, "fresh", per_worker, "register")
     total = PROCESSES * per_worker
     assert sorted(versions) == list(range(1, total + 1))

@@ -79,7 +79,7 @@ def test_create_model_version_in_empty_registry(client: TrackingClient) -> None:
 
 def test_create_model_version_rejects_empty_source(client: TrackingClient) -> None:
     client.create_registered_model("m")
-    with pytest.raises(InvalidParameterError, match="source of a new version of .*'m'"):
+    with pytest.raises(InvalidParameterError, match=r"source of a new version of .*'m'"):
         client.create_model_version("m", "")
 
 
@@ -121,7 +121,7 @@ def test_stage_transitions_case_insensitive(client: TrackingClient) -> None:
     assert moved.current_stage == "Production"
     assert moved.last_updated_timestamp >= moved.creation_timestamp
     assert client.transition_model_version_stage("m", 2, "STAGING").current_stage == "Staging"
-    with pytest.raises(InvalidParameterError, match="stage 'Prod' is not a stage.*Production"):
+    with pytest.raises(InvalidParameterError, match=r"stage 'Prod' is not a stage.*Production"):
         client.transition_model_version_stage("m", 3, "Prod")
     with pytest.raises(ResourceNotFoundError, match="'m' has no version 9"):
         client.transition_model_version_stage("m", 9, "Staging")

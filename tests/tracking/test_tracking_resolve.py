@@ -73,7 +73,7 @@ def test_missing_things(registry: TrackingClient) -> None:
         resolve_model_uri("models:/m/9", registry)
     with pytest.raises(ResourceNotFoundError, match="no alias 'best'; aliases: champion -> v3"):
         resolve_model_uri("models:/m@best", registry)
-    with pytest.raises(ResourceNotFoundError, match="registered model 'n' does not exist.*: m"):
+    with pytest.raises(ResourceNotFoundError, match=r"registered model 'n' does not exist.*: m"):
         resolve_model_uri("models:/n/1", registry)
     with pytest.raises(ResourceNotFoundError, match="run 'abc' does not exist"):
         resolve_model_uri("runs:/abc/model", registry)

@@ -64,13 +64,15 @@ def test_resume_unknown_run_lists_closest(tracking_uri: str) -> None:
     with tracking.start_run() as run:
         pass
     typo = run.info.run_id[:-1] + ("0" if run.info.run_id[-1] != "0" else "1")
-    with pytest.raises(ResourceNotFoundError, match=f"run '{typo}' does not exist.*{run.info.run_id}"):
+    with pytest.raises(
+        ResourceNotFoundError, match=f"run '{typo}' does not exist.*{run.info.run_id}"
+    ):
         tracking.start_run(run_id=typo)
 
 
 def test_nested_runs_need_nested_true(tracking_uri: str) -> None:
     with tracking.start_run() as parent:
-        with pytest.raises(InvalidParameterError, match="already active.*nested=True"):
+        with pytest.raises(InvalidParameterError, match=r"already active.*nested=True"):
             tracking.start_run()
         with tracking.start_run(nested=True) as child:
             assert tracking.active_run() is child
@@ -85,7 +87,7 @@ def test_end_run_with_status_and_without_block(tracking_uri: str) -> None:
     assert tracking.active_run() is None
     assert TrackingClient().get_run(run.info.run_id).info.status == RunStatus.KILLED
     tracking.end_run()  # nothing active: a no-op
-    with pytest.raises(InvalidParameterError, match="'DONE' is not a run status.*FINISHED"):
+    with pytest.raises(InvalidParameterError, match=r"'DONE' is not a run status.*FINISHED"):
         TrackingClient().set_terminated(run.info.run_id, "DONE")
 
 
@@ -101,7 +103,7 @@ def test_params_are_immutable_but_relogging_is_idempotent(client: TrackingClient
     run_id = client.create_run().info.run_id
     client.log_param(run_id, "lr", 0.1)
     client.log_param(run_id, "lr", "0.1")  # same value: accepted (retried tasks)
-    with pytest.raises(InvalidParameterError, match="param 'lr'.*already '0.1'.*immutable"):
+    with pytest.raises(InvalidParameterError, match=r"param 'lr'.*already '0.1'.*immutable"):
         client.log_param(run_id, "lr", 0.2)
     assert client.get_run(run_id).data.params == {"lr": "0.1"}
 
@@ -126,9 +128,7 @@ def test_log_batch_is_all_or_nothing(client: TrackingClient) -> None:
     run_id = client.create_run().info.run_id
     client.log_param(run_id, "fixed", "a")
     with pytest.raises(InvalidParameterError, match="immutable"):
-        client.log_batch(
-            run_id, metrics=[Metric("m", 1.0)], params={"fixed": "b"}, tags={"t": "1"}
-        )
+        client.log_batch(run_id, metrics=[Metric("m", 1.0)], params={"fixed": "b"}, tags={"t": "1"})
     data = client.get_run(run_id).data
     assert data.metrics == {} and data.tags == {} and data.params == {"fixed": "a"}
 
@@ -140,7 +140,7 @@ def test_tags_overwrite_and_delete(client: TrackingClient) -> None:
     assert client.get_run(run_id).data.tags == {"a": "2", "b": "3"}
     client.delete_tag(run_id, "a")
     assert client.get_run(run_id).data.tags == {"b": "3"}
-    with pytest.raises(ResourceNotFoundError, match="run '.*' has no tag 'a'; its tags: b"):
+    with pytest.raises(ResourceNotFoundError, match=r"run '.*' has no tag 'a'; its tags: b"):
         client.delete_tag(run_id, "a")
 
 
@@ -152,7 +152,7 @@ def test_invalid_keys_and_values(client: TrackingClient) -> None:
         client.log_param(run_id, "../x", 1)
     with pytest.raises(InvalidParameterError, match="metric 'm' must be a number; got 'high'"):
         client.log_metric(run_id, "m", "high")  # type: ignore[arg-type]
-    with pytest.raises(InvalidParameterError, match="param 'long'.*limit is 6000"):
+    with pytest.raises(InvalidParameterError, match=r"param 'long'.*limit is 6000"):
         client.log_param(run_id, "long", "x" * 6001)
 
 
@@ -239,6 +239,36 @@ def test_postgres_scheme_picks_psycopg() -> None:
 
 def test_unreachable_database_error_names_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
     client = TrackingClient("postgresql+psycopg://someone:secret@127.0.0.1:1/nothing")
-    with pytest.raises(PyfuncOpsError, match="cannot open the tracking database.*127.0.0.1:1") as err:
+    with pytest.raises(
+        PyfuncOpsError, match=r"cannot open the tracking database.*127.0.0.1:1"
+    ) as err:
         client.get_run("x")
     assert "secret" not in str(err.value)
+
+
+def test_active_run_is_per_thread(tracking_uri: str) -> None:
+    import threading
+
+    seen: list[object] = []
+    with tracking.start_run():
+        thread = threading.Thread(target=lambda: seen.append(tracking.active_run()))
+        thread.start()
+        thread.join()
+    assert seen == [None]
+
+
+def test_runs_left_active_are_finished_at_exit(tracking_uri: str) -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "from pyfunc_ops import tracking\n"
+        "run = tracking.start_run()\n"
+        "tracking.log_param('p', 1)\n"
+        "print(run.info.run_id)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    run_id = done.stdout.strip()
+    assert TrackingClient(tracking_uri).get_run(run_id).info.status == RunStatus.FINISHED

@@ -126,7 +126,10 @@ def write_legacy(path: Path, estimator, flat: bool) -> None:
         f"- python={PY}\n- pip\n- pip:\n  - mlflow<2\n  - scikit-learn\n  - cloudpickle\n"
     )
     if flat:
-        text = f"loader_module: mlflow.sklearn\ndata: model.pkl\nenv: conda.yaml\npython_version: {PY}\n"
+        text = (
+            "loader_module: mlflow.sklearn\ndata: model.pkl\nenv: conda.yaml\n"
+            f"python_version: {PY}\n"
+        )
     else:
         text = (
             "artifact_path: model\n"
@@ -160,9 +163,7 @@ def pyfunc_models(out: Path, results: dict) -> None:
             {"coef": str(src / "coef.json"), "table": str(src / "table")}, {}
         )
     )
-    signature = infer_signature(
-        X, main_model.predict(None, X), params={"offset": 0.0}
-    )
+    signature = infer_signature(X, main_model.predict(None, X), params={"offset": 0.0})
     mlflow.pyfunc.save_model(
         out / "pyfunc_main",
         python_model=MainModel(),

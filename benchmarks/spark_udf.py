@@ -1,0 +1,290 @@
+"""Benchmark: pyfunc_ops ``spark_udf`` vs a plain pandas UDF vs MLflow's ``spark_udf``.
+
+All three score the same fitted scikit-learn model (HistGradientBoostingRegressor, 8
+float columns) on the same rows (default 2,000,000 in 64 partitions) on ``local[2]``:
+
+* ``ours``   - ``pyfunc_ops.pyfunc.spark_udf`` on the model saved by pyfunc_ops;
+* ``plain``  - a hand-written iterator pandas UDF calling ``estimator.predict`` directly
+  (the estimator captured in the UDF's closure, the usual way to write one);
+* ``mlflow`` - ``mlflow.pyfunc.spark_udf`` on the same estimator saved by MLflow, run by
+  a subprocess in the MLflow virtual environment (``scripts/mlflow_venv.sh``).
+
+The rows are written once as Parquet; each process reads them, repartitions to the
+partition count and caches them, so timed runs measure scoring only. A run is
+``df.select(udf(...).alias("p")).agg(F.sum("p")).collect()``; one warm-up run, then
+``--runs`` timed runs (ours and plain interleaved), medians reported. OpenMP is pinned to
+one thread per worker for every variant so the two Python workers do not oversubscribe
+the two cores.
+
+    .venv/bin/python benchmarks/spark_udf.py [--rows N] [--partitions P] [--runs R]
+
+Prints a table and writes it as JSON to benchmarks/results/spark_udf.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+FEATURES = [f"x{i}" for i in range(8)]
+SPARK_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.memory": "2g",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+}
+THREAD_VARS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+# Runs in the MLflow venv: save the estimator with MLflow, score with mlflow's spark_udf.
+MLFLOW_SIDE = r"""
+import json, os, pickle, statistics, sys, time
+import mlflow, mlflow.sklearn
+from mlflow.models import infer_signature
+import pandas as pd
+from pyspark.sql import SparkSession, functions as F
+
+args = json.loads(sys.argv[1])
+with open(args["estimator"], "rb") as fh:
+    estimator = pickle.load(fh)
+sample = pd.read_parquet(args["sample"])
+mlflow.set_tracking_uri("file://" + args["tracking"])
+mlflow.sklearn.save_model(
+    estimator, args["model"], signature=infer_signature(sample, estimator.predict(sample))
+)
+builder = SparkSession.builder.master("local[2]").appName("bench-mlflow")
+for key, value in args["conf"].items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+spark.sparkContext.setLogLevel("ERROR")
+df = spark.read.parquet(args["data"]).repartition(args["partitions"]).cache()
+df.count()
+udf = mlflow.pyfunc.spark_udf(spark, args["model"], result_type="double", env_manager="local")
+expr = udf(*args["features"]).alias("p")
+def run():
+    start = time.perf_counter()
+    total = df.select(expr).agg(F.sum("p")).collect()[0][0]
+    return time.perf_counter() - start, total
+for _ in range(args["warmup"]):
+    run()
+times, totals = zip(*(run() for _ in range(args["runs"])))
+spark.stop()
+print("RESULT " + json.dumps({"times": times, "total": totals[0], "mlflow": mlflow.__version__}))
+"""
+
+
+def _load() -> str:
+    try:
+        return " ".join(f"{v:.2f}" for v in os.getloadavg())
+    except OSError:
+        return "n/a"
+
+
+def make_data(work: Path, rows: int) -> tuple[Path, Path, Path]:
+    """Write the rows (Parquet), a fitting sample and the fitted estimator (pickle)."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    rng = np.random.default_rng(0)
+    data = work / "rows.parquet"
+    data.mkdir()
+    chunk = 250_000
+    for i, start in enumerate(range(0, rows, chunk)):
+        n = min(chunk, rows - start)
+        table = pa.table({name: rng.random(n) for name in FEATURES})
+        pq.write_table(table, data / f"part-{i:05d}.parquet")
+    train = pd.DataFrame({name: rng.random(20_000) for name in FEATURES})
+    target = (
+        train.to_numpy() @ np.arange(1, 9) + np.sin(train["x0"] * 6) + rng.normal(0, 0.1, 20_000)
+    )
+    estimator = HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(train, target)
+    sample = work / "sample.parquet"
+    train.head(100).to_parquet(sample)
+    est_path = work / "estimator.pkl"
+    with open(est_path, "wb") as fh:
+        pickle.dump(estimator, fh)
+    return data, sample, est_path
+
+
+def plain_udf(estimator: Any) -> Any:
+    """A plain iterator pandas UDF calling the estimator directly."""
+    from collections.abc import Iterator
+
+    import pandas as pd
+    from pyspark.sql.functions import pandas_udf
+
+    names = list(FEATURES)
+
+    @pandas_udf("double")  # type: ignore[call-overload]
+    def predict(batches: Iterator[tuple[pd.Series, ...]]) -> Iterator[pd.Series]:
+        for columns in batches:
+            yield pd.Series(estimator.predict(pd.DataFrame(dict(zip(names, columns, strict=True)))))
+
+    return predict
+
+
+def run_ours_and_plain(
+    args: argparse.Namespace, work: Path, data: Path, sample: Path, est_path: Path
+) -> dict[str, Any]:
+    import pandas as pd
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    from pyfunc_ops import sklearn as pyfunc_sklearn
+    from pyfunc_ops.models.signature import infer_signature
+    from pyfunc_ops.pyfunc import spark_udf
+
+    with open(est_path, "rb") as fh:
+        estimator = pickle.load(fh)
+    model_dir = work / "pyfunc_ops_model"
+    sample_df = pd.read_parquet(sample)
+    pyfunc_sklearn.save_model(
+        estimator, model_dir, signature=infer_signature(sample_df, estimator.predict(sample_df))
+    )
+    builder = SparkSession.builder.master("local[2]").appName("bench-pyfunc-ops")
+    for key, value in SPARK_CONF.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    df = spark.read.parquet(str(data)).repartition(args.partitions).cache()
+    df.count()
+    exprs = {
+        "ours": spark_udf(spark, str(model_dir), result_type="double")(*FEATURES),
+        "plain": plain_udf(estimator)(*FEATURES),
+    }
+
+    def run(name: str) -> tuple[float, float]:
+        start = time.perf_counter()
+        total = df.select(exprs[name].alias("p")).agg(F.sum("p")).collect()[0][0]
+        return time.perf_counter() - start, total
+
+    times: dict[str, list[float]] = {"ours": [], "plain": []}
+    totals: dict[str, float] = {}
+    for name in exprs:
+        for _ in range(args.warmup):
+            run(name)
+    for i in range(args.runs):
+        order = ["ours", "plain"] if i % 2 == 0 else ["plain", "ours"]
+        for name in order:
+            elapsed, totals[name] = run(name)
+            times[name].append(elapsed)
+            print(f"  {name:6s} run {i + 1}: {elapsed:.2f} s", flush=True)
+    spark.stop()
+    return {"times": times, "totals": totals}
+
+
+def run_mlflow(
+    args: argparse.Namespace, work: Path, data: Path, sample: Path, est_path: Path
+) -> dict[str, Any]:
+    venv = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "mlflow_venv.sh")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    payload = {
+        "estimator": str(est_path),
+        "sample": str(sample),
+        "model": str(work / "mlflow_model"),
+        "tracking": str(work / "mlruns"),
+        "data": str(data),
+        "partitions": args.partitions,
+        "features": FEATURES,
+        "conf": SPARK_CONF,
+        "warmup": args.warmup,
+        "runs": args.runs,
+    }
+    python = str(Path(venv) / "bin" / "python")
+    env = dict(os.environ, PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, **THREAD_VARS)
+    proc = subprocess.run(
+        [python, "-c", MLFLOW_SIDE, json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        raise SystemExit(f"MLflow side failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    return json.loads(lines[-1].removeprefix("RESULT "))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=2_000_000)
+    parser.add_argument("--partitions", type=int, default=64)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "spark_udf.json"
+    )
+    args = parser.parse_args()
+    os.environ.update(THREAD_VARS)
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    load_before = _load()
+    with tempfile.TemporaryDirectory(prefix="bench_spark_udf_") as tmp:
+        work = Path(tmp)
+        data, sample, est_path = make_data(work, args.rows)
+        print(f"{args.rows:,} rows, {args.partitions} partitions, local[2]; load {load_before}")
+        ours = run_ours_and_plain(args, work, data, sample, est_path)
+        mlflow = None if args.skip_mlflow else run_mlflow(args, work, data, sample, est_path)
+    medians = {name: statistics.median(t) for name, t in ours["times"].items()}
+    runs = dict(ours["times"])
+    totals = dict(ours["totals"])
+    if mlflow is not None:
+        medians["mlflow"] = statistics.median(mlflow["times"])
+        runs["mlflow"] = list(mlflow["times"])
+        totals["mlflow"] = mlflow["total"]
+    ratios = {"ours/plain": medians["ours"] / medians["plain"]}
+    if "mlflow" in medians:
+        ratios["ours/mlflow"] = medians["ours"] / medians["mlflow"]
+    result = {
+        "rows": args.rows,
+        "partitions": args.partitions,
+        "master": "local[2]",
+        "model": "HistGradientBoostingRegressor(max_iter=100), 8 float columns",
+        "warmup_runs": args.warmup,
+        "timed_runs": args.runs,
+        "seconds": runs,
+        "median_seconds": medians,
+        "ratios": ratios,
+        "prediction_sums": totals,
+        "conditions": {
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": _load(),
+            "python": platform.python_version(),
+            "thread_vars": THREAD_VARS,
+            "mlflow": mlflow["mlflow"] if mlflow else None,
+        },
+    }
+    print(f"\n{'variant':8s} {'median s':>9s}  runs")
+    for name, median in medians.items():
+        print(f"{name:8s} {median:9.2f}  {', '.join(f'{t:.2f}' for t in runs[name])}")
+    for name, ratio in ratios.items():
+        print(f"{name:12s} {ratio:.3f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Registry operators: promote a model version by alias or by stage.
+
+Both are idempotent (setting an alias or stage twice leaves the same state), return (XCom)
+``{"name", "version", "alias"|"stage", "model_uri"}`` and emit an Asset event for the model
+(see :mod:`pyfunc_ops.airflow.assets`), so scoring DAGs can be scheduled on a promotion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseOperator
+
+from pyfunc_ops.airflow.assets import emit_model_event, model_outlets
+from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+
+class _RegistryOperator(BaseOperator):
+    template_fields: Sequence[str] = ("name", "version")
+    ui_color = "#e8def8"
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        version: int | str,
+        pyfunc_ops_conn_id: str = PyfuncOpsHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        if "outlets" not in kwargs:
+            kwargs["outlets"] = model_outlets(name)
+        super().__init__(**kwargs)
+        self.name = name
+        self.version = version
+        self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
+
+    def _emit(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
+        emit_model_event(context, list(self.outlets), result)
+        return result
+
+
+class SetModelAliasOperator(_RegistryOperator):
+    """Point ``alias`` (e.g. ``champion``) of registered model ``name`` at ``version``
+    (templated, e.g. ``"{{ ti.xcom_pull('package')['version'] }}"``)."""
+
+    template_fields: Sequence[str] = ("name", "version", "alias")
+
+    def __init__(self, *, alias: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.alias = alias
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        client = PyfuncOpsHook(self.pyfunc_ops_conn_id).get_client()
+        client.set_registered_model_alias(self.name, self.alias, self.version)
+        mv = client.get_model_version_by_alias(self.name, self.alias)
+        self.log.info("%s@%s -> version %s", self.name, self.alias, mv.version)
+        return self._emit(
+            context,
+            {
+                "name": self.name,
+                "version": int(mv.version),
+                "alias": self.alias,
+                "model_uri": f"models:/{self.name}@{self.alias}",
+            },
+        )
+
+
+class TransitionModelStageOperator(_RegistryOperator):
+    """Move ``version`` of registered model ``name`` to ``stage`` (Staging, Production,
+    Archived, None); ``archive_existing_versions`` archives the versions already there."""
+
+    template_fields: Sequence[str] = ("name", "version", "stage")
+
+    def __init__(self, *, stage: str, archive_existing_versions: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.stage = stage
+        self.archive_existing_versions = archive_existing_versions
+
+    def execute(self, context: Context) -> dict[str, Any]:
+        client = PyfuncOpsHook(self.pyfunc_ops_conn_id).get_client()
+        mv = client.transition_model_version_stage(
+            self.name, self.version, self.stage, self.archive_existing_versions
+        )
+        self.log.info("%s version %s -> stage %s", self.name, mv.version, mv.current_stage)
+        return self._emit(
+            context,
+            {
+                "name": self.name,
+                "version": int(mv.version),
+                "stage": mv.current_stage,
+                "model_uri": f"models:/{self.name}/{mv.version}",
+            },
+        )

@@ -1,0 +1,467 @@
+"""Batch scoring of Parquet or CSV files with a pyfunc model, in bounded memory.
+
+Used by ``PyfuncPredictOperator`` and the ``pyfunc-ops`` command. The input (a file, a
+folder or a glob at any fsspec URL) is streamed: Parquet row group by row group
+(``ParquetFile.iter_batches``), CSV block by block (pyarrow's streaming CSV reader). Rows are
+regrouped into batches of at most ``batch_size`` rows, each batch is predicted on and
+appended to one Parquet output file with a ``ParquetWriter``; so memory holds one batch and
+one reader block, never the whole input. The model is loaded once.
+
+The output is written to a temporary name beside the destination and moved into place at
+the end, so a failed run leaves no partial output behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError, ResultTypeError
+
+if TYPE_CHECKING:
+    import fsspec
+    import pandas as pd
+    import pyarrow as pa
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 10_000
+PREDICTION_COLUMN = "prediction"
+FORMATS = ("parquet", "csv")
+_SUFFIXES = {
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".csv.gz": "csv",
+    ".csv.bz2": "csv",
+    ".csv.zst": "csv",
+}
+_GLOB_CHARS = frozenset("*?[")
+# Block size of the CSV reader (bytes): bounds memory together with batch_size.
+_CSV_BLOCK_SIZE = 4 << 20
+
+
+@dataclass
+class ScoreResult:
+    """What :func:`score_files` wrote."""
+
+    output_uri: str
+    rows_in: int
+    rows_out: int
+    files: list[str] = field(default_factory=list)
+    batches: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "output_uri": self.output_uri,
+            "rows_in": self.rows_in,
+            "rows_out": self.rows_out,
+            "files": list(self.files),
+            "batches": self.batches,
+        }
+
+
+# -- input discovery ---------------------------------------------------------------------
+
+
+def _format_of(path: str) -> str | None:
+    lower = path.lower()
+    for suffix, fmt in _SUFFIXES.items():
+        if lower.endswith(suffix):
+            return fmt
+    return None
+
+
+def _is_data_file(path: str) -> bool:
+    # Spark and Hadoop leave _SUCCESS, .crc and similar markers beside the data.
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    return not name.startswith(("_", "."))
+
+
+def list_input_files(
+    input_url: str, input_format: str | None = None
+) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
+    """The filesystem, the sorted data files and their format for a file/folder/glob URL."""
+    from pyfunc_ops.storage.filesystem import get_filesystem
+
+    if input_format is not None and input_format not in FORMATS:
+        raise InvalidParameterError(
+            f"input_format {input_format!r} is not supported; use one of {list(FORMATS)} "
+            "or None to infer it from the file names."
+        )
+    fs, path = get_filesystem(str(input_url))
+    if _GLOB_CHARS & set(path):
+        candidates = [p for p in fs.glob(path) if fs.isfile(p)]
+    elif fs.isdir(path):
+        candidates = [p for p in fs.find(path) if _is_data_file(p)]
+        if input_format is None:
+            candidates = [p for p in candidates if _format_of(p)]
+    elif fs.isfile(path):
+        candidates = [path]
+    else:
+        raise ResourceNotFoundError(
+            f"scoring input {input_url!r} does not exist; give an existing file, a folder "
+            "of Parquet/CSV files or a glob such as 'data/*.parquet'."
+        )
+    files = sorted(candidates)
+    if not files:
+        raise ResourceNotFoundError(
+            f"scoring input {input_url!r} matches no Parquet or CSV files; check the path "
+            "(files must end in .parquet/.pq/.csv) or pass input_format."
+        )
+    if input_format is not None:
+        return fs, files, input_format
+    formats = {_format_of(p) for p in files}
+    if None in formats:
+        unknown = next(p for p in files if _format_of(p) is None)
+        raise InvalidParameterError(
+            f"cannot tell the format of {unknown!r} from its name; pass "
+            "input_format='parquet' or 'csv'."
+        )
+    if len(formats) > 1:
+        raise InvalidParameterError(
+            f"scoring input {input_url!r} mixes Parquet and CSV files; score them "
+            "separately or narrow the input with a glob."
+        )
+    return fs, files, str(formats.pop())
+
+
+# -- streaming readers -------------------------------------------------------------------
+
+
+def _read_batches(
+    fs: fsspec.AbstractFileSystem, path: str, fmt: str, batch_size: int
+) -> Iterator[pa.RecordBatch]:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with fs.open(path, "rb") as fh:
+            parquet = pq.ParquetFile(fh)
+            # One row group per call: iter_batches over the whole file pre-buffers every
+            # row group's bytes up front, i.e. reads the whole file into memory.
+            for group in range(parquet.num_row_groups):
+                yield from parquet.iter_batches(batch_size=batch_size, row_groups=[group])
+        return
+    import pyarrow.csv as pacsv
+
+    with fs.open(path, "rb", compression="infer") as fh:
+        reader = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_SIZE))
+        yield from reader
+
+
+def rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
+    """Regroup ``batches`` into tables of exactly ``size`` rows (the last one fewer)."""
+    import pyarrow as pa
+
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        while batch.num_rows:
+            take = min(size - rows, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            rows += take
+            batch = batch.slice(take)
+            if rows == size:
+                yield pa.Table.from_batches(pending)
+                pending, rows = [], 0
+    if rows:
+        yield pa.Table.from_batches(pending)
+
+
+# -- predictions -------------------------------------------------------------------------
+
+
+def predictions_frame(predictions: Any, rows: int) -> pd.DataFrame:
+    """The model's output as a DataFrame: its own columns for a DataFrame, ``prediction``
+    for 1-D output, ``prediction_<i>`` for each column of 2-D output."""
+    import numpy as np
+    import pandas as pd
+
+    if isinstance(predictions, pd.DataFrame):
+        frame = predictions.rename(columns=str)
+    elif isinstance(predictions, pd.Series):
+        frame = predictions.to_frame(PREDICTION_COLUMN)
+    elif isinstance(predictions, dict):
+        frame = pd.DataFrame(predictions).rename(columns=str)
+    else:
+        array = np.asarray(predictions)
+        if array.ndim == 1:
+            frame = pd.DataFrame({PREDICTION_COLUMN: array})
+        elif array.ndim == 2:
+            frame = pd.DataFrame(
+                {f"{PREDICTION_COLUMN}_{i}": array[:, i] for i in range(array.shape[1])}
+            )
+        else:
+            raise ResultTypeError(
+                f"the model returned a {array.ndim}-D {type(predictions).__name__}; batch "
+                "scoring writes 1-D or 2-D predictions (or a DataFrame) only."
+            )
+    if len(frame) != rows:
+        raise ResultTypeError(
+            f"the model returned {len(frame)} predictions for a batch of {rows} rows; "
+            "batch scoring needs one prediction row per input row."
+        )
+    return frame.reset_index(drop=True)
+
+
+def _kept_columns(
+    available: Sequence[str],
+    keep_columns: Literal["all"] | Sequence[str] | None,
+    key_column: str | None,
+) -> list[str]:
+    if keep_columns == "all":
+        wanted = list(available)
+    elif keep_columns is None:
+        wanted = []
+    elif isinstance(keep_columns, str):
+        raise InvalidParameterError(
+            f"keep_columns={keep_columns!r}: give None, 'all' or a list of column names."
+        )
+    else:
+        wanted = list(keep_columns)
+    if key_column is not None:
+        wanted = [key_column] + [c for c in wanted if c != key_column]
+    missing = [c for c in wanted if c not in available]
+    if missing:
+        raise InvalidParameterError(
+            f"columns {missing} to keep in the output are not in the input, which has "
+            f"{list(available)}; fix keep_columns/key_column."
+        )
+    return wanted
+
+
+def _output_table(batch: pa.Table, predictions: pd.DataFrame, kept: list[str]) -> pa.Table:
+    import pyarrow as pa
+
+    clash = sorted(set(kept) & set(predictions.columns))
+    if clash:
+        raise InvalidParameterError(
+            f"the prediction columns {clash} have the same names as input columns kept in "
+            "the output; keep fewer input columns (keep_columns/key_column)."
+        )
+    table = pa.Table.from_pandas(predictions, preserve_index=False)
+    for position, name in enumerate(kept):
+        table = table.add_column(position, name, batch.column(name))
+    return table
+
+
+def _output_path(fs: fsspec.AbstractFileSystem, path: str, url: str) -> str:
+    if url.endswith("/") or fs.isdir(path):
+        return path.rstrip("/") + "/predictions.parquet"
+    return path
+
+
+def _conform(table: pa.Table, schema: pa.Schema, batch_number: int) -> pa.Table:
+    if table.schema.equals(schema):
+        return table
+    try:
+        return table.select(schema.names).cast(schema)
+    except (KeyError, ValueError, TypeError, NotImplementedError) as exc:
+        raise ResultTypeError(
+            f"batch {batch_number}: predictions have the schema {table.schema} but the "
+            f"first batch had {schema}; the model must return the same columns and types "
+            f"for every batch ({exc})."
+        ) from exc
+
+
+# -- entry point -------------------------------------------------------------------------
+
+
+def score_files(
+    model_uri: str,
+    input_url: str,
+    output_url: str,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    keep_columns: Literal["all"] | Sequence[str] | None = None,
+    key_column: str | None = None,
+    env_manager: str = "local",
+    input_format: str | None = None,
+    model: Any = None,
+) -> ScoreResult:
+    """Score the Parquet/CSV ``input_url`` with the model at ``model_uri`` into one Parquet
+    file at ``output_url`` (a folder or a URL ending in ``/`` gets ``predictions.parquet``).
+
+    ``keep_columns``: ``None`` (predictions only), ``"all"`` or a list of input columns to
+    copy into the output; ``key_column`` is copied first. ``env_manager`` is passed to
+    ``load_model``; an already loaded ``model`` (anything with ``predict``) skips loading.
+    """
+    from tqdm import tqdm
+
+    from pyfunc_ops.storage.filesystem import get_filesystem
+
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InvalidParameterError(
+            f"batch_size must be a positive number of rows; got {batch_size!r}."
+        )
+    in_fs, files, fmt = list_input_files(input_url, input_format)
+    out_fs, out_path = get_filesystem(str(output_url))
+    out_path = _output_path(out_fs, out_path, str(output_url))
+    output_uri = out_fs.unstrip_protocol(out_path) if "://" in str(output_url) else out_path
+    if model is None:
+        from pyfunc_ops.pyfunc.load import load_model
+
+        model = load_model(model_uri, env_manager=env_manager)
+    total = _parquet_rows(in_fs, files) if fmt == "parquet" else None
+    logger.info(
+        "scoring %d %s file(s) from %s with %s into %s, %d rows per batch",
+        len(files),
+        fmt,
+        input_url,
+        model_uri,
+        output_uri,
+        batch_size,
+    )
+    tmp_path = f"{out_path}.tmp-{uuid.uuid4().hex[:12]}"
+    parent = out_path.rsplit("/", 1)[0] if "/" in out_path else ""
+    if parent:
+        out_fs.makedirs(parent, exist_ok=True)
+    result = ScoreResult(output_uri=output_uri, rows_in=0, rows_out=0, files=list(files))
+    try:
+        _score_into(
+            model,
+            in_fs,
+            files,
+            fmt,
+            out_fs,
+            tmp_path,
+            batch_size,
+            keep_columns,
+            key_column,
+            result,
+            tqdm(total=total, unit="rows", desc="scoring", mininterval=5),
+        )
+        out_fs.mv(tmp_path, out_path)
+    except BaseException:
+        if out_fs.exists(tmp_path):
+            out_fs.rm(tmp_path)
+        raise
+    logger.info("scored %d rows in %d batches into %s", result.rows_out, result.batches, output_uri)
+    return result
+
+
+def _parquet_rows(fs: fsspec.AbstractFileSystem, files: list[str]) -> int:
+    import pyarrow.parquet as pq
+
+    total = 0
+    for path in files:
+        with fs.open(path, "rb") as fh:
+            total += pq.ParquetFile(fh).metadata.num_rows
+    return total
+
+
+def _score_into(
+    model: Any,
+    in_fs: fsspec.AbstractFileSystem,
+    files: list[str],
+    fmt: str,
+    out_fs: fsspec.AbstractFileSystem,
+    tmp_path: str,
+    batch_size: int,
+    keep_columns: Literal["all"] | Sequence[str] | None,
+    key_column: str | None,
+    result: ScoreResult,
+    progress: Any,
+) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer: pq.ParquetWriter | None = None
+    with progress, out_fs.open(tmp_path, "wb") as sink:
+        try:
+            for path in files:
+                for batch in rebatch(_read_batches(in_fs, path, fmt, batch_size), batch_size):
+                    kept = _kept_columns(batch.column_names, keep_columns, key_column)
+                    frame = predictions_frame(model.predict(batch.to_pandas()), batch.num_rows)
+                    table = _output_table(batch, frame, kept)
+                    if writer is None:
+                        writer = pq.ParquetWriter(sink, table.schema)
+                    else:
+                        table = _conform(table, writer.schema, result.batches + 1)
+                    writer.write_table(table)
+                    result.rows_in += batch.num_rows
+                    result.rows_out += table.num_rows
+                    result.batches += 1
+                    progress.update(batch.num_rows)
+            if writer is None:
+                # No rows at all: still publish a valid (empty) Parquet file.
+                logger.warning("scoring input %s has no rows; writing an empty output", files)
+                pq.write_table(pa.table({}), sink)
+        finally:
+            if writer is not None:
+                writer.close()
+
+
+def score_spark(
+    spark: Any,
+    model_uri: str,
+    *,
+    input_path: str | None = None,
+    input_table: str | None = None,
+    output_path: str | None = None,
+    output_table: str | None = None,
+    columns: Sequence[str] | None = None,
+    result_type: Any = "double",
+    prediction_column: str = PREDICTION_COLUMN,
+    keep_columns: Literal["all"] | Sequence[str] | None = "all",
+    mode: str = "overwrite",
+    env_manager: str = "local",
+) -> ScoreResult:
+    """Score a Parquet path or a table with ``spark_udf`` and write Parquet or a table.
+
+    ``columns`` are the model's input columns (default: the signature's). The output has
+    ``keep_columns`` of the input (default all) and ``prediction_column``.
+    """
+    from pyfunc_ops.pyfunc.spark import spark_udf
+
+    if (input_path is None) == (input_table is None):
+        raise InvalidParameterError(
+            "score_spark: give exactly one of input_path (Parquet) or input_table; got "
+            f"input_path={input_path!r}, input_table={input_table!r}."
+        )
+    if (output_path is None) == (output_table is None):
+        raise InvalidParameterError(
+            "score_spark: give exactly one of output_path (Parquet) or output_table; got "
+            f"output_path={output_path!r}, output_table={output_table!r}."
+        )
+    frame = spark.read.parquet(input_path) if input_path else spark.table(input_table)
+    kept = _kept_columns(frame.columns, keep_columns, None)
+    if prediction_column in kept:
+        raise InvalidParameterError(
+            f"prediction_column {prediction_column!r} is also an input column kept in the "
+            "output; choose another prediction_column or keep fewer columns."
+        )
+    udf = spark_udf(spark, model_uri, result_type=result_type, env_manager=env_manager)
+    prediction = udf(*columns) if columns else udf()
+    scored = frame.select(*kept, prediction.alias(prediction_column))
+    rows_in = frame.count()
+    writer = scored.write.mode(mode)
+    if output_path:
+        writer.parquet(output_path)
+        rows_out = spark.read.parquet(output_path).count()
+    else:
+        writer.saveAsTable(output_table)
+        rows_out = spark.table(output_table).count()
+    target = str(output_path or output_table)
+    logger.info("Spark scored %d rows of %s into %s", rows_out, input_path or input_table, target)
+    return ScoreResult(
+        output_uri=target,
+        rows_in=rows_in,
+        rows_out=rows_out,
+        files=[str(input_path or input_table)],
+    )
+
+
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "PREDICTION_COLUMN",
+    "ScoreResult",
+    "list_input_files",
+    "predictions_frame",
+    "rebatch",
+    "score_files",
+    "score_spark",
+]

@@ -1,0 +1,418 @@
+"""spark_udf on local[2]: result types, input styles, output shapes, shipping, load once.
+
+Test models are workflow-2 models whose loader module lives in the model's ``code``
+folder, so Spark's Python workers import it from the model itself. Every model gets a
+uniquely named loader module: workers are reused across tests and keep imported modules.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pyfunc_ops.errors import (
+    InvalidParameterError,
+    ModelNotFoundError,
+    ResultTypeError,
+)
+from pyfunc_ops.models.signature import ColSpec, ModelSignature, Schema
+from pyfunc_ops.pyfunc import save_model, spark_udf
+
+pytestmark = pytest.mark.spark
+
+LOADER = """
+import os
+
+import numpy as np
+import pandas as pd
+
+LOAD_LOG = {load_log!r}
+PREDICT_LOG = {predict_log!r}
+
+
+def _append(path, line):
+    if path:
+        with open(path, "a") as fh:
+            fh.write(line + "\\n")
+
+
+class Model:
+    def __init__(self, path):
+        self.path = path
+
+    def predict(self, df):
+        _append(PREDICT_LOG, str(os.getpid()))
+{body}
+
+
+def _load_pyfunc(path):
+    _append(LOAD_LOG, str(os.getpid()))
+    return Model(path)
+"""
+
+
+def make_model(
+    tmp_path: Path,
+    body: str,
+    signature: ModelSignature | None = None,
+    load_log: Path | None = None,
+    predict_log: Path | None = None,
+) -> Path:
+    """Save a model whose ``predict(self, df)`` runs ``body`` (indented Python)."""
+    name = f"spark_loader_{uuid.uuid4().hex[:12]}"
+    code = tmp_path / f"src_{name}"
+    code.mkdir()
+    source = LOADER.format(
+        load_log=str(load_log) if load_log else None,
+        predict_log=str(predict_log) if predict_log else None,
+        body=textwrap.indent(textwrap.dedent(body).strip(), " " * 8),
+    )
+    (code / f"{name}.py").write_text(source)
+    path = tmp_path / f"model_{name}"
+    save_model(path, loader_module=name, code_path=[str(code / f"{name}.py")], signature=signature)
+    return path
+
+
+def named(*names: str, kind: str = "double", optional: tuple[str, ...] = ()) -> ModelSignature:
+    cols = [ColSpec(kind, n) for n in names] + [ColSpec(kind, n, required=False) for n in optional]
+    return ModelSignature(inputs=Schema(cols))
+
+
+@pytest.fixture(scope="module")
+def frame(spark: Any) -> Any:
+    """24 rows, x = 0..23, in 6 partitions; extra columns to test column selection."""
+    rows = pd.DataFrame({"x": np.arange(24, dtype="float64")})
+    rows["y"] = rows["x"] * 10
+    rows["z"] = rows["x"] * 100
+    return spark.createDataFrame(rows).repartition(6, "x")
+
+
+def collect(df: Any, column: str = "p") -> list[Any]:
+    """``column`` by increasing x."""
+    out = df.orderBy("x").select(column).toPandas()[column]
+    return [list(v) if isinstance(v, np.ndarray | list) else v for v in out]
+
+
+# A model returning four kinds of columns: strings, floats, large ints, small ints.
+MIXED = """
+x = df.iloc[:, 0].to_numpy()
+return pd.DataFrame({
+    "s": ["v" + str(int(v)) for v in x],
+    "f": x + 0.5,
+    "big": (x + 2**40).astype("int64"),
+    "i": (x * 2).astype("int64"),
+})
+"""
+X = np.arange(24)
+
+
+@pytest.fixture(scope="module")
+def mixed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_model(tmp_path_factory.mktemp("mixed"), MIXED)
+
+
+@pytest.mark.parametrize(
+    ("result_type", "ddl", "expected"),
+    [
+        ("int", "int", [int(v * 2) for v in X]),
+        ("integer", "int", [int(v * 2) for v in X]),
+        ("long", "bigint", [int(v + 2**40) for v in X]),
+        ("bigint", "bigint", [int(v + 2**40) for v in X]),
+        ("float", "float", [float(np.float32(v + 0.5)) for v in X]),
+        ("double", "double", [v + 0.5 for v in X]),
+        ("string", "string", [f"v{v}" for v in X]),
+        ("array<int>", "array<int>", [[int(v * 2)] for v in X]),
+        ("array<long>", "array<bigint>", [[int(v + 2**40), int(v * 2)] for v in X]),
+        (
+            "array<float>",
+            "array<float>",
+            [[float(np.float32(v)) for v in (v + 0.5, v + 2**40, v * 2)] for v in X],
+        ),
+        ("ARRAY< DOUBLE >", "array<double>", [[v + 0.5, float(v + 2**40), v * 2.0] for v in X]),
+        (
+            "array<string>",
+            "array<string>",
+            [[f"v{v}", str(v + 0.5), str(v + 2**40), str(v * 2)] for v in X],
+        ),
+    ],
+)
+def test_result_types_as_ddl(
+    spark: Any, frame: Any, mixed_model: Path, result_type: str, ddl: str, expected: list[Any]
+) -> None:
+    udf = spark_udf(spark, str(mixed_model), result_type=result_type)
+    out = frame.withColumn("p", udf("x"))
+    assert out.schema["p"].dataType.simpleString() == ddl
+    assert collect(out) == expected
+
+
+def test_result_types_as_datatypes(spark: Any, frame: Any, mixed_model: Path) -> None:
+    from pyspark.sql import types as T
+
+    cases = {
+        T.IntegerType(): [int(v * 2) for v in X],
+        T.LongType(): [int(v + 2**40) for v in X],
+        T.FloatType(): [float(np.float32(v + 0.5)) for v in X],
+        T.DoubleType(): [v + 0.5 for v in X],
+        T.StringType(): [f"v{v}" for v in X],
+        T.ArrayType(T.IntegerType()): [[int(v * 2)] for v in X],
+        T.ArrayType(T.LongType()): [[int(v + 2**40), int(v * 2)] for v in X],
+        T.ArrayType(T.DoubleType()): [[v + 0.5, float(v + 2**40), v * 2.0] for v in X],
+        T.ArrayType(T.StringType()): [
+            [f"v{v}", str(v + 0.5), str(v + 2**40), str(v * 2)] for v in X
+        ],
+    }
+    columns = {}
+    for i, dtype in enumerate(cases):
+        columns[f"p{i}"] = spark_udf(spark, str(mixed_model), result_type=dtype)("x")
+    out = frame.withColumns(columns)
+    for i, (dtype, expected) in enumerate(cases.items()):
+        assert out.schema[f"p{i}"].dataType == dtype
+        assert collect(out, f"p{i}") == expected, dtype
+
+
+@pytest.mark.parametrize(
+    "result_type",
+    ["boolean", "map<string,int>", "struct<a:int>", "date", "array<boolean>", "array<array<int>>"],
+)
+def test_unsupported_result_type_strings_are_refused(
+    spark: Any, mixed_model: Path, result_type: str
+) -> None:
+    with pytest.raises(ResultTypeError, match=rf"result_type '{result_type}' is not supported.*"):
+        spark_udf(spark, str(mixed_model), result_type=result_type)
+
+
+def test_unsupported_result_datatypes_are_refused(spark: Any, mixed_model: Path) -> None:
+    from pyspark.sql import types as T
+
+    for dtype in (
+        T.BooleanType(),
+        T.DateType(),
+        T.ArrayType(T.ArrayType(T.IntegerType())),
+        T.StructType([T.StructField("a", T.IntegerType())]),
+        42,
+    ):
+        with pytest.raises(ResultTypeError, match=r"is not supported\. Use one of 'int', 'long'"):
+            spark_udf(spark, str(mixed_model), result_type=dtype)
+
+
+@pytest.mark.parametrize(
+    ("body", "result_type", "message"),
+    [
+        (
+            "return df.iloc[:, 0].to_numpy() * 1.5",
+            "int",
+            r"ResultTypeError: spark_udf: result_type 'int' needs an integer column whose "
+            r"values fit in int32 in the predictions, but the model returned column 0: float64",
+        ),
+        (
+            "return (df.iloc[:, 0].to_numpy() + 2**40).astype('int64')",
+            "int",
+            r"ResultTypeError: spark_udf: result_type 'int' needs integer predictions that "
+            r"fit in int32 \[-2147483648, 2147483647\]; .*min 1099511627776",
+        ),
+        (
+            "return pd.Series(['a'] * len(df))",
+            "array<double>",
+            r"ResultTypeError: .*'array<double>' needs a numeric column in the predictions, "
+            r"but the model returned column 0: object",
+        ),
+        (
+            "return np.zeros((len(df), 2, 2))",
+            "double",
+            r"ResultTypeError: .*returned a 3-dimensional ndarray",
+        ),
+    ],
+)
+def test_predictions_that_do_not_fit_fail_the_job(
+    spark: Any, frame: Any, tmp_path: Path, body: str, result_type: str, message: str
+) -> None:
+    udf = spark_udf(spark, str(make_model(tmp_path, body)), result_type=result_type)
+    with pytest.raises(Exception, match=message):
+        frame.select(udf("x")).collect()
+
+
+@pytest.mark.parametrize(
+    ("body", "result_type", "expected"),
+    [
+        ("return df.iloc[:, 0].to_numpy() * 3", "double", [v * 3.0 for v in X]),
+        ("return (df.iloc[:, 0].to_numpy() * 3).astype('int16')", "long", [v * 3 for v in X]),
+        (
+            "return np.stack([df.iloc[:, 0].to_numpy(), -df.iloc[:, 0].to_numpy()], axis=1)",
+            "array<double>",
+            [[float(v), float(-v)] for v in X],
+        ),
+        (
+            "return pd.Series(df.iloc[:, 0].to_numpy() + 1, name='out')",
+            "float",
+            [v + 1.0 for v in X],
+        ),
+        (
+            "return pd.DataFrame({'a': df.iloc[:, 0].astype('int32'), 'b': df.iloc[:, 0] / 2})",
+            "array<string>",
+            [[str(v), str(v / 2)] for v in X],
+        ),
+        ("return list(df.iloc[:, 0] - 1)", "double", [v - 1.0 for v in X]),
+        ("return pd.Series(df.iloc[:, 0].astype('Int64'))", "int", [int(v) for v in X]),
+    ],
+    ids=["ndarray-1d", "ndarray-int16", "ndarray-2d", "series", "dataframe", "list", "nullable"],
+)
+def test_output_shapes(
+    spark: Any, frame: Any, tmp_path: Path, body: str, result_type: str, expected: list[Any]
+) -> None:
+    udf = spark_udf(spark, str(make_model(tmp_path, body)), result_type=result_type)
+    assert collect(frame.withColumn("p", udf("x"))) == expected
+
+
+# Reports the column names the model received, then the first row's values.
+ECHO = """
+text = "|".join(map(str, df.columns)) + "=" + ",".join(str(v) for v in df.iloc[0])
+return pd.Series([text] * len(df))
+"""
+
+
+def first(df: Any) -> str:
+    return collect(df)[0]
+
+
+def test_positional_columns_are_numbered_without_signature(
+    spark: Any, frame: Any, tmp_path: Path
+) -> None:
+    udf = spark_udf(spark, str(make_model(tmp_path, ECHO)), result_type="string")
+    assert first(frame.withColumn("p", udf("z", "x"))) == "0|1=0.0,0.0"
+    assert first(frame.withColumn("p", udf("y"))) == "0=0.0"
+
+
+def test_positional_columns_take_the_signature_names(
+    spark: Any, frame: Any, tmp_path: Path
+) -> None:
+    model = make_model(tmp_path, ECHO, signature=named("a", "b", optional=("c",)))
+    udf = spark_udf(spark, str(model), result_type="string")
+    out = frame.filter("x = 1")
+    assert first(out.withColumn("p", udf("z", "x"))) == "a|b=100.0,1.0"
+    assert first(out.withColumn("p", udf("z", "x", "y"))) == "a|b|c=100.0,1.0,10.0"
+
+
+def test_wrong_number_of_positional_columns(spark: Any, frame: Any, tmp_path: Path) -> None:
+    model = make_model(tmp_path, ECHO, signature=named("a", "b"))
+    udf = spark_udf(spark, str(model), result_type="string")
+    # Several columns: refused on the driver.
+    with pytest.raises(InvalidParameterError, match=r"got 3 input column\(s\); .*names 2"):
+        udf("x", "y", "z")
+    # One column could be a struct, so the count is only known in the worker.
+    with pytest.raises(Exception, match=r"InvalidParameterError: .*got 1 input column"):
+        frame.select(udf("x")).collect()
+
+
+def test_struct_argument_uses_field_names(spark: Any, frame: Any, tmp_path: Path) -> None:
+    from pyspark.sql import functions as F
+
+    model = make_model(tmp_path, ECHO, signature=named("y", "x"))
+    udf = spark_udf(spark, str(model), result_type="string")
+    out = frame.filter("x = 2").withColumn("p", udf(F.struct("x", F.col("z").alias("y"))))
+    # The signature selects and orders the struct's fields by name.
+    assert first(out) == "y|x=200.0,2.0"
+    plain = spark_udf(spark, str(make_model(tmp_path, ECHO)), result_type="string")
+    out = frame.filter("x = 2").withColumn("p", plain(F.struct("z", "x")))
+    assert first(out) == "z|x=200.0,2.0"
+
+
+def test_no_arguments_select_the_signature_columns(spark: Any, frame: Any, tmp_path: Path) -> None:
+    model = make_model(tmp_path, ECHO, signature=named("z", "x"))
+    udf = spark_udf(spark, str(model), result_type="string")
+    assert first(frame.filter("x = 3").withColumn("p", udf())) == "z|x=300.0,3.0"
+
+
+def test_no_arguments_without_signature_is_an_error(spark: Any, tmp_path: Path) -> None:
+    udf = spark_udf(spark, str(make_model(tmp_path, ECHO)), result_type="string")
+    with pytest.raises(InvalidParameterError, match=r"has no signature naming its inputs"):
+        udf()
+
+
+def test_signature_is_enforced_in_the_worker(spark: Any, frame: Any, tmp_path: Path) -> None:
+    model = make_model(tmp_path, ECHO, signature=named("x", kind="long"))
+    udf = spark_udf(spark, str(model), result_type="string")
+    with pytest.raises(
+        Exception, match=r"SchemaEnforcementError: column 'x': expected type 'long'"
+    ):
+        frame.select(udf("x")).collect()
+
+
+def test_model_is_loaded_once_per_worker_process(spark: Any, tmp_path: Path) -> None:
+    loads, predicts = tmp_path / "loads.txt", tmp_path / "predicts.txt"
+    model = make_model(
+        tmp_path, "return df.iloc[:, 0].to_numpy() + 1", load_log=loads, predict_log=predicts
+    )
+    udf = spark_udf(spark, str(model))
+    data = spark.range(0, 96, numPartitions=24).selectExpr("cast(id as double) as x")
+    total = data.select(udf("x").alias("p")).agg({"p": "sum"}).collect()[0][0]
+    assert total == sum(range(1, 97))
+    load_pids = loads.read_text().split()
+    predict_pids = predicts.read_text().split()
+    assert len(predict_pids) >= 24  # at least one batch per partition
+    assert sorted(set(predict_pids)) == sorted(load_pids)  # one load per scoring process
+    assert 1 <= len(load_pids) <= 2  # local[2]: at most two Python workers
+    # A second job reuses the loaded models: no new loads.
+    assert data.select(udf("x").alias("p")).agg({"p": "sum"}).collect()[0][0] == total
+    assert loads.read_text().split() == load_pids
+
+
+def test_model_shipped_as_archive(spark: Any, frame: Any, tmp_path: Path) -> None:
+    loads = tmp_path / "loads.txt"
+    model = make_model(tmp_path, "return pd.Series([self.path] * len(df))", load_log=loads)
+    udf = spark_udf(spark, str(model), result_type="string", ship_model=True)
+    paths = set(collect(frame.withColumn("p", udf("x"))))
+    assert len(paths) == 1
+    shipped = Path(paths.pop())
+    # Loaded from the unpacked archive, not from the original folder.
+    assert shipped.parent.name == "pyfunc_ops_models"
+    assert shipped.name.startswith("pyfunc-model-")
+    assert (shipped / "MLmodel").is_file()
+    assert not str(shipped).startswith(str(model))
+    assert len(loads.read_text().split()) <= 2
+    # A second UDF on the same model reuses the archive already added to Spark.
+    again = spark_udf(spark, str(model), result_type="string", ship_model=True)
+    assert set(collect(frame.withColumn("p", again("x")))) == {str(shipped)}
+
+
+def test_remote_uri_is_resolved_on_the_driver_and_shipped(
+    spark: Any, frame: Any, tmp_path: Path
+) -> None:
+    from pyfunc_ops.storage.transfer import upload_tree
+
+    model = make_model(tmp_path, "return pd.Series([self.path] * len(df))")
+    url = f"memory://spark-tests/{uuid.uuid4().hex}/model"
+    upload_tree(model, url)
+    udf = spark_udf(spark, url, result_type="string")
+    (path,) = set(collect(frame.withColumn("p", udf("x"))))
+    assert Path(path).parent.name == "pyfunc_ops_models"
+
+
+def test_registered_model_uri_is_shipped(spark: Any, frame: Any, tmp_path: Path) -> None:
+    from pyfunc_ops.pyfunc import log_model
+
+    code = make_model(tmp_path, "return df.iloc[:, 0].to_numpy() * 2") / "code"
+    (loader,) = code.glob("spark_loader_*.py")
+    info = log_model(
+        "model",
+        loader_module=loader.stem,
+        code_path=[str(loader)],
+        registered_model_name="spark-model",
+    )
+    for uri in (info.model_uri, "models:/spark-model/1"):
+        udf = spark_udf(spark, uri)
+        assert collect(frame.withColumn("p", udf("x"))) == [v * 2.0 for v in X]
+
+
+def test_driver_side_argument_errors(spark: Any, mixed_model: Path, tmp_path: Path) -> None:
+    with pytest.raises(InvalidParameterError, match=r"env_manager 'docker' is not supported"):
+        spark_udf(spark, str(mixed_model), env_manager="docker")
+    with pytest.raises(InvalidParameterError, match=r"ship_model must be None .* got 'yes'"):
+        spark_udf(spark, str(mixed_model), ship_model="yes")  # type: ignore[arg-type]
+    with pytest.raises(ModelNotFoundError, match=r"No model at"):
+        spark_udf(spark, str(tmp_path / "missing"))

@@ -1,0 +1,65 @@
+"""Importing the format and load path stays cheap; pandas arrives only with a model."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+HEAVY = ("pandas", "pyspark", "airflow", "sqlalchemy")
+
+
+def run(code: str, cwd: Path) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_pyfunc_api_loads_no_heavy_package(tmp_path: Path) -> None:
+    found = run(
+        f"""
+        import json, sys
+        import pyfunc_ops, pyfunc_ops.pyfunc, pyfunc_ops.models, pyfunc_ops.sklearn
+        from pyfunc_ops.pyfunc import load_model, save_model, PythonModel
+        print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))
+        """,
+        tmp_path,
+    )
+    assert found == []
+
+
+def test_pandas_is_imported_by_load_and_predict(tmp_path: Path) -> None:
+    (tmp_path / "cheap_loader.py").write_text(
+        "class M:\n"
+        "    def predict(self, model_input):\n"
+        "        return model_input['x'] + 1\n"
+        "def _load_pyfunc(path):\n"
+        "    return M()\n"
+    )
+    model = tmp_path / "model"
+    from pyfunc_ops.pyfunc import save_model
+
+    save_model(model, loader_module="cheap_loader", code_path=[tmp_path / "cheap_loader.py"])
+    out = run(
+        f"""
+        import json, sys
+        from pyfunc_ops.pyfunc import load_model
+        before = "pandas" in sys.modules
+        model = load_model({str(model)!r})
+        prediction = model.predict({{"x": [1, 2]}}).tolist()
+        print(json.dumps({{"before": before, "after": "pandas" in sys.modules,
+                           "prediction": prediction,
+                           "others": [m for m in ("pyspark", "airflow", "sqlalchemy")
+                                      if m in sys.modules]}}))
+        """,
+        tmp_path,
+    )
+    assert out == {"before": False, "after": True, "prediction": [2, 3], "others": []}
