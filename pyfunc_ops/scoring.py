@@ -233,6 +233,18 @@ def _kept_columns(
     return wanted
 
 
+def _model_columns(available: Sequence[str], columns: Sequence[str] | None, path: str) -> list[str]:
+    if columns is None:
+        return list(available)
+    missing = [c for c in columns if c not in available]
+    if missing:
+        raise InvalidParameterError(
+            f"model input columns {missing} are not in {path!r}, which has {list(available)}; "
+            "fix columns (or leave it unset to pass every input column)."
+        )
+    return list(columns)
+
+
 def _output_table(batch: pa.Table, predictions: pd.DataFrame, kept: list[str]) -> pa.Table:
     import pyarrow as pa
 
@@ -280,13 +292,15 @@ def score_files(
     key_column: str | None = None,
     env_manager: str = "local",
     input_format: str | None = None,
+    columns: Sequence[str] | None = None,
     model: Any = None,
 ) -> ScoreResult:
     """Score the Parquet/CSV ``input_url`` with the model at ``model_uri`` into one Parquet
     file at ``output_url`` (a folder or a URL ending in ``/`` gets ``predictions.parquet``).
 
     ``keep_columns``: ``None`` (predictions only), ``"all"`` or a list of input columns to
-    copy into the output; ``key_column`` is copied first. ``env_manager`` is passed to
+    copy into the output; ``key_column`` is copied first. ``columns``: the input columns
+    the model receives (default all, e.g. leave an id column out). ``env_manager`` is passed to
     ``load_model``; an already loaded ``model`` (anything with ``predict``) skips loading.
     """
     from tqdm import tqdm
@@ -331,6 +345,7 @@ def score_files(
             batch_size,
             keep_columns,
             key_column,
+            columns,
             result,
             tqdm(total=total, unit="rows", desc="scoring", mininterval=5),
         )
@@ -363,6 +378,7 @@ def _score_into(
     batch_size: int,
     keep_columns: Literal["all"] | Sequence[str] | None,
     key_column: str | None,
+    columns: Sequence[str] | None,
     result: ScoreResult,
     progress: Any,
 ) -> None:
@@ -375,7 +391,8 @@ def _score_into(
             for path in files:
                 for batch in rebatch(_read_batches(in_fs, path, fmt, batch_size), batch_size):
                     kept = _kept_columns(batch.column_names, keep_columns, key_column)
-                    frame = predictions_frame(model.predict(batch.to_pandas()), batch.num_rows)
+                    features = batch.select(_model_columns(batch.column_names, columns, path))
+                    frame = predictions_frame(model.predict(features.to_pandas()), batch.num_rows)
                     table = _output_table(batch, frame, kept)
                     if writer is None:
                         writer = pq.ParquetWriter(sink, table.schema)

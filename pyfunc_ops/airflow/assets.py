@@ -1,18 +1,22 @@
-"""Airflow Assets that stand for registered models.
+"""Airflow Assets that stand for registered models and their aliases.
 
-An operator that registers or promotes a version of model ``name`` emits an event for the
-asset ``pyfunc-ops://models/<name>``, so a scoring DAG can be scheduled on it::
+An operator that registers a version of model ``name`` emits an event for the asset
+``pyfunc-ops://models/<name>``; one that points alias ``a`` at a version also emits one
+for ``pyfunc-ops://models/<name>@a``, and one that moves a version to stage ``s`` for
+``pyfunc-ops://models/<name>/<s>``. A scoring DAG is scheduled on exactly the change it
+cares about::
 
-    @dag(schedule=[model_asset("churn")])
+    @dag(schedule=[model_asset("churn", alias="champion")])
 
-When the model name is only known at run time (a templated argument), the operator's outlet
-is the asset alias ``pyfunc-ops-models`` instead and the event is attached to the model's
-asset through it; schedule on the asset itself either way.
+Each event's ``extra`` is ``{"name", "version", "model_uri"}`` plus ``"alias"`` or
+``"stage"``. When the model name (or alias, stage) is only known at run time (a templated
+argument), the operator's outlet is the asset alias ``pyfunc-ops-models`` and the events
+are attached to the same assets through it, so scheduling on the asset works either way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
@@ -22,32 +26,58 @@ ASSET_SCHEME = "pyfunc-ops"
 MODEL_ASSET_ALIAS = "pyfunc-ops-models"
 
 
-def model_asset(name: str) -> Asset:
-    """The asset of registered model ``name``: ``pyfunc-ops://models/<name>``."""
-    return Asset(f"{ASSET_SCHEME}://models/{quote(str(name), safe='')}")
+def model_asset(name: str, *, alias: str | None = None, stage: str | None = None) -> Asset:
+    """The asset of registered model ``name`` (or of one of its aliases or stages)."""
+    if alias and stage:
+        raise ValueError("model_asset: give alias or stage, not both")
+    uri = f"{ASSET_SCHEME}://models/{quote(str(name), safe='')}"
+    if alias:
+        uri += f"@{quote(str(alias), safe='')}"
+    elif stage:
+        uri += f"/{quote(str(stage).capitalize(), safe='')}"
+    return Asset(uri)
 
 
 def is_templated(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
-def model_outlets(name: str | None) -> list[Asset | AssetAlias]:
-    """Outlets for an operator that registers/promotes ``name`` (known at parse time or
-    templated)."""
+def model_outlets(
+    name: str | None, *, alias: str | None = None, stage: str | None = None
+) -> list[Asset | AssetAlias]:
+    """Default outlets of an operator that registers ``name`` or promotes it to ``alias``
+    or ``stage`` (the asset alias when any of them is templated)."""
     if not name:
         return []
-    if is_templated(name):
+    if any(is_templated(v) for v in (name, alias, stage)):
         return [AssetAlias(MODEL_ASSET_ALIAS)]
-    return [model_asset(name)]
+    assets = [model_asset(name)]
+    if alias or stage:
+        assets.append(model_asset(name, alias=alias, stage=stage))
+    return list(assets)
 
 
-def emit_model_event(context: Mapping[str, Any], outlets: list[Any], extra: dict[str, Any]) -> None:
-    """Attach ``extra`` to the event of ``extra['name']``'s asset, through whichever of the
-    asset or the alias is among the task's ``outlets`` (nothing when neither is)."""
-    asset = model_asset(extra["name"])
-    alias = AssetAlias(MODEL_ASSET_ALIAS)
+def emit_model_event(
+    context: Mapping[str, Any], outlets: Sequence[Any], extra: dict[str, Any]
+) -> list[Asset]:
+    """Attach ``extra`` to the events of the model's assets (the model's, and its alias's or
+    stage's when ``extra`` has one) that are among ``outlets``, directly or through the
+    ``pyfunc-ops-models`` alias. Returns the assets that got an event."""
+    wanted = [model_asset(extra["name"])]
+    if extra.get("alias") or extra.get("stage"):
+        wanted.append(
+            model_asset(extra["name"], alias=extra.get("alias"), stage=extra.get("stage"))
+        )
     events = context["outlet_events"]
-    if any(isinstance(o, Asset) and o.uri == asset.uri for o in outlets):
-        events[asset].extra.update(extra)
-    elif any(isinstance(o, AssetAlias) and o.name == alias.name for o in outlets):
-        events[alias].add(asset, extra=extra)
+    uris = {o.uri for o in outlets if isinstance(o, Asset)}
+    through_alias = any(isinstance(o, AssetAlias) and o.name == MODEL_ASSET_ALIAS for o in outlets)
+    emitted = []
+    for asset in wanted:
+        if asset.uri in uris:
+            events[asset].extra.update(extra)
+        elif through_alias:
+            events[AssetAlias(MODEL_ASSET_ALIAS)].add(asset, extra=extra)
+        else:
+            continue
+        emitted.append(asset)
+    return emitted

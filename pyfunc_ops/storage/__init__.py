@@ -21,9 +21,11 @@ if TYPE_CHECKING:
     from pyfunc_ops.storage.filesystem import (
         clear_storage_options,
         get_filesystem,
+        get_registered_options,
         get_storage_options,
         join,
         set_storage_options,
+        storage_options,
     )
     from pyfunc_ops.storage.transfer import copy_artifact, download_tree, upload_tree
     from pyfunc_ops.storage.uri import ACCEPTED_FORMS, ModelURI, is_local, parse_model_uri
@@ -35,9 +37,11 @@ _EXPORTS = {
     "parse_model_uri": "uri",
     "clear_storage_options": "filesystem",
     "get_filesystem": "filesystem",
+    "get_registered_options": "filesystem",
     "get_storage_options": "filesystem",
     "join": "filesystem",
     "set_storage_options": "filesystem",
+    "storage_options": "filesystem",
     "copy_artifact": "transfer",
     "download_tree": "transfer",
     "upload_tree": "transfer",
@@ -52,11 +56,13 @@ __all__ = [
     "download_tree",
     "fetch",
     "get_filesystem",
+    "get_registered_options",
     "get_storage_options",
     "is_local",
     "join",
     "parse_model_uri",
     "set_storage_options",
+    "storage_options",
     "upload_tree",
 ]
 

@@ -19,6 +19,8 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import fsspec
@@ -28,10 +30,12 @@ from pyfunc_ops.errors import InvalidURIError, StorageError
 __all__ = [
     "clear_storage_options",
     "get_filesystem",
+    "get_registered_options",
     "get_storage_options",
     "is_url",
     "join",
     "set_storage_options",
+    "storage_options",
 ]
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,27 @@ def clear_storage_options(protocol: str | None = None) -> None:
             _registered.clear()
         else:
             _registered.pop(_canonical(protocol), None)
+
+
+def get_registered_options(protocol: str) -> dict[str, Any]:
+    """A copy of what :func:`set_storage_options` registered for ``protocol`` (no env)."""
+    with _registry_lock:
+        return copy.deepcopy(_registered.get(_canonical(protocol), {}))
+
+
+@contextmanager
+def storage_options(protocol: str, **options: Any) -> Iterator[None]:
+    """Register ``options`` for ``protocol`` for the block, then restore the previous ones.
+
+    The registry is process-wide, not per thread: concurrent blocks for the same protocol
+    in one process see each other's options.
+    """
+    previous = get_registered_options(protocol)
+    set_storage_options(protocol, **options)
+    try:
+        yield
+    finally:
+        set_storage_options(protocol, **previous)
 
 
 def _environment_options(protocol: str) -> dict[str, Any]:

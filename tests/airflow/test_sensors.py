@@ -35,7 +35,7 @@ from pyfunc_ops.tracking import TrackingClient
 pytestmark = pytest.mark.airflow
 
 START = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
-FAST = {"poke_interval": 0.2, "timeout": 30}
+FAST: dict[str, Any] = {"poke_interval": 0.2, "timeout": 30}
 
 
 # -- helpers ------------------------------------------------------------------------------
@@ -103,7 +103,7 @@ def _record(recorder: Recorder) -> Any:
 
 
 def _after_first_miss(
-    monkeypatch: pytest.MonkeyPatch, module: Any, attribute: str, action: Callable[[], None]
+    monkeypatch: pytest.MonkeyPatch, module: Any, attribute: str, action: Callable[[], object]
 ) -> list[Any]:
     """Wrap ``module.attribute`` (a lookup returning None for "not yet") so ``action`` runs
     right after its first miss; returns the list of results the lookup gave."""
@@ -249,7 +249,9 @@ def test_resume_applies_soft_fail_to_trigger_failures(
         sensor.resume_execution("execute_complete", {"event": event}, {})  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(("soft_fail", "expected"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)])
+@pytest.mark.parametrize(
+    ("soft_fail", "expected"), [(False, AirflowSensorTimeout), (True, AirflowSkipException)]
+)
 def test_resume_maps_the_deferral_timeout(soft_fail: bool, expected: type[Exception]) -> None:
     # The scheduler enforces defer(timeout=...) by resuming the task with "__fail__".
     from airflow.sdk.bases.operator import TriggerFailureReason
@@ -257,7 +259,9 @@ def test_resume_maps_the_deferral_timeout(soft_fail: bool, expected: type[Except
     sensor = ModelVersionSensor(task_id="wait", name="churn", deferrable=True, soft_fail=soft_fail)
     with pytest.raises(expected):
         sensor.resume_execution(
-            "__fail__", {"error": TriggerFailureReason.TRIGGER_TIMEOUT}, {}  # type: ignore[arg-type]
+            "__fail__",
+            {"error": TriggerFailureReason.TRIGGER_TIMEOUT},
+            {},  # type: ignore[arg-type]
         )
 
 
@@ -350,7 +354,12 @@ def test_deferrable_mode_waits_in_the_trigger(
     recorder = Recorder()
     with _dag("mv_deferrable") as dag:
         wait = ModelVersionSensor(
-            task_id="wait", name="churn", stage="staging", deferrable=True, poll_interval=0.2, **FAST
+            task_id="wait",
+            name="churn",
+            stage="staging",
+            deferrable=True,
+            poll_interval=0.2,
+            **FAST,
         )
         _record(recorder)(wait.output)
 
@@ -500,4 +509,3 @@ def test_model_sensor_invalid_uri_fails_the_poke() -> None:
     sensor = PyfuncModelSensor(task_id="wait", model_uri="nosuchproto://bucket/model")
     with pytest.raises(PyfuncOpsError, match="nosuchproto"):
         sensor.poke({})  # type: ignore[arg-type]
-

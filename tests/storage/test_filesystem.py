@@ -12,9 +12,11 @@ from fsspec.implementations.memory import MemoryFileSystem
 from pyfunc_ops.errors import InvalidURIError
 from pyfunc_ops.storage.filesystem import (
     get_filesystem,
+    get_registered_options,
     get_storage_options,
     join,
     set_storage_options,
+    storage_options,
 )
 
 
@@ -87,6 +89,22 @@ def test_registered_options_override_environment(aws_env: pytest.MonkeyPatch) ->
     assert get_storage_options("s3")["client_kwargs"]["endpoint_url"] == "http://127.0.0.1:9"
     set_storage_options("s3")
     assert get_storage_options("s3")["key"] == "env-key"
+
+
+def test_storage_options_block_restores_previous(aws_env: pytest.MonkeyPatch) -> None:
+    set_storage_options("s3", key="outer")
+    with storage_options("s3a", key="inner", client_kwargs={"endpoint_url": "http://x"}):
+        assert get_registered_options("s3") == {
+            "key": "inner",
+            "client_kwargs": {"endpoint_url": "http://x"},
+        }
+    assert get_registered_options("s3") == {"key": "outer"}
+    with pytest.raises(RuntimeError), storage_options("s3", key="failing"):
+        raise RuntimeError("boom")
+    assert get_registered_options("s3") == {"key": "outer"}
+    # Environment-derived options are never frozen into the registry.
+    aws_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    assert get_registered_options("s3") == {"key": "outer"}
 
 
 def test_chained_url_gets_per_protocol_options(aws_env: pytest.MonkeyPatch) -> None:

@@ -26,6 +26,7 @@ class PyfuncPredictOperator(BaseOperator):
     :param keep_columns: ``None`` (predictions only), ``"all"`` or a list of input columns
         to copy into the output.
     :param key_column: an input column copied first into the output, to join back on.
+    :param columns: the input columns the model receives (default: all of them).
     :param env_manager: ``"local"``, ``"virtualenv"``/``"uv"`` or ``"conda"``.
     """
 
@@ -35,6 +36,7 @@ class PyfuncPredictOperator(BaseOperator):
         "output_url",
         "keep_columns",
         "key_column",
+        "columns",
         "input_format",
     )
     ui_color = "#fdf1d6"
@@ -50,6 +52,7 @@ class PyfuncPredictOperator(BaseOperator):
         key_column: str | None = None,
         env_manager: str = "local",
         input_format: str | None = None,
+        columns: Sequence[str] | None = None,
         pyfunc_ops_conn_id: str = PyfuncOpsHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
@@ -62,6 +65,7 @@ class PyfuncPredictOperator(BaseOperator):
         self.key_column = key_column
         self.env_manager = env_manager
         self.input_format = input_format
+        self.columns = columns
         self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
 
     def execute(self, context: Context) -> dict[str, Any]:
@@ -77,5 +81,6 @@ class PyfuncPredictOperator(BaseOperator):
                 key_column=self.key_column or None,
                 env_manager=self.env_manager,
                 input_format=self.input_format or None,
+                columns=list(self.columns) if self.columns else None,
             )
         return {**result.to_dict(), "model_uri": self.model_uri}

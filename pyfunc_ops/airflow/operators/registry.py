@@ -31,8 +31,6 @@ class _RegistryOperator(BaseOperator):
         pyfunc_ops_conn_id: str = PyfuncOpsHook.default_conn_name,
         **kwargs: Any,
     ) -> None:
-        if "outlets" not in kwargs:
-            kwargs["outlets"] = model_outlets(name)
         super().__init__(**kwargs)
         self.name = name
         self.version = version
@@ -50,6 +48,8 @@ class SetModelAliasOperator(_RegistryOperator):
     template_fields: Sequence[str] = ("name", "version", "alias")
 
     def __init__(self, *, alias: str, **kwargs: Any) -> None:
+        if "outlets" not in kwargs:
+            kwargs["outlets"] = model_outlets(kwargs.get("name"), alias=alias)
         super().__init__(**kwargs)
         self.alias = alias
 
@@ -76,6 +76,8 @@ class TransitionModelStageOperator(_RegistryOperator):
     template_fields: Sequence[str] = ("name", "version", "stage")
 
     def __init__(self, *, stage: str, archive_existing_versions: bool = False, **kwargs: Any):
+        if "outlets" not in kwargs:
+            kwargs["outlets"] = model_outlets(kwargs.get("name"), stage=stage)
         super().__init__(**kwargs)
         self.stage = stage
         self.archive_existing_versions = archive_existing_versions

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
@@ -26,6 +26,9 @@ from pyfunc_ops.airflow.triggers.conditions import (
     find_model_version,
     model_version_info,
 )
+
+if TYPE_CHECKING:
+    from pyfunc_ops.tracking import TrackingClient
 
 CLASSPATH = "pyfunc_ops.airflow.triggers.model_version.ModelVersionTrigger"
 
@@ -88,8 +91,12 @@ class ModelVersionTrigger(BaseTrigger):
         yield TriggerEvent(event)
 
     async def _wait(self) -> dict[str, Any]:
-        condition = VersionCondition(self.name, self.stage, self.alias, self.min_version)
+        what = f"a version of registered model {self.name!r}"
         try:
+            # Parsed again (not trusted from the sensor) so a hand-built trigger with a
+            # non-canonical stage or a bad argument still gets a clear error event.
+            condition = VersionCondition.parse(self.name, self.stage, self.alias, self.min_version)
+            what = condition.describe()
             client = await asyncio.to_thread(self._client)
             while True:
                 found = await asyncio.to_thread(
@@ -101,29 +108,28 @@ class ModelVersionTrigger(BaseTrigger):
                     condition.min_version,
                 )
                 if found is not None:
-                    self.log.info("found %s: version %s", condition.describe(), found.version)
+                    self.log.info("found %s: version %s", what, found.version)
                     return {"status": "success", "model_version": model_version_info(found)}
                 remaining = None if self.end_time is None else self.end_time - time.time()
                 if remaining is not None and remaining <= 0:
                     return {
                         "status": "timeout",
-                        "message": f"timed out waiting for {condition.describe()}",
+                        "message": f"timed out waiting for {what}",
                     }
-                self.log.debug("not yet: %s", condition.describe())
-                delay = self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+                self.log.debug("not yet: %s", what)
+                delay = (
+                    self.poll_interval if remaining is None else min(self.poll_interval, remaining)
+                )
                 await asyncio.sleep(delay)
         except Exception as exc:  # reported as an event, see the module docstring
             self.log.exception("polling the registry failed")
             return {
                 "status": "error",
-                "message": (
-                    f"waiting for {condition.describe()} failed: {type(exc).__name__}: {exc}"
-                ),
+                "message": (f"waiting for {what} failed: {type(exc).__name__}: {exc}"),
             }
 
-    def _client(self) -> Any:
-        # Reading the connection is a blocking call to the supervisor; it runs in the same
-        # worker thread as the queries.
+    def _client(self) -> TrackingClient:
+        # Reading the connection is a blocking call to the supervisor: run off the loop.
         from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
 
         return PyfuncOpsHook(pyfunc_ops_conn_id=self.pyfunc_ops_conn_id).get_client()

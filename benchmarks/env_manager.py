@@ -1,0 +1,237 @@
+"""Benchmark: Spark scoring in the model's restored environment.
+
+One scikit-learn model (HistGradientBoostingRegressor, 8 float columns), saved by MLflow so
+that all variants read the same folder, scored on the same rows (default 400,000 in 8
+partitions) on ``local[2]``:
+
+* ``ours-local``      - ``pyfunc_ops.pyfunc.spark_udf(env_manager="local")``;
+* ``ours-virtualenv`` - ``pyfunc_ops.pyfunc.spark_udf(env_manager="virtualenv")``: a
+  virtualenv built from the model's requirements, one long-lived worker per Spark Python
+  worker, batches sent as Arrow;
+* ``mlflow-uv``       - ``mlflow.pyfunc.spark_udf(env_manager="uv")`` in the MLflow venv.
+
+Warm: one untimed run first (it builds the environment and starts the workers), then
+``--runs`` timed runs, medians reported. Data preparation and the timed expression are the
+ones of ``benchmarks/spark_udf.py``.
+
+    .venv/bin/python benchmarks/env_manager.py [--rows N] [--partitions P] [--runs R]
+
+Prints a table and writes benchmarks/results/env_manager.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from spark_udf import FEATURES, ROOT, SPARK_CONF, THREAD_VARS, _load, make_data
+
+# Runs in the MLflow venv: "save" saves the estimator with MLflow; "score" times its UDF.
+MLFLOW_SIDE = r"""
+import json, pickle, sys, time
+import mlflow, mlflow.pyfunc, mlflow.sklearn
+import pandas as pd
+from mlflow.models import infer_signature
+
+args = json.loads(sys.argv[1])
+if args["mode"] == "save":
+    with open(args["estimator"], "rb") as fh:
+        estimator = pickle.load(fh)
+    sample = pd.read_parquet(args["sample"])
+    mlflow.sklearn.save_model(
+        estimator, args["model"], signature=infer_signature(sample, estimator.predict(sample))
+    )
+    print("RESULT " + json.dumps({"mlflow": mlflow.__version__}))
+    sys.exit(0)
+from pyspark.sql import SparkSession, functions as F
+builder = SparkSession.builder.master("local[2]").appName("bench-mlflow-uv")
+for key, value in args["conf"].items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+spark.sparkContext.setLogLevel("ERROR")
+df = spark.read.parquet(args["data"]).repartition(args["partitions"]).cache()
+df.count()
+start = time.perf_counter()
+udf = mlflow.pyfunc.spark_udf(spark, args["model"], result_type="double", env_manager="uv")
+prepare = time.perf_counter() - start
+expr = udf(*args["features"]).alias("p")
+def run():
+    start = time.perf_counter()
+    total = df.select(expr).agg(F.sum("p")).collect()[0][0]
+    return time.perf_counter() - start, total
+for _ in range(args["warmup"]):
+    run()
+times, totals = zip(*(run() for _ in range(args["runs"])))
+spark.stop()
+print("RESULT " + json.dumps({"times": times, "total": totals[0], "prepare": prepare}))
+"""
+
+
+def _mlflow(payload: dict[str, Any], work: Path) -> dict[str, Any]:
+    venv = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "mlflow_venv.sh")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    python = str(Path(venv) / "bin" / "python")
+    env = dict(os.environ, PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, **THREAD_VARS)
+    proc = subprocess.run(
+        [python, "-c", MLFLOW_SIDE, json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"error": f"exit code {proc.returncode}: {proc.stderr[-3000:]}"}
+    return dict(json.loads(lines[-1].removeprefix("RESULT ")))
+
+
+def run_ours(args: argparse.Namespace, model_dir: Path, data: Path) -> dict[str, Any]:
+    from pyspark.sql import SparkSession
+    from pyspark.sql import functions as F
+
+    from pyfunc_ops.pyfunc import spark_udf
+
+    builder = SparkSession.builder.master("local[2]").appName("bench-env-manager")
+    for key, value in SPARK_CONF.items():
+        builder = builder.config(key, value)
+    builder = builder.config(
+        "spark.executorEnv.PYFUNC_OPS_ENV_DIR", os.environ["PYFUNC_OPS_ENV_DIR"]
+    )
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    df = spark.read.parquet(str(data)).repartition(args.partitions).cache()
+    df.count()
+    exprs = {
+        name: spark_udf(spark, str(model_dir), result_type="double", env_manager=manager)(*FEATURES)
+        for name, manager in (("ours-local", "local"), ("ours-virtualenv", "virtualenv"))
+    }
+
+    def run(name: str) -> tuple[float, float]:
+        start = time.perf_counter()
+        total = df.select(exprs[name].alias("p")).agg(F.sum("p")).collect()[0][0]
+        return time.perf_counter() - start, total
+
+    cold: dict[str, float] = {}
+    for name in exprs:
+        cold[name] = run(name)[0]
+        for _ in range(args.warmup - 1):
+            run(name)
+    times: dict[str, list[float]] = {name: [] for name in exprs}
+    totals: dict[str, float] = {}
+    for i in range(args.runs):
+        for name in exprs if i % 2 == 0 else reversed(exprs):
+            elapsed, totals[name] = run(name)
+            times[name].append(elapsed)
+            print(f"  {name:16s} run {i + 1}: {elapsed:.2f} s", flush=True)
+    spark.stop()
+    return {"times": times, "totals": totals, "first_run": cold}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=400_000)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--skip-mlflow", action="store_true")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "env_manager.json"
+    )
+    args = parser.parse_args()
+    os.environ.update(THREAD_VARS)
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
+    load_before = _load()
+    with tempfile.TemporaryDirectory(prefix="bench_env_manager_") as tmp:
+        work = Path(tmp)
+        os.environ["PYFUNC_OPS_ENV_DIR"] = str(work / "envs")
+        data, sample, est_path = make_data(work, args.rows)
+        model_dir = work / "model"
+        saved = _mlflow(
+            {
+                "mode": "save",
+                "estimator": str(est_path),
+                "sample": str(sample),
+                "model": str(model_dir),
+            },
+            work,
+        )
+        if "error" in saved:
+            raise SystemExit(f"Saving the model with MLflow failed: {saved['error']}")
+        print(f"{args.rows:,} rows, {args.partitions} partitions, local[2]; load {load_before}")
+        ours = run_ours(args, model_dir, data)
+        mlflow: dict[str, Any] | None = None
+        if not args.skip_mlflow:
+            mlflow = _mlflow(
+                {
+                    "mode": "score",
+                    "model": str(model_dir),
+                    "data": str(data),
+                    "partitions": args.partitions,
+                    "features": FEATURES,
+                    "conf": SPARK_CONF,
+                    "warmup": args.warmup,
+                    "runs": args.runs,
+                },
+                work,
+            )
+    runs = dict(ours["times"])
+    totals = dict(ours["totals"])
+    if mlflow is not None and "times" in mlflow:
+        runs["mlflow-uv"] = list(mlflow["times"])
+        totals["mlflow-uv"] = mlflow["total"]
+    medians = {name: statistics.median(t) for name, t in runs.items()}
+    ratios = {"ours-virtualenv/ours-local": medians["ours-virtualenv"] / medians["ours-local"]}
+    if "mlflow-uv" in medians:
+        ratios["mlflow-uv/ours-local"] = medians["mlflow-uv"] / medians["ours-local"]
+        ratios["mlflow-uv/ours-virtualenv"] = medians["mlflow-uv"] / medians["ours-virtualenv"]
+    result = {
+        "rows": args.rows,
+        "partitions": args.partitions,
+        "master": "local[2]",
+        "model": "HistGradientBoostingRegressor(max_iter=100), 8 float columns, saved by MLflow",
+        "warmup_runs": args.warmup,
+        "timed_runs": args.runs,
+        "seconds": runs,
+        "median_seconds": medians,
+        "first_run_seconds": ours["first_run"],
+        "ratios": ratios,
+        "prediction_sums": totals,
+        "mlflow_uv": mlflow if mlflow is None or "error" in mlflow else {"ok": True},
+        "conditions": {
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": _load(),
+            "python": platform.python_version(),
+            "thread_vars": THREAD_VARS,
+            "mlflow": saved.get("mlflow"),
+        },
+    }
+    print(f"\n{'variant':16s} {'median s':>9s}  runs")
+    for name, median in medians.items():
+        print(f"{name:16s} {median:9.2f}  {', '.join(f'{t:.2f}' for t in runs[name])}")
+    for name, ratio in ratios.items():
+        print(f"{name:28s} {ratio:.2f}")
+    if mlflow is not None and "error" in mlflow:
+        print(f"mlflow-uv failed: {mlflow['error'][-1500:]}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+if __name__ == "__main__":
+    main()
