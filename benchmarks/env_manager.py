@@ -49,7 +49,10 @@ if args["mode"] == "save":
         estimator = pickle.load(fh)
     sample = pd.read_parquet(args["sample"])
     mlflow.sklearn.save_model(
-        estimator, args["model"], signature=infer_signature(sample, estimator.predict(sample))
+        estimator,
+        args["model"],
+        signature=infer_signature(sample, estimator.predict(sample)),
+        serialization_format="cloudpickle",
     )
     print("RESULT " + json.dumps({"mlflow": mlflow.__version__}))
     sys.exit(0)
@@ -203,7 +206,7 @@ def main() -> None:
         "rows": args.rows,
         "partitions": args.partitions,
         "master": "local[2]",
-        "model": "HistGradientBoostingRegressor(max_iter=100), 8 float columns, saved by MLflow",
+        "model": "HistGradientBoostingRegressor(max_iter=100), 8 float columns, saved by MLflow (cloudpickle)",
         "warmup_runs": args.warmup,
         "timed_runs": args.runs,
         "seconds": runs,

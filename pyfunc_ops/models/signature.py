@@ -32,20 +32,22 @@ DATA_TYPES: dict[str, str | None] = {
     "binary": None,
     "datetime": "datetime64[ns]",
 }
-# Source dtype kind/size -> target type names reachable without losing information.
+# Source dtype (kind, itemsize) -> target type names reachable without losing information.
+# These are the rules of the format's reference implementation, so a model's signature is
+# enforced the same way whichever library loads it: upcasts within a kind, small unsigned
+# to signed, and integers of at most 4 bytes to double. int64 -> double is refused (values
+# above 2**53 would change), except a column holding only 0 and 1 (see _cast_column).
 _SAFE_NUMERIC = {
     "integer": {("i", 1), ("i", 2), ("i", 4), ("u", 1), ("u", 2)},
     "long": {("i", 1), ("i", 2), ("i", 4), ("i", 8), ("u", 1), ("u", 2), ("u", 4)},
-    "float": {("i", 1), ("i", 2), ("u", 1), ("u", 2), ("f", 2), ("f", 4)},
+    "float": {("f", 2), ("f", 4)},
     "double": {
         ("i", 1),
         ("i", 2),
         ("i", 4),
-        ("i", 8),
         ("u", 1),
         ("u", 2),
         ("u", 4),
-        ("u", 8),
         ("f", 2),
         ("f", 4),
         ("f", 8),
@@ -184,6 +186,11 @@ def infer_signature(model_input: Any, model_output: Any = None) -> ModelSignatur
     )
 
 
+def _zero_one(values: pd.Series) -> bool:
+    """True when an integer column holds only 0 and 1 (a flag; exact in any float)."""
+    return bool(((values == 0) | (values == 1)).all())
+
+
 def _cast_column(values: pd.Series, spec: ColSpec) -> pd.Series:
     """Return ``values`` as ``spec.type`` when the cast is safe, else raise."""
     target = DATA_TYPES.get(spec.type)
@@ -213,6 +220,8 @@ def _cast_column(values: pd.Series, spec: ColSpec) -> pd.Series:
         if str(dtype) == target:
             return values
         if (kind, getattr(dtype, "itemsize", 0)) in _SAFE_NUMERIC.get(spec.type, set()):
+            return values.astype(target)
+        if str(dtype) == "int64" and spec.type in ("float", "double") and _zero_one(values):
             return values.astype(target)
     raise SchemaEnforcementError(
         f"{label}: expected type {spec.type!r} (numpy {target or 'object'}), found dtype "

@@ -156,3 +156,24 @@ def test_run_reads_the_tracking_store_from_the_connection(
     )
     assert event.payload["status"] == "success"
     assert event.payload["model_version"]["source"] == "/models/fraud/1"
+
+
+def test_run_reports_an_invalid_argument_as_an_error_event() -> None:
+    event = _first_event(ModelVersionTrigger(name="churn", stage="Prod", poll_interval=0.05))
+    assert event.payload["status"] == "error"
+    assert (
+        "InvalidParameterError: model version stage 'Prod' is not a stage"
+        in (event.payload["message"])
+    )
+
+
+def test_run_accepts_any_stage_casing() -> None:
+    client = TrackingClient()
+    client.register_model("/models/churn/1", "churn")
+    client.transition_model_version_stage("churn", 1, "Production")
+    client.set_registered_model_alias("churn", "champion", 1)
+    event = _first_event(
+        ModelVersionTrigger(name="churn", stage="production", alias="champion", poll_interval=0.05)
+    )
+    assert event.payload["status"] == "success"
+    assert event.payload["model_version"]["stage"] == "Production"

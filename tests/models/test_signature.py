@@ -96,7 +96,7 @@ def test_extra_columns_are_dropped_and_order_follows_the_schema() -> None:
         ("int16", "integer", "int32"),
         ("float32", "double", "float64"),
         ("int32", "double", "float64"),
-        ("int64", "double", "float64"),
+        ("uint8", "long", "int64"),
     ],
 )
 def test_safe_casts_are_applied(source: str, spec: str, target: str) -> None:
@@ -114,12 +114,16 @@ def test_safe_casts_are_applied(source: str, spec: str, target: str) -> None:
         ("int64", "integer"),
         ("float64", "float"),
         ("int64", "float"),
+        ("int64", "double"),
+        ("int16", "float"),
         ("int64", "string"),
         ("float64", "boolean"),
     ],
 )
 def test_unsafe_casts_are_refused(source: str, spec: str) -> None:
     frame = pd.DataFrame({"x": np.array([1, 2], dtype=source)})
+    if source == "float64":
+        frame["x"] += 0.5
     with pytest.raises(
         SchemaEnforcementError, match=rf"column 'x': expected type '{spec}'.*found dtype {source}"
     ):
@@ -187,3 +191,12 @@ def test_enforcement_is_vectorized_on_a_large_castable_frame() -> None:
     assert [str(t) for t in out.dtypes] == ["int64", "float64", "float64"]
     assert int(out["a"].iloc[-1]) == n - 1
     assert str(frame["a"].dtype) == "int32"  # the caller's frame is left as it was
+
+
+@pytest.mark.parametrize("spec", ["float", "double"])
+def test_int64_flags_of_zero_and_one_cast_to_floats(spec: str) -> None:
+    frame = pd.DataFrame({"x": np.array([0, 1, 1, 0], dtype="int64")})
+    with no_row_loops():
+        out = enforce_schema(frame, schema(x=spec))
+    assert out["x"].tolist() == [0.0, 1.0, 1.0, 0.0]
+    assert str(out["x"].dtype) == ("float32" if spec == "float" else "float64")

@@ -125,7 +125,7 @@ class ModelVersionTrigger(BaseTrigger):
             self.log.exception("polling the registry failed")
             return {
                 "status": "error",
-                "message": (f"waiting for {what} failed: {type(exc).__name__}: {exc}"),
+                "message": f"waiting for {what} failed: {type(exc).__name__}: {exc}",
             }
 
     def _client(self) -> TrackingClient:
