@@ -1,0 +1,208 @@
+"""The pyfunc_ops connection type: field mapping, environment fallback, applying it."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pyfunc_ops import config
+from pyfunc_ops.airflow.hooks import PyfuncOpsConfig, PyfuncOpsHook
+from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.storage import filesystem
+
+CONN_VAR = "AIRFLOW_CONN_PYFUNC_OPS_DEFAULT"
+
+
+def _set_conn(monkeypatch: pytest.MonkeyPatch, conn_id: str = "pyfunc_ops_default", **fields):
+    monkeypatch.setenv(
+        f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "pyfunc_ops", **fields})
+    )
+
+
+def test_json_connection_maps_every_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_conn(
+        monkeypatch,
+        login="AKIAEXAMPLE",
+        password="secret-key",
+        extra={
+            "tracking_uri": "postgresql://u:p@db/registry",
+            "artifact_root": "s3://bucket/artifacts",
+            "endpoint_url": "http://127.0.0.1:9000",
+            "region_name": "eu-west-1",
+            "aws_session_token": "tok",
+            "storage_options": {"use_ssl": False},
+        },
+    )
+    cfg = PyfuncOpsHook().get_config()
+    assert cfg == PyfuncOpsConfig(
+        tracking_uri="postgresql://u:p@db/registry",
+        artifact_root="s3://bucket/artifacts",
+        endpoint_url="http://127.0.0.1:9000",
+        aws_access_key_id="AKIAEXAMPLE",
+        aws_secret_access_key="secret-key",
+        aws_session_token="tok",
+        region_name="eu-west-1",
+        storage_options={"use_ssl": False},
+    )
+    assert cfg.s3_storage_options() == {
+        "use_ssl": False,
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9000", "region_name": "eu-west-1"},
+        "key": "AKIAEXAMPLE",
+        "secret": "secret-key",
+        "token": "tok",
+    }
+
+
+def test_uri_connection_host_is_the_endpoint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    db = tmp_path / "reg.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MY_STORE",
+        f"pyfunc-ops://key:secretvalue@minio:9000/https?tracking_uri={db}&region_name=us-east-2",
+    )
+    cfg = PyfuncOpsHook("my_store").get_config()
+    assert cfg.endpoint_url == "https://minio:9000"
+    assert (cfg.aws_access_key_id, cfg.aws_secret_access_key) == ("key", "secretvalue")
+    assert cfg.tracking_uri == str(db)
+    assert cfg.region_name == "us-east-2"
+    assert cfg.artifact_root == config.artifact_root()  # not in the connection: the default
+
+
+def test_missing_connection_falls_back_to_environment(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv(CONN_VAR, raising=False)
+    monkeypatch.setenv("PYFUNC_OPS_TRACKING_URI", "sqlite:////tmp/from-env.db")
+    with caplog.at_level(logging.DEBUG, logger="pyfunc_ops.airflow.hooks.pyfunc_ops"):
+        cfg = PyfuncOpsHook("pyfunc_ops_absent").get_config()
+    assert cfg == PyfuncOpsConfig(
+        tracking_uri="sqlite:////tmp/from-env.db", artifact_root=config.artifact_root()
+    )
+    assert cfg.s3_storage_options() == {}
+    assert "no Airflow connection 'pyfunc_ops_absent'" in caplog.text
+
+
+def test_bad_connection_fields_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    _set_conn(monkeypatch, "bad_schema", host="minio", schema="ftp")
+    with pytest.raises(InvalidParameterError, match="schema 'ftp' is used as the S3 endpoint"):
+        PyfuncOpsHook("bad_schema").get_config()
+    _set_conn(monkeypatch, "bad_options", extra={"storage_options": "anon=true"})
+    with pytest.raises(InvalidParameterError, match="'storage_options' must be a JSON object"):
+        PyfuncOpsHook("bad_options").get_config()
+
+
+def test_unknown_extra_keys_are_named(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _set_conn(monkeypatch, extra={"trackng_uri": "x"})
+    with caplog.at_level(logging.WARNING, logger="pyfunc_ops.airflow.hooks.pyfunc_ops"):
+        PyfuncOpsHook().get_config()
+    assert "ignoring unknown extra keys ['trackng_uri']" in caplog.text
+
+
+def test_configured_applies_and_restores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    filesystem.set_storage_options("s3", anon=True)
+    monkeypatch.setenv("PYFUNC_OPS_ARTIFACT_ROOT", "/before")
+    _set_conn(
+        monkeypatch,
+        login="k1",
+        password="s1",
+        extra={"tracking_uri": str(tmp_path / "t.db"), "endpoint_url": "http://127.0.0.1:1"},
+    )
+    try:
+        with pytest.raises(RuntimeError, match="boom"), PyfuncOpsHook().configured() as cfg:
+            assert os.environ["PYFUNC_OPS_TRACKING_URI"] == str(tmp_path / "t.db")
+            assert os.environ["PYFUNC_OPS_ARTIFACT_ROOT"] == "/before"  # fallback value
+            options = filesystem.get_storage_options("s3")
+            assert options["key"] == "k1" and options["secret"] == "s1"
+            assert options["client_kwargs"]["endpoint_url"] == "http://127.0.0.1:1"
+            assert "anon" not in options  # replaced, not merged with the earlier options
+            assert cfg.tracking_uri == str(tmp_path / "t.db")
+            raise RuntimeError("boom")
+        assert "PYFUNC_OPS_TRACKING_URI" not in os.environ
+        assert os.environ["PYFUNC_OPS_ARTIFACT_ROOT"] == "/before"
+        assert filesystem.get_storage_options("s3").get("anon") is True
+        assert "k1" not in json.dumps(filesystem.get_storage_options("s3"))
+    finally:
+        filesystem.clear_storage_options("s3")
+
+
+def test_client_and_test_connection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    _set_conn(monkeypatch, extra={"tracking_uri": str(tmp_path / "reg.db")})
+    hook = PyfuncOpsHook()
+    client = hook.get_client()
+    client.create_registered_model("seen_through_hook")
+    assert client.tracking_uri == f"sqlite:///{tmp_path / 'reg.db'}"
+    ok, message = hook.test_connection()
+    assert ok and str(tmp_path / "reg.db") in message
+    _set_conn(monkeypatch, "broken", extra={"tracking_uri": "nosuchdialect://x/y"})
+    ok, message = PyfuncOpsHook("broken").test_connection()
+    assert not ok and "nosuchdialect" in message
+
+
+@pytest.mark.airflow
+def test_s3_through_connection_only(
+    monkeypatch: pytest.MonkeyPatch, s3_bucket: str, s3_server: str, tmp_path: Path
+) -> None:
+    """With the AWS_* variables gone, the connection alone reaches the S3 endpoint."""
+    import pandas as pd
+
+    from pyfunc_ops.airflow.operators import PyfuncPredictOperator
+
+    filesystem.clear_storage_options()
+    with PyfuncOpsHook("nothing").configured():  # no connection: environment (moto) applies
+        fs, path = filesystem.get_filesystem(f"{s3_bucket}/in/x.csv")
+        fs.pipe(path, b"a,b\n1,2\n3,4\n")
+    for var in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(var)
+    _set_conn(monkeypatch, login="testing", password="testing", extra={"endpoint_url": s3_server})
+
+    class Sum:
+        def predict(self, df: pd.DataFrame) -> pd.Series:
+            return df["a"] + df["b"]
+
+    import pyfunc_ops.pyfunc.load as load
+
+    monkeypatch.setattr(load, "load_model", lambda uri, env_manager="local": Sum())
+    op = PyfuncPredictOperator(
+        task_id="s3",
+        model_uri="m",
+        input_url=f"{s3_bucket}/in",
+        output_url=f"{s3_bucket}/out/p.parquet",
+    )
+    result = op.execute({})
+    assert (result["rows_in"], result["rows_out"]) == (2, 2)
+    with PyfuncOpsHook().configured():
+        fs, path = filesystem.get_filesystem(f"{s3_bucket}/out/p.parquet")
+        with fs.open(path, "rb") as fh:
+            assert pd.read_parquet(fh)["prediction"].tolist() == [3, 7]
+    assert filesystem.get_storage_options("s3") == {}  # the connection's options are gone
+
+
+def test_provider_registered(airflow_env: dict[str, str], airflow_db: Path) -> None:
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
+
+    hooks = ProvidersManagerTaskRuntime().hooks
+    assert (
+        hooks["pyfunc_ops"].hook_class_name == "pyfunc_ops.airflow.hooks.pyfunc_ops.PyfuncOpsHook"
+    )
+    assert hooks["pyfunc_ops"].connection_id_attribute_name == "pyfunc_ops_conn_id"
+    listed = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "-o", "json"],
+        env=airflow_env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    # Airflow logs a line before the JSON document.
+    document = next(line for line in listed.stdout.splitlines() if line.startswith("["))
+    providers = {p["package_name"]: p for p in json.loads(document)}
+    assert "pyfunc-ops" in providers, listed.stdout
+    assert providers["pyfunc-ops"]["description"].startswith("Package, register and score")
