@@ -27,6 +27,10 @@ class ModelNotFoundError(PyfuncOpsError, FileNotFoundError):
     """No model (no ``MLmodel`` file) exists where one was expected."""
 
 
+class ArtifactNotFoundError(PyfuncOpsError, FileNotFoundError):
+    """An artifact named in ``artifacts=`` (a file or folder, not a model) does not exist."""
+
+
 class ModelExistsError(PyfuncOpsError, FileExistsError):
     """A save would overwrite an existing, non-empty destination."""
 

@@ -33,6 +33,8 @@ bash scripts/mlflow_venv.sh >/dev/null
 
 # Restored model environments are cached between runs (they take a while to build).
 export PYFUNC_OPS_TEST_ENV_DIR="${PYFUNC_OPS_TEST_ENV_DIR:-$HOME/.cache/pyfunc_ops/test-envs}"
+# Tests only ever talk to S3 on 127.0.0.1 (moto); never to an instance-metadata address.
+export AWS_EC2_METADATA_DISABLED=true
 export PYSPARK_PYTHON="$root/.venv/bin/python"
 export PYSPARK_DRIVER_PYTHON="$root/.venv/bin/python"
 

@@ -36,6 +36,8 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if shared_envs:
         monkeypatch.setenv("PYFUNC_OPS_ENV_DIR", shared_envs)
     monkeypatch.setattr(sys, "path", list(sys.path))
+    # botocore must never look for credentials on an instance-metadata address.
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     return home
 
 

@@ -10,6 +10,7 @@ EXPECTED_BUILTIN = {
     errors.InvalidParameterError: ValueError,
     errors.ModelFormatError: ValueError,
     errors.ModelNotFoundError: FileNotFoundError,
+    errors.ArtifactNotFoundError: FileNotFoundError,
     errors.ModelExistsError: FileExistsError,
     errors.InvalidURIError: ValueError,
     errors.StorageError: OSError,

@@ -28,6 +28,7 @@ from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import TqdmCallback
 
 from pyfunc_ops.errors import (
+    ArtifactNotFoundError,
     InvalidParameterError,
     InvalidURIError,
     ModelNotFoundError,
@@ -288,7 +289,7 @@ def copy_artifact(uri: str, dest: Path) -> Path:
 
     ``uri`` is a local path, a ``file:`` URI or an fsspec URL (``runs:/`` and
     ``models:/`` must be resolved by the caller). A missing source raises
-    :class:`ModelNotFoundError` (a ``FileNotFoundError``) naming ``uri``.
+    :class:`ArtifactNotFoundError` (a ``FileNotFoundError``) naming ``uri``.
     """
     dest = Path(dest)
     parsed = parse_model_uri(uri)
@@ -306,7 +307,7 @@ def copy_artifact(uri: str, dest: Path) -> Path:
         elif source.is_file():
             shutil.copy2(source, dest)
         else:
-            raise ModelNotFoundError(
+            raise ArtifactNotFoundError(
                 f"Artifact {uri!r} not found: expected a file or folder at {str(source)!r}, "
                 "found nothing. Check the path in artifacts=."
             )
@@ -315,7 +316,7 @@ def copy_artifact(uri: str, dest: Path) -> Path:
     try:
         tree = list_tree(parsed.path)
     except ModelNotFoundError as exc:
-        raise ModelNotFoundError(
+        raise ArtifactNotFoundError(
             f"Artifact {uri!r} not found: expected a file or folder there, found nothing. "
             "Check the URL in artifacts=."
         ) from exc

@@ -87,16 +87,23 @@ def named(*names: str, kind: str = "double", optional: tuple[str, ...] = ()) -> 
 @pytest.fixture(scope="module")
 def frame(spark: Any) -> Any:
     """24 rows, x = 0..23, in 6 partitions; extra columns to test column selection."""
-    rows = pd.DataFrame({"x": np.arange(24, dtype="float64")})
-    rows["y"] = rows["x"] * 10
-    rows["z"] = rows["x"] * 100
-    return spark.createDataFrame(rows).repartition(6, "x")
+    return spark.range(0, 24, numPartitions=6).selectExpr(
+        "cast(id as double) as x", "id * 10.0 as y", "id * 100.0 as z"
+    )
 
 
 def collect(df: Any, column: str = "p") -> list[Any]:
     """``column`` by increasing x."""
-    out = df.orderBy("x").select(column).toPandas()[column]
-    return [list(v) if isinstance(v, np.ndarray | list) else v for v in out]
+    return columns_of(df)[column]
+
+
+def columns_of(df: Any) -> dict[str, list[Any]]:
+    """Every column by increasing x, as plain lists (arrays become lists), in one job."""
+    out = df.orderBy("x").toPandas()
+    return {
+        name: [list(v) if isinstance(v, np.ndarray | list) else v for v in out[name]]
+        for name in out.columns
+    }
 
 
 # A model returning four kinds of columns: strings, floats, large ints, small ints.
@@ -117,38 +124,41 @@ def mixed_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_model(tmp_path_factory.mktemp("mixed"), MIXED)
 
 
-@pytest.mark.parametrize(
-    ("result_type", "ddl", "expected"),
-    [
-        ("int", "int", [int(v * 2) for v in X]),
-        ("integer", "int", [int(v * 2) for v in X]),
-        ("long", "bigint", [int(v + 2**40) for v in X]),
-        ("bigint", "bigint", [int(v + 2**40) for v in X]),
-        ("float", "float", [float(np.float32(v + 0.5)) for v in X]),
-        ("double", "double", [v + 0.5 for v in X]),
-        ("string", "string", [f"v{v}" for v in X]),
-        ("array<int>", "array<int>", [[int(v * 2)] for v in X]),
-        ("array<long>", "array<bigint>", [[int(v + 2**40), int(v * 2)] for v in X]),
-        (
-            "array<float>",
-            "array<float>",
-            [[float(np.float32(v)) for v in (v + 0.5, v + 2**40, v * 2)] for v in X],
-        ),
-        ("ARRAY< DOUBLE >", "array<double>", [[v + 0.5, float(v + 2**40), v * 2.0] for v in X]),
-        (
-            "array<string>",
-            "array<string>",
-            [[f"v{v}", str(v + 0.5), str(v + 2**40), str(v * 2)] for v in X],
-        ),
-    ],
-)
-def test_result_types_as_ddl(
-    spark: Any, frame: Any, mixed_model: Path, result_type: str, ddl: str, expected: list[Any]
-) -> None:
-    udf = spark_udf(spark, str(mixed_model), result_type=result_type)
-    out = frame.withColumn("p", udf("x"))
-    assert out.schema["p"].dataType.simpleString() == ddl
-    assert collect(out) == expected
+DDL_CASES = [
+    ("int", "int", [int(v * 2) for v in X]),
+    ("integer", "int", [int(v * 2) for v in X]),
+    ("long", "bigint", [int(v + 2**40) for v in X]),
+    ("bigint", "bigint", [int(v + 2**40) for v in X]),
+    ("float", "float", [float(np.float32(v + 0.5)) for v in X]),
+    ("double", "double", [v + 0.5 for v in X]),
+    ("string", "string", [f"v{v}" for v in X]),
+    ("array<int>", "array<int>", [[int(v * 2)] for v in X]),
+    ("array<long>", "array<bigint>", [[int(v + 2**40), int(v * 2)] for v in X]),
+    (
+        "array<float>",
+        "array<float>",
+        [[float(np.float32(v)) for v in (v + 0.5, v + 2**40, v * 2)] for v in X],
+    ),
+    ("ARRAY< DOUBLE >", "array<double>", [[v + 0.5, float(v + 2**40), v * 2.0] for v in X]),
+    (
+        "array<string>",
+        "array<string>",
+        [[f"v{v}", str(v + 0.5), str(v + 2**40), str(v * 2)] for v in X],
+    ),
+]
+
+
+def test_result_types_as_ddl(spark: Any, frame: Any, mixed_model: Path) -> None:
+    # One job for all cases: a Spark job costs seconds on a loaded machine.
+    columns = {
+        f"p{i}": spark_udf(spark, str(mixed_model), result_type=result_type)("x")
+        for i, (result_type, _, _) in enumerate(DDL_CASES)
+    }
+    out = frame.withColumns(columns)
+    got = columns_of(out)
+    for i, (result_type, ddl, expected) in enumerate(DDL_CASES):
+        assert out.schema[f"p{i}"].dataType.simpleString() == ddl, result_type
+        assert got[f"p{i}"] == expected, result_type
 
 
 def test_result_types_as_datatypes(spark: Any, frame: Any, mixed_model: Path) -> None:
@@ -171,9 +181,10 @@ def test_result_types_as_datatypes(spark: Any, frame: Any, mixed_model: Path) ->
     for i, dtype in enumerate(cases):
         columns[f"p{i}"] = spark_udf(spark, str(mixed_model), result_type=dtype)("x")
     out = frame.withColumns(columns)
+    got = columns_of(out)
     for i, (dtype, expected) in enumerate(cases.items()):
         assert out.schema[f"p{i}"].dataType == dtype
-        assert collect(out, f"p{i}") == expected, dtype
+        assert got[f"p{i}"] == expected, dtype
 
 
 @pytest.mark.parametrize(
@@ -214,7 +225,7 @@ def test_unsupported_result_datatypes_are_refused(spark: Any, mixed_model: Path)
             "return (df.iloc[:, 0].to_numpy() + 2**40).astype('int64')",
             "int",
             r"ResultTypeError: spark_udf: result_type 'int' needs integer predictions that "
-            r"fit in int32 \[-2147483648, 2147483647\]; .*min 1099511627776",
+            r"fit in int32 \[-2147483648, 2147483647\]; .*int64 with min 10995116277\d\d",
         ),
         (
             "return pd.Series(['a'] * len(df))",
@@ -237,36 +248,41 @@ def test_predictions_that_do_not_fit_fail_the_job(
         frame.select(udf("x")).collect()
 
 
-@pytest.mark.parametrize(
-    ("body", "result_type", "expected"),
-    [
-        ("return df.iloc[:, 0].to_numpy() * 3", "double", [v * 3.0 for v in X]),
-        ("return (df.iloc[:, 0].to_numpy() * 3).astype('int16')", "long", [v * 3 for v in X]),
-        (
-            "return np.stack([df.iloc[:, 0].to_numpy(), -df.iloc[:, 0].to_numpy()], axis=1)",
-            "array<double>",
-            [[float(v), float(-v)] for v in X],
-        ),
-        (
-            "return pd.Series(df.iloc[:, 0].to_numpy() + 1, name='out')",
-            "float",
-            [v + 1.0 for v in X],
-        ),
-        (
-            "return pd.DataFrame({'a': df.iloc[:, 0].astype('int32'), 'b': df.iloc[:, 0] / 2})",
-            "array<string>",
-            [[str(v), str(v / 2)] for v in X],
-        ),
-        ("return list(df.iloc[:, 0] - 1)", "double", [v - 1.0 for v in X]),
-        ("return pd.Series(df.iloc[:, 0].astype('Int64'))", "int", [int(v) for v in X]),
-    ],
-    ids=["ndarray-1d", "ndarray-int16", "ndarray-2d", "series", "dataframe", "list", "nullable"],
-)
-def test_output_shapes(
-    spark: Any, frame: Any, tmp_path: Path, body: str, result_type: str, expected: list[Any]
-) -> None:
-    udf = spark_udf(spark, str(make_model(tmp_path, body)), result_type=result_type)
-    assert collect(frame.withColumn("p", udf("x"))) == expected
+OUTPUT_CASES = {
+    "ndarray-1d": ("return df.iloc[:, 0].to_numpy() * 3", "double", [v * 3.0 for v in X]),
+    "ndarray-int16": (
+        "return (df.iloc[:, 0].to_numpy() * 3).astype('int16')",
+        "long",
+        [v * 3 for v in X],
+    ),
+    "ndarray-2d": (
+        "return np.stack([df.iloc[:, 0].to_numpy(), -df.iloc[:, 0].to_numpy()], axis=1)",
+        "array<double>",
+        [[float(v), float(-v)] for v in X],
+    ),
+    "series": (
+        "return pd.Series(df.iloc[:, 0].to_numpy() + 1, name='out')",
+        "float",
+        [v + 1.0 for v in X],
+    ),
+    "dataframe": (
+        "return pd.DataFrame({'a': df.iloc[:, 0].astype('int32'), 'b': df.iloc[:, 0] / 2})",
+        "array<string>",
+        [[str(v), str(v / 2)] for v in X],
+    ),
+    "list": ("return list(df.iloc[:, 0] - 1)", "double", [v - 1.0 for v in X]),
+    "nullable-int": ("return pd.Series(df.iloc[:, 0].astype('Int64'))", "int", list(X)),
+}
+
+
+def test_output_shapes(spark: Any, frame: Any, tmp_path: Path) -> None:
+    columns = {
+        name: spark_udf(spark, str(make_model(tmp_path, body)), result_type=result_type)("x")
+        for name, (body, result_type, _) in OUTPUT_CASES.items()
+    }
+    got = columns_of(frame.withColumns(columns))
+    for name, (_, _, expected) in OUTPUT_CASES.items():
+        assert got[name] == expected, name
 
 
 # Reports the column names the model received, then the first row's values.
