@@ -206,7 +206,10 @@ def main() -> None:
         "rows": args.rows,
         "partitions": args.partitions,
         "master": "local[2]",
-        "model": "HistGradientBoostingRegressor(max_iter=100), 8 float columns, saved by MLflow (cloudpickle)",
+        "model": (
+            "HistGradientBoostingRegressor(max_iter=100), 8 float columns, "
+            "saved by MLflow (cloudpickle)"
+        ),
         "warmup_runs": args.warmup,
         "timed_runs": args.runs,
         "seconds": runs,

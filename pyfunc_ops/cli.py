@@ -32,7 +32,9 @@ def _ts(ms: int | None) -> str:
 def _table(rows: list[list[Any]], header: list[str]) -> str:
     cells = [header] + [[("-" if v is None else str(v)) for v in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells)
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in cells
+    )
 
 
 # -- describe ---------------------------------------------------------------------------
@@ -41,8 +43,12 @@ def describe(model_uri: str) -> dict[str, Any]:
     from pyfunc_ops.models import env as envs
     from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
     from pyfunc_ops.pyfunc.resolve import local_model_path
+    from pyfunc_ops.tracking.resolve import resolve_model_version
 
-    model_dir = local_model_path(model_uri)
+    # A models:/ URI is resolved once, so the registry facts and the files shown belong
+    # to the same version even if an alias moves meanwhile.
+    version = resolve_model_version(model_uri) if model_uri.startswith("models:/") else None
+    model_dir = local_model_path(version.source if version is not None else model_uri)
     model = Model.load(model_dir)
     pyfunc_conf = model.flavors.get(PYFUNC_FLAVOR, {})
     files = sorted(p for p in model_dir.rglob("*") if p.is_file())
@@ -67,17 +73,13 @@ def describe(model_uri: str) -> dict[str, Any]:
         "size_bytes": sum(p.stat().st_size for p in files),
         "files": [p.relative_to(model_dir).as_posix() for p in files],
     }
-    if model_uri.startswith("models:/"):
-        from pyfunc_ops.tracking.resolve import resolve_model_version
-
-        version = resolve_model_version(model_uri)
-        if version is not None:
-            info["registry"] = {
-                "name": version.name,
-                "version": version.version,
-                "stage": version.current_stage,
-                "aliases": list(version.aliases),
-            }
+    if version is not None:
+        info["registry"] = {
+            "name": version.name,
+            "version": version.version,
+            "stage": version.current_stage,
+            "aliases": list(version.aliases),
+        }
     return info
 
 
@@ -150,7 +152,9 @@ def _cmd_models_list(args: argparse.Namespace) -> None:
 
 
 def _cmd_models_versions(args: argparse.Namespace) -> None:
-    versions = _client().search_model_versions(name=args.name)
+    client = _client()
+    client.get_registered_model(args.name)  # an unknown name is an error, not an empty table
+    versions = client.search_model_versions(name=args.name)
     rows = [
         [
             v.version,
@@ -202,12 +206,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("describe", help="show a model's flavors, signature, environment, files")
+    p = sub.add_parser(
+        "describe",
+        help="show a model's flavors, signature, environment, files",
+        description="Show a model's flavors, signature, environment, files.",
+    )
     p.add_argument("model_uri", help="path, file://, s3://..., runs:/RUN/PATH or models:/NAME/...")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_describe)
 
-    p = sub.add_parser("predict", help="score Parquet, CSV or JSON-lines input in batches")
+    p = sub.add_parser(
+        "predict",
+        help="score Parquet, CSV or JSON-lines input in batches",
+        description="Score Parquet, CSV or JSON-lines input in batches.",
+    )
     p.add_argument("-m", "--model-uri", required=True, help="the model to score with")
     p.add_argument(
         "-i", "--input", required=True, help="input file, folder or glob (any fsspec URL)"
@@ -225,15 +237,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--key-column", default=None, help="copy this input column to the output")
     p.set_defaults(func=_cmd_predict)
 
-    models = sub.add_parser("models", help="the model registry").add_subparsers(
-        dest="models_command", required=True, metavar="SUBCOMMAND"
+    models = sub.add_parser(
+        "models", help="the model registry", description="The model registry."
+    ).add_subparsers(dest="models_command", required=True, metavar="SUBCOMMAND")
+    p = models.add_parser(
+        "list", help="list registered models", description="List registered models."
     )
-    p = models.add_parser("list", help="list registered models")
     p.set_defaults(func=_cmd_models_list)
-    p = models.add_parser("versions", help="list the versions of a registered model")
+    p = models.add_parser(
+        "versions",
+        help="list the versions of a registered model",
+        description="List the versions of a registered model.",
+    )
     p.add_argument("name")
     p.set_defaults(func=_cmd_models_versions)
-    p = models.add_parser("promote", help="point an alias at a version, or move it to a stage")
+    p = models.add_parser(
+        "promote",
+        help="point an alias at a version, or move it to a stage",
+        description="Point an alias at a version, or move it to a stage.",
+    )
     p.add_argument("name")
     p.add_argument("version", type=int)
     target = p.add_mutually_exclusive_group(required=True)
@@ -246,10 +268,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=_cmd_models_promote)
 
-    runs = sub.add_parser("runs", help="tracking runs").add_subparsers(
-        dest="runs_command", required=True, metavar="SUBCOMMAND"
+    runs = sub.add_parser(
+        "runs", help="tracking runs", description="Tracking runs."
+    ).add_subparsers(dest="runs_command", required=True, metavar="SUBCOMMAND")
+    p = runs.add_parser(
+        "list", help="list runs, newest first", description="List runs, newest first."
     )
-    p = runs.add_parser("list", help="list runs, newest first")
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=_cmd_runs_list)
     return parser
@@ -265,7 +289,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         args.func(args)
-    except PyfuncOpsError as exc:
+    except (PyfuncOpsError, OSError) as exc:
+        # OSError: storage and file problems a backend did not wrap (permissions, ...).
         if args.debug or os.environ.get("PYFUNC_OPS_DEBUG"):
             raise
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

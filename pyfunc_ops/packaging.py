@@ -281,6 +281,7 @@ def _log(
             artifact_path,
             registered_model_name=registered_model_name,
             serialization_format=serialization_format,
+            skops_trusted_types=list(skops_trusted_types) if skops_trusted_types else None,
             **save_kwargs,
         )
     from pyfunc_ops.pyfunc.log import log_model

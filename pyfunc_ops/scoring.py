@@ -1,8 +1,9 @@
-"""Batch scoring of Parquet or CSV files with a pyfunc model, in bounded memory.
+"""Batch scoring of Parquet, CSV or JSON-lines files with a pyfunc model, in bounded memory.
 
 Used by ``PyfuncPredictOperator`` and the ``pyfunc-ops`` command. The input (a file, a
 folder or a glob at any fsspec URL) is streamed: Parquet row group by row group
-(``ParquetFile.iter_batches``), CSV block by block (pyarrow's streaming CSV reader). Rows are
+(``ParquetFile.iter_batches``), CSV and JSON lines block by block (pyarrow's streaming CSV
+and JSON readers). Rows are
 regrouped into batches of at most ``batch_size`` rows, each batch is predicted on and
 appended to one Parquet output file with a ``ParquetWriter``; so memory holds one batch and
 one reader block, never the whole input. The model is loaded once.
@@ -19,7 +20,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError, ResultTypeError
+from pyfunc_ops.errors import (
+    InvalidParameterError,
+    ResourceNotFoundError,
+    ResultTypeError,
+    SerializationError,
+)
 
 if TYPE_CHECKING:
     import fsspec
@@ -30,7 +36,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 10_000
 PREDICTION_COLUMN = "prediction"
-FORMATS = ("parquet", "csv")
+FORMATS = ("parquet", "csv", "json")
+_FORMAT_NAMES = {"parquet": "Parquet", "csv": "CSV", "json": "JSON-lines"}
 _SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -38,9 +45,15 @@ _SUFFIXES = {
     ".csv.gz": "csv",
     ".csv.bz2": "csv",
     ".csv.zst": "csv",
+    # "json" means JSON lines: one object per line, the only JSON that streams.
+    ".jsonl": "json",
+    ".jsonl.gz": "json",
+    ".ndjson": "json",
+    ".json": "json",
+    ".json.gz": "json",
 }
 _GLOB_CHARS = frozenset("*?[")
-# Block size of the CSV reader (bytes): bounds memory together with batch_size.
+# Block size of the CSV and JSON readers (bytes): bounds memory together with batch_size.
 _CSV_BLOCK_SIZE = 4 << 20
 
 
@@ -104,13 +117,14 @@ def list_input_files(
     else:
         raise ResourceNotFoundError(
             f"scoring input {input_url!r} does not exist; give an existing file, a folder "
-            "of Parquet/CSV files or a glob such as 'data/*.parquet'."
+            "of Parquet/CSV/JSON-lines files or a glob such as 'data/*.parquet'."
         )
     files = sorted(candidates)
     if not files:
         raise ResourceNotFoundError(
-            f"scoring input {input_url!r} matches no Parquet or CSV files; check the path "
-            "(files must end in .parquet/.pq/.csv) or pass input_format."
+            f"scoring input {input_url!r} matches no Parquet or CSV (or JSON-lines) files; "
+            "check the path (files must end in .parquet/.pq/.csv/.jsonl/.json) or pass "
+            "input_format."
         )
     if input_format is not None:
         return fs, files, input_format
@@ -119,11 +133,12 @@ def list_input_files(
         unknown = next(p for p in files if _format_of(p) is None)
         raise InvalidParameterError(
             f"cannot tell the format of {unknown!r} from its name; pass "
-            "input_format='parquet' or 'csv'."
+            "input_format='parquet', 'csv' or 'json' (JSON lines)."
         )
     if len(formats) > 1:
+        mixed = [_FORMAT_NAMES[f] for f in FORMATS if f in formats]
         raise InvalidParameterError(
-            f"scoring input {input_url!r} mixes Parquet and CSV files; score them "
+            f"scoring input {input_url!r} mixes {' and '.join(mixed)} files; score them "
             "separately or narrow the input with a glob."
         )
     return fs, files, str(formats.pop())
@@ -135,6 +150,22 @@ def list_input_files(
 def _read_batches(
     fs: fsspec.AbstractFileSystem, path: str, fmt: str, batch_size: int
 ) -> Iterator[pa.RecordBatch]:
+    """Stream ``path`` as record batches; unreadable content is the caller's error, so it
+    becomes a :class:`SerializationError` naming the file instead of a raw Arrow error."""
+    import pyarrow as pa
+
+    try:
+        yield from _read_batches_raw(fs, path, fmt, batch_size)
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise SerializationError(
+            f"cannot read scoring input {path!r} as {_FORMAT_NAMES[fmt]}: {exc}. Check the "
+            "file, or pass the right input_format ('parquet', 'csv' or 'json')."
+        ) from exc
+
+
+def _read_batches_raw(
+    fs: fsspec.AbstractFileSystem, path: str, fmt: str, batch_size: int
+) -> Iterator[pa.RecordBatch]:
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -144,6 +175,13 @@ def _read_batches(
             # row group's bytes up front, i.e. reads the whole file into memory.
             for group in range(parquet.num_row_groups):
                 yield from parquet.iter_batches(batch_size=batch_size, row_groups=[group])
+        return
+    if fmt == "json":
+        import pyarrow.json as pajson
+
+        with fs.open(path, "rb", compression="infer") as fh:
+            options = pajson.ReadOptions(block_size=_CSV_BLOCK_SIZE)
+            yield from pajson.open_json(fh, read_options=options)
         return
     import pyarrow.csv as pacsv
 
@@ -295,8 +333,9 @@ def score_files(
     columns: Sequence[str] | None = None,
     model: Any = None,
 ) -> ScoreResult:
-    """Score the Parquet/CSV ``input_url`` with the model at ``model_uri`` into one Parquet
-    file at ``output_url`` (a folder or a URL ending in ``/`` gets ``predictions.parquet``).
+    """Score the Parquet/CSV/JSON-lines ``input_url`` with the model at ``model_uri`` into
+    one Parquet file at ``output_url`` (a folder or a URL ending in ``/`` gets
+    ``predictions.parquet``).
 
     ``keep_columns``: ``None`` (predictions only), ``"all"`` or a list of input columns to
     copy into the output; ``key_column`` is copied first. ``columns``: the input columns

@@ -176,8 +176,8 @@ def test_errors(tmp_path: Path) -> None:
         score_files("m", src, out, batch_size=0, model=Recorder())
     with pytest.raises(InvalidParameterError, match=r"columns \['zz'\] to keep"):
         score_files("m", src, out, keep_columns=["zz"], model=Recorder())
-    with pytest.raises(InvalidParameterError, match="input_format 'json'"):
-        score_files("m", src, out, input_format="json", model=Recorder())
+    with pytest.raises(InvalidParameterError, match="input_format 'xml' is not supported"):
+        score_files("m", src, out, input_format="xml", model=Recorder())
 
     class Short:
         def predict(self, df: pd.DataFrame) -> np.ndarray:

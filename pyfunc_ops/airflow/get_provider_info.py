@@ -49,7 +49,10 @@ def get_provider_info() -> dict[str, Any]:
         "sensors": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["pyfunc_ops.airflow.sensors"],
+                "python-modules": [
+                    "pyfunc_ops.airflow.sensors.model_version",
+                    "pyfunc_ops.airflow.sensors.model",
+                ],
             }
         ],
         "triggers": [

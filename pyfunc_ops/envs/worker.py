@@ -34,6 +34,16 @@ _workers: weakref.WeakValueDictionary[tuple[str, str], EnvironmentWorker] = (
 _workers_lock = threading.Lock()
 
 
+def _forward_stderr(stream: Any, pid: int, tail: collections.deque[str]) -> None:
+    """Relay the worker's stderr to our log and keep its last lines for error messages.
+    A plain function, so the thread holds no reference to the EnvironmentWorker (which
+    must stay collectable for its finalizer to stop the process)."""
+    for raw in iter(stream.readline, b""):
+        line = raw.decode(errors="replace").rstrip()
+        tail.append(line)
+        log.info("[worker %d] %s", pid, line)
+
+
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """Close the worker's input (it exits at end of input); kill it if it lingers."""
     if proc.poll() is not None:
@@ -65,12 +75,6 @@ class EnvironmentWorker:
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    def _forward_stderr(self, stream: Any, pid: int) -> None:
-        for raw in iter(stream.readline, b""):
-            line = raw.decode(errors="replace").rstrip()
-            self._stderr_tail.append(line)
-            log.info("[worker %d] %s", pid, line)
-
     def _stderr_text(self) -> str:
         if self._drain is not None:
             self._drain.join(timeout=2)
@@ -96,7 +100,7 @@ class EnvironmentWorker:
         self._proc, self._owner = proc, os.getpid()
         self._finalizer = weakref.finalize(self, _stop, proc)
         self._drain = threading.Thread(
-            target=self._forward_stderr, args=(proc.stderr, proc.pid), daemon=True
+            target=_forward_stderr, args=(proc.stderr, proc.pid, self._stderr_tail), daemon=True
         )
         self._drain.start()
         self.starts += 1

@@ -61,8 +61,13 @@ def log_model_with(
     from pyfunc_ops import tracking
     from pyfunc_ops.storage.filesystem import join
     from pyfunc_ops.storage.transfer import upload_tree
+    from pyfunc_ops.tracking.validation import validate_model_name
 
     check_artifact_path(artifact_path)
+    if registered_model_name is not None:
+        # Before any run starts or byte is uploaded: a bad name must not leave a logged,
+        # unregistered model (and a FAILED run) behind.
+        validate_model_name(registered_model_name)
     active = tracking.active_run()
     ctx = contextlib.nullcontext(active) if active is not None else tracking.start_run()
     with ctx as run, tempfile.TemporaryDirectory(prefix="pyfunc-ops-log-") as tmp:
@@ -83,7 +88,7 @@ def log_model_with(
             model_uuid=model.model_uuid,
             signature=model.signature,
         )
-        if registered_model_name:
+        if registered_model_name is not None:
             version = tracking.TrackingClient().register_model(
                 source=dest, name=registered_model_name, run_id=run_id
             )

@@ -48,10 +48,14 @@ def local_model_path(uri: str | os.PathLike[str]) -> Path:
     return path
 
 
+def artifact_name(location: str) -> str:
+    """The file or folder name an artifact at ``location`` (already resolved) is copied as."""
+    return Path(location.rstrip("/").split("/")[-1] or "artifact").name
+
+
 def copy_artifact(uri: str, dest_dir: Path) -> Path:
     """Copy the file or folder at any artifact URI into ``dest_dir``; return the copy."""
     from pyfunc_ops.storage.transfer import copy_artifact as _copy
 
     location = resolve_uri(uri)
-    name = Path(location.rstrip("/").split("/")[-1] or "artifact").name
-    return Path(_copy(location, dest_dir / name))
+    return Path(_copy(location, dest_dir / artifact_name(location)))

@@ -171,7 +171,7 @@ def _save_python_model(
     """Pickle the instance and copy its artifacts; return the flavor keys describing them."""
     import cloudpickle
 
-    from pyfunc_ops.pyfunc.resolve import copy_artifact
+    from pyfunc_ops.pyfunc.resolve import artifact_name, copy_artifact, resolve_uri
 
     try:
         with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
@@ -196,9 +196,12 @@ def _save_python_model(
                     f"artifacts: name {name!r} must be a single path component of letters, "
                     "digits, '_', '-' and '.', e.g. 'weights' or 'vocab.txt'."
                 )
-            slot = root / name if (root / Path(str(uri)).name).exists() else root
+            # Name clashes are decided on the resolved location: models:/m/1 and
+            # runs:/<id>/model both land as 'model' and must not be merged.
+            location = resolve_uri(str(uri))
+            slot = root / name if (root / artifact_name(location)).exists() else root
             slot.mkdir(exist_ok=True)
-            copied = copy_artifact(str(uri), slot)
+            copied = copy_artifact(location, slot)
             recorded[name] = {"path": copied.relative_to(model_dir).as_posix(), "uri": str(uri)}
     out: dict[str, Any] = {
         "python_model": PYTHON_MODEL_FILE,

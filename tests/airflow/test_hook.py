@@ -206,3 +206,27 @@ def test_provider_registered(airflow_env: dict[str, str], airflow_db: Path) -> N
     providers = {p["package_name"]: p for p in json.loads(document)}
     assert "pyfunc-ops" in providers, listed.stdout
     assert providers["pyfunc-ops"]["description"].startswith("Package, register and score")
+
+
+def test_provider_info_is_valid_and_its_modules_import() -> None:
+    import importlib
+
+    import airflow
+    import jsonschema
+
+    from pyfunc_ops.airflow.get_provider_info import get_provider_info
+
+    info = get_provider_info()
+    schema_file = Path(airflow.__file__).parent / "provider_info.schema.json"
+    jsonschema.validate(info, json.loads(schema_file.read_text()))
+    modules = [
+        m
+        for key in ("operators", "sensors", "triggers", "hooks")
+        for e in info[key]
+        for m in e["python-modules"]
+    ]
+    for module in modules:
+        importlib.import_module(module)
+    (conn_type,) = info["connection-types"]
+    assert conn_type["connection-type"] == PyfuncOpsHook.conn_type
+    assert conn_type["hook-class-name"].endswith(".PyfuncOpsHook")

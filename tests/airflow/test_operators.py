@@ -195,7 +195,7 @@ def test_save_errors(tmp_path: Path, estimator_file: str) -> None:
         run()
     with pytest.raises(InvalidParameterError, match="artifacts only applies with python_model"):
         run(estimator_path=estimator_file, artifacts={"a": "b"})
-    with pytest.raises(InvalidParameterError, match=r"is not an import path 'package\.module:Class'"):
+    with pytest.raises(InvalidParameterError, match=r"not an import path 'package\.module:Class'"):
         run(python_model="my_models.Scaled")
     with pytest.raises(LoaderError, match="cannot import module 'no_such_module_xyz'"):
         run(python_model="no_such_module_xyz:Model")

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 from env_helpers import PINNED_SIX, save_version_model
 
+from pyfunc_ops.pyfunc import PyFuncModel, load_model
+
 
 @pytest.fixture(scope="session")
 def session_env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -33,3 +35,12 @@ def six_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ours = importlib.metadata.version("pyfunc-ops")
     root = tmp_path_factory.mktemp("six-model")
     return save_version_model(root / "model", [f"pyfunc-ops=={ours}", f"six=={PINNED_SIX}"])
+
+
+@pytest.fixture(scope="session")
+def venv_model(six_model: Path, session_env_dir: Path) -> PyFuncModel:
+    """six_model loaded with env_manager="virtualenv", kept for the session so its worker
+    (seconds to start) is shared by the tests that only predict."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYFUNC_OPS_ENV_DIR", str(session_env_dir))
+        return load_model(six_model, env_manager="virtualenv")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -40,8 +41,8 @@ def test_local_predicts_with_the_host_version(six_model: Path) -> None:
     assert out.tolist() == [six.__version__] * 3
 
 
-def test_predict_runs_in_another_process(six_model: Path) -> None:
-    model = load_model(six_model, env_manager="virtualenv")
+def test_predict_runs_in_another_process(venv_model: PyFuncModel) -> None:
+    model = venv_model
     pids = model.predict(FRAME, params={"kind": "pid"})
     assert set(pids) == {model.get_raw_model().worker.pid}
     assert pids.iloc[0] != os.getpid()
@@ -53,8 +54,8 @@ def test_one_worker_per_model_and_environment(six_model: Path) -> None:
     assert first.get_raw_model().worker is second.get_raw_model().worker
 
 
-def test_result_shapes_round_trip(six_model: Path) -> None:
-    model = load_model(six_model, env_manager="virtualenv")
+def test_result_shapes_round_trip(venv_model: PyFuncModel) -> None:
+    model = venv_model
     frame = model.predict(FRAME, params={"kind": "frame"})
     pd.testing.assert_frame_equal(
         frame, pd.DataFrame({"six": [PINNED_SIX] * 3, "n": [2.0, 4.0, 6.0]})
@@ -67,14 +68,14 @@ def test_result_shapes_round_trip(six_model: Path) -> None:
     assert model.predict(FRAME, params={"kind": "dict"}) == {"rows": 3, "six": PINNED_SIX}
 
 
-def test_series_keeps_the_input_index(six_model: Path) -> None:
-    model = load_model(six_model, env_manager="virtualenv")
+def test_series_keeps_the_input_index(venv_model: PyFuncModel) -> None:
+    model = venv_model
     frame = pd.DataFrame({"x": [1.0, 2.0]}, index=[10, 20])
     assert model.predict(frame).index.tolist() == [10, 20]
 
 
-def test_model_error_carries_the_remote_traceback(six_model: Path) -> None:
-    model = load_model(six_model, env_manager="virtualenv")
+def test_model_error_carries_the_remote_traceback(venv_model: PyFuncModel) -> None:
+    model = venv_model
     with pytest.raises(WorkerError, match="scoring worker: ValueError: asked to fail"):
         model.predict(pd.DataFrame({"fail": [1]}))
     try:
@@ -85,8 +86,8 @@ def test_model_error_carries_the_remote_traceback(six_model: Path) -> None:
     assert model.predict(FRAME).tolist() == [PINNED_SIX] * 3  # the worker survives
 
 
-def test_worker_crash_is_reported_then_restarted(six_model: Path) -> None:
-    model = load_model(six_model, env_manager="virtualenv")
+def test_worker_crash_is_reported_then_restarted(venv_model: PyFuncModel) -> None:
+    model = venv_model
     worker = model.get_raw_model().worker
     before, starts = worker.pid, worker.starts
     with pytest.raises(WorkerError, match=r"died while predicting \(exit code 7\).*restarted"):
@@ -96,24 +97,27 @@ def test_worker_crash_is_reported_then_restarted(six_model: Path) -> None:
     assert worker.pid != before
 
 
-def test_params_must_be_json(six_model: Path) -> None:
-    model = load_model(six_model, env_manager="virtualenv")
+def test_params_must_be_json(venv_model: PyFuncModel) -> None:
+    model = venv_model
     with pytest.raises(InvalidParameterError, match="params must be JSON-serialisable"):
         model.predict(FRAME, params={"kind": object()})
 
 
-def test_unwrap_python_model_explains_the_worker(six_model: Path) -> None:
-    model = load_model(six_model, env_manager="virtualenv")
+def test_unwrap_python_model_explains_the_worker(venv_model: PyFuncModel) -> None:
+    model = venv_model
     with pytest.raises(InvalidParameterError, match="runs in a worker process"):
         model.unwrap_python_model()
 
 
 def test_model_that_cannot_load_in_its_environment(tmp_path: Path) -> None:
-    # six is not in the requirements, so importing the loader module fails in the worker.
-    path = save_version_model(tmp_path / "model", ["pandas"])
+    # Same requirements as six_model (so its environment is reused), but the loader
+    # imports a package that they do not list.
+    path = save_version_model(tmp_path / "model", [f"six=={PINNED_SIX}"])
+    code = path / "code" / "version_model.py"
+    code.write_text("import pyfunc_ops_test_missing_module\n" + code.read_text())
     with pytest.raises(WorkerError, match="could not load the model") as info:
         load_model(path, env_manager="virtualenv")
-    assert "No module named 'six'" in (info.value.remote_traceback or "")
+    assert "No module named 'pyfunc_ops_test_missing_module'" in (info.value.remote_traceback or "")
 
 
 def _alive(pid: int) -> bool:
@@ -144,3 +148,18 @@ def test_worker_exits_with_its_parent(six_model: Path) -> None:
     while _alive(worker_pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(worker_pid)
+
+
+def test_worker_stops_when_its_models_are_gone(six_model: Path, tmp_path: Path) -> None:
+    import gc
+
+    copy = shutil.copytree(six_model, tmp_path / "copy")  # a worker of its own
+    model = load_model(copy, env_manager="virtualenv")
+    pid = model.get_raw_model().worker.pid
+    assert pid is not None and _alive(pid)
+    del model
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _alive(pid)

@@ -87,7 +87,7 @@ def named(*names: str, kind: str = "double", optional: tuple[str, ...] = ()) -> 
 def frame(spark: Any) -> Any:
     """24 rows, x = 0..23, in 6 partitions; extra columns to test column selection."""
     return spark.range(0, 24, numPartitions=6).selectExpr(
-        "cast(id as double) as x", "id * 10.0 as y", "id * 100.0 as z"
+        "cast(id as double) as x", "cast(id * 10 as double) as y", "cast(id * 100 as double) as z"
     )
 
 

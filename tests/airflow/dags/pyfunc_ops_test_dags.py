@@ -29,7 +29,7 @@ def pyfunc_ops_operators_test():
         import skops.io
         from sklearn.linear_model import LinearRegression
 
-        x = np.arange(40, dtype=float).reshape(20, 2)
+        x = np.random.default_rng(0).normal(size=(50, 2))
         model = LinearRegression().fit(x, x[:, 0] * 3 + x[:, 1])
         path = str(Path(params["work"]) / "estimator.skops")
         skops.io.dump(model, path)

@@ -1,0 +1,120 @@
+"""Shared helpers of the benchmark suite: timing, child processes, the MLflow venv, results.
+
+Every measurement is repeated and summarised by its median, because the machine is
+shared and single runs are noisy. Code that must not share a process with the suite (cold
+loads, anything MLflow) runs in a child interpreter and reports back one ``RESULT <json>``
+line on stdout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS_DIR = ROOT / "benchmarks" / "results"
+OUR_PYTHON = str(ROOT / ".venv" / "bin" / "python")
+RESULT_PREFIX = "RESULT "
+
+
+def mlflow_python() -> str:
+    """The interpreter of the MLflow venv (built on first use by ``scripts/mlflow_venv.sh``)."""
+    out = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "mlflow_venv.sh")],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return str(Path(out.splitlines()[-1]) / "bin" / "python")
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+def time_calls(fn: Callable[[], Any], runs: int, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of ``runs`` calls of ``fn`` after ``warmup`` untimed calls."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment for child processes: ours, minus anything that would redirect them."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYFUNC_OPS_", "MLFLOW_"))}
+    env["MLFLOW_ALLOW_PICKLE_DESERIALIZATION"] = "true"
+    env["TQDM_DISABLE"] = "1"
+    env.update(extra or {})
+    return env
+
+
+def run_child(
+    python: str,
+    code: str,
+    args: Any = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 900,
+) -> tuple[float, dict[str, Any]]:
+    """Run ``code`` in a new ``python`` process; return (wall seconds, its RESULT payload).
+
+    The wall time is measured around the whole process (start-up, imports, exit), which
+    is what a cold load costs a user. ``args`` reaches the child as JSON in ``sys.argv[1]``.
+    """
+    cmd = [python, "-c", code, json.dumps(args if args is not None else {})]
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env=dict(env or child_env()), timeout=timeout
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"benchmark child failed ({python}, exit {proc.returncode}):\n"
+            f"{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
+        )
+    payload: dict[str, Any] = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith(RESULT_PREFIX):
+            payload = json.loads(line[len(RESULT_PREFIX) :])
+    return elapsed, payload
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def load_average() -> tuple[float, float, float]:
+    return os.getloadavg()
+
+
+def conditions() -> dict[str, Any]:
+    """What the numbers depend on: machine, load, interpreters."""
+    return {
+        "time": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "load_average": [round(x, 2) for x in load_average()],
+    }
+
+
+def write_json(name: str, data: Any) -> Path:
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = RESULTS_DIR / name
+    path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n")
+    return path

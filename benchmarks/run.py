@@ -1,0 +1,610 @@
+"""The benchmark suite: pyfunc_ops against MLflow and against the raw floor, side by side.
+
+One scikit-learn model for everything: ``HistGradientBoostingRegressor(max_iter=100,
+random_state=0)`` fitted on 20,000 rows of 8 float64 columns ``x0..x7``. It is saved
+
+* by pyfunc_ops with its default skops serialization (and, for a like-with-like cold-load
+  comparison, once more with ``serialization_format="pickle"``), with a signature;
+* by MLflow 3.x (its own venv, ``scripts/mlflow_venv.sh``) with its default skops
+  serialization (the same file format as ours), with a signature.
+
+Measured (medians of several runs; ``--quick`` runs fewer):
+
+1. cold load: a new process that loads the model from a local folder and predicts one row,
+   wall time of the whole process. Floor: a new process with the bare imports (pandas,
+   scikit-learn, skops.io or pickle) deserializing the same file and predicting one row;
+2. batch predict: ``PyFuncModel.predict`` (schema enforced) on 2,000,000 x 8 against
+   ``estimator.predict`` on the same DataFrame;
+3. single-row predict: 1,000 calls, per-call latency, against ``estimator.predict``;
+4. transfer: a 200-file, 100 MB model folder to and from S3 (moto server on 127.0.0.1),
+   ``upload_tree``/``download_tree`` against MLflow's ``S3ArtifactRepository``;
+5. cache: ``load_model("models:/...")`` with an empty cache (resolve + download + load)
+   against the same call again (resolve + listing + cache hit + load).
+
+    .venv/bin/python benchmarks/run.py [--quick]
+
+Prints the table, writes benchmarks/results/results.json and benchmarks/results/ratios.png
+and refreshes the table in docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import (
+    OUR_PYTHON,
+    RESULT_PREFIX,
+    RESULTS_DIR,
+    ROOT,
+    child_env,
+    conditions,
+    free_port,
+    median,
+    mlflow_python,
+    run_child,
+    write_json,
+)
+
+FEATURES = [f"x{i}" for i in range(8)]
+MODEL_DESCRIPTION = "HistGradientBoostingRegressor(max_iter=100), 8 float64 columns"
+BATCH_ROWS = 2_000_000
+SINGLE_CALLS = 1_000
+TREE_FILES = 200
+TREE_BYTES = 100 * 1024 * 1024
+DOCS = ROOT / "docs" / "benchmarks.md"
+DOCS_START = "<!-- results:start -->"
+DOCS_END = "<!-- results:end -->"
+
+# The one-row input every cold-load variant scores (built after the imports it needs).
+ROW = "pd.DataFrame(np.full((1, 8), 0.5), columns=[f'x{i}' for i in range(8)])"
+
+# --- cold load: the processes whose whole wall time is measured --------------------------
+COLD = {
+    "floor-skops": f"""
+import json, sys
+import numpy as np, pandas as pd, sklearn, skops.io
+a = json.loads(sys.argv[1])
+est = skops.io.load(a["file"], trusted=a["trusted"])
+print("RESULT " + json.dumps({{"p": float(est.predict({ROW})[0])}}))
+""",
+    "floor-pickle": f"""
+import json, pickle, sys
+import numpy as np, pandas as pd, sklearn
+a = json.loads(sys.argv[1])
+with open(a["file"], "rb") as fh:
+    est = pickle.load(fh)
+print("RESULT " + json.dumps({{"p": float(est.predict({ROW})[0])}}))
+""",
+    "ours": f"""
+import json, sys
+from pyfunc_ops.pyfunc import load_model
+import numpy as np, pandas as pd
+a = json.loads(sys.argv[1])
+print("RESULT " + json.dumps({{"p": float(load_model(a["path"]).predict({ROW})[0])}}))
+""",
+    "mlflow": f"""
+import json, sys
+import mlflow.pyfunc
+import numpy as np, pandas as pd
+a = json.loads(sys.argv[1])
+print("RESULT " + json.dumps({{"p": float(mlflow.pyfunc.load_model(a["path"]).predict({ROW})[0])}}))
+""",
+}
+
+# --- batch and single-row predict, in one warm process per library ----------------------
+PREDICT = """
+import json, pickle, sys, time
+import numpy as np, pandas as pd
+a = json.loads(sys.argv[1])
+if a["lib"] == "ours":
+    from pyfunc_ops.pyfunc import load_model
+else:
+    from mlflow.pyfunc import load_model
+model = load_model(a["path"])
+with open(a["estimator"], "rb") as fh:
+    raw = pickle.load(fh)
+rng = np.random.default_rng(1)
+batch = pd.DataFrame(rng.standard_normal((a["rows"], 8)), columns=[f"x{i}" for i in range(8)])
+row = batch.iloc[:1].copy()
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+check = float(np.max(np.abs(np.asarray(model.predict(batch[:1000])).ravel()
+                            - raw.predict(batch[:1000]))))
+res = {"batch_model": [], "batch_raw": [], "single_model": [], "single_raw": [], "check": check}
+timed(lambda: raw.predict(batch)); timed(lambda: model.predict(batch))
+for _ in range(a["runs"]):  # interleaved so that load drifts hit both alike
+    res["batch_raw"].append(timed(lambda: raw.predict(batch)))
+    res["batch_model"].append(timed(lambda: model.predict(batch)))
+del batch
+
+def calls(fn):
+    def run():
+        for _ in range(a["calls"]):
+            fn(row)
+    return timed(run) / a["calls"]
+
+calls(raw.predict); calls(model.predict)
+for _ in range(a["runs"]):
+    res["single_raw"].append(calls(raw.predict))
+    res["single_model"].append(calls(model.predict))
+print("RESULT " + json.dumps(res))
+"""
+
+# --- S3 transfer -------------------------------------------------------------------------
+MOTO = """
+import sys
+from moto.server import ThreadedMotoServer
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=int(sys.argv[1]), verbose=False)
+server.start()
+print("READY", flush=True)
+sys.stdin.read()
+server.stop()
+"""
+
+TRANSFER_OURS = """
+import json, shutil, sys, time
+from pathlib import Path
+from pyfunc_ops.storage.transfer import download_tree, upload_tree
+a = json.loads(sys.argv[1])
+out = Path(a["out"])
+upload_tree(a["small"], "s3://bench/warm/ours")  # imports, session, connection pool
+download_tree("s3://bench/warm/ours", out / "warm")
+res = {"up": [], "down": []}
+for i in range(a["runs"]):
+    url = f"s3://bench/ours/{i}"
+    start = time.perf_counter(); upload_tree(a["tree"], url)
+    res["up"].append(time.perf_counter() - start)
+    start = time.perf_counter(); download_tree(url, out / str(i))
+    res["down"].append(time.perf_counter() - start)
+    shutil.rmtree(out / str(i))
+print("RESULT " + json.dumps(res))
+"""
+
+TRANSFER_MLFLOW = """
+import json, shutil, sys, time
+from pathlib import Path
+from mlflow.store.artifact.s3_artifact_repo import S3ArtifactRepository
+a = json.loads(sys.argv[1])
+out = Path(a["out"])
+warm = S3ArtifactRepository("s3://bench/warm/mlflow")
+warm.log_artifacts(a["small"]); warm.download_artifacts("", str(out / "warm"))
+res = {"up": [], "down": []}
+for i in range(a["runs"]):
+    repo = S3ArtifactRepository(f"s3://bench/mlflow/{i}")
+    start = time.perf_counter(); repo.log_artifacts(a["tree"])
+    res["up"].append(time.perf_counter() - start)
+    (out / str(i)).mkdir()
+    start = time.perf_counter(); repo.download_artifacts("", str(out / str(i)))
+    res["down"].append(time.perf_counter() - start)
+    shutil.rmtree(out / str(i))
+print("RESULT " + json.dumps(res))
+"""
+
+CACHE = """
+import json, os, sys, time
+import numpy as np, pandas as pd
+from pyfunc_ops.pyfunc import load_model
+from pyfunc_ops.storage.transfer import upload_tree
+from pyfunc_ops.tracking import TrackingClient
+a = json.loads(sys.argv[1])
+client = TrackingClient()
+run = client.create_run(run_name="bench")
+upload_tree(a["tree"], run.info.artifact_uri + "/model")
+version = client.register_model(f"runs:/{run.info.run_id}/model", "bench-model").version
+uri = f"models:/bench-model/{version}"
+os.environ["PYFUNC_OPS_CACHE_DIR"] = os.path.join(a["out"], "warm")
+load_model(uri)  # imports, engine, S3 session: the same for first and second below
+res = {"first": [], "second": []}
+for i in range(a["runs"]):
+    os.environ["PYFUNC_OPS_CACHE_DIR"] = os.path.join(a["out"], f"cache-{i}")
+    start = time.perf_counter(); load_model(uri)
+    res["first"].append(time.perf_counter() - start)
+    start = time.perf_counter(); load_model(uri)
+    res["second"].append(time.perf_counter() - start)
+print("RESULT " + json.dumps(res))
+"""
+
+# --- preparation -------------------------------------------------------------------------
+MLFLOW_SAVE = """
+import json, pickle, sys
+import numpy as np, pandas as pd
+import mlflow.sklearn
+from mlflow.models import infer_signature
+a = json.loads(sys.argv[1])
+with open(a["estimator"], "rb") as fh:
+    est = pickle.load(fh)
+sample = pd.read_parquet(a["sample"])
+mlflow.sklearn.save_model(
+    est,
+    a["path"],
+    signature=infer_signature(sample, est.predict(sample)),
+    serialization_format="skops",
+    skops_trusted_types=a["trusted"],
+)
+print("RESULT " + json.dumps({"mlflow": mlflow.__version__}))
+"""
+
+
+def prepare(work: Path, mlflow_py: str) -> dict[str, Any]:
+    """Fit the estimator; save it by us (skops, pickle) and by MLflow; build the S3 tree."""
+    import numpy as np
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from pyfunc_ops.models.signature import infer_signature
+    from pyfunc_ops.sklearn import save_model
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.standard_normal((20_000, 8)), columns=FEATURES)
+    y = x["x0"] * 2 - x["x1"] ** 2 + np.sin(x["x2"]) + rng.normal(0, 0.1, len(x))
+    est = HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(x, y)
+    paths = {"estimator": str(work / "estimator.pkl"), "sample": str(work / "sample.parquet")}
+    with open(paths["estimator"], "wb") as fh:
+        pickle.dump(est, fh)
+    sample = x.head(100)
+    sample.to_parquet(paths["sample"])
+    signature = infer_signature(sample, est.predict(sample))
+    # skops refuses HistGradientBoosting's TreePredictor unless trusted explicitly.
+    trusted = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    for fmt in ("skops", "pickle"):
+        paths[f"ours-{fmt}"] = str(work / f"ours-{fmt}")
+        save_model(
+            est,
+            paths[f"ours-{fmt}"],
+            signature=signature,
+            serialization_format=fmt,
+            skops_trusted_types=trusted if fmt == "skops" else None,
+        )
+    paths["mlflow"] = str(work / "mlflow-model")
+    args = {**paths, "path": paths["mlflow"], "trusted": trusted}
+    _, info = run_child(mlflow_py, MLFLOW_SAVE, args)
+    paths["mlflow_version"] = info["mlflow"]
+
+    # The transfer tree: the skops model plus 200 - n payload files, 100 MB in total,
+    # sizes spread from a few KB to a few MB as in real model folders.
+    tree = work / "tree"
+    shutil.copytree(paths["ours-skops"], tree)
+    existing = [p for p in tree.rglob("*") if p.is_file()]
+    count = TREE_FILES - len(existing)
+    budget = TREE_BYTES - sum(p.stat().st_size for p in existing)
+    weights = rng.pareto(1.5, count) + 0.05
+    sizes = (weights / weights.sum() * budget).astype(int)
+    sizes[0] += budget - int(sizes.sum())
+    for i, size in enumerate(sizes):
+        target = tree / "artifacts" / f"part-{i // 50}" / f"blob-{i:03d}.bin"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(rng.bytes(int(size)))
+    files = [p for p in tree.rglob("*") if p.is_file()]
+    paths["tree"] = str(tree)
+    paths["tree_files"] = len(files)
+    paths["tree_bytes"] = sum(p.stat().st_size for p in files)
+    small = work / "small"
+    small.mkdir()
+    (small / "a.txt").write_text("warm-up")
+    paths["small"] = str(small)
+    return paths
+
+
+# --- the measurements --------------------------------------------------------------------
+def bench_cold_load(paths: dict[str, Any], mlflow_py: str, runs: int) -> dict[str, Any]:
+    from pyfunc_ops.models.model import Model
+
+    skops_conf = Model.load(paths["ours-skops"]).get_flavor("sklearn")
+    variants = {
+        "floor-skops": (
+            OUR_PYTHON,
+            {
+                "file": str(Path(paths["ours-skops"]) / skops_conf["pickled_model"]),
+                "trusted": skops_conf.get("skops_trusted_types") or [],
+            },
+        ),
+        "floor-pickle": (OUR_PYTHON, {"file": str(Path(paths["ours-pickle"]) / "model.pkl")}),
+        "ours-skops": (OUR_PYTHON, {"path": paths["ours-skops"]}),
+        "ours-pickle": (OUR_PYTHON, {"path": paths["ours-pickle"]}),
+        "mlflow": (mlflow_py, {"path": paths["mlflow"]}),
+    }
+    code = {name: COLD[name if name.startswith(("floor", "mlflow")) else "ours"] for name in variants}
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    predictions = {}
+    for round_ in range(runs + 1):  # round 0 warms the page cache and .pyc files
+        for name, (python, args) in variants.items():
+            elapsed, out = run_child(python, code[name], args)
+            predictions[name] = out["p"]
+            if round_:
+                times[name].append(elapsed)
+        print(f"  cold load round {round_}/{runs}: "
+              + ", ".join(f"{n} {t[-1]:.2f}s" for n, t in times.items() if t), flush=True)
+    spread = max(predictions.values()) - min(predictions.values())
+    assert spread < 1e-9, f"the variants predicted different values: {predictions}"
+    return {"times": times, "prediction": predictions["ours-skops"]}
+
+
+def bench_predict(paths: dict[str, Any], mlflow_py: str, runs: int) -> dict[str, Any]:
+    env = child_env()
+    out = {}
+    for lib, python, path in (
+        ("ours", OUR_PYTHON, paths["ours-skops"]),
+        ("mlflow", mlflow_py, paths["mlflow"]),
+    ):
+        args = {
+            "lib": lib,
+            "path": path,
+            "estimator": paths["estimator"],
+            "rows": BATCH_ROWS,
+            "calls": SINGLE_CALLS,
+            "runs": runs,
+        }
+        _, res = run_child(python, PREDICT, args, env)
+        assert res["check"] < 1e-9, f"{lib} predictions differ from the estimator's: {res}"
+        out[lib] = res
+        print(f"  predict ({lib}): batch {median(res['batch_model']):.3f}s vs raw "
+              f"{median(res['batch_raw']):.3f}s; single {median(res['single_model'])*1e3:.3f}ms "
+              f"vs raw {median(res['single_raw'])*1e3:.3f}ms", flush=True)
+    return out
+
+
+class MotoServer:
+    """moto's S3 in a child process, so that serving requests never competes for the GIL
+    with the client being measured."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [OUR_PYTHON, "-c", MOTO, str(self.port)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            env=child_env(),
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        if "READY" not in line:
+            raise RuntimeError("the moto server did not start")
+
+    def env(self) -> dict[str, str]:
+        return child_env({
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "AWS_ENDPOINT_URL_S3": self.endpoint,
+            "MLFLOW_S3_ENDPOINT_URL": self.endpoint,
+        })
+
+    def stop(self) -> None:
+        assert self.proc.stdin is not None
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def bench_s3(paths: dict[str, Any], mlflow_py: str, runs: int, work: Path) -> dict[str, Any]:
+    server = MotoServer()
+    try:
+        env = server.env()
+        make_bucket = "import boto3; boto3.client('s3').create_bucket(Bucket='bench')"
+        subprocess.run([OUR_PYTHON, "-c", make_bucket], check=True, env=env)
+        out: dict[str, Any] = {}
+        for lib, python, code in (
+            ("ours", OUR_PYTHON, TRANSFER_OURS),
+            ("mlflow", mlflow_py, TRANSFER_MLFLOW),
+        ):
+            scratch = Path(tempfile.mkdtemp(dir=work, prefix=f"dl-{lib}-"))
+            args = {"tree": paths["tree"], "small": paths["small"], "out": str(scratch),
+                    "runs": runs}
+            _, out[lib] = run_child(python, code, args, env)
+            print(f"  transfer ({lib}): up {median(out[lib]['up']):.2f}s, "
+                  f"down {median(out[lib]['down']):.2f}s", flush=True)
+        home = work / "home"
+        cache_env = {
+            **env,
+            "PYFUNC_OPS_HOME": str(home),
+            "PYFUNC_OPS_TRACKING_URI": f"sqlite:///{home / 'registry.db'}",
+            "PYFUNC_OPS_ARTIFACT_ROOT": "s3://bench/artifacts",
+        }
+        args = {"tree": paths["tree"], "out": str(work / "caches"), "runs": runs}
+        _, out["cache"] = run_child(OUR_PYTHON, CACHE, args, cache_env)
+        print(f"  cache: first {median(out['cache']['first']):.2f}s, "
+              f"second {median(out['cache']['second']):.3f}s", flush=True)
+        return out
+    finally:
+        server.stop()
+
+
+# --- report ------------------------------------------------------------------------------
+def summarise(cold: dict[str, Any], pred: dict[str, Any], s3: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per target: medians, the ratio, its target and whether it is met.
+
+    ``kind`` "max": the ratio (ours / reference) must be at most the target; "min": the
+    speed-up (reference / ours) must be at least the target.
+    """
+    m = {name: median(t) for name, t in cold["times"].items()}
+    rows = []
+
+    def add(label, ours, ref, ref_label, ratio, target, kind, unit="s"):
+        passed = ratio <= target if kind == "max" else ratio >= target
+        rows.append({
+            "benchmark": label, "ours": ours, "reference": ref, "reference_label": ref_label,
+            "ratio": ratio, "target": target, "kind": kind, "unit": unit, "pass": passed,
+        })
+
+    add("cold load vs floor (skops)", m["ours-skops"], m["floor-skops"], "floor (skops)",
+        m["ours-skops"] / m["floor-skops"], 1.15, "max")
+    add("cold load vs floor (pickle)", m["ours-pickle"], m["floor-pickle"], "floor (pickle)",
+        m["ours-pickle"] / m["floor-pickle"], 1.15, "max")
+    add("cold load vs MLflow", m["ours-skops"], m["mlflow"], "MLflow (skops)",
+        m["ours-skops"] / m["mlflow"], 0.75, "max")
+    ours, ml = pred["ours"], pred["mlflow"]
+    add("batch predict 2M rows vs raw", median(ours["batch_model"]), median(ours["batch_raw"]),
+        "estimator.predict", median(ours["batch_model"]) / median(ours["batch_raw"]), 1.10, "max")
+    add("single-row predict vs raw", median(ours["single_model"]) * 1e3,
+        median(ours["single_raw"]) * 1e3, "estimator.predict",
+        median(ours["single_model"]) / median(ours["single_raw"]), 1.3, "max", "ms")
+    add("S3 upload 200 files/100 MB vs MLflow", median(s3["ours"]["up"]),
+        median(s3["mlflow"]["up"]), "MLflow log_artifacts",
+        median(s3["mlflow"]["up"]) / median(s3["ours"]["up"]), 2.0, "min")
+    add("S3 download vs MLflow", median(s3["ours"]["down"]), median(s3["mlflow"]["down"]),
+        "MLflow download_artifacts", median(s3["mlflow"]["down"]) / median(s3["ours"]["down"]),
+        2.0, "min")
+    add("models:/ load, cached vs first", median(s3["cache"]["second"]),
+        median(s3["cache"]["first"]), "first load (empty cache)",
+        median(s3["cache"]["first"]) / median(s3["cache"]["second"]), 20.0, "min")
+    # For information: MLflow against the same raw estimator in its own venv.
+    rows.append({
+        "benchmark": "(info) MLflow batch predict vs raw", "ours": median(ml["batch_model"]),
+        "reference": median(ml["batch_raw"]), "reference_label": "estimator.predict",
+        "ratio": median(ml["batch_model"]) / median(ml["batch_raw"]), "target": None,
+        "kind": "info", "unit": "s", "pass": None,
+    })
+    rows.append({
+        "benchmark": "(info) MLflow single-row vs raw", "ours": median(ml["single_model"]) * 1e3,
+        "reference": median(ml["single_raw"]) * 1e3, "reference_label": "estimator.predict",
+        "ratio": median(ml["single_model"]) / median(ml["single_raw"]), "target": None,
+        "kind": "info", "unit": "ms", "pass": None,
+    })
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """The results as a markdown table (also readable on a terminal)."""
+    lines = [
+        "| benchmark | ours (median) | reference (median) | ratio | target | result |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        fmt = "{:.3f} ms" if r["unit"] == "ms" else "{:.3f} s"
+        if r["kind"] == "max":
+            ratio, target = f"{r['ratio']:.2f}x ours/ref", f"<= {r['target']}x"
+        elif r["kind"] == "min":
+            ratio, target = f"{r['ratio']:.1f}x faster", f">= {r['target']}x"
+        else:
+            ratio, target = f"{r['ratio']:.2f}x MLflow/raw", "-"
+        result = "-" if r["pass"] is None else ("pass" if r["pass"] else "MISS")
+        ours_label = "MLflow" if r["kind"] == "info" else "ours"
+        lines.append(
+            f"| {r['benchmark']} | {fmt.format(r['ours'])} ({ours_label}) | "
+            f"{fmt.format(r['reference'])} ({r['reference_label']}) | {ratio} | {target} | {result} |"
+        )
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], path: Path) -> None:
+    """Bar per target, as "how much better than needed": ratio / target on a log scale."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = [r for r in rows if r["kind"] != "info"]
+    labels = [r["benchmark"] for r in scored]
+    # Normalise so that every bar reads "higher is better" and the target sits at 1.
+    margin = [
+        r["target"] / r["ratio"] if r["kind"] == "max" else r["ratio"] / r["target"]
+        for r in scored
+    ]
+    fig, ax = plt.subplots(figsize=(9, 0.6 * len(scored) + 1.5))
+    colors = ["tab:green" if r["pass"] else "tab:red" for r in scored]
+    ax.barh(labels, margin, color=colors)
+    ax.axvline(1.0, color="black", linewidth=1)
+    ax.set_xscale("log")
+    ax.invert_yaxis()
+    for i, r in enumerate(scored):
+        text = (f"{r['ratio']:.2f}x (<= {r['target']}x)" if r["kind"] == "max"
+                else f"{r['ratio']:.1f}x (>= {r['target']}x)")
+        ax.text(margin[i], i, "  " + text, va="center", fontsize=8)
+    ax.set_xlabel("measured vs target (>1: target met; log scale)")
+    ax.set_title("pyfunc_ops vs floor / raw estimator / MLflow (medians)")
+    ax.set_xlim(min(min(margin) * 0.5, 0.5), max(margin) * 8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def update_docs(markdown: str) -> None:
+    if not DOCS.is_file():
+        return
+    text = DOCS.read_text()
+    if DOCS_START not in text or DOCS_END not in text:
+        return
+    head, rest = text.split(DOCS_START, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    DOCS.write_text(f"{head}{DOCS_START}\n{markdown}\n{DOCS_END}{tail}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (3 instead of 7/5)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
+    parser.add_argument("--no-docs", action="store_true", help="do not refresh docs/benchmarks.md")
+    opts = parser.parse_args()
+    cold_runs, runs = (3, 3) if opts.quick else (7, 5)
+    started = time.perf_counter()
+    before = conditions()
+    print(f"load average before: {before['load_average']}", flush=True)
+    mlflow_py = mlflow_python()
+    work = Path(tempfile.mkdtemp(prefix="pyfunc-ops-bench-"))
+    try:
+        print("preparing models and data ...", flush=True)
+        paths = prepare(work, mlflow_py)
+        print("cold load ...", flush=True)
+        cold = bench_cold_load(paths, mlflow_py, cold_runs)
+        print("batch and single-row predict ...", flush=True)
+        pred = bench_predict(paths, mlflow_py, runs)
+        print("S3 transfer and cache ...", flush=True)
+        s3 = bench_s3(paths, mlflow_py, runs, work)
+    finally:
+        if not opts.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    rows = summarise(cold, pred, s3)
+    after = conditions()
+    markdown = table(rows)
+    summary = (
+        f"Model: {MODEL_DESCRIPTION}; MLflow {paths['mlflow_version']}; "
+        f"{'quick' if opts.quick else 'full'} run ({cold_runs} cold-load rounds, {runs} runs "
+        f"otherwise); transfer tree: {paths['tree_files']} files, "
+        f"{paths['tree_bytes'] / 2**20:.1f} MiB. {before['cpus']} CPUs; load average "
+        f"{before['load_average'][0]} before, {after['load_average'][0]} after; "
+        f"{after['time']}; suite took {time.perf_counter() - started:.0f} s."
+    )
+    print()
+    print(markdown)
+    print()
+    print(summary)
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    write_json("results.json", {
+        "model": MODEL_DESCRIPTION,
+        "mlflow_version": paths["mlflow_version"],
+        "quick": opts.quick,
+        "conditions_before": before,
+        "conditions_after": after,
+        "tree": {"files": paths["tree_files"], "bytes": paths["tree_bytes"]},
+        "rows": rows,
+        "raw": {"cold_load": cold, "predict": pred, "s3": s3},
+    })
+    plot(rows, RESULTS_DIR / "ratios.png")
+    if not opts.no_docs:
+        update_docs(f"{markdown}\n\n{summary}")
+    print(f"wrote {RESULTS_DIR / 'results.json'} and {RESULTS_DIR / 'ratios.png'}")
+
+
+if __name__ == "__main__":
+    main()

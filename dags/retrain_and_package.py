@@ -1,0 +1,150 @@
+"""Retrain, package, validate and (maybe) promote a model every day.
+
+build_training_set -> train -> package (log + register) -> validate -> beats_champion ->
+set_champion
+
+The training set is synthetic and deterministic for a logical date, so a rerun of a day
+rebuilds the same data. The new version becomes ``champion`` only if its RMSE on the
+holdout is lower than the current champion's on the same holdout; ``set_champion`` emits
+the Asset event ``pyfunc-ops://models/<name>@champion`` that schedules ``batch_score``.
+
+Everything is written under ``PYFUNC_OPS_DEMO_DIR`` (default: ``out/`` in the repository):
+data and estimator files here, the model and the registry wherever the ``pyfunc_ops``
+connection or the ``PYFUNC_OPS_*`` variables point (``scripts/main_job.sh`` puts them under
+``out/`` too).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+from pyfunc_ops.airflow.operators import SavePyfuncModelOperator, SetModelAliasOperator
+
+MODEL_NAME = os.environ.get("PYFUNC_OPS_DEMO_MODEL", "demo_regressor")
+FEATURES = ["f0", "f1", "f2", "f3"]
+OUT_DIR = os.environ.get("PYFUNC_OPS_DEMO_DIR") or str(Path(__file__).resolve().parents[1] / "out")
+
+
+def _day() -> str:
+    """The run's logical date (or, for runs without one, the time it ran after)."""
+    context = get_current_context()
+    run = context["dag_run"]
+    return (run.logical_date or run.run_after).strftime("%Y%m%d")
+
+
+@dag(
+    schedule="@daily",
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    params={"out_dir": OUT_DIR, "rows": 2000},
+    tags=["pyfunc_ops", "example"],
+    doc_md=__doc__,
+)
+def retrain_and_package():
+    @task
+    def build_training_set(params: dict[str, Any] | None = None) -> dict[str, str]:
+        import numpy as np
+        import pandas as pd
+
+        assert params is not None
+        day = _day()
+        rng = np.random.default_rng(int(day))
+        rows = int(params["rows"])
+        x = rng.normal(size=(rows, len(FEATURES)))
+        y = (
+            x @ np.array([1.5, -2.0, 0.5, 0.0])
+            + 0.8 * np.sin(3 * x[:, 3])
+            + 0.2 * rng.normal(size=rows)
+        )
+        frame = pd.DataFrame(x, columns=FEATURES).assign(target=y)
+        folder = Path(params["out_dir"]) / "data" / "training" / day
+        folder.mkdir(parents=True, exist_ok=True)
+        cut = int(rows * 0.8)
+        frame.iloc[:cut].to_parquet(folder / "train.parquet", index=False)
+        frame.iloc[cut:].to_parquet(folder / "holdout.parquet", index=False)
+        return {"train": str(folder / "train.parquet"), "holdout": str(folder / "holdout.parquet")}
+
+    @task
+    def train(data: dict[str, str], params: dict[str, Any] | None = None) -> str:
+        """Fit a ridge regression whose strength varies by day, so champions come and go."""
+        import numpy as np
+        import pandas as pd
+        import skops.io
+        from sklearn.linear_model import Ridge
+
+        assert params is not None
+        day = _day()
+        alpha = float(np.random.default_rng(int(day) + 1).choice([0.1, 1.0, 30.0, 300.0]))
+        frame = pd.read_parquet(data["train"])
+        model = Ridge(alpha=alpha).fit(frame[FEATURES], frame["target"])
+        folder = Path(params["out_dir"]) / "estimators" / day
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "ridge.skops"
+        skops.io.dump(model, path)
+        return str(path)
+
+    package = SavePyfuncModelOperator(
+        task_id="package",
+        estimator_path="{{ ti.xcom_pull(task_ids='train') }}",
+        registered_model_name=MODEL_NAME,
+        tags={"features": ",".join(FEATURES)},
+    )
+
+    @task
+    def validate(data: dict[str, str], packaged: dict[str, Any]) -> dict[str, Any]:
+        """Holdout RMSE of the new version and of the current champion (same holdout)."""
+        import numpy as np
+        import pandas as pd
+
+        from pyfunc_ops.airflow.hooks import PyfuncOpsHook
+        from pyfunc_ops.errors import ResourceNotFoundError
+        from pyfunc_ops.pyfunc import load_model
+
+        holdout = pd.read_parquet(data["holdout"])
+
+        def rmse(model_uri: str) -> float:
+            predicted = load_model(model_uri).predict(holdout[FEATURES])
+            return float(np.sqrt(np.mean((np.asarray(predicted) - holdout["target"]) ** 2)))
+
+        hook = PyfuncOpsHook()
+        with hook.configured():
+            client = hook.get_client()
+            new_rmse = rmse(packaged["model_uri"])
+            client.set_model_version_tag(MODEL_NAME, packaged["version"], "holdout_rmse", new_rmse)
+            try:
+                champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
+            except ResourceNotFoundError:
+                champion = None
+            champion_rmse = rmse(f"models:/{MODEL_NAME}/{champion.version}") if champion else None
+        return {
+            "version": packaged["version"],
+            "rmse": new_rmse,
+            "champion_version": champion.version if champion else None,
+            "champion_rmse": champion_rmse,
+            "promote": champion_rmse is None or new_rmse < champion_rmse,
+        }
+
+    @task.short_circuit
+    def beats_champion(result: dict[str, Any]) -> bool:
+        return bool(result["promote"])
+
+    set_champion = SetModelAliasOperator(
+        task_id="set_champion",
+        name=MODEL_NAME,
+        alias="champion",
+        version="{{ ti.xcom_pull(task_ids='validate')['version'] }}",
+    )
+
+    data = build_training_set()
+    estimator = train(data)
+    estimator >> package
+    checked = validate(data, package.output)
+    beats_champion(checked) >> set_champion
+
+
+retrain_and_package()
