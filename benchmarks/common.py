@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import resource
 import socket
 import statistics
 import subprocess
@@ -71,15 +72,22 @@ def run_child(
 ) -> tuple[float, dict[str, Any]]:
     """Run ``code`` in a new ``python`` process; return (wall seconds, its RESULT payload).
 
+    The payload gains ``_cpu``: the CPU seconds (user + system) the process used, which a
+    busy shared machine disturbs less than the wall time.
+
     The wall time is measured around the whole process (start-up, imports, exit), which
     is what a cold load costs a user. ``args`` reaches the child as JSON in ``sys.argv[1]``.
     """
     cmd = [python, "-c", code, json.dumps(args if args is not None else {})]
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_before = usage.ru_utime + usage.ru_stime
     start = time.perf_counter()
     proc = subprocess.run(
         cmd, capture_output=True, text=True, env=dict(env or child_env()), timeout=timeout
     )
     elapsed = time.perf_counter() - start
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = usage.ru_utime + usage.ru_stime - cpu_before
     if proc.returncode != 0:
         raise RuntimeError(
             f"benchmark child failed ({python}, exit {proc.returncode}):\n"
@@ -89,6 +97,7 @@ def run_child(
     for line in proc.stdout.splitlines():
         if line.startswith(RESULT_PREFIX):
             payload = json.loads(line[len(RESULT_PREFIX) :])
+    payload["_cpu"] = cpu
     return elapsed, payload
 
 

@@ -63,7 +63,10 @@ with open(args["estimator"], "rb") as fh:
 sample = pd.read_parquet(args["sample"])
 mlflow.set_tracking_uri("file://" + args["tracking"])
 mlflow.sklearn.save_model(
-    estimator, args["model"], signature=infer_signature(sample, estimator.predict(sample))
+    estimator,
+    args["model"],
+    signature=infer_signature(sample, estimator.predict(sample)),
+    serialization_format="cloudpickle",
 )
 builder = SparkSession.builder.master("local[2]").appName("bench-mlflow")
 for key, value in args["conf"].items():
@@ -113,7 +116,7 @@ def make_data(work: Path, rows: int) -> tuple[Path, Path, Path]:
     target = (
         train.to_numpy() @ np.arange(1, 9) + np.sin(train["x0"] * 6) + rng.normal(0, 0.1, 20_000)
     )
-    estimator = HistGradientBoostingRegressor(max_iter=100, random_state=0).fit(train, target)
+    estimator = HistGradientBoostingRegressor(max_iter=50, random_state=0).fit(train, target)
     sample = work / "sample.parquet"
     train.head(100).to_parquet(sample)
     est_path = work / "estimator.pkl"
@@ -124,19 +127,22 @@ def make_data(work: Path, rows: int) -> tuple[Path, Path, Path]:
 
 def plain_udf(estimator: Any) -> Any:
     """A plain iterator pandas UDF calling the estimator directly."""
-    from collections.abc import Iterator
+    import typing
 
     import pandas as pd
     from pyspark.sql.functions import pandas_udf
 
     names = list(FEATURES)
 
-    @pandas_udf("double")  # type: ignore[call-overload]
-    def predict(batches: Iterator[tuple[pd.Series, ...]]) -> Iterator[pd.Series]:
+    def predict(batches):  # type: ignore[no-untyped-def]
         for columns in batches:
             yield pd.Series(estimator.predict(pd.DataFrame(dict(zip(names, columns, strict=True)))))
 
-    return predict
+    predict.__annotations__ = {
+        "batches": typing.Iterator[typing.Tuple[pd.Series, ...]],  # noqa: UP006
+        "return": typing.Iterator[pd.Series],
+    }
+    return pandas_udf(predict, "double")  # type: ignore[call-overload]
 
 
 def run_ours_and_plain(
@@ -155,7 +161,10 @@ def run_ours_and_plain(
     model_dir = work / "pyfunc_ops_model"
     sample_df = pd.read_parquet(sample)
     pyfunc_sklearn.save_model(
-        estimator, model_dir, signature=infer_signature(sample_df, estimator.predict(sample_df))
+        estimator,
+        model_dir,
+        signature=infer_signature(sample_df, estimator.predict(sample_df)),
+        serialization_format="cloudpickle",  # as MLflow saves it
     )
     builder = SparkSession.builder.master("local[2]").appName("bench-pyfunc-ops")
     for key, value in SPARK_CONF.items():
@@ -260,7 +269,7 @@ def main() -> None:
         "rows": args.rows,
         "partitions": args.partitions,
         "master": "local[2]",
-        "model": "HistGradientBoostingRegressor(max_iter=100), 8 float columns",
+        "model": "HistGradientBoostingRegressor(max_iter=50), 8 float columns",
         "warmup_runs": args.warmup,
         "timed_runs": args.runs,
         "seconds": runs,

@@ -9,6 +9,7 @@ Airflow version under ``~/.cache/pyfunc_ops`` because migrating takes ~10 s.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -40,6 +41,8 @@ AIRFLOW_ENV = {
     ),
 }
 os.environ.update(AIRFLOW_ENV)
+# py4j logs from a __del__ at interpreter exit, after pytest closed its streams.
+logging.getLogger("py4j").setLevel(logging.WARNING)
 if "airflow" in sys.modules:  # pragma: no cover - a guard, not a code path
     raise RuntimeError(
         "airflow was imported before tests/airflow/conftest.py set AIRFLOW_HOME; "
