@@ -28,7 +28,6 @@ When the connection does not exist, the library's environment variables apply un
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import logging
 import os
@@ -40,6 +39,7 @@ from airflow.sdk import BaseHook
 
 from pyfunc_ops import config
 from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.storage.filesystem import storage_options
 
 if TYPE_CHECKING:
     from pyfunc_ops.tracking import TrackingClient
@@ -193,7 +193,7 @@ class PyfuncOpsHook(BaseHook):
         with contextlib.ExitStack() as stack:
             stack.callback(_restore_env, saved_env)
             if s3_options:
-                stack.enter_context(_s3_options(s3_options))
+                stack.enter_context(storage_options("s3", **s3_options))
             yield cfg
 
     def test_connection(self) -> tuple[bool, str]:
@@ -252,22 +252,3 @@ def _restore_env(saved: dict[str, str | None]) -> None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-
-
-@contextlib.contextmanager
-def _s3_options(options: dict[str, Any]) -> Iterator[None]:
-    """Register ``options`` for s3 and put back exactly what was registered before.
-
-    ``get_storage_options`` returns the registered options merged with the AWS_* variables,
-    so the previous registration is read from the storage module's registry itself (the
-    environment part must stay live, not be frozen into a registration).
-    """
-    from pyfunc_ops.storage import filesystem
-
-    with filesystem._registry_lock:
-        previous = copy.deepcopy(filesystem._registered.get("s3", {}))
-    filesystem.set_storage_options("s3", **options)
-    try:
-        yield
-    finally:
-        filesystem.set_storage_options("s3", **previous)
