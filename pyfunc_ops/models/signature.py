@@ -77,6 +77,8 @@ class Schema:
 
     inputs: list[ColSpec] = field(default_factory=list)
     raw: list[dict[str, Any]] | None = None
+    # (names, dtypes) of a frame that needs no enforcement at all; computed on first use.
+    _exact: Any = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def is_tensor(self) -> bool:
@@ -87,6 +89,22 @@ class Schema:
 
     def has_names(self) -> bool:
         return bool(self.inputs) and all(c.name is not None for c in self.inputs)
+
+    def matches_exactly(self, data: pd.DataFrame) -> bool:
+        """True when ``data`` has exactly the named columns, in order, with the canonical
+        dtypes: the common case on the hot path, decided from two cheap list comparisons."""
+        if self._exact is None:
+            import numpy as np
+
+            names = self.names() if self.has_names() else None
+            dtypes = [DATA_TYPES.get(c.type) or "object" for c in self.inputs]
+            self._exact = (names, [np.dtype(t) for t in dtypes])
+        names, dtypes = self._exact
+        return (
+            names is not None
+            and data.columns.tolist() == names
+            and data.dtypes.to_numpy().tolist() == dtypes
+        )
 
     def to_json(self) -> str:
         return json.dumps(self.raw if self.raw is not None else [c.to_dict() for c in self.inputs])
@@ -237,6 +255,8 @@ def enforce_schema(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     columns are dropped. A frame that already matches is returned as it is.
     """
     if schema.is_tensor or not schema.inputs:
+        return data
+    if schema.matches_exactly(data):
         return data
     if not schema.has_names():
         if len(data.columns) < len(schema.inputs):
