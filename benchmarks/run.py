@@ -675,14 +675,16 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
 
 
 def update_docs(markdown: str) -> None:
-    if not DOCS.is_file():
-        return
-    text = DOCS.read_text()
-    if DOCS_START not in text or DOCS_END not in text:
-        return
-    head, rest = text.split(DOCS_START, 1)
-    _, tail = rest.split(DOCS_END, 1)
-    DOCS.write_text(f"{head}{DOCS_START}\n{markdown}\n{DOCS_END}{tail}")
+    """Replace the results block in docs/benchmarks.md and in the README."""
+    for doc in (DOCS, DOCS.parents[1] / "README.md"):
+        if not doc.is_file():
+            continue
+        text = doc.read_text()
+        if DOCS_START not in text or DOCS_END not in text:
+            continue
+        head, rest = text.split(DOCS_START, 1)
+        _, tail = rest.split(DOCS_END, 1)
+        doc.write_text(f"{head}{DOCS_START}\n{markdown}\n{DOCS_END}{tail}")
 
 
 def main() -> None:
