@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -34,7 +33,16 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from spark_udf import FEATURES, ROOT, SPARK_CONF, THREAD_VARS, _load, make_data
+from spark_udf import (
+    FEATURES,
+    ROOT,
+    SPARK_CONF,
+    THREAD_VARS,
+    bench_arguments,
+    make_data,
+    prepare_process,
+    report,
+)
 
 # Runs in the MLflow venv: "save" saves the estimator with MLflow; "score" times its UDF.
 MLFLOW_SIDE = r"""
@@ -145,20 +153,8 @@ def run_ours(args: argparse.Namespace, model_dir: Path, data: Path) -> dict[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=400_000)
-    parser.add_argument("--partitions", type=int, default=8)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--skip-mlflow", action="store_true")
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "env_manager.json"
-    )
-    args = parser.parse_args()
-    os.environ.update(THREAD_VARS)
-    os.environ["PYSPARK_PYTHON"] = sys.executable
-    os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    load_before = _load()
+    args = bench_arguments(__doc__ or "", 400_000, 8, "env_manager.json")
+    load_before = prepare_process()
     with tempfile.TemporaryDirectory(prefix="bench_env_manager_") as tmp:
         work = Path(tmp)
         os.environ["PYFUNC_OPS_ENV_DIR"] = str(work / "envs")
@@ -203,40 +199,17 @@ def main() -> None:
         ratios["mlflow-uv/ours-local"] = medians["mlflow-uv"] / medians["ours-local"]
         ratios["mlflow-uv/ours-virtualenv"] = medians["mlflow-uv"] / medians["ours-virtualenv"]
     result = {
-        "rows": args.rows,
-        "partitions": args.partitions,
-        "master": "local[2]",
         "model": (
             "HistGradientBoostingRegressor(max_iter=100), 8 float columns, "
             "saved by MLflow (cloudpickle)"
         ),
-        "warmup_runs": args.warmup,
-        "timed_runs": args.runs,
-        "seconds": runs,
-        "median_seconds": medians,
         "first_run_seconds": ours["first_run"],
-        "ratios": ratios,
         "prediction_sums": totals,
         "mlflow_uv": mlflow if mlflow is None or "error" in mlflow else {"ok": True},
-        "conditions": {
-            "cpus": os.cpu_count(),
-            "load_average_before": load_before,
-            "load_average_after": _load(),
-            "python": platform.python_version(),
-            "thread_vars": THREAD_VARS,
-            "mlflow": saved.get("mlflow"),
-        },
     }
-    print(f"\n{'variant':16s} {'median s':>9s}  runs")
-    for name, median in medians.items():
-        print(f"{name:16s} {median:9.2f}  {', '.join(f'{t:.2f}' for t in runs[name])}")
-    for name, ratio in ratios.items():
-        print(f"{name:28s} {ratio:.2f}")
     if mlflow is not None and "error" in mlflow:
         print(f"mlflow-uv failed: {mlflow['error'][-1500:]}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written {args.out}")
+    report(args, runs, ratios, result, load_before, saved.get("mlflow"))
 
 
 if __name__ == "__main__":

@@ -234,65 +234,88 @@ def run_mlflow(
     return json.loads(lines[-1].removeprefix("RESULT "))
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=2_000_000)
-    parser.add_argument("--partitions", type=int, default=64)
+def bench_arguments(doc: str, rows: int, partitions: int, out_name: str) -> argparse.Namespace:
+    """The command line shared by the Spark benchmarks."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=rows)
+    parser.add_argument("--partitions", type=int, default=partitions)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--skip-mlflow", action="store_true")
-    parser.add_argument(
-        "--out", type=Path, default=ROOT / "benchmarks" / "results" / "spark_udf.json"
-    )
-    args = parser.parse_args()
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / out_name)
+    return parser.parse_args()
+
+
+def prepare_process() -> str:
+    """One thread per task and Spark workers on this interpreter; return the load average."""
     os.environ.update(THREAD_VARS)
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
-    load_before = _load()
+    return _load()
+
+
+def report(
+    args: argparse.Namespace,
+    runs: dict[str, list[float]],
+    ratios: dict[str, float],
+    result: dict[str, Any],
+    load_before: str,
+    mlflow_version: str | None,
+) -> None:
+    """Print the medians and ratios and write the JSON result (with the conditions)."""
+    medians = {name: statistics.median(t) for name, t in runs.items()}
+    result.update(
+        rows=args.rows,
+        partitions=args.partitions,
+        master="local[2]",
+        warmup_runs=args.warmup,
+        timed_runs=args.runs,
+        seconds=runs,
+        median_seconds=medians,
+        ratios=ratios,
+        conditions={
+            "cpus": os.cpu_count(),
+            "load_average_before": load_before,
+            "load_average_after": _load(),
+            "python": platform.python_version(),
+            "thread_vars": THREAD_VARS,
+            "mlflow": mlflow_version,
+        },
+    )
+    width = max(len(n) for n in medians) + 2
+    print(f"\n{'variant':{width}s} {'median s':>9s}  runs")
+    for name, median in medians.items():
+        print(f"{name:{width}s} {median:9.2f}  {', '.join(f'{t:.2f}' for t in runs[name])}")
+    for name, ratio in ratios.items():
+        print(f"{name:28s} {ratio:.3f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"written {args.out}")
+
+
+def main() -> None:
+    args = bench_arguments(__doc__ or "", 2_000_000, 64, "spark_udf.json")
+    load_before = prepare_process()
     with tempfile.TemporaryDirectory(prefix="bench_spark_udf_") as tmp:
         work = Path(tmp)
         data, sample, est_path = make_data(work, args.rows)
         print(f"{args.rows:,} rows, {args.partitions} partitions, local[2]; load {load_before}")
         ours = run_ours_and_plain(args, work, data, sample, est_path)
         mlflow = None if args.skip_mlflow else run_mlflow(args, work, data, sample, est_path)
-    medians = {name: statistics.median(t) for name, t in ours["times"].items()}
     runs = dict(ours["times"])
     totals = dict(ours["totals"])
     if mlflow is not None:
-        medians["mlflow"] = statistics.median(mlflow["times"])
         runs["mlflow"] = list(mlflow["times"])
         totals["mlflow"] = mlflow["total"]
+    medians = {name: statistics.median(t) for name, t in runs.items()}
     ratios = {"ours/plain": medians["ours"] / medians["plain"]}
     if "mlflow" in medians:
         ratios["ours/mlflow"] = medians["ours"] / medians["mlflow"]
     result = {
-        "rows": args.rows,
-        "partitions": args.partitions,
-        "master": "local[2]",
         "model": "HistGradientBoostingRegressor(max_iter=50), 8 float columns",
-        "warmup_runs": args.warmup,
-        "timed_runs": args.runs,
-        "seconds": runs,
-        "median_seconds": medians,
-        "ratios": ratios,
         "prediction_sums": totals,
-        "conditions": {
-            "cpus": os.cpu_count(),
-            "load_average_before": load_before,
-            "load_average_after": _load(),
-            "python": platform.python_version(),
-            "thread_vars": THREAD_VARS,
-            "mlflow": mlflow["mlflow"] if mlflow else None,
-        },
     }
-    print(f"\n{'variant':8s} {'median s':>9s}  runs")
-    for name, median in medians.items():
-        print(f"{name:8s} {median:9.2f}  {', '.join(f'{t:.2f}' for t in runs[name])}")
-    for name, ratio in ratios.items():
-        print(f"{name:12s} {ratio:.3f}")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written {args.out}")
+    report(args, runs, ratios, result, load_before, mlflow["mlflow"] if mlflow else None)
 
 
 if __name__ == "__main__":
