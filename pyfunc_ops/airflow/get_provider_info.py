@@ -31,7 +31,6 @@ def get_provider_info() -> dict[str, Any]:
         "integrations": [
             {
                 "integration-name": _INTEGRATION,
-                "external-doc-url": "https://github.com/pyfunc-ops/pyfunc-ops",
                 "tags": ["software"],
             }
         ],
