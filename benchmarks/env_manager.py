@@ -22,10 +22,8 @@ Prints a table and writes benchmarks/results/env_manager.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,13 +33,12 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from spark_udf import (
     FEATURES,
-    ROOT,
     SPARK_CONF,
-    THREAD_VARS,
     bench_arguments,
     make_data,
     prepare_process,
     report,
+    run_mlflow_script,
 )
 
 # Runs in the MLflow venv: "save" saves the estimator with MLflow; "score" times its UDF.
@@ -89,25 +86,7 @@ print("RESULT " + json.dumps({"times": times, "total": totals[0], "prepare": pre
 
 
 def _mlflow(payload: dict[str, Any], work: Path) -> dict[str, Any]:
-    venv = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "mlflow_venv.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    python = str(Path(venv) / "bin" / "python")
-    env = dict(os.environ, PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, **THREAD_VARS)
-    proc = subprocess.run(
-        [python, "-c", MLFLOW_SIDE, json.dumps(payload)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        return {"error": f"exit code {proc.returncode}: {proc.stderr[-3000:]}"}
-    return dict(json.loads(lines[-1].removeprefix("RESULT ")))
+    return run_mlflow_script(MLFLOW_SIDE, payload, work)
 
 
 def run_ours(args: argparse.Namespace, model_dir: Path, data: Path) -> dict[str, Any]:

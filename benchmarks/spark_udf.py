@@ -198,15 +198,32 @@ def run_ours_and_plain(
     return {"times": times, "totals": totals}
 
 
-def run_mlflow(
-    args: argparse.Namespace, work: Path, data: Path, sample: Path, est_path: Path
-) -> dict[str, Any]:
+def run_mlflow_script(code: str, payload: dict[str, Any], work: Path) -> dict[str, Any]:
+    """Run ``code`` with ``payload`` in the MLflow venv; its ``RESULT`` line, or {"error"}."""
     venv = subprocess.run(
         ["bash", str(ROOT / "scripts" / "mlflow_venv.sh")],
         capture_output=True,
         text=True,
         check=True,
     ).stdout.strip()
+    python = str(Path(venv) / "bin" / "python")
+    env = dict(os.environ, PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, **THREAD_VARS)
+    proc = subprocess.run(
+        [python, "-c", code, json.dumps(payload)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=work,
+    )
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    if proc.returncode != 0 or not lines:
+        return {"error": f"exit code {proc.returncode}: {proc.stderr[-4000:]}"}
+    return dict(json.loads(lines[-1].removeprefix("RESULT ")))
+
+
+def run_mlflow(
+    args: argparse.Namespace, work: Path, data: Path, sample: Path, est_path: Path
+) -> dict[str, Any]:
     payload = {
         "estimator": str(est_path),
         "sample": str(sample),
@@ -219,19 +236,10 @@ def run_mlflow(
         "warmup": args.warmup,
         "runs": args.runs,
     }
-    python = str(Path(venv) / "bin" / "python")
-    env = dict(os.environ, PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, **THREAD_VARS)
-    proc = subprocess.run(
-        [python, "-c", MLFLOW_SIDE, json.dumps(payload)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=work,
-    )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
-    if proc.returncode != 0 or not lines:
-        raise SystemExit(f"MLflow side failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    return json.loads(lines[-1].removeprefix("RESULT "))
+    result = run_mlflow_script(MLFLOW_SIDE, payload, work)
+    if "error" in result:
+        raise SystemExit(f"MLflow side failed: {result['error']}")
+    return result
 
 
 def bench_arguments(doc: str, rows: int, partitions: int, out_name: str) -> argparse.Namespace:
