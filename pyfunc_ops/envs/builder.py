@@ -32,7 +32,13 @@ import yaml
 
 from pyfunc_ops import config
 from pyfunc_ops.envs.interpreters import find_python
-from pyfunc_ops.envs.spec import EnvSpec, conda_only, pyfunc_ops_version, read_env_spec
+from pyfunc_ops.envs.spec import (
+    EnvSpec,
+    conda_only,
+    pyfunc_ops_version,
+    read_env_spec,
+    source_root,
+)
 from pyfunc_ops.errors import ModelEnvironmentError
 
 log = logging.getLogger(__name__)
@@ -79,17 +85,6 @@ def _uv_env() -> dict[str, str]:
     return {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
 
 
-def _source_root() -> Path | None:
-    """The checkout pyfunc_ops is imported from, when it is one (has our pyproject.toml)."""
-    import pyfunc_ops
-
-    root = Path(pyfunc_ops.__file__).resolve().parent.parent
-    pyproject = root / "pyproject.toml"
-    if pyproject.is_file() and 'name = "pyfunc-ops"' in pyproject.read_text():
-        return root
-    return None
-
-
 def local_source_tree() -> Path:
     """A source tree of the running pyfunc_ops, made once from the installed distribution
     when it is not a checkout (its files plus a pyproject.toml from its metadata)."""
@@ -126,7 +121,7 @@ def local_source_tree() -> Path:
 
 
 def pyfunc_ops_install_args() -> list[str]:
-    root = _source_root()
+    root = source_root()
     return ["-e", str(root)] if root is not None else [str(local_source_tree())]
 
 

@@ -46,12 +46,19 @@ class EnvSpec:
         return ".".join(self.python.split(".")[:2])
 
     def cache_key(self, manager: str) -> str:
-        """sha256 of (manager, Python major.minor, sorted requirements, pyfunc_ops version)."""
+        """sha256 of (manager, Python major.minor, sorted requirements, pyfunc_ops version
+        and, for a source checkout, its folder).
+
+        An environment built from a checkout holds an editable install that points into that
+        checkout; keying on the folder keeps a second checkout (another clone, a CI workspace)
+        from reusing it and running the first checkout's code."""
+        root = source_root()
         payload = {
             "manager": manager,
             "python": self.python_minor,
             "requirements": sorted(self.requirements),
             "pyfunc_ops": pyfunc_ops_version(),
+            "source": str(root) if root is not None else None,
         }
         if manager == "conda":
             payload["conda"] = conda_only(self.conda_env or {})
@@ -64,6 +71,17 @@ def pyfunc_ops_version() -> str:
         return importlib.metadata.version("pyfunc-ops")
     except importlib.metadata.PackageNotFoundError:
         return "0+unknown"
+
+
+def source_root() -> Path | None:
+    """The checkout pyfunc_ops is imported from, when it is one (has our pyproject.toml)."""
+    import pyfunc_ops
+
+    root = Path(pyfunc_ops.__file__).resolve().parent.parent
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and 'name = "pyfunc-ops"' in pyproject.read_text():
+        return root
+    return None
 
 
 def conda_only(conda_env: dict[str, Any]) -> list[str]:

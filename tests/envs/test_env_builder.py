@@ -64,6 +64,20 @@ def test_conda_only_model_uses_python_and_pip_section(tmp_path: Path) -> None:
     assert spec.cache_key("virtualenv") == reference_key  # same request, same environment
 
 
+def test_each_checkout_gets_its_own_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An environment holds an editable install of one checkout; another clone of the
+    project must not reuse it (it would run the first clone's code)."""
+    from pyfunc_ops.envs import spec as spec_module
+
+    model = save_version_model(tmp_path / "m", [f"six=={PINNED_SIX}"])
+    here = read_env_spec(model).cache_key("virtualenv")
+    assert read_env_spec(model).cache_key("virtualenv") == here
+    monkeypatch.setattr(spec_module, "source_root", lambda: tmp_path / "other-clone")
+    assert read_env_spec(model).cache_key("virtualenv") != here
+
+
 def test_missing_included_requirements_file(tmp_path: Path) -> None:
     model = save_version_model(tmp_path / "m", ["six"])
     (model / "requirements.txt").unlink()
