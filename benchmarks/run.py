@@ -157,52 +157,68 @@ sys.stdin.read()
 server.stop()
 """
 
-TRANSFER_OURS = """
-import json, shutil, sys, time
+SERVER_CPU = """
+def server_cpu():  # the moto server's CPU seconds so far (Linux /proc; no dependency)
+    fields = open(f"/proc/{a['server_pid']}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+"""
+
+TRANSFER_OURS = (
+    """
+import json, os, shutil, sys, time
 from pathlib import Path
 from pyfunc_ops.storage.transfer import download_tree, upload_tree
 a = json.loads(sys.argv[1])
+"""
+    + SERVER_CPU
+    + """
 out = Path(a["out"])
 upload_tree(a["small"], "s3://bench/warm/ours")  # imports, session, connection pool
 download_tree("s3://bench/warm/ours", out / "warm")
-res = {"up": [], "down": []}
+res = {"up": [], "down": [], "server_up": [], "server_down": []}
 for i in range(a["runs"]):
     url = f"s3://bench/ours/{i}"
-    start = time.perf_counter(); upload_tree(a["tree"], url)
-    res["up"].append(time.perf_counter() - start)
-    start = time.perf_counter(); download_tree(url, out / str(i))
-    res["down"].append(time.perf_counter() - start)
+    cpu, start = server_cpu(), time.perf_counter(); upload_tree(a["tree"], url)
+    res["up"].append(time.perf_counter() - start); res["server_up"].append(server_cpu() - cpu)
+    cpu, start = server_cpu(), time.perf_counter(); download_tree(url, out / str(i))
+    res["down"].append(time.perf_counter() - start); res["server_down"].append(server_cpu() - cpu)
     shutil.rmtree(out / str(i))
 print("RESULT " + json.dumps(res))
 """
+)
 
-TRANSFER_MLFLOW = """
-import json, shutil, sys, time
+TRANSFER_MLFLOW = (
+    """
+import json, os, shutil, sys, time
 from pathlib import Path
 from mlflow.store.artifact.s3_artifact_repo import S3ArtifactRepository
 a = json.loads(sys.argv[1])
+"""
+    + SERVER_CPU
+    + """
 out = Path(a["out"])
 warm = S3ArtifactRepository("s3://bench/warm/mlflow")
 warm.log_artifacts(a["small"])
 (out / "warm").mkdir()
 warm.download_artifacts("", str(out / "warm"))
-res = {"up": [], "down": []}
+res = {"up": [], "down": [], "server_up": [], "server_down": []}
 for i in range(a["runs"]):
     repo = S3ArtifactRepository(f"s3://bench/mlflow/{i}")
-    start = time.perf_counter(); repo.log_artifacts(a["tree"])
-    res["up"].append(time.perf_counter() - start)
+    cpu, start = server_cpu(), time.perf_counter(); repo.log_artifacts(a["tree"])
+    res["up"].append(time.perf_counter() - start); res["server_up"].append(server_cpu() - cpu)
     (out / str(i)).mkdir()
-    start = time.perf_counter(); repo.download_artifacts("", str(out / str(i)))
-    res["down"].append(time.perf_counter() - start)
+    cpu, start = server_cpu(), time.perf_counter(); repo.download_artifacts("", str(out / str(i)))
+    res["down"].append(time.perf_counter() - start); res["server_down"].append(server_cpu() - cpu)
     shutil.rmtree(out / str(i))
 print("RESULT " + json.dumps(res))
 """
+)
 
 CACHE = """
 import json, os, sys, time
 import numpy as np, pandas as pd
 from pyfunc_ops.pyfunc import load_model
-from pyfunc_ops.storage.transfer import upload_tree
+from pyfunc_ops.storage.transfer import list_tree, upload_tree
 from pyfunc_ops.tracking import TrackingClient
 a = json.loads(sys.argv[1])
 client = TrackingClient()
@@ -212,13 +228,16 @@ version = client.register_model(f"runs:/{run.info.run_id}/model", "bench-model")
 uri = f"models:/bench-model/{version}"
 os.environ["PYFUNC_OPS_CACHE_DIR"] = os.path.join(a["out"], "warm")
 load_model(uri)  # imports, engine, S3 session: the same for first and second below
-res = {"first": [], "second": []}
+res = {"first": [], "second": [], "listing": []}
 for i in range(a["runs"]):
     os.environ["PYFUNC_OPS_CACHE_DIR"] = os.path.join(a["out"], f"cache-{i}")
     start = time.perf_counter(); load_model(uri)
     res["first"].append(time.perf_counter() - start)
     start = time.perf_counter(); load_model(uri)
     res["second"].append(time.perf_counter() - start)
+    # The part of a cache hit that checks freshness: one listing of the whole tree.
+    start = time.perf_counter(); list_tree(run.info.artifact_uri + "/model")
+    res["listing"].append(time.perf_counter() - start)
 print("RESULT " + json.dumps(res))
 """
 
@@ -436,6 +455,7 @@ def bench_s3(paths: dict[str, Any], mlflow_py: str, runs: int, work: Path) -> di
                 "small": paths["small"],
                 "out": str(scratch),
                 "runs": runs,
+                "server_pid": server.proc.pid,
             }
             _, out[lib] = run_child(python, code, args, env)
             print(
@@ -566,53 +586,69 @@ def summarise(
             20.0,
             "min",
         )
-    # For information: CPU seconds of the cold-load processes (less disturbed by other
-    # jobs on a shared machine than the wall time), and MLflow against the same raw
-    # estimator in its own venv.
-    c = {name: median(t) for name, t in cold["cpu"].items()}
-    for ref, label in (("floor-skops", "floor (skops)"), ("mlflow", "MLflow (skops)")):
+
+    def info(label, ours, ours_label, ref, ref_label, ratio_label, unit="s"):
         rows.append(
             {
-                "benchmark": f"(info) cold load CPU time vs {label}",
-                "ours": c["ours-skops"],
-                "reference": c[ref],
-                "reference_label": label,
-                "ratio": c["ours-skops"] / c[ref],
-                "ratio_label": "ours/ref",
-                "ours_label": "ours",
+                "benchmark": f"(info) {label}",
+                "ours": ours,
+                "ours_label": ours_label,
+                "reference": ref,
+                "reference_label": ref_label,
+                "ratio": ours / ref,
+                "ratio_label": ratio_label,
                 "target": None,
                 "kind": "info",
-                "unit": "s",
+                "unit": unit,
                 "pass": None,
             }
         )
-    # MLflow against the same raw estimator in its own venv.
-    rows.append(
-        {
-            "benchmark": "(info) MLflow batch predict vs raw",
-            "ours": median(ml["batch_model"]),
-            "reference": median(ml["batch_raw"]),
-            "reference_label": "estimator.predict",
-            "ratio": median(ml["batch_model"]) / median(ml["batch_raw"]),
-            "target": None,
-            "kind": "info",
-            "unit": "s",
-            "pass": None,
-        }
+
+    # CPU seconds of the cold-load processes: less disturbed by other jobs on a shared
+    # machine than the wall time.
+    c = {name: median(t) for name, t in cold["cpu"].items()}
+    for ref, label in (("floor-skops", "floor (skops)"), ("mlflow", "MLflow (skops)")):
+        info(f"cold load CPU time vs {label}", c["ours-skops"], "ours", c[ref], label, "ours/ref")
+    # MLflow against the same raw estimator, in its own venv.
+    info(
+        "MLflow batch predict vs raw",
+        median(ml["batch_model"]),
+        "MLflow",
+        median(ml["batch_raw"]),
+        "estimator.predict",
+        "MLflow/raw",
     )
-    rows.append(
-        {
-            "benchmark": "(info) MLflow single-row vs raw",
-            "ours": median(ml["single_model"]) * 1e3,
-            "reference": median(ml["single_raw"]) * 1e3,
-            "reference_label": "estimator.predict",
-            "ratio": median(ml["single_model"]) / median(ml["single_raw"]),
-            "target": None,
-            "kind": "info",
-            "unit": "ms",
-            "pass": None,
-        }
+    info(
+        "MLflow single-row vs raw",
+        median(ml["single_model"]) * 1e3,
+        "MLflow",
+        median(ml["single_raw"]) * 1e3,
+        "estimator.predict",
+        "MLflow/raw",
+        "ms",
     )
+    # What bounds the transfers: the moto server's CPU time during each transfer. A ratio
+    # near 1 means the single-process server was busy the whole time, whatever the client.
+    for lib, who in (("ours", "ours"), ("mlflow", "MLflow")):
+        for way, what in (("up", "upload"), ("down", "download")):
+            info(
+                f"moto server CPU during {who} {what}",
+                median(s3[lib][f"server_{way}"]),
+                "server CPU",
+                median(s3[lib][way]),
+                f"{who} {what} wall",
+                "server CPU/wall",
+            )
+    # What bounds a cache hit: the one listing of the remote tree that proves it unchanged.
+    for key, fmt in (("cache", "skops"), ("cache_pickle", "pickle")):
+        info(
+            f"S3 listing within a cached load ({fmt})",
+            median(s3[key]["listing"]),
+            "listing",
+            median(s3[key]["second"]),
+            "cached load",
+            "listing/cached load",
+        )
     return rows
 
 
@@ -629,9 +665,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         elif r["kind"] == "min":
             ratio, target = f"{r['ratio']:.1f}x faster", f">= {r['target']}x"
         else:
-            ratio, target = f"{r['ratio']:.2f}x {r.get('ratio_label', 'MLflow/raw')}", "-"
+            ratio, target = f"{r['ratio']:.2f}x {r['ratio_label']}", "-"
         result = "-" if r["pass"] is None else ("pass" if r["pass"] else "MISS")
-        ours_label = r.get("ours_label", "MLflow" if r["kind"] == "info" else "ours")
+        ours_label = r.get("ours_label", "ours")
         lines.append(
             f"| {r['benchmark']} | {fmt.format(r['ours'])} ({ours_label}) | "
             f"{fmt.format(r['reference'])} ({r['reference_label']}) | {ratio} | {target} | "
@@ -689,11 +725,15 @@ def update_docs(markdown: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="3 runs of everything instead of 5")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 runs of everything (default: 9 cold, 5 others)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     parser.add_argument("--no-docs", action="store_true", help="do not refresh docs/benchmarks.md")
     opts = parser.parse_args()
-    cold_runs, runs = (3, 3) if opts.quick else (5, 5)
+    # Cold loads are single processes on a shared 2-CPU machine: more rounds keep their
+    # median steady.
+    cold_runs, runs = (3, 3) if opts.quick else (9, 5)
     started = time.perf_counter()
     before = conditions()
     print(f"load average before: {before['load_average']}", flush=True)

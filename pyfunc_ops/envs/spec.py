@@ -47,18 +47,23 @@ class EnvSpec:
 
     def cache_key(self, manager: str) -> str:
         """sha256 of (manager, Python major.minor, sorted requirements, pyfunc_ops version
-        and, for a source checkout, its folder).
+        and, for a source checkout, its folder and its pyproject.toml).
 
         An environment built from a checkout holds an editable install that points into that
         checkout; keying on the folder keeps a second checkout (another clone, a CI workspace)
-        from reusing it and running the first checkout's code."""
+        from reusing it and running the first checkout's code, and keying on pyproject.toml
+        rebuilds it when the checkout's own dependencies change."""
         root = source_root()
+        source = None
+        if root is not None:
+            pyproject = (root / "pyproject.toml").read_bytes()
+            source = f"{root}#{hashlib.sha256(pyproject).hexdigest()[:16]}"
         payload = {
             "manager": manager,
             "python": self.python_minor,
             "requirements": sorted(self.requirements),
             "pyfunc_ops": pyfunc_ops_version(),
-            "source": str(root) if root is not None else None,
+            "source": source,
         }
         if manager == "conda":
             payload["conda"] = conda_only(self.conda_env or {})

@@ -68,14 +68,24 @@ def test_each_checkout_gets_its_own_environment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An environment holds an editable install of one checkout; another clone of the
-    project must not reuse it (it would run the first clone's code)."""
+    project must not reuse it (it would run the first clone's code), and a checkout whose
+    dependencies changed needs a new one."""
     from pyfunc_ops.envs import spec as spec_module
 
     model = save_version_model(tmp_path / "m", [f"six=={PINNED_SIX}"])
     here = read_env_spec(model).cache_key("virtualenv")
     assert read_env_spec(model).cache_key("virtualenv") == here
-    monkeypatch.setattr(spec_module, "source_root", lambda: tmp_path / "other-clone")
-    assert read_env_spec(model).cache_key("virtualenv") != here
+    ours = spec_module.source_root()
+    assert ours is not None
+    other = tmp_path / "other-clone"
+    other.mkdir()
+    (other / "pyproject.toml").write_bytes((ours / "pyproject.toml").read_bytes())
+    monkeypatch.setattr(spec_module, "source_root", lambda: other)
+    elsewhere = read_env_spec(model).cache_key("virtualenv")
+    assert elsewhere != here
+    with open(other / "pyproject.toml", "a") as fh:
+        fh.write("# a changed dependency list\n")
+    assert read_env_spec(model).cache_key("virtualenv") not in (here, elsewhere)
 
 
 def test_missing_included_requirements_file(tmp_path: Path) -> None:
