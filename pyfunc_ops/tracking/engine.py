@@ -79,6 +79,9 @@ def _sqlite_engine(url: URL) -> Engine:
                 cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             cursor.execute("PRAGMA foreign_keys=ON")
+            # LIKE is case-sensitive on PostgreSQL (and in the format's filter syntax, where
+            # ILIKE is the case-insensitive one); SQLite's is not unless told so.
+            cursor.execute("PRAGMA case_sensitive_like=ON")
         finally:
             cursor.close()
 

@@ -12,6 +12,9 @@ Grammar (keywords in any case)::
                | current_stage | tags.<key> | tags.`<key with spaces>`
     op        := = | != | <> | LIKE | ILIKE | IN | NOT IN
     value     := 'text' | "text" | integer | ( value, ... )
+
+``LIKE`` is case-sensitive and ``ILIKE`` is not, on SQLite and PostgreSQL alike (``%`` any
+run of characters, ``_`` one character).
 """
 
 from __future__ import annotations

@@ -302,6 +302,7 @@ def test_search_model_versions(client: TrackingClient) -> None:
     assert found(tags={"team": "x"}) == [("my-model", 1)]
     assert found("name LIKE 'my-%'") == [("my-model", 2), ("my-model", 1)]
     assert found("name ILIKE 'MY-%'") == [("my-model", 2), ("my-model", 1)]
+    assert found("name LIKE 'MY-%'") == [], "LIKE is case-sensitive on every database"
     assert found("name != 'my-model'") == [("other", 1)]
     assert found("run_id IN ('run-b', 'zzz')") == [("my-model", 2)]
     assert found("version_number = 1") == [("my-model", 1), ("other", 1)]
