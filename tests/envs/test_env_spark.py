@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from env_helpers import PINNED_SIX, save_version_model
+from spark_session import local_spark
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]
 pyspark = pytest.importorskip("pyspark")
@@ -24,44 +23,15 @@ def spark_env_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def spark(spark_env_dir: Path) -> Iterator[object]:
-    """local[2] with our interpreter in the Python workers, which see ``spark_env_dir`` as
-    their environment cache (set before the JVM starts, so they inherit it)."""
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        pytest.skip("Spark needs Java (java on PATH or JAVA_HOME)")
-    from pyspark.sql import SparkSession
-
-    active = SparkSession.getActiveSession()
-    if active is not None:  # its Python workers would not see our environment cache
-        active.stop()
-    names = ("PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "PYFUNC_OPS_ENV_DIR")
-    saved = {k: os.environ.get(k) for k in names}
-    os.environ.update(
-        PYSPARK_PYTHON=sys.executable,
-        PYSPARK_DRIVER_PYTHON=sys.executable,
-        PYFUNC_OPS_ENV_DIR=str(spark_env_dir),
-    )
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("pyfunc_ops-envs-test")
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.python.worker.reuse", "true")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.executorEnv.PYFUNC_OPS_ENV_DIR", str(spark_env_dir))
-        .config("spark.driver.bindAddress", "127.0.0.1")
-        .config("spark.driver.host", "127.0.0.1")
-        .getOrCreate()
-    )
-    session.sparkContext.setLogLevel("ERROR")
-    try:
+    """local[2] whose Python workers see ``spark_env_dir`` as their environment cache (set
+    before the JVM starts, so they inherit it)."""
+    env = {"PYFUNC_OPS_ENV_DIR": str(spark_env_dir)}
+    conf = {
+        "spark.python.worker.reuse": "true",
+        "spark.executorEnv.PYFUNC_OPS_ENV_DIR": str(spark_env_dir),
+    }
+    with local_spark("pyfunc_ops-envs-test", env=env, conf=conf) as session:
         yield session
-    finally:
-        session.stop()
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def test_spark_udf_scores_in_the_restored_environment(
