@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from spark_udf import (
     FEATURES,
+    MLFLOW_SIDE,
     SPARK_CONF,
     bench_arguments,
     make_data,
@@ -40,49 +41,6 @@ from spark_udf import (
     report,
     run_mlflow_script,
 )
-
-# Runs in the MLflow venv: "save" saves the estimator with MLflow; "score" times its UDF.
-MLFLOW_SIDE = r"""
-import json, pickle, sys, time
-import mlflow, mlflow.pyfunc, mlflow.sklearn
-import pandas as pd
-from mlflow.models import infer_signature
-
-args = json.loads(sys.argv[1])
-if args["mode"] == "save":
-    with open(args["estimator"], "rb") as fh:
-        estimator = pickle.load(fh)
-    sample = pd.read_parquet(args["sample"])
-    mlflow.sklearn.save_model(
-        estimator,
-        args["model"],
-        signature=infer_signature(sample, estimator.predict(sample)),
-        serialization_format="cloudpickle",
-    )
-    print("RESULT " + json.dumps({"mlflow": mlflow.__version__}))
-    sys.exit(0)
-from pyspark.sql import SparkSession, functions as F
-builder = SparkSession.builder.master("local[2]").appName("bench-mlflow-uv")
-for key, value in args["conf"].items():
-    builder = builder.config(key, value)
-spark = builder.getOrCreate()
-spark.sparkContext.setLogLevel("ERROR")
-df = spark.read.parquet(args["data"]).repartition(args["partitions"]).cache()
-df.count()
-start = time.perf_counter()
-udf = mlflow.pyfunc.spark_udf(spark, args["model"], result_type="double", env_manager="uv")
-prepare = time.perf_counter() - start
-expr = udf(*args["features"]).alias("p")
-def run():
-    start = time.perf_counter()
-    total = df.select(expr).agg(F.sum("p")).collect()[0][0]
-    return time.perf_counter() - start, total
-for _ in range(args["warmup"]):
-    run()
-times, totals = zip(*(run() for _ in range(args["runs"])))
-spark.stop()
-print("RESULT " + json.dumps({"times": times, "total": totals[0], "prepare": prepare}))
-"""
 
 
 def _mlflow(payload: dict[str, Any], work: Path) -> dict[str, Any]:
@@ -141,7 +99,6 @@ def main() -> None:
         model_dir = work / "model"
         saved = _mlflow(
             {
-                "mode": "save",
                 "estimator": str(est_path),
                 "sample": str(sample),
                 "model": str(model_dir),
@@ -156,7 +113,7 @@ def main() -> None:
         if not args.skip_mlflow:
             mlflow = _mlflow(
                 {
-                    "mode": "score",
+                    "env_manager": "uv",
                     "model": str(model_dir),
                     "data": str(data),
                     "partitions": args.partitions,
