@@ -36,7 +36,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULT_PREFIX, ROOT, mlflow_python
+
 FEATURES = [f"x{i}" for i in range(8)]
 SPARK_CONF = {
     "spark.ui.enabled": "false",
@@ -209,13 +211,7 @@ def run_ours_and_plain(
 
 def run_mlflow_script(code: str, payload: dict[str, Any], work: Path) -> dict[str, Any]:
     """Run ``code`` with ``payload`` in the MLflow venv; its ``RESULT`` line, or {"error"}."""
-    venv = subprocess.run(
-        ["bash", str(ROOT / "scripts" / "mlflow_venv.sh")],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    python = str(Path(venv) / "bin" / "python")
+    python = mlflow_python()
     env = dict(os.environ, PYSPARK_PYTHON=python, PYSPARK_DRIVER_PYTHON=python, **THREAD_VARS)
     proc = subprocess.run(
         [python, "-c", code, json.dumps(payload)],
@@ -224,10 +220,10 @@ def run_mlflow_script(code: str, payload: dict[str, Any], work: Path) -> dict[st
         env=env,
         cwd=work,
     )
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
     if proc.returncode != 0 or not lines:
         return {"error": f"exit code {proc.returncode}: {proc.stderr[-4000:]}"}
-    return dict(json.loads(lines[-1].removeprefix("RESULT ")))
+    return dict(json.loads(lines[-1].removeprefix(RESULT_PREFIX)))
 
 
 def run_mlflow(
