@@ -12,9 +12,11 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from env_vars import environ
+from spark_session import local_spark
 
 _ISOLATED_VARS = (
     "PYFUNC_OPS_TRACKING_URI",
@@ -80,3 +82,13 @@ def s3_bucket(s3_server: str) -> str:
     fs.mkdir(name)
     s3fs.S3FileSystem.clear_instance_cache()
     return f"s3://{name}"
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """One ``local[2]`` SparkSession for every Spark test (starting one costs seconds), with
+    few shuffle partitions; its Python workers run this interpreter, so they import the same
+    pyfunc_ops and pandas as the test."""
+    conf = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
+    with local_spark("pyfunc_ops-tests", conf=conf) as session:
+        yield session

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -19,7 +20,8 @@ def local_spark(
     app_name: str, env: Mapping[str, str] | None = None, conf: Mapping[str, str] | None = None
 ) -> Iterator[Any]:
     """A fresh ``local[2]`` SparkSession; ``env`` is set before the JVM starts, so the
-    Python workers inherit it, and ``conf`` is added to the common settings."""
+    Python workers inherit it, and ``conf`` is added to the common settings. Tables go to a
+    temporary warehouse, removed afterwards, never to ``spark-warehouse`` in the checkout."""
     pytest.importorskip("pyspark")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Spark needs Java (java on PATH or JAVA_HOME)")
@@ -30,6 +32,7 @@ def local_spark(
         active.stop()
     variables = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
     variables.update(env or {})
+    warehouse = tempfile.mkdtemp(prefix="pyfunc-ops-spark-warehouse-")
     with environ(variables):
         builder = (
             SparkSession.builder.master("local[2]")
@@ -39,6 +42,7 @@ def local_spark(
             .config("spark.sql.execution.arrow.pyspark.enabled", "true")
             .config("spark.driver.bindAddress", "127.0.0.1")
             .config("spark.driver.host", "127.0.0.1")
+            .config("spark.sql.warehouse.dir", warehouse)
         )
         for key, value in (conf or {}).items():
             builder = builder.config(key, value)
@@ -48,3 +52,4 @@ def local_spark(
             yield session
         finally:
             session.stop()
+            shutil.rmtree(warehouse, ignore_errors=True)
