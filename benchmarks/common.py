@@ -26,6 +26,57 @@ RESULTS_DIR = ROOT / "benchmarks" / "results"
 OUR_PYTHON = str(ROOT / ".venv" / "bin" / "python")
 RESULT_PREFIX = "RESULT "
 
+# Runs in the MLflow venv, for every benchmark: with "estimator", saves it with MLflow at
+# "model" (cloudpickle unless "serialization_format" says otherwise, with
+# "skops_trusted_types" for skops); with "data", times mlflow.pyfunc.spark_udf on it.
+MLFLOW_SIDE = r"""
+import json, sys, time
+import mlflow, mlflow.pyfunc, mlflow.sklearn
+
+args = json.loads(sys.argv[1])
+result = {"mlflow": mlflow.__version__}
+if "estimator" in args:
+    import pickle
+    import pandas as pd
+    from mlflow.models import infer_signature
+    with open(args["estimator"], "rb") as fh:
+        estimator = pickle.load(fh)
+    sample = pd.read_parquet(args["sample"])
+    trusted = args.get("skops_trusted_types")
+    mlflow.sklearn.save_model(
+        estimator,
+        args["model"],
+        signature=infer_signature(sample, estimator.predict(sample)),
+        serialization_format=args.get("serialization_format", "cloudpickle"),
+        **({"skops_trusted_types": trusted} if trusted is not None else {}),
+    )
+if "data" in args:
+    from pyspark.sql import SparkSession, functions as F
+    builder = SparkSession.builder.master("local[2]").appName("bench-mlflow")
+    for key, value in args["conf"].items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel("ERROR")
+    df = spark.read.parquet(args["data"]).repartition(args["partitions"]).cache()
+    df.count()
+    start = time.perf_counter()
+    udf = mlflow.pyfunc.spark_udf(
+        spark, args["model"], result_type="double", env_manager=args["env_manager"]
+    )
+    result["prepare"] = time.perf_counter() - start
+    expr = udf(*args["features"]).alias("p")
+    def run():
+        start = time.perf_counter()
+        total = df.select(expr).agg(F.sum("p")).collect()[0][0]
+        return time.perf_counter() - start, total
+    for _ in range(args["warmup"]):
+        run()
+    times, totals = zip(*(run() for _ in range(args["runs"])))
+    spark.stop()
+    result.update(times=times, total=totals[0])
+print("RESULT " + json.dumps(result))
+"""
+
 
 def mlflow_python() -> str:
     """The interpreter of the MLflow venv (built on first use by ``scripts/mlflow_venv.sh``)."""

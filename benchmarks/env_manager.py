@@ -31,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import MLFLOW_SIDE
 from spark_udf import (
     FEATURES,
-    MLFLOW_SIDE,
     SPARK_CONF,
     bench_arguments,
     make_data,

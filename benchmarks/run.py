@@ -41,6 +41,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
+    MLFLOW_SIDE,
     OUR_PYTHON,
     RESULTS_DIR,
     ROOT,
@@ -242,24 +243,6 @@ print("RESULT " + json.dumps(res))
 """
 
 # --- preparation -------------------------------------------------------------------------
-MLFLOW_SAVE = """
-import json, pickle, sys
-import numpy as np, pandas as pd
-import mlflow.sklearn
-from mlflow.models import infer_signature
-a = json.loads(sys.argv[1])
-with open(a["estimator"], "rb") as fh:
-    est = pickle.load(fh)
-sample = pd.read_parquet(a["sample"])
-mlflow.sklearn.save_model(
-    est,
-    a["path"],
-    signature=infer_signature(sample, est.predict(sample)),
-    serialization_format="skops",
-    skops_trusted_types=a["trusted"],
-)
-print("RESULT " + json.dumps({"mlflow": mlflow.__version__}))
-"""
 
 
 def prepare(work: Path, mlflow_py: str) -> dict[str, Any]:
@@ -293,8 +276,14 @@ def prepare(work: Path, mlflow_py: str) -> dict[str, Any]:
             skops_trusted_types=trusted if fmt == "skops" else None,
         )
     paths["mlflow"] = str(work / "mlflow-model")
-    args = {**paths, "path": paths["mlflow"], "trusted": trusted}
-    _, info = run_child(mlflow_py, MLFLOW_SAVE, args)
+    args = {
+        "estimator": paths["estimator"],
+        "sample": paths["sample"],
+        "model": paths["mlflow"],
+        "serialization_format": "skops",
+        "skops_trusted_types": trusted,
+    }
+    _, info = run_child(mlflow_py, MLFLOW_SIDE, args)
     paths["mlflow_version"] = info["mlflow"]
 
     # The transfer tree: the skops model plus 200 - n payload files, 100 MB in total,

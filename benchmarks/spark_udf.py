@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULT_PREFIX, ROOT, mlflow_python
+from common import MLFLOW_SIDE, RESULT_PREFIX, ROOT, mlflow_python
 
 FEATURES = [f"x{i}" for i in range(8)]
 SPARK_CONF = {
@@ -50,54 +50,6 @@ SPARK_CONF = {
     "spark.driver.host": "127.0.0.1",
 }
 THREAD_VARS = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-# Runs in the MLflow venv, for both Spark benchmarks: with "estimator", saves it with MLflow
-# at "model"; with "data", times mlflow.pyfunc.spark_udf(model, env_manager) on it.
-MLFLOW_SIDE = r"""
-import json, sys, time
-import mlflow, mlflow.pyfunc, mlflow.sklearn
-
-args = json.loads(sys.argv[1])
-result = {"mlflow": mlflow.__version__}
-if "estimator" in args:
-    import pickle
-    import pandas as pd
-    from mlflow.models import infer_signature
-    with open(args["estimator"], "rb") as fh:
-        estimator = pickle.load(fh)
-    sample = pd.read_parquet(args["sample"])
-    mlflow.sklearn.save_model(
-        estimator,
-        args["model"],
-        signature=infer_signature(sample, estimator.predict(sample)),
-        serialization_format="cloudpickle",
-    )
-if "data" in args:
-    from pyspark.sql import SparkSession, functions as F
-    builder = SparkSession.builder.master("local[2]").appName("bench-mlflow")
-    for key, value in args["conf"].items():
-        builder = builder.config(key, value)
-    spark = builder.getOrCreate()
-    spark.sparkContext.setLogLevel("ERROR")
-    df = spark.read.parquet(args["data"]).repartition(args["partitions"]).cache()
-    df.count()
-    start = time.perf_counter()
-    udf = mlflow.pyfunc.spark_udf(
-        spark, args["model"], result_type="double", env_manager=args["env_manager"]
-    )
-    result["prepare"] = time.perf_counter() - start
-    expr = udf(*args["features"]).alias("p")
-    def run():
-        start = time.perf_counter()
-        total = df.select(expr).agg(F.sum("p")).collect()[0][0]
-        return time.perf_counter() - start, total
-    for _ in range(args["warmup"]):
-        run()
-    times, totals = zip(*(run() for _ in range(args["runs"])))
-    spark.stop()
-    result.update(times=times, total=totals[0])
-print("RESULT " + json.dumps(result))
-"""
 
 
 def _load() -> str:
