@@ -1,38 +1,145 @@
-"""Configuration read from the environment, with the embedded defaults.
+"""The settings object: where the registry, artifacts, caches and environments live.
 
 Everything lives under one local store folder unless told otherwise, so a fresh machine
 works without any set-up: ``PYFUNC_OPS_HOME`` (default ``~/.pyfunc_ops``) holds the SQLite
 registry, the artifact root, the download cache and restored environments.
+
+Configuration is an immutable :class:`Settings` value. It is resolved once, from the
+environment (:meth:`Settings.from_env`) or from an Airflow connection (the hook), and
+handed down: explicitly, or for a block with :func:`use_settings`, which sets a
+``contextvars`` scope. A scope belongs to one thread or asyncio task, so two tasks or
+triggers in one process never see each other's registry, artifact root or credentials,
+and nothing is ever written to ``os.environ``.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+__all__ = ["Settings", "current_settings", "use_settings"]
+
+
+def _frozen(options: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Mapping[str, Any]]:
+    return MappingProxyType(
+        {
+            protocol.lower(): MappingProxyType(dict(opts))
+            for protocol, opts in (options or {}).items()
+        }
+    )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved configuration. Build it with :meth:`from_env` or the Airflow hook.
+
+    ``storage_options`` maps an fsspec protocol (``"s3"``) to keyword arguments for its
+    filesystem; they are merged over what the environment gives (``AWS_*`` variables).
+    ``tracking_uri`` is kept as given; ``None`` there means "not configured", so the
+    process-wide ``set_tracking_uri`` or the embedded default applies.
+    """
+
+    home: Path
+    tracking_uri: str | None
+    artifact_root: str
+    cache_dir: Path
+    env_dir: Path
+    storage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "storage_options", _frozen(self.storage_options))
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``PYFUNC_OPS_*`` variables (``os.environ`` by default)."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("PYFUNC_OPS_HOME") or Path.home() / ".pyfunc_ops").absolute()
+        cache = env.get("PYFUNC_OPS_CACHE_DIR")
+        envs = env.get("PYFUNC_OPS_ENV_DIR")
+        values: dict[str, Any] = {
+            "home": home,
+            "tracking_uri": env.get("PYFUNC_OPS_TRACKING_URI") or None,
+            "artifact_root": env.get("PYFUNC_OPS_ARTIFACT_ROOT") or str(home / "artifacts"),
+            "cache_dir": Path(cache).absolute() if cache else home / "cache",
+            "env_dir": Path(envs).absolute() if envs else home / "envs",
+            "trust_remote_code": _truthy(env.get("PYFUNC_OPS_TRUST_REMOTE_CODE")),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    @property
+    def default_tracking_uri(self) -> str:
+        """The embedded default: a SQLite file in the local store folder."""
+        return f"sqlite:///{self.home / 'tracking.db'}"
+
+    def with_changes(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (settings are immutable)."""
+        return replace(self, **changes)
+
+    def options_for(self, protocol: str) -> dict[str, Any]:
+        """A mutable copy of the storage options configured for ``protocol``."""
+        return {
+            k: (dict(v) if isinstance(v, Mapping) else v)
+            for k, v in self.storage_options.get(protocol.lower(), {}).items()
+        }
+
+
+def _truthy(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+_scope: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
+    "pyfunc_ops_settings", default=None
+)
+
+
+def current_settings() -> Settings:
+    """The settings of the innermost :func:`use_settings` block, else the environment's."""
+    scoped = _scope.get()
+    return scoped if scoped is not None else Settings.from_env()
+
+
+@contextlib.contextmanager
+def use_settings(settings: Settings) -> Iterator[Settings]:
+    """Make ``settings`` current for this thread / asyncio task for the block."""
+    token = _scope.set(settings)
+    try:
+        yield settings
+    finally:
+        _scope.reset(token)
+
+
+# Shorthands for the common reads; each resolves the current settings.
 
 
 def home() -> Path:
     """The local store folder (``PYFUNC_OPS_HOME``, default ``~/.pyfunc_ops``)."""
-    return Path(os.environ.get("PYFUNC_OPS_HOME") or Path.home() / ".pyfunc_ops").absolute()
+    return current_settings().home
 
 
 def tracking_uri() -> str:
-    """SQLAlchemy URL of the tracking store (``PYFUNC_OPS_TRACKING_URI``)."""
-    return os.environ.get("PYFUNC_OPS_TRACKING_URI") or f"sqlite:///{home() / 'tracking.db'}"
+    """The configured tracking URI, else the SQLite file in the local store folder."""
+    settings = current_settings()
+    return settings.tracking_uri or settings.default_tracking_uri
 
 
 def artifact_root() -> str:
     """fsspec URL under which runs store artifacts (``PYFUNC_OPS_ARTIFACT_ROOT``)."""
-    return os.environ.get("PYFUNC_OPS_ARTIFACT_ROOT") or str(home() / "artifacts")
+    return current_settings().artifact_root
 
 
 def cache_dir() -> Path:
     """Folder of the content-addressed download cache (``PYFUNC_OPS_CACHE_DIR``)."""
-    value = os.environ.get("PYFUNC_OPS_CACHE_DIR")
-    return Path(value).absolute() if value else home() / "cache"
+    return current_settings().cache_dir
 
 
 def env_dir() -> Path:
     """Folder of restored model environments (``PYFUNC_OPS_ENV_DIR``)."""
-    value = os.environ.get("PYFUNC_OPS_ENV_DIR")
-    return Path(value).absolute() if value else home() / "envs"
+    return current_settings().env_dir

@@ -43,6 +43,22 @@ class StorageError(PyfuncOpsError, OSError):
     """Reading or writing a model tree through fsspec failed."""
 
 
+class InputNotFoundError(PyfuncOpsError, FileNotFoundError):
+    """A job's input (a file or folder to score, an estimator file to package) is missing."""
+
+
+class TrackingStoreError(PyfuncOpsError, ConnectionError):
+    """The tracking store (registry database or server) is unreachable or misconfigured."""
+
+
+class IntegrityError(PyfuncOpsError, ValueError):
+    """A model's files do not match the manifest or digest recorded for them."""
+
+
+class UntrustedModelError(PyfuncOpsError, PermissionError):
+    """Loading the model would run code it brings, and the caller has not trusted it."""
+
+
 class ResourceNotFoundError(PyfuncOpsError, LookupError):
     """A run, registered model, version, stage or alias does not exist in the registry."""
 

@@ -42,6 +42,7 @@ from pyfunc_ops.errors import InvalidParameterError
 from pyfunc_ops.storage.filesystem import storage_options
 
 if TYPE_CHECKING:
+    from pyfunc_ops.config import Settings
     from pyfunc_ops.tracking import TrackingClient
 
 logger = logging.getLogger(__name__)
@@ -162,6 +163,16 @@ class PyfuncOpsHook(BaseHook):
             aws_session_token=extra.get("aws_session_token") or None,
             region_name=extra.get("region_name") or None,
             storage_options=storage_options,
+        )
+
+    def get_settings(self) -> Settings:
+        """The connection as library settings, for ``pyfunc_ops.config.use_settings``."""
+        cfg = self.get_config()
+        s3_options = cfg.s3_storage_options()
+        return config.Settings.from_env(
+            tracking_uri=cfg.tracking_uri,
+            artifact_root=cfg.artifact_root,
+            storage_options={"s3": s3_options} if s3_options else None,
         )
 
     def get_conn(self) -> TrackingClient:
