@@ -50,7 +50,8 @@ class Settings:
     artifact_root: str
     cache_dir: Path
     env_dir: Path
-    storage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # Never in repr: storage options carry credentials.
+    storage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
     trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
