@@ -72,8 +72,8 @@ FIELDS: tuple[ConnectionField, ...] = (
     ConnectionField(
         "tracking_uri",
         "Tracking URI",
-        "the registry: an SQLAlchemy URL (`postgresql://...`), a SQLite file path or an "
-        "MLflow server's http(s) URL; default `PYFUNC_OPS_TRACKING_URI`",
+        "the registry: an SQLAlchemy URL (`postgresql://...`) or a SQLite file path; "
+        "default `PYFUNC_OPS_TRACKING_URI`",
         placeholder="postgresql://user:pw@db/registry",
     ),
     ConnectionField(
@@ -121,8 +121,8 @@ FIELDS: tuple[ConnectionField, ...] = (
     ConnectionField(
         "storage_options",
         "Storage options",
-        "further s3fs keyword arguments (a JSON object), merged under the ones above",
-        hidden="a JSON object, which a text field cannot hold: write it in the Extra field",
+        "further s3fs keyword arguments (a JSON object); the fields above win over it",
+        hidden="it is a JSON object, which a text field cannot hold; write it in Extra",
     ),
     ConnectionField(
         "extra",
