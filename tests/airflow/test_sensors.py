@@ -521,25 +521,6 @@ def test_model_sensor_deferrable_waits_in_the_trigger(
     assert recorder.values == [{"model_uri": str(folder), "location": str(folder)}]
 
 
-@pytest.mark.parametrize(("soft_fail", "state"), [(False, "failed"), (True, "skipped")])
-def test_model_sensor_deferrable_timeout(
-    run_dag: Callable[[DAG], Any], tmp_path: Path, soft_fail: bool, state: str
-) -> None:
-    with _dag("model_deferrable_timeout") as dag:
-        PyfuncModelSensor(
-            task_id="wait",
-            model_uri=str(tmp_path / "never"),
-            deferrable=True,
-            poke_interval=0.2,
-            timeout=1,
-            soft_fail=soft_fail,
-        )
-
-    started = time.monotonic()
-    assert _states(run_dag(dag)) == {"wait": state}
-    assert time.monotonic() - started >= 1
-
-
 def test_model_sensor_execute_complete_maps_events() -> None:
     sensor = PyfuncModelSensor(task_id="wait", model_uri="/m", deferrable=True)
     found = {"model_uri": "/m", "location": "/m"}
@@ -559,9 +540,10 @@ def test_sensors_default_to_the_hooks_connection_name() -> None:
     assert model.trigger(end_time=1.0).serialize()[1]["pyfunc_ops_conn_id"] == "pyfunc_ops_default"
 
 
+@pytest.mark.parametrize("deferrable", [False, True])
 @pytest.mark.parametrize(("soft_fail", "state"), [(False, "failed"), (True, "skipped")])
 def test_model_sensor_timeout(
-    run_dag: Callable[[DAG], Any], tmp_path: Path, soft_fail: bool, state: str
+    run_dag: Callable[[DAG], Any], tmp_path: Path, soft_fail: bool, state: str, deferrable: bool
 ) -> None:
     with _dag("model_timeout") as dag:
         PyfuncModelSensor(
@@ -570,6 +552,7 @@ def test_model_sensor_timeout(
             poke_interval=0.2,
             timeout=1,
             soft_fail=soft_fail,
+            deferrable=deferrable,
         )
 
     assert _states(run_dag(dag)) == {"wait": state}

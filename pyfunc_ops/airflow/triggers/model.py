@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
 from pyfunc_ops.airflow.triggers.conditions import find_model_location
 from pyfunc_ops.airflow.triggers.polling import PollingTrigger
 
@@ -21,7 +20,7 @@ class PyfuncModelTrigger(PollingTrigger):
     """Fires once ``model_uri`` holds a complete model (its ``MLmodel`` file exists).
 
     :param model_uri: a local path, any fsspec URL, ``runs:/`` or ``models:/`` URI.
-    :param pyfunc_ops_conn_id, poll_interval, end_time: see
+    :param polling: ``pyfunc_ops_conn_id``, ``poll_interval``, ``end_time``, see
         :class:`~pyfunc_ops.airflow.triggers.polling.PollingTrigger`.
 
     Events: ``{"status": "success", "model": {"model_uri", "location"}}``,
@@ -31,13 +30,9 @@ class PyfuncModelTrigger(PollingTrigger):
     def __init__(
         self,
         model_uri: str,
-        pyfunc_ops_conn_id: str = PyfuncOpsHook.default_conn_name,
-        poll_interval: float = 60.0,
-        end_time: float | None = None,
+        **polling: Any,
     ) -> None:
-        super().__init__(
-            pyfunc_ops_conn_id=pyfunc_ops_conn_id, poll_interval=poll_interval, end_time=end_time
-        )
+        super().__init__(**polling)
         self.model_uri = model_uri
 
     def serialize(self) -> tuple[str, dict[str, Any]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
 from pyfunc_ops.airflow.triggers.conditions import (
     VersionCondition,
     find_model_version,
@@ -28,7 +27,7 @@ class ModelVersionTrigger(PollingTrigger):
     :param stage: wait for a version in this stage (canonical spelling, e.g. "Production").
     :param alias: wait for the alias to exist (and hold ``stage``, if given).
     :param min_version: wait for a version numbered above this one.
-    :param pyfunc_ops_conn_id, poll_interval, end_time: see
+    :param polling: ``pyfunc_ops_conn_id``, ``poll_interval``, ``end_time``, see
         :class:`~pyfunc_ops.airflow.triggers.polling.PollingTrigger`.
 
     Events: ``{"status": "success", "model_version": {name, version, model_uri, source,
@@ -42,13 +41,9 @@ class ModelVersionTrigger(PollingTrigger):
         stage: str | None = None,
         alias: str | None = None,
         min_version: int | None = None,
-        pyfunc_ops_conn_id: str = PyfuncOpsHook.default_conn_name,
-        poll_interval: float = 60.0,
-        end_time: float | None = None,
+        **polling: Any,
     ) -> None:
-        super().__init__(
-            pyfunc_ops_conn_id=pyfunc_ops_conn_id, poll_interval=poll_interval, end_time=end_time
-        )
+        super().__init__(**polling)
         self.name = name
         self.stage = stage
         self.alias = alias
