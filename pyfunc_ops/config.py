@@ -23,7 +23,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Settings", "current_settings", "use_settings"]
+__all__ = ["Settings", "current_settings", "scoped_settings", "use_settings"]
 
 
 def _frozen(options: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Mapping[str, Any]]:
@@ -43,6 +43,13 @@ class Settings:
     filesystem; they are merged over what the environment gives (``AWS_*`` variables).
     ``tracking_uri`` is kept as given; ``None`` there means "not configured", so the
     process-wide ``set_tracking_uri`` or the embedded default applies.
+
+    Which tracking URI applies, first match wins: the ``tracking_uri`` of the innermost
+    :func:`use_settings` scope (an Airflow connection's, for a task), then the process-wide
+    ``pyfunc_ops.tracking.set_tracking_uri``, then ``PYFUNC_OPS_TRACKING_URI``, then the
+    SQLite file in ``home``. A scope wins because it is the narrower choice: a task applies
+    its connection for its own duration only, and must not be redirected by a call some
+    other code in the process made.
     """
 
     home: Path
@@ -107,9 +114,23 @@ def current_settings() -> Settings:
     return scoped if scoped is not None else Settings.from_env()
 
 
+def scoped_settings() -> Settings | None:
+    """The settings of the innermost :func:`use_settings` block, ``None`` outside any.
+
+    For the few places where "configured for this block" and "read from the environment"
+    rank differently (the tracking URI, see :class:`Settings`).
+    """
+    return _scope.get()
+
+
 @contextlib.contextmanager
 def use_settings(settings: Settings) -> Iterator[Settings]:
-    """Make ``settings`` current for this thread / asyncio task for the block."""
+    """Make ``settings`` current for this thread / asyncio task for the block.
+
+    A thread or task started inside the block sees them only if it runs in a copy of this
+    context (``contextvars.copy_context()``; ``asyncio`` tasks and ``asyncio.to_thread``
+    do that themselves). The library's own thread pools do.
+    """
     token = _scope.set(settings)
     try:
         yield settings

@@ -1,18 +1,17 @@
 """Provider metadata read by Airflow through the ``apache_airflow_provider`` entry point.
 
-Kept free of imports so that ``airflow providers list`` stays cheap and never fails because
-an optional dependency of an operator is missing.
+Kept free of imports (but the import-free table of connection fields) so that ``airflow
+providers list`` stays cheap and never fails because an optional dependency of an operator
+is missing. The connection form comes from :mod:`pyfunc_ops.airflow.connection_form`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pyfunc_ops.airflow import connection_form
+
 _INTEGRATION = "pyfunc_ops"
-
-
-def _string_field(label: str, description: str) -> dict[str, Any]:
-    return {"label": label, "description": description, "schema": {"type": ["string", "null"]}}
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -23,6 +22,7 @@ def get_provider_info() -> dict[str, Any]:
         versions = [version("pyfunc-ops")]
     except PackageNotFoundError:  # running from a source tree that is not installed
         versions = []
+    behaviour = connection_form.ui_field_behaviour()
     return {
         "package-name": "pyfunc-ops",
         "name": "pyfunc_ops",
@@ -57,7 +57,10 @@ def get_provider_info() -> dict[str, Any]:
         "triggers": [
             {
                 "integration-name": _INTEGRATION,
-                "python-modules": ["pyfunc_ops.airflow.triggers.model_version"],
+                "python-modules": [
+                    "pyfunc_ops.airflow.triggers.model_version",
+                    "pyfunc_ops.airflow.triggers.model",
+                ],
             }
         ],
         "hooks": [
@@ -71,30 +74,11 @@ def get_provider_info() -> dict[str, Any]:
                 "connection-type": "pyfunc_ops",
                 "hook-class-name": "pyfunc_ops.airflow.hooks.pyfunc_ops.PyfuncOpsHook",
                 "hook-name": "pyfunc_ops",
-                "conn-fields": {
-                    "tracking_uri": _string_field(
-                        "Tracking URI",
-                        "SQLAlchemy URL or SQLite file of the registry "
-                        "(default: PYFUNC_OPS_TRACKING_URI)",
-                    ),
-                    "artifact_root": _string_field(
-                        "Artifact root",
-                        "fsspec URL where runs store artifacts (default: PYFUNC_OPS_ARTIFACT_ROOT)",
-                    ),
-                    "endpoint_url": _string_field(
-                        "S3 endpoint URL", "e.g. http://minio:9000 (default: AWS)"
-                    ),
-                    "region_name": _string_field("AWS region", "e.g. us-east-1"),
-                },
+                "conn-fields": connection_form.conn_fields(),
                 "ui-field-behaviour": {
-                    "hidden-fields": ["port"],
-                    "relabeling": {
-                        "host": "S3 endpoint host (or use the S3 endpoint URL field)",
-                        "schema": "S3 endpoint scheme (http or https)",
-                        "login": "AWS access key id",
-                        "password": "AWS secret access key",
-                    },
-                    "placeholders": {},
+                    "hidden-fields": behaviour["hidden_fields"],
+                    "relabeling": behaviour["relabeling"],
+                    "placeholders": behaviour["placeholders"],
                 },
             }
         ],

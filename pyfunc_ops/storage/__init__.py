@@ -5,7 +5,7 @@ imported without fsspec, and fsspec backends such as s3fs load only when a URL n
 
 - :mod:`~pyfunc_ops.storage.uri`: :func:`parse_model_uri`, :class:`ModelURI`
 - :mod:`~pyfunc_ops.storage.filesystem`: :func:`get_filesystem`, :func:`join`,
-  :func:`set_storage_options`
+  :func:`get_storage_options` (from the settings' ``storage_options`` and ``AWS_*``)
 - :mod:`~pyfunc_ops.storage.transfer`: :func:`download_tree`, :func:`upload_tree`,
   :func:`copy_artifact`
 - :mod:`~pyfunc_ops.storage.cache`: :func:`fetch`
@@ -19,13 +19,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pyfunc_ops.storage.cache import fetch
     from pyfunc_ops.storage.filesystem import (
-        clear_storage_options,
         get_filesystem,
-        get_registered_options,
         get_storage_options,
         join,
-        set_storage_options,
-        storage_options,
     )
     from pyfunc_ops.storage.transfer import copy_artifact, download_tree, upload_tree
     from pyfunc_ops.storage.uri import ACCEPTED_FORMS, ModelURI, is_local, parse_model_uri
@@ -35,13 +31,9 @@ _EXPORTS = {
     "ModelURI": "uri",
     "is_local": "uri",
     "parse_model_uri": "uri",
-    "clear_storage_options": "filesystem",
     "get_filesystem": "filesystem",
-    "get_registered_options": "filesystem",
     "get_storage_options": "filesystem",
     "join": "filesystem",
-    "set_storage_options": "filesystem",
-    "storage_options": "filesystem",
     "copy_artifact": "transfer",
     "download_tree": "transfer",
     "upload_tree": "transfer",
@@ -51,18 +43,14 @@ _EXPORTS = {
 __all__ = [
     "ACCEPTED_FORMS",
     "ModelURI",
-    "clear_storage_options",
     "copy_artifact",
     "download_tree",
     "fetch",
     "get_filesystem",
-    "get_registered_options",
     "get_storage_options",
     "is_local",
     "join",
     "parse_model_uri",
-    "set_storage_options",
-    "storage_options",
     "upload_tree",
 ]
 

@@ -6,42 +6,38 @@ one place. Options come from, lowest precedence first:
 1. the environment: for S3, ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` (S3-compatible
    servers such as MinIO) and the ``AWS_*`` key variables, so that a changed environment
    yields a fresh filesystem instead of fsspec's cached one with stale credentials;
-2. options registered with :func:`set_storage_options`, which is how the Airflow hook
-   injects a connection's endpoint and credentials without touching the environment.
+2. the settings' ``storage_options`` (:class:`pyfunc_ops.config.Settings`): the current
+   ones (a :func:`~pyfunc_ops.config.use_settings` scope, which is how the Airflow hook
+   applies a connection's endpoint and credentials), or those passed in.
 
-Backends are imported by fsspec on first use, so ``s3fs`` is only imported for ``s3://``.
+There is no process-wide registry: two threads or asyncio tasks with different settings
+get different filesystems. Backends are imported by fsspec on first use, so ``s3fs`` is
+only imported for ``s3://``.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import os
 import re
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import fsspec
 
+from pyfunc_ops.config import Settings, current_settings
 from pyfunc_ops.errors import InvalidURIError, StorageError
 
 __all__ = [
-    "clear_storage_options",
     "get_filesystem",
-    "get_registered_options",
     "get_storage_options",
     "is_url",
     "join",
-    "set_storage_options",
-    "storage_options",
 ]
 
 log = logging.getLogger(__name__)
 
 _URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*::)*(?P<protocol>[A-Za-z][A-Za-z0-9+.\-]*)://")
-_S3_PROTOCOLS = frozenset({"s3", "s3a"})
+_S3_PROTOCOLS = ("s3", "s3a")
 _INSTALL_HINTS = {
     "s3": "pip install 'pyfunc-ops[s3]'",
     "gs": "pip install gcsfs",
@@ -50,59 +46,21 @@ _INSTALL_HINTS = {
     "az": "pip install adlfs",
 }
 
-_registry_lock = threading.Lock()
-_registered: dict[str, dict[str, Any]] = {}
-
 
 def _canonical(protocol: str) -> str:
     protocol = protocol.lower()
     return "s3" if protocol in _S3_PROTOCOLS else protocol
 
 
-def set_storage_options(protocol: str, **options: Any) -> None:
-    """Register fsspec options for every later URL of ``protocol`` (e.g. ``"s3"``).
-
-    They are merged over the options derived from the environment; a dict value such as
-    ``client_kwargs`` is merged key by key. Calling with no options forgets the protocol.
-    ``s3`` and ``s3a`` share one entry.
-    """
-    key = _canonical(protocol)
-    with _registry_lock:
-        if options:
-            _registered[key] = copy.deepcopy(options)
-        else:
-            _registered.pop(key, None)
-    log.debug("Storage options for %s set: %s", key, sorted(options))
-
-
-def clear_storage_options(protocol: str | None = None) -> None:
-    """Forget registered options for ``protocol``, or for every protocol."""
-    with _registry_lock:
-        if protocol is None:
-            _registered.clear()
-        else:
-            _registered.pop(_canonical(protocol), None)
-
-
-def get_registered_options(protocol: str) -> dict[str, Any]:
-    """A copy of what :func:`set_storage_options` registered for ``protocol`` (no env)."""
-    with _registry_lock:
-        return copy.deepcopy(_registered.get(_canonical(protocol), {}))
-
-
-@contextmanager
-def storage_options(protocol: str, **options: Any) -> Iterator[None]:
-    """Register ``options`` for ``protocol`` for the block, then restore the previous ones.
-
-    The registry is process-wide, not per thread: concurrent blocks for the same protocol
-    in one process see each other's options.
-    """
-    previous = get_registered_options(protocol)
-    set_storage_options(protocol, **options)
-    try:
-        yield
-    finally:
-        set_storage_options(protocol, **previous)
+def _configured_options(settings: Settings, protocol: str) -> dict[str, Any]:
+    """The settings' options for ``protocol``; ``s3`` and ``s3a`` entries are one (``s3``
+    wins where both set a key)."""
+    if protocol != "s3":
+        return settings.options_for(protocol)
+    options: dict[str, Any] = {}
+    for alias in reversed(_S3_PROTOCOLS):
+        options = _merge(options, settings.options_for(alias))
+    return options
 
 
 def _environment_options(protocol: str) -> dict[str, Any]:
@@ -131,12 +89,16 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def get_storage_options(protocol: str) -> dict[str, Any]:
-    """The options :func:`get_filesystem` passes for ``protocol`` (a copy, safe to change)."""
+def get_storage_options(protocol: str, settings: Settings | None = None) -> dict[str, Any]:
+    """The options :func:`get_filesystem` passes for ``protocol`` (a copy, safe to change).
+
+    ``settings`` defaults to :func:`~pyfunc_ops.config.current_settings`; their
+    ``storage_options`` are merged over the environment's, a dict value such as
+    ``client_kwargs`` key by key.
+    """
     key = _canonical(protocol)
-    with _registry_lock:
-        registered = copy.deepcopy(_registered.get(key, {}))
-    return _merge(_environment_options(key), registered)
+    settings = settings if settings is not None else current_settings()
+    return _merge(_environment_options(key), _configured_options(settings, key))
 
 
 def is_url(location: str) -> bool:
@@ -151,17 +113,22 @@ def _protocols(url: str) -> list[str]:
     return [part.lower() for part in head.split("::")]
 
 
-def get_filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+def get_filesystem(
+    url: str, settings: Settings | None = None
+) -> tuple[fsspec.AbstractFileSystem, str]:
     """The filesystem for ``url`` and the path within it (``fsspec.core.url_to_fs``).
 
-    Plain local paths are accepted too. Unknown protocols raise :class:`InvalidURIError`;
-    a missing backend package raises :class:`StorageError` with the command to install it.
+    Storage options come from ``settings`` (default: the current settings), see
+    :func:`get_storage_options`. Plain local paths are accepted too. Unknown protocols
+    raise :class:`InvalidURIError`; a missing backend package raises
+    :class:`StorageError` with the command to install it.
     """
+    settings = settings if settings is not None else current_settings()
     protocols = _protocols(url)
     if len(protocols) == 1:
-        kwargs = get_storage_options(protocols[0])
+        kwargs = get_storage_options(protocols[0], settings)
     else:
-        kwargs = {p: opts for p in protocols if (opts := get_storage_options(p))}
+        kwargs = {p: opts for p in protocols if (opts := get_storage_options(p, settings))}
     try:
         fs, path = fsspec.core.url_to_fs(url, **kwargs)
     except ImportError as exc:

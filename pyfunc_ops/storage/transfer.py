@@ -13,6 +13,7 @@ there", so they must never see it next to a half-written tree.
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import os
 import shutil
@@ -164,7 +165,12 @@ def _transfer(
     max_workers: int,
     description: str,
 ) -> None:
-    """Copy ``sources[i]`` to ``targets[i]`` for all i, concurrently ("get" or "put")."""
+    """Copy ``sources[i]`` to ``targets[i]`` for all i, concurrently ("get" or "put").
+
+    ``fs`` is built by the caller, with the caller's settings; each pooled copy still runs
+    in a copy of the caller's context, so anything it resolves lazily (a backend opening a
+    nested filesystem) sees the caller's :func:`~pyfunc_ops.config.use_settings` scope.
+    """
     if not sources:
         return
     with _progress(description) as callback:
@@ -176,7 +182,9 @@ def _transfer(
         callback.set_size(len(sources))
         with ThreadPoolExecutor(max_workers=max(1, min(max_workers, len(sources)))) as pool:
             futures: list[Future[Any]] = [
-                pool.submit(single, src, dst) for src, dst in zip(sources, targets, strict=True)
+                # One context copy per job: a Context cannot be entered by two threads.
+                pool.submit(contextvars.copy_context().run, single, src, dst)
+                for src, dst in zip(sources, targets, strict=True)
             ]
             try:
                 for future in as_completed(futures):

@@ -1,8 +1,14 @@
 """Which tracking store the process talks to.
 
-``set_tracking_uri`` overrides ``PYFUNC_OPS_TRACKING_URI`` for this process only; it is a
-process-wide setting (not per thread) because a DAG task configures it once and every
-helper it calls must see the same store.
+Precedence, first match wins:
+
+1. the ``tracking_uri`` of the innermost :func:`pyfunc_ops.config.use_settings` scope (an
+   Airflow connection's, applied by the hook for one task or trigger): it is the narrower
+   choice, made for this thread or asyncio task only;
+2. :func:`set_tracking_uri`, a process-wide override (not per thread) for scripts and
+   notebooks that configure the store once for every helper they call;
+3. ``PYFUNC_OPS_TRACKING_URI``;
+4. the SQLite file in the local store folder (``PYFUNC_OPS_HOME``).
 """
 
 from __future__ import annotations
@@ -33,15 +39,21 @@ def normalize_tracking_uri(uri: str) -> str:
 
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
     """Use ``uri`` (an SQLAlchemy URL or a SQLite file path) for this process;
-    ``None`` goes back to ``PYFUNC_OPS_TRACKING_URI`` / the default."""
+    ``None`` goes back to ``PYFUNC_OPS_TRACKING_URI`` / the default.
+
+    A ``use_settings`` scope whose ``tracking_uri`` is set still wins inside its block.
+    """
     global _override
     with _lock:
         _override = None if uri is None else normalize_tracking_uri(os.fspath(uri))
 
 
 def get_tracking_uri() -> str:
-    """The tracking URL in effect: ``set_tracking_uri``, else the environment, else the
-    SQLite file in the local store folder."""
+    """The tracking URL in effect: a ``use_settings`` scope's, else ``set_tracking_uri``'s,
+    else the environment's, else the SQLite file in the local store folder."""
+    scoped = config.scoped_settings()
+    if scoped is not None and scoped.tracking_uri:
+        return normalize_tracking_uri(scoped.tracking_uri)
     with _lock:
         if _override is not None:
             return _override

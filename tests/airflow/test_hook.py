@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pyfunc_ops import config
+from pyfunc_ops import config, tracking
 from pyfunc_ops.airflow.hooks import PyfuncOpsConfig, PyfuncOpsHook
 from pyfunc_ops.errors import InvalidParameterError
 from pyfunc_ops.storage import filesystem
@@ -108,30 +108,59 @@ def test_unknown_extra_keys_are_named(
 
 
 def test_configured_applies_and_restores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    filesystem.set_storage_options("s3", anon=True)
     monkeypatch.setenv("PYFUNC_OPS_ARTIFACT_ROOT", "/before")
+    outer = config.Settings.from_env(storage_options={"s3": {"anon": True}})
     _set_conn(
         monkeypatch,
         login="k1",
         password="s1",
         extra={"tracking_uri": str(tmp_path / "t.db"), "endpoint_url": "http://127.0.0.1:1"},
     )
-    try:
+    environ_before = dict(os.environ)
+    with config.use_settings(outer):
         with pytest.raises(RuntimeError, match="boom"), PyfuncOpsHook().configured() as cfg:
-            assert os.environ["PYFUNC_OPS_TRACKING_URI"] == str(tmp_path / "t.db")
-            assert os.environ["PYFUNC_OPS_ARTIFACT_ROOT"] == "/before"  # fallback value
+            assert config.current_settings() is cfg
+            assert config.tracking_uri() == str(tmp_path / "t.db")
+            assert tracking.get_tracking_uri() == f"sqlite:///{tmp_path / 't.db'}"
+            assert config.artifact_root() == "/before"  # fallback value
             options = filesystem.get_storage_options("s3")
             assert options["key"] == "k1" and options["secret"] == "s1"
             assert options["client_kwargs"]["endpoint_url"] == "http://127.0.0.1:1"
             assert "anon" not in options  # replaced, not merged with the earlier options
             assert cfg.tracking_uri == str(tmp_path / "t.db")
+            assert dict(os.environ) == environ_before  # nothing written to the environment
             raise RuntimeError("boom")
-        assert "PYFUNC_OPS_TRACKING_URI" not in os.environ
-        assert os.environ["PYFUNC_OPS_ARTIFACT_ROOT"] == "/before"
+        assert config.current_settings() is outer
         assert filesystem.get_storage_options("s3").get("anon") is True
         assert "k1" not in json.dumps(filesystem.get_storage_options("s3"))
+    assert "PYFUNC_OPS_TRACKING_URI" not in os.environ
+    assert os.environ["PYFUNC_OPS_ARTIFACT_ROOT"] == "/before"
+    assert filesystem.get_storage_options("s3") == {}
+
+
+def test_connection_tracking_uri_wins_over_set_tracking_uri(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _set_conn(monkeypatch, extra={"tracking_uri": str(tmp_path / "conn.db")})
+    _set_conn(monkeypatch, "no_registry", extra={"artifact_root": str(tmp_path / "art")})
+    tracking.set_tracking_uri(tmp_path / "process.db")
+    try:
+        with PyfuncOpsHook().configured():
+            assert tracking.get_tracking_uri() == f"sqlite:///{tmp_path / 'conn.db'}"
+        # A connection without a tracking URI leaves the process-wide override in force.
+        with PyfuncOpsHook("no_registry").configured():
+            assert tracking.get_tracking_uri() == f"sqlite:///{tmp_path / 'process.db'}"
+            assert config.artifact_root() == str(tmp_path / "art")
+        assert tracking.get_tracking_uri() == f"sqlite:///{tmp_path / 'process.db'}"
+        assert PyfuncOpsHook("no_registry").get_client().tracking_uri.endswith("process.db")
     finally:
-        filesystem.clear_storage_options("s3")
+        tracking.set_tracking_uri(None)
+
+
+def test_missing_connection_keeps_the_callers_settings(tmp_path: Path) -> None:
+    caller = config.Settings.from_env(tracking_uri=str(tmp_path / "caller.db"))
+    with config.use_settings(caller):
+        assert PyfuncOpsHook("pyfunc_ops_absent").get_settings() is caller
 
 
 def test_client_and_test_connection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -156,7 +185,6 @@ def test_s3_through_connection_only(
 
     from pyfunc_ops.airflow.operators import PyfuncPredictOperator
 
-    filesystem.clear_storage_options()
     with PyfuncOpsHook("nothing").configured():  # no connection: environment (moto) applies
         fs, path = filesystem.get_filesystem(f"{s3_bucket}/in/x.csv")
         fs.pipe(path, b"a,b\n1,2\n3,4\n")
@@ -230,3 +258,56 @@ def test_provider_info_is_valid_and_its_modules_import() -> None:
     (conn_type,) = info["connection-types"]
     assert conn_type["connection-type"] == PyfuncOpsHook.conn_type
     assert conn_type["hook-class-name"].endswith(".PyfuncOpsHook")
+
+
+# -- the connection form: one table drives provider info, the hook and the docs ----------
+
+
+def test_connection_form_comes_from_one_table() -> None:
+    from pyfunc_ops.airflow import connection_form
+    from pyfunc_ops.airflow.get_provider_info import get_provider_info
+    from pyfunc_ops.airflow.hooks import pyfunc_ops as hook_module
+
+    (conn_type,) = get_provider_info()["connection-types"]
+    behaviour = PyfuncOpsHook.get_ui_field_behaviour()
+    assert behaviour == connection_form.ui_field_behaviour()
+    assert conn_type["ui-field-behaviour"] == {
+        "hidden-fields": behaviour["hidden_fields"],
+        "relabeling": behaviour["relabeling"],
+        "placeholders": behaviour["placeholders"],
+    }
+    assert conn_type["conn-fields"] == connection_form.conn_fields()
+    # Every field the hook reads is in the table; port is read, so it is shown.
+    names = {f.name for f in connection_form.FIELDS}
+    built_in = {"host", "port", "schema", "login", "password", "extra"}
+    assert names >= built_in
+    assert hook_module._EXTRA_KEYS == connection_form.extra_keys() == names - built_in
+    assert "port" not in behaviour["hidden_fields"]
+    assert behaviour["relabeling"]["port"] == "S3 endpoint port"
+    # A field without its own form field says why; a secret is masked.
+    for f in connection_form.FIELDS:
+        assert f.label and f.meaning
+        if f.hidden:
+            assert f.name not in conn_type["conn-fields"]
+    assert conn_type["conn-fields"]["aws_session_token"]["schema"]["format"] == "password"
+
+
+def test_docs_table_is_the_generated_one() -> None:
+    from pyfunc_ops.airflow.connection_form import markdown_table
+
+    docs = (Path(__file__).parents[2] / "docs" / "airflow.md").read_text()
+    start, end = "<!-- connection-fields: start -->\n", "<!-- connection-fields: end -->"
+    assert start in docs and end in docs, "docs/airflow.md lost its connection-fields markers"
+    table = docs.split(start, 1)[1].split(end, 1)[0]
+    assert table == markdown_table(), "regenerate the table: connection_form.markdown_table()"
+
+
+def test_provider_form_reaches_airflows_providers_manager(airflow_db: Path) -> None:
+    from airflow.providers_manager import ProvidersManager
+
+    manager = ProvidersManager()
+    behaviours = manager.field_behaviours
+    widgets = manager.connection_form_widgets
+    assert behaviours["pyfunc_ops"]["relabeling"]["port"] == "S3 endpoint port"
+    assert "extra__pyfunc_ops__tracking_uri" in widgets
+    assert widgets["extra__pyfunc_ops__aws_session_token"].is_sensitive

@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, Airfl
 from pyfunc_ops.airflow.sensors import ModelVersionSensor, PyfuncModelSensor
 from pyfunc_ops.airflow.sensors import model as model_sensor_module
 from pyfunc_ops.airflow.sensors import model_version as version_sensor_module
+from pyfunc_ops.airflow.triggers import model as model_trigger_module
 from pyfunc_ops.airflow.triggers import model_version as trigger_module
 from pyfunc_ops.airflow.triggers.conditions import (
     VersionCondition,
@@ -489,9 +490,60 @@ def test_model_sensor_on_s3(
     assert recorder.values == [{"model_uri": url, "location": url}]
 
 
+def test_model_sensor_deferrable_waits_in_the_trigger(
+    run_dag: Callable[[DAG], Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "published" / "model"
+    # The sensor's own check misses and defers; the model appears only after the
+    # trigger's first miss, so only the trigger can see it.
+    sensor_checks = _after_first_miss(
+        monkeypatch, model_sensor_module, "find_model_location", lambda: None
+    )
+    trigger_checks = _after_first_miss(
+        monkeypatch, model_trigger_module, "find_model_location", lambda: _write_model(folder)
+    )
+    recorder = Recorder()
+    with _dag("model_deferrable", params={"where": str(folder)}) as dag:
+        wait = PyfuncModelSensor(
+            task_id="wait",
+            model_uri="{{ params.where }}",
+            deferrable=True,
+            poll_interval=0.2,
+            **FAST,
+        )
+        _record(recorder)(wait.output)
+
+    dag_run = run_dag(dag)
+
+    assert _states(dag_run) == {"wait": "success", "record": "success"}
+    assert sensor_checks == [None]
+    assert trigger_checks[0] is None and trigger_checks[-1] == str(folder)
+    assert recorder.values == [{"model_uri": str(folder), "location": str(folder)}]
+
+
+def test_model_sensor_execute_complete_maps_events() -> None:
+    sensor = PyfuncModelSensor(task_id="wait", model_uri="/m", deferrable=True)
+    found = {"model_uri": "/m", "location": "/m"}
+    assert sensor.execute_complete({}, {"status": "success", "model": found}) == found  # type: ignore[arg-type]
+    with pytest.raises(AirflowException, match="no such protocol"):
+        sensor.execute_complete({}, {"status": "error", "message": "no such protocol"})  # type: ignore[arg-type]
+    with pytest.raises(AirflowSensorTimeout, match="timed out waiting"):
+        sensor.execute_complete({}, {"status": "timeout", "message": "timed out waiting"})  # type: ignore[arg-type]
+
+
+def test_sensors_default_to_the_hooks_connection_name() -> None:
+    from pyfunc_ops.airflow.hooks import PyfuncOpsHook
+
+    model = PyfuncModelSensor(task_id="a", model_uri="/m", deferrable=True)
+    version = ModelVersionSensor(task_id="b", name="churn")
+    assert model.pyfunc_ops_conn_id == version.pyfunc_ops_conn_id == PyfuncOpsHook.default_conn_name
+    assert model.trigger(end_time=1.0).serialize()[1]["pyfunc_ops_conn_id"] == "pyfunc_ops_default"
+
+
+@pytest.mark.parametrize("deferrable", [False, True])
 @pytest.mark.parametrize(("soft_fail", "state"), [(False, "failed"), (True, "skipped")])
 def test_model_sensor_timeout(
-    run_dag: Callable[[DAG], Any], tmp_path: Path, soft_fail: bool, state: str
+    run_dag: Callable[[DAG], Any], tmp_path: Path, soft_fail: bool, state: str, deferrable: bool
 ) -> None:
     with _dag("model_timeout") as dag:
         PyfuncModelSensor(
@@ -500,6 +552,7 @@ def test_model_sensor_timeout(
             poke_interval=0.2,
             timeout=1,
             soft_fail=soft_fail,
+            deferrable=deferrable,
         )
 
     assert _states(run_dag(dag)) == {"wait": state}

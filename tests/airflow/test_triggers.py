@@ -14,6 +14,7 @@ from airflow.sdk.module_loading import import_string
 from airflow.triggers.base import TriggerEvent
 
 from pyfunc_ops.airflow.triggers import ModelVersionTrigger
+from pyfunc_ops.airflow.triggers.polling import PollingTrigger
 from pyfunc_ops.tracking import TrackingClient
 
 pytestmark = pytest.mark.airflow
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.airflow
 CLASSPATH = "pyfunc_ops.airflow.triggers.model_version.ModelVersionTrigger"
 
 
-def _first_event(trigger: ModelVersionTrigger, limit: float = 30) -> TriggerEvent:
+def _first_event(trigger: PollingTrigger, limit: float = 30) -> TriggerEvent:
     async def first() -> TriggerEvent:
         return await asyncio.wait_for(anext(trigger.run()), limit)
 
@@ -177,3 +178,91 @@ def test_run_accepts_any_stage_casing() -> None:
     )
     assert event.payload["status"] == "success"
     assert event.payload["model_version"]["stage"] == "Production"
+
+
+# -- PyfuncModelTrigger ----------------------------------------------------------------
+
+
+MODEL_CLASSPATH = "pyfunc_ops.airflow.triggers.model.PyfuncModelTrigger"
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"model_uri": "s3://bucket/model"},
+        {
+            "model_uri": "models:/churn@champion",
+            "pyfunc_ops_conn_id": "registry",
+            "poll_interval": 2.5,
+            "end_time": 1_900_000_000.5,
+        },
+    ],
+)
+def test_model_trigger_serialize_round_trip(kwargs: dict[str, Any]) -> None:
+    from pyfunc_ops.airflow.hooks import PyfuncOpsHook
+    from pyfunc_ops.airflow.triggers import PyfuncModelTrigger
+
+    classpath, serialized = PyfuncModelTrigger(**kwargs).serialize()
+
+    assert classpath == MODEL_CLASSPATH
+    assert json.loads(json.dumps(serialized)) == serialized
+    rebuilt = import_string(classpath)(**serialized)
+    assert isinstance(rebuilt, PyfuncModelTrigger)
+    assert rebuilt.serialize() == (classpath, serialized)
+    for key, value in kwargs.items():
+        assert serialized[key] == value
+    # Only the connection id travels, never settings or secrets.
+    assert set(serialized) == {"model_uri", "pyfunc_ops_conn_id", "poll_interval", "end_time"}
+    assert PyfuncModelTrigger("x").pyfunc_ops_conn_id == PyfuncOpsHook.default_conn_name
+
+
+def _write_model(path: Path) -> None:
+    from pyfunc_ops.models.model import Model
+
+    model = Model()
+    model.add_flavor("python_function", loader_module="pyfunc_ops.sklearn", python_version="3.11")
+    path.mkdir(parents=True, exist_ok=True)
+    model.save(path)
+
+
+def test_model_trigger_resolves_registry_uris_with_the_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyfunc_ops.airflow.triggers import PyfuncModelTrigger
+
+    store = tmp_path / "team-registry.db"
+    folder = tmp_path / "model"
+    _write_model(folder)
+    TrackingClient(str(store)).register_model(str(folder), "fraud")
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TEAM_REGISTRY",
+        json.dumps({"conn_type": "pyfunc_ops", "extra": {"tracking_uri": str(store)}}),
+    )
+    event = _first_event(
+        PyfuncModelTrigger(
+            "models:/fraud/1", pyfunc_ops_conn_id="team_registry", poll_interval=0.05
+        )
+    )
+    assert event.payload == {
+        "status": "success",
+        "model": {"model_uri": "models:/fraud/1", "location": str(folder)},
+    }
+    # Without the connection the default registry has no such model: a timeout.
+    event = _first_event(
+        PyfuncModelTrigger("models:/fraud/1", poll_interval=0.05, end_time=time.time() + 0.3)
+    )
+    assert event.payload == {
+        "status": "timeout",
+        "message": "timed out waiting for a complete model at 'models:/fraud/1'",
+    }
+
+
+def test_model_trigger_reports_failures_as_error_events() -> None:
+    from pyfunc_ops.airflow.triggers import PyfuncModelTrigger
+
+    event = _first_event(PyfuncModelTrigger("nosuchproto://bucket/model", poll_interval=0.05))
+    assert event.payload["status"] == "error"
+    assert event.payload["message"].startswith(
+        "waiting for a complete model at 'nosuchproto://bucket/model' failed: "
+    )
+    assert "nosuchproto" in event.payload["message"]

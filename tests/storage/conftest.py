@@ -1,6 +1,6 @@
 """Fixtures for the storage tests: sample model trees and clean global fsspec state.
 
-fsspec's memory filesystem, fsspec's instance cache and our storage-option registry are
+fsspec's memory filesystem, fsspec's instance cache and the cache counters are
 process-wide, so each test gets them back as it found them.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
-from pyfunc_ops.storage import cache, filesystem
+from pyfunc_ops.storage import cache
 
 
 def make_model_tree(root: Path, n_extra: int = 20) -> dict[str, bytes]:
@@ -54,11 +54,9 @@ def model_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture(autouse=True)
 def clean_storage_state() -> Iterator[None]:
-    """Forget registered storage options and cache counters around every test."""
-    filesystem.clear_storage_options()
+    """Reset the cache counters around every test."""
     cache.stats.reset()
     yield
-    filesystem.clear_storage_options()
     cache.stats.reset()
 
 

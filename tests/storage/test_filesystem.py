@@ -9,15 +9,9 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.implementations.memory import MemoryFileSystem
 
+from pyfunc_ops.config import Settings, use_settings
 from pyfunc_ops.errors import InvalidURIError
-from pyfunc_ops.storage.filesystem import (
-    get_filesystem,
-    get_registered_options,
-    get_storage_options,
-    join,
-    set_storage_options,
-    storage_options,
-)
+from pyfunc_ops.storage.filesystem import get_filesystem, get_storage_options, join
 
 
 @pytest.fixture
@@ -67,44 +61,80 @@ def test_s3_endpoint_and_credentials_from_environment(aws_env: pytest.MonkeyPatc
     assert get_storage_options("memory") == {}
 
 
-def test_registered_options_override_environment(aws_env: pytest.MonkeyPatch) -> None:
+def test_settings_options_override_environment(aws_env: pytest.MonkeyPatch) -> None:
     aws_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
     aws_env.setenv("AWS_ACCESS_KEY_ID", "env-key")
     aws_env.setenv("AWS_SECRET_ACCESS_KEY", "env-secret")
-    set_storage_options(
-        "s3", key="conn-key", client_kwargs={"region_name": "eu-west-1"}, anon=False
-    )
-    options = get_storage_options("s3")
-    assert options == {
-        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"},
-        "key": "conn-key",
-        "secret": "env-secret",
-        "anon": False,
-    }
-    fs, _ = get_filesystem("s3a://bucket/model")
-    assert fs.key == "conn-key"
-    assert fs.client_kwargs == {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"}
-    # The returned options are a copy: changing them changes nothing.
-    options["client_kwargs"]["endpoint_url"] = "http://127.0.0.1:1"
-    assert get_storage_options("s3")["client_kwargs"]["endpoint_url"] == "http://127.0.0.1:9"
-    set_storage_options("s3")
+    connection = {"key": "conn-key", "client_kwargs": {"region_name": "eu-west-1"}, "anon": False}
+    with use_settings(Settings.from_env(storage_options={"s3": connection})):
+        options = get_storage_options("s3")
+        assert options == {
+            "client_kwargs": {"endpoint_url": "http://127.0.0.1:9", "region_name": "eu-west-1"},
+            "key": "conn-key",
+            "secret": "env-secret",
+            "anon": False,
+        }
+        fs, _ = get_filesystem("s3a://bucket/model")
+        assert fs.key == "conn-key"
+        assert fs.client_kwargs == {
+            "endpoint_url": "http://127.0.0.1:9",
+            "region_name": "eu-west-1",
+        }
+        # The returned options are a copy: changing them changes nothing.
+        options["client_kwargs"]["endpoint_url"] = "http://127.0.0.1:1"
+        assert get_storage_options("s3")["client_kwargs"]["endpoint_url"] == "http://127.0.0.1:9"
+    # Outside the scope only the environment applies.
     assert get_storage_options("s3")["key"] == "env-key"
 
 
-def test_storage_options_block_restores_previous(aws_env: pytest.MonkeyPatch) -> None:
-    set_storage_options("s3", key="outer")
-    with storage_options("s3a", key="inner", client_kwargs={"endpoint_url": "http://x"}):
-        assert get_registered_options("s3") == {
-            "key": "inner",
-            "client_kwargs": {"endpoint_url": "http://x"},
-        }
-    assert get_registered_options("s3") == {"key": "outer"}
-    with pytest.raises(RuntimeError), storage_options("s3", key="failing"):
-        raise RuntimeError("boom")
-    assert get_registered_options("s3") == {"key": "outer"}
-    # Environment-derived options are never frozen into the registry.
+def test_settings_argument_and_scopes(aws_env: pytest.MonkeyPatch) -> None:
+    outer = Settings.from_env(storage_options={"s3": {"key": "outer"}})
+    inner = Settings.from_env(
+        storage_options={"s3a": {"key": "inner", "client_kwargs": {"endpoint_url": "http://x"}}}
+    )
+    with use_settings(outer):
+        with use_settings(inner):
+            # s3 and s3a share one entry.
+            assert get_storage_options("s3") == {
+                "key": "inner",
+                "client_kwargs": {"endpoint_url": "http://x"},
+            }
+        assert get_storage_options("s3") == {"key": "outer"}
+        with pytest.raises(RuntimeError), use_settings(inner):
+            raise RuntimeError("boom")
+        assert get_storage_options("s3") == {"key": "outer"}
+        # An explicit argument wins over the scope.
+        assert get_storage_options("s3", inner)["key"] == "inner"
+        fs, _ = get_filesystem("s3://bucket/model", inner)
+        assert fs.key == "inner"
+    assert get_storage_options("s3") == {}
+    # Environment-derived options are read at call time, never frozen into settings.
     aws_env.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
-    assert get_registered_options("s3") == {"key": "outer"}
+    assert get_storage_options("s3", outer) == {
+        "key": "outer",
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:9"},
+    }
+
+
+def test_settings_of_other_threads_stay_there(aws_env: pytest.MonkeyPatch) -> None:
+    import threading
+
+    barrier = threading.Barrier(2, timeout=30)
+    seen: dict[str, str] = {}
+
+    def worker(name: str) -> None:
+        with use_settings(Settings.from_env(storage_options={"s3": {"key": name}})):
+            barrier.wait()  # both scopes are open at once
+            seen[name] = get_filesystem("s3://bucket/model")[0].key
+            barrier.wait()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in ("one", "two")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"one": "one", "two": "two"}
+    assert "key" not in get_storage_options("s3")
 
 
 def test_chained_url_gets_per_protocol_options(aws_env: pytest.MonkeyPatch) -> None:

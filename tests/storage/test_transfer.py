@@ -11,6 +11,7 @@ import pytest
 import s3fs
 from fsspec.implementations.memory import MemoryFileSystem
 
+from pyfunc_ops.config import Settings, current_settings, use_settings
 from pyfunc_ops.errors import (
     InvalidParameterError,
     InvalidURIError,
@@ -18,7 +19,6 @@ from pyfunc_ops.errors import (
     StorageError,
 )
 from pyfunc_ops.storage import transfer
-from pyfunc_ops.storage.filesystem import set_storage_options
 from pyfunc_ops.storage.transfer import copy_artifact, download_tree, list_tree, upload_tree
 
 from .conftest import make_model_tree, read_tree
@@ -67,14 +67,17 @@ def test_download_single_file(model_dir: Path, s3_bucket: str, tmp_path: Path) -
     assert read_tree(out) == {"model.pkl": (model_dir / "data" / "model.pkl").read_bytes()}
 
 
-def test_s3_uses_registered_endpoint(
+def test_s3_uses_the_settings_endpoint(
     model_dir: Path, s3_bucket: str, s3_server: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With no AWS_ENDPOINT_URL, only the registered options can reach the server."""
+    """With no AWS_ENDPOINT_URL, only the settings' options can reach the server."""
     monkeypatch.delenv("AWS_ENDPOINT_URL")
-    set_storage_options("s3", client_kwargs={"endpoint_url": s3_server})
-    upload_tree(model_dir, f"{s3_bucket}/via-registry")
-    assert _fresh_s3(s3_server).exists(f"{s3_bucket}/via-registry/MLmodel")
+    settings = Settings.from_env(
+        storage_options={"s3": {"client_kwargs": {"endpoint_url": s3_server}}}
+    )
+    with use_settings(settings):
+        upload_tree(model_dir, f"{s3_bucket}/via-settings")
+    assert _fresh_s3(s3_server).exists(f"{s3_bucket}/via-settings/MLmodel")
 
 
 def test_empty_local_folder_round_trip(tmp_path: Path, memory_url: str) -> None:
@@ -114,6 +117,27 @@ def test_mlmodel_written_last_threaded(
     upload_tree(model_dir, f"{memory_url}/model")
     _assert_mlmodel_last(events, n_files=len(read_tree(model_dir)))
     assert events[0][0] == events[1][0] == "start"
+
+
+def test_pooled_copies_run_in_the_callers_settings(
+    model_dir: Path, memory_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread pool of a synchronous backend runs each copy in the caller's context, so
+    a use_settings scope reaches it (and another thread's scope does not)."""
+    seen: list[tuple[int, Path]] = []
+    real_put = MemoryFileSystem.put_file
+
+    def recording(self: MemoryFileSystem, lpath: str, rpath: str, **kw: Any) -> None:
+        seen.append((threading.get_ident(), current_settings().home))
+        real_put(self, lpath, rpath, **kw)
+
+    monkeypatch.setattr(MemoryFileSystem, "put_file", recording)
+    scoped = Settings.from_env(home=tmp_path / "scoped-home")
+    with use_settings(scoped):
+        upload_tree(model_dir, f"{memory_url}/m", max_workers=4)
+
+    assert {home for _, home in seen} == {scoped.home}
+    assert any(ident != threading.get_ident() for ident, _ in seen)  # pooled copies too
 
 
 def test_mlmodel_written_last_s3(
@@ -211,14 +235,16 @@ def test_backend_failure_wrapped_as_storage_error(
 
 def test_unreachable_s3_endpoint_is_storage_error(s3_bucket: str, tmp_path: Path) -> None:
     # Port 1 on the loopback refuses connections at once.
-    set_storage_options(
-        "s3",
-        client_kwargs={"endpoint_url": "http://127.0.0.1:1"},
-        config_kwargs={"retries": {"max_attempts": 1}, "connect_timeout": 2},
-        retries=1,
-    )
+    unreachable = {
+        "client_kwargs": {"endpoint_url": "http://127.0.0.1:1"},
+        "config_kwargs": {"retries": {"max_attempts": 1}, "connect_timeout": 2},
+        "retries": 1,
+    }
     url = f"{s3_bucket}/model"
-    with pytest.raises(StorageError, match=rf"Could not list {re.escape(repr(url))}"):
+    with (
+        use_settings(Settings.from_env(storage_options={"s3": unreachable})),
+        pytest.raises(StorageError, match=rf"Could not list {re.escape(repr(url))}"),
+    ):
         download_tree(url, tmp_path / "out")
 
 

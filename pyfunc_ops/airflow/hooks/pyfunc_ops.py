@@ -4,59 +4,40 @@ A connection carries everything the library otherwise reads from its environment
 variables, so one Airflow deployment can point different DAGs at different registries and
 object stores without touching the workers' environment.
 
-Connection field mapping (also in docs/airflow.md):
+The connection's fields, their form labels and meanings are listed once, in
+:mod:`pyfunc_ops.airflow.connection_form` (also rendered in docs/airflow.md). A connection
+applies as a :class:`~pyfunc_ops.config.Settings` value (:meth:`PyfuncOpsHook.get_settings`)
+that the caller makes current with :func:`~pyfunc_ops.config.use_settings` for one task
+or trigger: nothing is written to ``os.environ`` or to any process-wide registry, so
+concurrent tasks and triggers with different connections never see each other's.
 
-==========================  ==========================================================
-connection field            meaning
-==========================  ==========================================================
-``extra.tracking_uri``      the tracking store (SQLAlchemy URL or SQLite file path);
-                            ``PYFUNC_OPS_TRACKING_URI``/the embedded default when absent
-``extra.artifact_root``     where runs store artifacts (any fsspec URL);
-                            ``PYFUNC_OPS_ARTIFACT_ROOT``/the embedded default when absent
-``extra.endpoint_url``      S3 endpoint (MinIO, moto, ...); else ``host`` (+ ``port``,
-                            with ``schema`` ``http``/``https`` as URL scheme) when set
-``login`` / ``password``    AWS access key id / secret access key
-``extra.region_name``       AWS region
-``extra.aws_session_token`` AWS session token
-``extra.storage_options``   further s3fs keyword arguments (a JSON object)
-==========================  ==========================================================
-
-When the connection does not exist, the library's environment variables apply unchanged
-(S3 credentials then come from the usual AWS_* variables).
+When the connection does not exist, the caller's settings apply unchanged (the
+environment's, or an enclosing ``use_settings`` scope's; S3 credentials then come from
+the usual AWS_* variables).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import logging
-import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
 from pyfunc_ops import config
+from pyfunc_ops.airflow import connection_form
+from pyfunc_ops.config import Settings
 from pyfunc_ops.errors import InvalidParameterError
-from pyfunc_ops.storage.filesystem import storage_options
 
 if TYPE_CHECKING:
-    from pyfunc_ops.config import Settings
     from pyfunc_ops.tracking import TrackingClient
 
 logger = logging.getLogger(__name__)
 
-_EXTRA_KEYS = frozenset(
-    {
-        "tracking_uri",
-        "artifact_root",
-        "endpoint_url",
-        "region_name",
-        "aws_session_token",
-        "storage_options",
-    }
-)
+_EXTRA_KEYS = connection_form.extra_keys()
 
 
 @dataclass(frozen=True)
@@ -109,10 +90,11 @@ def _endpoint_from_host(host: str | None, port: int | None, schema: str | None) 
 
 
 class PyfuncOpsHook(BaseHook):
-    """Reads a ``pyfunc_ops`` connection and applies it to the library.
+    """Reads a ``pyfunc_ops`` connection and turns it into library settings.
 
-    Tasks use :meth:`configured` around library calls (it sets the tracking URI, artifact
-    root and S3 options for the duration) or :meth:`get_client` for registry calls.
+    Tasks run library calls inside ``with use_settings(hook.get_settings()):`` (or the
+    :meth:`configured` shorthand) and use :meth:`get_client` for registry calls. The hook
+    caches what it read from the connection on the instance only; it holds no global state.
     """
 
     conn_name_attr = "pyfunc_ops_conn_id"
@@ -123,17 +105,14 @@ class PyfuncOpsHook(BaseHook):
     def __init__(self, pyfunc_ops_conn_id: str = default_conn_name) -> None:
         super().__init__()
         self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
-        self._config: PyfuncOpsConfig | None = None
 
     # -- configuration -----------------------------------------------------------------
 
-    def get_config(self) -> PyfuncOpsConfig:
-        """The configuration from the connection, or from the environment without one."""
-        if self._config is None:
-            self._config = self._read_config()
-        return self._config
-
-    def _read_config(self) -> PyfuncOpsConfig:
+    @functools.cached_property
+    def _given(self) -> PyfuncOpsConfig | None:
+        """The connection's values as given (``tracking_uri``/``artifact_root`` are ``""``
+        where it leaves them out); ``None`` when the connection does not exist. Read once
+        per hook instance."""
         from airflow.sdk.exceptions import AirflowNotFoundException
 
         try:
@@ -143,9 +122,7 @@ class PyfuncOpsHook(BaseHook):
                 "no Airflow connection %r; using the pyfunc_ops environment variables",
                 self.pyfunc_ops_conn_id,
             )
-            return PyfuncOpsConfig(
-                tracking_uri=config.tracking_uri(), artifact_root=config.artifact_root()
-            )
+            return None
         extra = _extras(conn.extra_dejson, self.pyfunc_ops_conn_id)
         storage_options = extra.get("storage_options") or {}
         if not isinstance(storage_options, dict):
@@ -154,8 +131,8 @@ class PyfuncOpsHook(BaseHook):
                 f"must be a JSON object of s3fs arguments; got {storage_options!r}"
             )
         return PyfuncOpsConfig(
-            tracking_uri=extra.get("tracking_uri") or config.tracking_uri(),
-            artifact_root=extra.get("artifact_root") or config.artifact_root(),
+            tracking_uri=extra.get("tracking_uri") or "",
+            artifact_root=extra.get("artifact_root") or "",
             endpoint_url=extra.get("endpoint_url")
             or _endpoint_from_host(conn.host, conn.port, conn.schema),
             aws_access_key_id=conn.login or None,
@@ -165,47 +142,61 @@ class PyfuncOpsHook(BaseHook):
             storage_options=storage_options,
         )
 
-    def get_settings(self) -> Settings:
-        """The connection as library settings, for ``pyfunc_ops.config.use_settings``."""
-        cfg = self.get_config()
-        s3_options = cfg.s3_storage_options()
-        return config.Settings.from_env(
-            tracking_uri=cfg.tracking_uri,
-            artifact_root=cfg.artifact_root,
-            storage_options={"s3": s3_options} if s3_options else None,
+    def get_config(self) -> PyfuncOpsConfig:
+        """What the connection configures, with the caller's settings filling the gaps
+        (the tracking URI and artifact root in effect when the connection has none)."""
+        given = self._given or PyfuncOpsConfig(tracking_uri="", artifact_root="")
+        return replace(
+            given,
+            tracking_uri=given.tracking_uri or config.tracking_uri(),
+            artifact_root=given.artifact_root or config.artifact_root(),
         )
+
+    def get_settings(self) -> Settings:
+        """The connection as library settings, for :func:`pyfunc_ops.config.use_settings`.
+
+        Built over the caller's current settings: what the connection leaves out (cache
+        and environment folders, the tracking URI or artifact root when absent) stays as
+        the caller has it. The connection's S3 options replace the caller's ``s3`` entry
+        rather than merge with it, so credentials of two sources never mix. Without a
+        connection, the caller's settings are returned unchanged.
+        """
+        base = config.current_settings()
+        given = self._given
+        if given is None:
+            return base
+        changes: dict[str, Any] = {}
+        if given.tracking_uri:
+            changes["tracking_uri"] = given.tracking_uri
+        if given.artifact_root:
+            changes["artifact_root"] = given.artifact_root
+        s3_options = given.s3_storage_options()
+        if s3_options:
+            changes["storage_options"] = {**base.storage_options, "s3": s3_options}
+        return base.with_changes(**changes)
 
     def get_conn(self) -> TrackingClient:
         """Same as :meth:`get_client` (Airflow's conventional hook entry point)."""
         return self.get_client()
 
     def get_client(self) -> TrackingClient:
-        """A registry/tracking client for the configured tracking URI."""
+        """A registry/tracking client for the tracking URI the connection's settings give
+        (see :func:`pyfunc_ops.tracking.get_tracking_uri` for the precedence)."""
         from pyfunc_ops.tracking import TrackingClient
 
-        return TrackingClient(self.get_config().tracking_uri)
+        with config.use_settings(self.get_settings()):
+            return TrackingClient()
 
     @contextlib.contextmanager
-    def configured(self) -> Iterator[PyfuncOpsConfig]:
-        """Apply the configuration to the library for the duration of the block.
+    def configured(self) -> Iterator[Settings]:
+        """``with use_settings(self.get_settings())``: the connection applies to the library
+        in this thread / asyncio task for the block, and yields those settings.
 
-        Sets ``PYFUNC_OPS_TRACKING_URI``/``PYFUNC_OPS_ARTIFACT_ROOT`` and the ``s3``
-        storage options, and restores the previous values afterwards (also on error).
-        A process-wide ``pyfunc_ops.tracking.set_tracking_uri`` still takes precedence.
+        Inside, the connection's tracking URI wins over a process-wide
+        ``pyfunc_ops.tracking.set_tracking_uri``.
         """
-        cfg = self.get_config()
-        s3_options = cfg.s3_storage_options()
-        saved_env = {
-            key: os.environ.get(key)
-            for key in ("PYFUNC_OPS_TRACKING_URI", "PYFUNC_OPS_ARTIFACT_ROOT")
-        }
-        os.environ["PYFUNC_OPS_TRACKING_URI"] = cfg.tracking_uri
-        os.environ["PYFUNC_OPS_ARTIFACT_ROOT"] = cfg.artifact_root
-        with contextlib.ExitStack() as stack:
-            stack.callback(_restore_env, saved_env)
-            if s3_options:
-                stack.enter_context(storage_options("s3", **s3_options))
-            yield cfg
+        with config.use_settings(self.get_settings()) as settings:
+            yield settings
 
     def test_connection(self) -> tuple[bool, str]:
         """Open the tracking store and list registered models (Airflow's "Test" button)."""
@@ -214,31 +205,14 @@ class PyfuncOpsHook(BaseHook):
             client.search_registered_models()
         except Exception as exc:  # reported to the UI, not raised
             return False, f"{type(exc).__name__}: {exc}"
-        return True, f"connected to the tracking store {self.get_config().tracking_uri}"
+        return True, f"connected to the tracking store {client.tracking_uri}"
 
     # -- Airflow UI --------------------------------------------------------------------
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": [],
-            "relabeling": {
-                "host": "S3 endpoint host (optional)",
-                "schema": "S3 endpoint scheme (http/https)",
-                "login": "AWS access key id",
-                "password": "AWS secret access key",
-            },
-            "placeholders": {
-                "extra": json.dumps(
-                    {
-                        "tracking_uri": "postgresql://user:pw@db/registry",
-                        "artifact_root": "s3://bucket/artifacts",
-                        "endpoint_url": "http://minio:9000",
-                        "region_name": "us-east-1",
-                    }
-                ),
-            },
-        }
+        """The form's hidden fields, labels and placeholders (from ``connection_form``)."""
+        return connection_form.ui_field_behaviour()
 
 
 def _extras(extra: Any, conn_id: str) -> dict[str, Any]:
@@ -255,11 +229,3 @@ def _extras(extra: Any, conn_id: str) -> dict[str, Any]:
             sorted(_EXTRA_KEYS),
         )
     return extra
-
-
-def _restore_env(saved: dict[str, str | None]) -> None:
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value

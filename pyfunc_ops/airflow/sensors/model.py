@@ -4,10 +4,10 @@ Use it when a model is produced outside the registry (another team's job copies 
 bucket) or to gate on a ``runs:/`` / ``models:/`` URI becoming loadable. "Complete" means
 the ``MLmodel`` file is there: writers publish it last, so its presence implies the rest.
 
-Poke and reschedule mode only. A deferrable variant would have to apply the connection's
-S3 settings inside the shared triggerer process, where they are process-wide state that
-concurrent triggers for different connections would overwrite; reschedule mode frees the
-worker slot between checks without that hazard.
+Poke, reschedule and deferrable mode (:class:`PyfuncModelTrigger`). The connection's
+settings apply through a ``use_settings`` scope, which belongs to one thread or asyncio
+task: in the shared triggerer, concurrent triggers for different connections never see
+each other's S3 endpoint, credentials or registry.
 """
 
 from __future__ import annotations
@@ -16,15 +16,18 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
+from airflow.sdk import PokeReturnValue
 
+from pyfunc_ops.airflow.sensors.base import PyfuncOpsSensor
 from pyfunc_ops.airflow.triggers.conditions import find_model_location
+from pyfunc_ops.airflow.triggers.model import PyfuncModelTrigger
+from pyfunc_ops.config import use_settings
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class PyfuncModelSensor(BaseSensorOperator):
+class PyfuncModelSensor(PyfuncOpsSensor):
     """Succeeds once ``model_uri`` holds a complete model; returns (XCom)
     ``{"model_uri": <as given>, "location": <resolved local path or URL>}``.
 
@@ -33,28 +36,22 @@ class PyfuncModelSensor(BaseSensorOperator):
         model that does not exist yet counts as "not yet".
     :param pyfunc_ops_conn_id: the ``pyfunc_ops`` connection (tracking store for
         ``runs:/``/``models:/``, S3 endpoint and credentials).
+    :param deferrable: wait in the triggerer instead of a worker.
+    :param poll_interval: seconds between checks while deferred (default: the sensor's
+        ``poke_interval``).
 
     ``timeout``, ``soft_fail`` and ``mode`` are the usual sensor arguments.
     """
 
     template_fields: Sequence[str] = ("model_uri",)
-    ui_color = "#d5e8f7"
+    event_field = "model"
 
-    def __init__(
-        self,
-        model_uri: str | os.PathLike[str],
-        *,
-        pyfunc_ops_conn_id: str = "pyfunc_ops_default",
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, model_uri: str | os.PathLike[str], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model_uri = os.fspath(model_uri)
-        self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
-
-        with PyfuncOpsHook(pyfunc_ops_conn_id=self.pyfunc_ops_conn_id).configured():
+        with use_settings(self.hook.get_settings()):
             location = find_model_location(self.model_uri)
         if location is None:
             self.log.info("no complete model at %s yet", self.model_uri)
@@ -62,4 +59,12 @@ class PyfuncModelSensor(BaseSensorOperator):
         self.log.info("model at %s is complete (%s)", self.model_uri, location)
         return PokeReturnValue(
             is_done=True, xcom_value={"model_uri": self.model_uri, "location": location}
+        )
+
+    def trigger(self, end_time: float) -> PyfuncModelTrigger:
+        return PyfuncModelTrigger(
+            model_uri=self.model_uri,
+            pyfunc_ops_conn_id=self.pyfunc_ops_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
         )

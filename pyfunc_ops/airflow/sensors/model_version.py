@@ -9,14 +9,12 @@ ask the registry the same question through ``find_model_version``.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseSensorOperator, PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout
+from airflow.sdk import PokeReturnValue
 
+from pyfunc_ops.airflow.sensors.base import PyfuncOpsSensor
 from pyfunc_ops.airflow.triggers.conditions import (
     VersionCondition,
     find_model_version,
@@ -28,7 +26,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class ModelVersionSensor(BaseSensorOperator):
+class ModelVersionSensor(PyfuncOpsSensor):
     """Succeeds once registered model ``name`` has a matching version; returns (XCom)
     ``{"name", "version", "model_uri", "source", "stage", "aliases"}`` of it, where
     ``model_uri`` is ``models:/<name>/<version>`` (pinned: downstream tasks score exactly
@@ -50,7 +48,7 @@ class ModelVersionSensor(BaseSensorOperator):
     """
 
     template_fields: Sequence[str] = ("name", "stage", "alias", "min_version")
-    ui_color = "#d5e8f7"
+    event_field = "model_version"
 
     def __init__(
         self,
@@ -59,9 +57,6 @@ class ModelVersionSensor(BaseSensorOperator):
         stage: str | None = None,
         alias: str | None = None,
         min_version: int | str | None = None,
-        pyfunc_ops_conn_id: str = "pyfunc_ops_default",
-        deferrable: bool = False,
-        poll_interval: float | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -69,21 +64,19 @@ class ModelVersionSensor(BaseSensorOperator):
         self.stage = stage
         self.alias = alias
         self.min_version = min_version
-        self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
-        self.deferrable = deferrable
-        self.poll_interval = self.poke_interval if poll_interval is None else float(poll_interval)
 
     def _condition(self) -> VersionCondition:
         # Called after template rendering, so the checks see the final values.
         return VersionCondition.parse(self.name, self.stage, self.alias, self.min_version)
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
-
         condition = self._condition()
-        client = PyfuncOpsHook(pyfunc_ops_conn_id=self.pyfunc_ops_conn_id).get_client()
         found = find_model_version(
-            client, condition.name, condition.stage, condition.alias, condition.min_version
+            self.hook.get_client(),
+            condition.name,
+            condition.stage,
+            condition.alias,
+            condition.min_version,
         )
         if found is None:
             self.log.info("waiting for %s", condition.describe())
@@ -91,42 +84,14 @@ class ModelVersionSensor(BaseSensorOperator):
         self.log.info("found %s: version %s", condition.describe(), found.version)
         return PokeReturnValue(is_done=True, xcom_value=model_version_info(found))
 
-    def execute(self, context: Context) -> Any:
-        if not self.deferrable:
-            return super().execute(context)
-        # Check once before deferring: if the version is there already, the task ends
-        # here without a round trip through the triggerer.
-        done = self.poke(context)
-        if isinstance(done, PokeReturnValue):
-            return done.xcom_value
+    def trigger(self, end_time: float) -> ModelVersionTrigger:
         condition = self._condition()
-        self.defer(
-            trigger=ModelVersionTrigger(
-                name=condition.name,
-                stage=condition.stage,
-                alias=condition.alias,
-                min_version=condition.min_version,
-                pyfunc_ops_conn_id=self.pyfunc_ops_conn_id,
-                poll_interval=self.poll_interval,
-                end_time=time.time() + self.timeout,
-            ),
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout),
+        return ModelVersionTrigger(
+            name=condition.name,
+            stage=condition.stage,
+            alias=condition.alias,
+            min_version=condition.min_version,
+            pyfunc_ops_conn_id=self.pyfunc_ops_conn_id,
+            poll_interval=self.poll_interval,
+            end_time=end_time,
         )
-
-    def execute_complete(self, context: Context, event: dict[str, Any]) -> dict[str, Any]:
-        """Resume after the trigger fired: return the version, or raise.
-
-        Raised errors are Airflow exceptions so that ``BaseSensorOperator.resume_execution``
-        applies ``soft_fail`` (skip instead of fail) exactly as in poke mode; a trigger
-        timeout becomes ``AirflowSensorTimeout`` like a poke-mode timeout.
-        """
-        status = event.get("status")
-        if status == "success":
-            info: dict[str, Any] = event["model_version"]
-            self.log.info("model version %s is available", info["model_uri"])
-            return info
-        message = str(event.get("message") or f"unexpected trigger event {event!r}")
-        if status == "timeout":
-            raise AirflowSensorTimeout(message)
-        raise AirflowException(message)
