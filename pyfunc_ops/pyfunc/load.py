@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import ModelFormatError
-from pyfunc_ops.models import env as envs
+from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.pyfunc.compat import import_loader
 from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
@@ -93,7 +93,9 @@ def _warn_environment(model: Model, model_dir: Path) -> None:
             UserWarning,
             stacklevel=3,
         )
-    mismatches = envs.version_mismatches(envs.read_requirements(model_dir), ignore=_SUBSTITUTED)
+    mismatches = env_files.version_mismatches(
+        env_files.read_requirements(model_dir), ignore=_SUBSTITUTED
+    )
     if mismatches:
         warnings.warn(
             f"Installed packages differ from the model's requirements.txt: "

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
-from pyfunc_ops.models import env as envs
+from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model, python_version
 from pyfunc_ops.models.writer import copy_into, staged_directory
 from pyfunc_ops.pyfunc.python_model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
@@ -73,34 +73,6 @@ def copy_code(code_path: list[str | os.PathLike[str]] | None, model_dir: Path) -
     return CODE_DIR
 
 
-def write_metadata(
-    model_dir: Path,
-    model: Model,
-    signature: Any = None,
-    input_example: Any = None,
-    conda_env: Any = None,
-    pip_requirements: Any = None,
-    extra_pip_requirements: Any = None,
-    default_requirements: list[str] | None = None,
-) -> dict[str, str]:
-    """Write signature, input example and environment files; return the ``env`` mapping."""
-    from pyfunc_ops.models.example import save_input_example
-
-    if input_example is not None:
-        info, frame = save_input_example(model_dir, input_example)
-        model.saved_input_example_info = info
-        if signature is None:
-            from pyfunc_ops.models.signature import infer_signature
-
-            signature = infer_signature(frame)
-    if signature is not None:
-        model.signature = signature
-    conda, reqs = envs.resolve_requirements(
-        conda_env, pip_requirements, extra_pip_requirements, default_requirements
-    )
-    return envs.write_env_files(model_dir, conda, reqs)
-
-
 @dataclass(frozen=True)
 class StagedModel:
     """The model folder being written, as a flavor's writer sees it."""
@@ -129,19 +101,24 @@ def write_model(
     the staged folder and adds its sections (python_function included) to the model.
     Nothing appears at ``path`` unless every step succeeds.
     """
+    from pyfunc_ops.models.example import save_input_example
+
     model = mlflow_model if mlflow_model is not None else Model()
     with staged_directory(path) as tmp:
         code = copy_code(code_path, tmp)
-        env = write_metadata(
-            tmp,
-            model,
-            signature,
-            input_example,
-            conda_env,
-            pip_requirements,
-            extra_pip_requirements,
-            default_requirements,
+        if input_example is not None:
+            info, frame = save_input_example(tmp, input_example)
+            model.saved_input_example_info = info
+            if signature is None:
+                from pyfunc_ops.models.signature import infer_signature
+
+                signature = infer_signature(frame)
+        if signature is not None:
+            model.signature = signature
+        conda, reqs = env_files.resolve_requirements(
+            conda_env, pip_requirements, extra_pip_requirements, default_requirements
         )
+        env = env_files.write_env_files(tmp, conda, reqs)
         write_flavor(StagedModel(tmp, model, code, env))
         model.save(tmp)
     return model
