@@ -15,19 +15,20 @@ from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
-from pyfunc_ops.models import env as envs
+from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import Model
-from pyfunc_ops.models.writer import staged_directory
 
 FLAVOR_NAME = "sklearn"
+# The loader module saved models name: this module's path, part of every saved model.
+LOADER_MODULE = "pyfunc_ops.sklearn"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 _FILE_NAMES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
 
 
 def default_pip_requirements(serialization_format: str = "skops") -> list[str]:
-    reqs = [*envs.default_pip_requirements(), envs.pinned("scikit-learn")]
+    reqs = [*env_files.default_pip_requirements(), env_files.pinned("scikit-learn")]
     if serialization_format == "skops":
-        reqs.append(envs.pinned("skops"))
+        reqs.append(env_files.pinned("skops"))
     return reqs
 
 
@@ -77,7 +78,7 @@ def save_model(
     skops_trusted_types: list[str] | None = None,
 ) -> Model:
     """Save a fitted scikit-learn estimator as a model with ``sklearn`` and pyfunc flavors."""
-    from pyfunc_ops.pyfunc.save import add_to_model, copy_code, write_metadata
+    from pyfunc_ops.pyfunc.save import StagedModel, add_to_model, write_model
 
     if serialization_format not in SERIALIZATION_FORMATS:
         raise InvalidParameterError(
@@ -89,39 +90,41 @@ def save_model(
             f"The {type(sk_model).__name__} has no method {pyfunc_predict_fn!r}; pass a fitted "
             "estimator, or pyfunc_predict_fn='predict_proba' (or another method it has)."
         )
-    model = mlflow_model if mlflow_model is not None else Model()
     file_name = _FILE_NAMES[serialization_format]
-    with staged_directory(path) as tmp:
-        code = copy_code(code_paths, tmp)
-        trusted = _dump(sk_model, tmp / file_name, serialization_format, skops_trusted_types)
-        env = write_metadata(
-            tmp,
-            model,
-            signature,
-            input_example,
-            conda_env,
-            pip_requirements,
-            extra_pip_requirements,
-            default_pip_requirements(serialization_format),
+
+    def write_sklearn(staged: StagedModel) -> None:
+        trusted = _dump(
+            sk_model, staged.path / file_name, serialization_format, skops_trusted_types
         )
         add_to_model(
-            model,
-            loader_module="pyfunc_ops.sklearn",
+            staged.model,
+            loader_module=LOADER_MODULE,
             model_path=file_name,
             predict_fn=pyfunc_predict_fn,
-            env=env,
-            code=code,
+            env=staged.env,
+            code=staged.code,
         )
-        model.add_flavor(
+        staged.model.add_flavor(
             FLAVOR_NAME,
             pickled_model=file_name,
-            sklearn_version=envs.pinned("scikit-learn").partition("==")[2] or None,
+            sklearn_version=env_files.pinned("scikit-learn").partition("==")[2] or None,
             serialization_format=serialization_format,
-            code=code,
+            code=staged.code,
             skops_trusted_types=trusted,
         )
-        model.save(tmp)
-    return model
+
+    return write_model(
+        path,
+        write_sklearn,
+        mlflow_model,
+        code_paths,
+        signature,
+        input_example,
+        conda_env,
+        pip_requirements,
+        extra_pip_requirements,
+        default_pip_requirements(serialization_format),
+    )
 
 
 def log_model(
@@ -159,7 +162,9 @@ def _read_estimator(path: Path, fmt: str, trusted: list[str] | None = None) -> A
 
 
 def _flavor_of(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    model = Model.load(model_dir)
+    from pyfunc_ops.pyfunc.load import model_metadata
+
+    model = model_metadata(model_dir)
     return model.flavors.get(FLAVOR_NAME, {}), model.flavors.get("python_function", {})
 
 

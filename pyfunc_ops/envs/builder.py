@@ -40,6 +40,7 @@ from pyfunc_ops.envs.spec import (
     source_root,
 )
 from pyfunc_ops.errors import ModelEnvironmentError
+from pyfunc_ops.models.model import Model
 
 log = logging.getLogger(__name__)
 MARKER = "pyfunc_ops_env.json"
@@ -188,9 +189,9 @@ def _clean_stale(root: Path, key: str) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
-def get_environment(model_dir: Path, manager: str) -> Path:
+def get_environment(model_dir: Path, manager: str, model: Model | None = None) -> Path:
     """The environment for the model in ``model_dir`` (built when not cached); returns the
-    environment's folder."""
+    environment's folder. ``model`` is its MLmodel, when the caller has read it already."""
     conda_tool = None
     if manager == "conda":
         conda_tool = find_conda()
@@ -200,7 +201,7 @@ def get_environment(model_dir: Path, manager: str) -> Path:
                 "found. Install one of them, or use env_manager='virtualenv', which builds the "
                 "environment from python_env.yaml / requirements.txt with uv."
             )
-    spec = read_env_spec(model_dir)
+    spec = read_env_spec(model_dir, model)
     key = spec.cache_key(manager)
     root = config.env_dir()
     final = root / key

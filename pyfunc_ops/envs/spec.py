@@ -145,9 +145,11 @@ def finish_requirements(lines: list[str]) -> tuple[str, ...]:
     return tuple(kept)
 
 
-def read_env_spec(model_dir: Path) -> EnvSpec:
-    """Read the environment the model in ``model_dir`` asks for."""
-    model = Model.load(model_dir)
+def read_env_spec(model_dir: Path, model: Model | None = None) -> EnvSpec:
+    """Read the environment the model in ``model_dir`` asks for (``model``: its MLmodel,
+    when the caller has read it already)."""
+    if model is None:
+        model = Model.load(model_dir)
     python_env = env_files.read_python_env(model_dir)
     conda_path = model_dir / env_files.CONDA_FILE
     conda_env = env_files.read_conda_env(conda_path) if conda_path.is_file() else None

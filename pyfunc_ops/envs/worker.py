@@ -1,10 +1,13 @@
 """The caller's side of a scoring worker: a long-lived process in the model's environment.
 
 :func:`load_in_environment` builds (or finds) the environment, starts one worker per
-(environment, model) in this process, and returns a ``PyFuncModel`` whose ``predict``
-enforces the signature here and sends the batch to the worker as Arrow. Workers are shared
-by every ``PyFuncModel`` of this process for the same model and stop when the last one is
-garbage-collected or the process exits.
+(environment, model) in this process, and returns a :class:`RemoteModel`, the
+implementation object ``pyfunc.load_model`` wraps in its ``PyFuncModel``: that enforces
+the signature here, and the batch goes to the worker as Arrow. The worker runs the
+program the caller names by module (``python -m <worker_module>``), so this package never
+imports the pyfunc layer that sits above it. Workers are shared by every model object of
+this process for the same model and stop when the last one is garbage-collected or the
+process exits.
 """
 
 from __future__ import annotations
@@ -20,15 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.envs import protocol
-from pyfunc_ops.envs._worker_main import LOG_LEVEL_ENV, PARENT_ENV, PDEATHSIG_ENV
 from pyfunc_ops.envs.builder import env_python, get_environment
+from pyfunc_ops.envs.serve import LOG_LEVEL_ENV, PARENT_ENV, PDEATHSIG_ENV
 from pyfunc_ops.errors import InvalidParameterError, SerializationError, WorkerError
+from pyfunc_ops.models.model import Model
 
 log = logging.getLogger(__name__)
 _STDERR_TAIL = 30
 # Variables that would make the worker import the caller's packages instead of its own.
 _DROPPED_VARS = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONSTARTUP")
-_workers: weakref.WeakValueDictionary[tuple[str, str], EnvironmentWorker] = (
+_workers: weakref.WeakValueDictionary[tuple[str, str, str], EnvironmentWorker] = (
     weakref.WeakValueDictionary()
 )
 _workers_lock = threading.Lock()
@@ -58,11 +62,16 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 class EnvironmentWorker:
-    """One worker process for one model in one environment; thread-safe, restartable."""
+    """One worker process for one model in one environment; thread-safe, restartable.
 
-    def __init__(self, python: Path, model_dir: Path) -> None:
+    ``worker_module`` is the program the process runs (``python -m``), given the model
+    folder as its argument; it answers with :func:`pyfunc_ops.envs.serve.main`.
+    """
+
+    def __init__(self, python: Path, model_dir: Path, worker_module: str) -> None:
         self.python = python
         self.model_dir = model_dir
+        self.worker_module = worker_module
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._owner = os.getpid()
@@ -90,7 +99,7 @@ class EnvironmentWorker:
         main = threading.current_thread() is threading.main_thread()
         env[PDEATHSIG_ENV] = "1" if main else "0"
         env.setdefault(LOG_LEVEL_ENV, logging.getLevelName(log.getEffectiveLevel()))
-        cmd = [str(self.python), "-I", "-m", "pyfunc_ops.envs._worker_main", str(self.model_dir)]
+        cmd = [str(self.python), "-I", "-m", self.worker_module, str(self.model_dir)]
         self._stderr_tail.clear()
         if self._finalizer is not None:
             self._finalizer()  # reap the previous, dead process
@@ -195,18 +204,22 @@ class RemoteModel:
         )
 
 
-def load_in_environment(model_dir: Path, manager: str) -> Any:
-    """Load the model in ``model_dir`` into a worker running in its own environment."""
-    from pyfunc_ops.models.model import Model
-    from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
+def load_in_environment(
+    model_dir: Path, manager: str, worker_module: str, model: Model | None = None
+) -> RemoteModel:
+    """A :class:`RemoteModel` predicting with the model in ``model_dir`` in a worker that
+    runs ``worker_module`` in the model's own environment (built when not cached).
 
+    ``model`` is the model's MLmodel when the caller has read it already (it is not read
+    again).
+    """
     model_dir = Path(model_dir).absolute()
-    python = env_python(get_environment(model_dir, manager))
-    key = (str(python), str(model_dir))
+    python = env_python(get_environment(model_dir, manager, model))
+    key = (str(python), str(model_dir), worker_module)
     with _workers_lock:
         worker = _workers.get(key)
         if worker is None or worker._owner != os.getpid():
-            worker = EnvironmentWorker(python, model_dir)
+            worker = EnvironmentWorker(python, model_dir, worker_module)
             worker.start()
             _workers[key] = worker
-    return PyFuncModel(Model.load(model_dir), RemoteModel(worker), model_dir)
+    return RemoteModel(worker)

@@ -206,7 +206,7 @@ class Model:
                 "'MLmodel' file. Check the path, or save a model there first."
             )
         try:
-            # Every load_model reads an MLmodel (twice for most flavors), cold or cached.
+            # Once per load_model, cold or cached: the Model is handed down, not re-read.
             data = yaml.load(target.read_text(), Loader=_YAML_LOADER)
         except yaml.YAMLError as exc:
             raise ModelFormatError(f"{target}: not valid YAML ({exc}).") from None

@@ -40,7 +40,7 @@ LOADER_ALIASES: dict[str, str] = {
     "mlflow.pyfunc.model": "pyfunc_ops.pyfunc.model",
 }
 
-_OURS = "pyfunc_ops.pyfunc.model"
+_OURS = "pyfunc_ops.pyfunc.python_model"
 _COMPAT = "pyfunc_ops.pyfunc.compat"
 # (module, name) of MLflow base classes -> (module, name) of ours, used while unpickling.
 CLASS_ALIASES: dict[tuple[str, str], tuple[str, str]] = {

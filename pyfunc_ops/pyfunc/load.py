@@ -2,24 +2,63 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import inspect
 import logging
 import os
 import sys
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import ModelFormatError
-from pyfunc_ops.models import env as envs
+from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.pyfunc.compat import import_loader
 from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
 from pyfunc_ops.pyfunc.resolve import local_model_path
 
+if TYPE_CHECKING:
+    from pyfunc_ops.storage.uri import ModelURI
+
 log = logging.getLogger(__name__)
 # Packages whose pins in an MLflow-written requirements.txt are served by us instead.
 _SUBSTITUTED = ("mlflow", "mlflow-skinny")
+#: The program a scoring worker runs in the model's environment (``python -m``); envs
+#: starts it by this name and never imports it (see :mod:`pyfunc_ops.pyfunc.worker_main`).
+WORKER_MODULE = "pyfunc_ops.pyfunc.worker_main"
+# The folder and MLmodel of the model a load_local call is loading, for the loader modules
+# it calls: the format hands them a path only, and they would otherwise read it again.
+_LOADING: contextvars.ContextVar[tuple[str, Model] | None] = contextvars.ContextVar(
+    "pyfunc_ops_loading", default=None
+)
+
+
+def _folder_key(path: str | os.PathLike[str]) -> str:
+    return os.path.normpath(os.path.abspath(path))
+
+
+@contextlib.contextmanager
+def _loading(model_dir: Path, model: Model) -> Iterator[None]:
+    token = _LOADING.set((_folder_key(model_dir), model))
+    try:
+        yield
+    finally:
+        _LOADING.reset(token)
+
+
+def model_metadata(model_dir: str | os.PathLike[str]) -> Model:
+    """The MLmodel of the model in ``model_dir``, for a loader module.
+
+    While ``load_model`` is loading that model it is the ``Model`` it has already read
+    (one read per load); otherwise (a loader called directly) it is read now.
+    """
+    current = _LOADING.get()
+    if current is not None and current[0] == _folder_key(model_dir):
+        return current[1]
+    return Model.load(model_dir)
 
 
 def add_code_to_sys_path(model_dir: Path, conf: dict[str, Any]) -> None:
@@ -54,7 +93,9 @@ def _warn_environment(model: Model, model_dir: Path) -> None:
             UserWarning,
             stacklevel=3,
         )
-    mismatches = envs.version_mismatches(envs.read_requirements(model_dir), ignore=_SUBSTITUTED)
+    mismatches = env_files.version_mismatches(
+        env_files.read_requirements(model_dir), ignore=_SUBSTITUTED
+    )
     if mismatches:
         warnings.warn(
             f"Installed packages differ from the model's requirements.txt: "
@@ -76,10 +117,17 @@ def _model_config(conf: dict[str, Any], override: Any) -> dict[str, Any] | None:
 
 
 def load_local(
-    model_dir: Path, suppress_warnings: bool = True, model_config: Any = None
+    model_dir: Path,
+    suppress_warnings: bool = True,
+    model_config: Any = None,
+    model: Model | None = None,
 ) -> PyFuncModel:
-    """Load the model in the local folder ``model_dir`` into this interpreter."""
-    model = Model.load(model_dir)
+    """Load the model in the local folder ``model_dir`` into this interpreter.
+
+    ``model`` is its MLmodel when the caller has read it already (it is not read again).
+    """
+    if model is None:
+        model = Model.load(model_dir)
     conf = model.get_flavor(PYFUNC_FLAVOR)
     if not suppress_warnings:
         _warn_environment(model, model_dir)
@@ -91,13 +139,17 @@ def load_local(
         takes_config = "model_config" in inspect.signature(load).parameters
     except (TypeError, ValueError):
         takes_config = False
-    impl = load(data_path, _model_config(conf, model_config)) if takes_config else load(data_path)
+    with _loading(model_dir, model):
+        if takes_config:
+            impl = load(data_path, _model_config(conf, model_config))
+        else:
+            impl = load(data_path)
     log.debug("Loaded model %s with %s", model_dir, conf["loader_module"])
     return PyFuncModel(model, impl, model_dir)
 
 
 def load_model(
-    model_uri: str | os.PathLike[str],
+    model_uri: str | os.PathLike[str] | ModelURI,
     suppress_warnings: bool = True,
     env_manager: str = "local",
     model_config: dict[str, Any] | None = None,
@@ -107,16 +159,21 @@ def load_model(
     ``env_manager="local"`` (the default) loads it into this interpreter; ``"virtualenv"``
     (or ``"uv"``) and ``"conda"`` restore the model's own environment and predict in a
     worker process there.
+
+    One pass: the URI is parsed once and the MLmodel read once, and both are handed down
+    (to the registry lookup, the environment builder, the loader module).
     """
     from pyfunc_ops.envs import check_env_manager
 
     manager = check_env_manager(env_manager)
     model_dir = local_model_path(model_uri)
+    model = Model.load(model_dir)
     if manager != "local":
         from pyfunc_ops.envs.worker import load_in_environment
 
-        return load_in_environment(model_dir, manager)
-    return load_local(model_dir, suppress_warnings, model_config)
+        remote = load_in_environment(model_dir, manager, WORKER_MODULE, model)
+        return PyFuncModel(model, remote, remote.worker.model_dir)
+    return load_local(model_dir, suppress_warnings, model_config, model)
 
 
 def load_pyfunc(model_uri: str | os.PathLike[str], suppress_warnings: bool = False) -> PyFuncModel:

@@ -3,6 +3,9 @@
 Local paths are used in place. ``runs:/`` and ``models:/`` are first turned into the
 artifact URL they stand for (through the registry); remote URLs are then fetched into the
 content-addressed cache, so loading the same unchanged model again costs one listing.
+The URI is parsed once, here (or by the caller, who may pass the parsed
+:class:`~pyfunc_ops.storage.uri.ModelURI`), and the parsed form is what the registry
+lookup receives.
 """
 
 from __future__ import annotations
@@ -12,17 +15,16 @@ from pathlib import Path
 
 from pyfunc_ops.errors import ModelNotFoundError
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
+from pyfunc_ops.storage.uri import ModelURI, parse_model_uri
 
 
-def resolve_uri(uri: str | os.PathLike[str]) -> str:
+def resolve_uri(uri: str | os.PathLike[str] | ModelURI) -> str:
     """The artifact location (local path or fsspec URL) that ``uri`` refers to."""
-    from pyfunc_ops.storage.uri import parse_model_uri
-
-    parsed = parse_model_uri(uri)
+    parsed = uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
     if parsed.scheme in ("runs", "models"):
         from pyfunc_ops.tracking.resolve import resolve_model_uri
 
-        return resolve_model_uri(str(uri))
+        return resolve_model_uri(parsed)
     assert parsed.path is not None
     return parsed.path
 
@@ -31,7 +33,7 @@ def _is_remote(location: str) -> bool:
     return "://" in location and not location.startswith("file://")
 
 
-def local_model_path(uri: str | os.PathLike[str]) -> Path:
+def local_model_path(uri: str | os.PathLike[str] | ModelURI) -> Path:
     """A local folder holding the model at ``uri`` (downloaded into the cache if remote)."""
     location = resolve_uri(uri)
     if _is_remote(location):
@@ -51,11 +53,3 @@ def local_model_path(uri: str | os.PathLike[str]) -> Path:
 def artifact_name(location: str) -> str:
     """The file or folder name an artifact at ``location`` (already resolved) is copied as."""
     return Path(location.rstrip("/").split("/")[-1] or "artifact").name
-
-
-def copy_artifact(uri: str, dest_dir: Path) -> Path:
-    """Copy the file or folder at any artifact URI into ``dest_dir``; return the copy."""
-    from pyfunc_ops.storage.transfer import copy_artifact as _copy
-
-    location = resolve_uri(uri)
-    return Path(_copy(location, dest_dir / artifact_name(location)))

@@ -1,19 +1,29 @@
-"""``save_model`` and ``add_to_model``: write a pyfunc model folder (both workflows)."""
+"""``save_model`` and ``add_to_model``: write a pyfunc model folder (both workflows).
+
+Every flavor saves through :func:`write_model`, the one save pipeline: a staged folder,
+then ``code/``, then the metadata and environment files, then the flavor's own files and
+MLmodel sections, then the MLmodel file, then the folder is published (renamed into
+place). A flavor module only validates its arguments and writes its part.
+"""
 
 from __future__ import annotations
 
 import os
 import pickle
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
-from pyfunc_ops.models import env as envs
+from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model, python_version
 from pyfunc_ops.models.writer import copy_into, staged_directory
-from pyfunc_ops.pyfunc.model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
+from pyfunc_ops.pyfunc.python_model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
 
+# The loader module saved PythonModel models name; its path is part of the saved model.
+PYTHON_MODEL_LOADER = "pyfunc_ops.pyfunc.model"
 CODE_DIR = "code"
 # An artifact name becomes a folder name inside the model: one safe path component.
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -63,32 +73,55 @@ def copy_code(code_path: list[str | os.PathLike[str]] | None, model_dir: Path) -
     return CODE_DIR
 
 
-def write_metadata(
-    model_dir: Path,
-    model: Model,
+@dataclass(frozen=True)
+class StagedModel:
+    """The model folder being written, as a flavor's writer sees it."""
+
+    path: Path  # the staged folder (renamed into place when the save succeeds)
+    model: Model  # the MLmodel being built; the writer adds its flavor sections
+    code: str | None  # the flavors' ``code`` value (None: no code_path)
+    env: dict[str, str]  # the python_function ``env`` mapping of the written env files
+
+
+def write_model(
+    path: str | os.PathLike[str],
+    write_flavor: Callable[[StagedModel], None],
+    mlflow_model: Model | None = None,
+    code_path: list[str | os.PathLike[str]] | None = None,
     signature: Any = None,
     input_example: Any = None,
     conda_env: Any = None,
     pip_requirements: Any = None,
     extra_pip_requirements: Any = None,
     default_requirements: list[str] | None = None,
-) -> dict[str, str]:
-    """Write signature, input example and environment files; return the ``env`` mapping."""
+) -> Model:
+    """Save a model to the local folder ``path`` (refused if it exists, non-empty).
+
+    The save pipeline every flavor shares: ``write_flavor`` writes the flavor's files into
+    the staged folder and adds its sections (python_function included) to the model.
+    Nothing appears at ``path`` unless every step succeeds.
+    """
     from pyfunc_ops.models.example import save_input_example
 
-    if input_example is not None:
-        info, frame = save_input_example(model_dir, input_example)
-        model.saved_input_example_info = info
-        if signature is None:
-            from pyfunc_ops.models.signature import infer_signature
+    model = mlflow_model if mlflow_model is not None else Model()
+    with staged_directory(path) as tmp:
+        code = copy_code(code_path, tmp)
+        if input_example is not None:
+            info, frame = save_input_example(tmp, input_example)
+            model.saved_input_example_info = info
+            if signature is None:
+                from pyfunc_ops.models.signature import infer_signature
 
-            signature = infer_signature(frame)
-    if signature is not None:
-        model.signature = signature
-    conda, reqs = envs.resolve_requirements(
-        conda_env, pip_requirements, extra_pip_requirements, default_requirements
-    )
-    return envs.write_env_files(model_dir, conda, reqs)
+                signature = infer_signature(frame)
+        if signature is not None:
+            model.signature = signature
+        conda, reqs = env_files.resolve_requirements(
+            conda_env, pip_requirements, extra_pip_requirements, default_requirements
+        )
+        env = env_files.write_env_files(tmp, conda, reqs)
+        write_flavor(StagedModel(tmp, model, code, env))
+        model.save(tmp)
+    return model
 
 
 def save_model(
@@ -136,33 +169,39 @@ def save_model(
         )
     if data_path is not None and not Path(data_path).exists():
         raise InvalidParameterError(f"save_model: data_path {str(data_path)!r} does not exist.")
-    model = mlflow_model if mlflow_model is not None else Model()
-    with staged_directory(path) as tmp:
-        code = copy_code(code_path, tmp)
+
+    def write_pyfunc(staged: StagedModel) -> None:
         params: dict[str, Any] = dict(flavor_kwargs)
+        data = None
         if python_model is not None:
-            params.update(_save_python_model(tmp, python_model, artifacts or {}))
-            module = "pyfunc_ops.pyfunc.model"
-            data = None
+            params.update(_save_python_model(staged.path, python_model, artifacts or {}))
+            module = PYTHON_MODEL_LOADER
         else:
             assert loader_module is not None
             module = loader_module
-            data = None
             if data_path is not None:
-                (tmp / DATA_DIR).mkdir()
-                data = str(copy_into(data_path, tmp / DATA_DIR).relative_to(tmp))
-        env = write_metadata(
-            tmp,
-            model,
-            signature,
-            input_example,
-            conda_env,
-            pip_requirements,
-            extra_pip_requirements,
+                (staged.path / DATA_DIR).mkdir()
+                data = str(copy_into(data_path, staged.path / DATA_DIR).relative_to(staged.path))
+        add_to_model(
+            staged.model,
+            loader_module=module,
+            data=data,
+            code=staged.code,
+            env=staged.env,
+            **params,
         )
-        add_to_model(model, loader_module=module, data=data, code=code, env=env, **params)
-        model.save(tmp)
-    return model
+
+    return write_model(
+        path,
+        write_pyfunc,
+        mlflow_model,
+        code_path,
+        signature,
+        input_example,
+        conda_env,
+        pip_requirements,
+        extra_pip_requirements,
+    )
 
 
 def _save_python_model(
@@ -171,7 +210,8 @@ def _save_python_model(
     """Pickle the instance and copy its artifacts; return the flavor keys describing them."""
     import cloudpickle
 
-    from pyfunc_ops.pyfunc.resolve import artifact_name, copy_artifact, resolve_uri
+    from pyfunc_ops.pyfunc.resolve import artifact_name, resolve_uri
+    from pyfunc_ops.storage.transfer import copy_artifact
 
     try:
         with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
@@ -201,7 +241,7 @@ def _save_python_model(
             location = resolve_uri(str(uri))
             slot = root / name if (root / artifact_name(location)).exists() else root
             slot.mkdir(exist_ok=True)
-            copied = copy_artifact(location, slot)
+            copied = copy_artifact(location, slot / artifact_name(location))
             recorded[name] = {"path": copied.relative_to(model_dir).as_posix(), "uri": str(uri)}
     out: dict[str, Any] = {
         "python_model": PYTHON_MODEL_FILE,

@@ -96,14 +96,13 @@ def spark_udf(
             f"spark_udf: ship_model must be None (decide automatically), True or False; "
             f"got {ship_model!r}."
         )
-    model_dir = local_model_path(model_uri)
+    parsed = parse_model_uri(model_uri)  # once: the lookup below gets the parsed form
+    model_dir = local_model_path(parsed)
     model = Model.load(model_dir)
     names, required = _input_names(model)
     if ship_model is None:
         master = str(spark.sparkContext.master)
-        ship_model = not (
-            master.startswith("local") and parse_model_uri(model_uri).scheme == "local"
-        )
+        ship_model = not (master.startswith("local") and parsed.scheme == "local")
     fingerprint = _fingerprint(model_dir, model.model_uuid)
     archive, folder = None, None
     if ship_model:

@@ -13,9 +13,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pyfunc_ops.errors import ResourceExistsError
+from pyfunc_ops.storage.uri import parse_model_uri
 from pyfunc_ops.tracking.engine import get_engine
 from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
 from pyfunc_ops.tracking.filters import Condition, parse_filter
+from pyfunc_ops.tracking.locate import artifact_location
 from pyfunc_ops.tracking.registry import RegistryStore
 from pyfunc_ops.tracking.runs import RunStore, canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
@@ -192,11 +194,10 @@ class TrackingClient:
 
     def _resolve_source(self, source: str, run_id: str | None) -> tuple[str, str | None]:
         if isinstance(source, str) and source.startswith(("runs:/", "models:/")):
-            from pyfunc_ops.tracking.resolve import resolve_model_uri
-
-            if source.startswith("runs:/") and run_id is None:
-                run_id = source[len("runs:/") :].lstrip("/").split("/", 1)[0] or None
-            source = resolve_model_uri(source, self)
+            parsed = parse_model_uri(source)
+            if parsed.scheme == "runs" and run_id is None:
+                run_id = parsed.run_id
+            source = artifact_location(parsed, self.runs, self.registry)
         return source, run_id
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:

@@ -233,7 +233,7 @@ def test_source_tree_from_an_installed_distribution(
     monkeypatch.setenv("PYFUNC_OPS_ENV_DIR", str(tmp_path / "envs"))
     (tmp_path / "envs").mkdir()
     tree = builder.local_source_tree()
-    assert (tree / "pyfunc_ops" / "envs" / "_worker_main.py").is_file()
+    assert (tree / "pyfunc_ops" / "pyfunc" / "worker_main.py").is_file()
     assert not list(tree.rglob("__pycache__"))
     text = (tree / "pyproject.toml").read_text()
     assert f'version = "{pyfunc_ops_version()}"' in text

@@ -623,3 +623,46 @@ def test_code_folder_named_in_mlmodel_but_missing(tmp_path: Path) -> None:
     (tmp_path / MLMODEL_FILE_NAME).write_text("loader_module: some_loader\ncode: code\n")
     with pytest.raises(ModelFormatError, match=r"'code' names the folder 'code', but .* is not a"):
         load_model(tmp_path)
+
+
+def test_a_new_flavor_is_a_writer_for_the_save_pipeline(tmp_path: Path) -> None:
+    """What a flavor module needs: write its file and its sections; the pipeline does the
+    staging, code, environment files, MLmodel and publishing."""
+    from pyfunc_ops.pyfunc.save import StagedModel, write_model
+
+    loader = tmp_path / "src" / "constant_flavor.py"
+    loader.parent.mkdir()
+    loader.write_text(
+        "from pathlib import Path\n"
+        "class M:\n"
+        "    def __init__(self, value):\n"
+        "        self.value = value\n"
+        "    def predict(self, model_input):\n"
+        "        return [self.value] * len(model_input)\n"
+        "def _load_pyfunc(path):\n"
+        "    return M(float((Path(path) / 'value.txt').read_text()))\n"
+    )
+
+    def write(staged: StagedModel) -> None:
+        (staged.path / "value.txt").write_text("7.5")
+        add_to_model(staged.model, "constant_flavor", code=staged.code, env=staged.env)
+        staged.model.add_flavor("constant", value_file="value.txt")
+
+    model = write_model(tmp_path / "m", write, code_path=[loader], pip_requirements=["numpy"])
+    assert model.flavors["constant"] == {"value_file": "value.txt"}
+    assert (tmp_path / "m" / "code" / "constant_flavor.py").is_file()
+    assert (tmp_path / "m" / "requirements.txt").read_text().split() == ["numpy"]
+    loaded = load_model(tmp_path / "m")
+    assert loaded.predict({"x": [1, 2]}) == [7.5, 7.5]
+
+
+def test_the_save_pipeline_publishes_nothing_when_the_flavor_fails(tmp_path: Path) -> None:
+    from pyfunc_ops.pyfunc.save import StagedModel, write_model
+
+    def write(staged: StagedModel) -> None:
+        (staged.path / "half.bin").write_bytes(b"x")
+        raise SerializationError("cannot serialize the test model")
+
+    with pytest.raises(SerializationError, match="cannot serialize the test model"):
+        write_model(tmp_path / "m", write)
+    assert list(tmp_path.iterdir()) == []

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
+from pyfunc_ops.storage.uri import ModelURI, parse_model_uri
 from pyfunc_ops.tracking import TrackingClient, resolve_model_uri, resolve_model_version
 
 
@@ -88,7 +89,7 @@ def test_latest_of_model_without_versions(client: TrackingClient) -> None:
 
 
 def test_parsed_value_is_accepted(registry: TrackingClient) -> None:
-    parsed = SimpleNamespace(
+    parsed = ModelURI(
         raw="models:/m/2",
         scheme="models",
         path=None,
@@ -100,10 +101,27 @@ def test_parsed_value_is_accepted(registry: TrackingClient) -> None:
         alias=None,
         latest=False,
     )
-    assert resolve_model_uri(parsed, registry) == "s3://bucket/m/2"  # type: ignore[arg-type]
-    empty = SimpleNamespace(**{**vars(parsed), "version": None})
+    assert resolve_model_uri(parsed, registry) == "s3://bucket/m/2"
+    empty = dataclasses.replace(parsed, version=None)
     with pytest.raises(InvalidURIError, match="no version, stage, alias or 'latest'"):
-        resolve_model_uri(empty, registry)  # type: ignore[arg-type]
+        resolve_model_uri(empty, registry)
+
+
+def test_a_parsed_uri_is_not_parsed_again(
+    registry: TrackingClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = parse_model_uri("models:/m@champion")
+    run = registry.create_run()
+    in_run = parse_model_uri(f"runs:/{run.info.run_id}/model")
+
+    def refuse(uri: object) -> None:
+        raise AssertionError(f"parsed {uri!r} again")
+
+    monkeypatch.setattr("pyfunc_ops.tracking.resolve.parse_model_uri", refuse)
+    assert resolve_model_uri(parsed, registry) == "s3://bucket/m/3"
+    version = resolve_model_version(parsed, registry)
+    assert version is not None and version.version == 3
+    assert resolve_model_uri(in_run, registry) == f"{run.info.artifact_uri}/model"
 
 
 def test_model_version_source_may_be_a_runs_uri(client: TrackingClient) -> None:

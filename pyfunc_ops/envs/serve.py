@@ -1,10 +1,14 @@
-"""The scoring worker: runs inside a model's environment, loads the model once, and
-answers predict requests on its stdin/stdout (see :mod:`pyfunc_ops.envs.protocol`).
+"""The scoring worker's serving loop: runs inside a model's environment, holds the model
+loaded once, and answers predict requests on its stdin/stdout (see
+:mod:`pyfunc_ops.envs.protocol`).
 
-Started as ``<env>/bin/python -I -m pyfunc_ops.envs._worker_main <model_dir>``. The real
-stdout is kept for the protocol and fd 1 is pointed at stderr, so a model that prints does
-not corrupt the stream. The worker exits when its parent does: at end of input on stdin,
-when its parent process id changes, and (on Linux, when asked) by ``PR_SET_PDEATHSIG``.
+The program itself is the pyfunc layer's (:mod:`pyfunc_ops.pyfunc.worker_main`, started as
+``<env>/bin/python -I -m pyfunc_ops.pyfunc.worker_main <model_dir>``): it knows how to load
+a model and hands that to :func:`main` here, so this package never imports ``pyfunc``. The
+real stdout is kept for the protocol and fd 1 is pointed at stderr, so a model that prints
+does not corrupt the stream. The worker exits when its parent does: at end of input on
+stdin, when its parent process id changes, and (on Linux, when asked) by
+``PR_SET_PDEATHSIG``.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import sys
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,9 +69,8 @@ def _exit_with_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _predictor(model: Any) -> Any:
+def _predictor(raw: Any) -> Any:
     """The loaded model's own predict: the caller's PyFuncModel enforced the signature."""
-    raw = model.get_raw_model()
     try:
         takes_params = "params" in inspect.signature(raw.predict).parameters
     except (TypeError, ValueError):
@@ -88,15 +92,17 @@ def _error(exc: BaseException) -> dict[str, Any]:
     }
 
 
-def serve(model_dir: Path, proto_in: IO[bytes], proto_out: IO[bytes]) -> int:
-    from pyfunc_ops.pyfunc.load import load_local
+# Loads the model in a folder; returns the object whose predict(frame[, params]) scores.
+Loader = Callable[[Path], Any]
 
+
+def serve(load: Loader, model_dir: Path, proto_in: IO[bytes], proto_out: IO[bytes]) -> int:
     try:
-        model = load_local(model_dir)
+        raw = load(model_dir)
     except BaseException as exc:
         protocol.write_message(proto_out, _error(exc))
         return 1
-    predict = _predictor(model)
+    predict = _predictor(raw)
     protocol.write_message(
         proto_out, {"ok": True, "pid": os.getpid(), "python": sys.version.split()[0]}
     )
@@ -117,7 +123,8 @@ def serve(model_dir: Path, proto_in: IO[bytes], proto_out: IO[bytes]) -> int:
         protocol.write_message(proto_out, reply, payload)
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], load: Loader) -> int:
+    """Serve the model in the folder ``argv[1]``, loaded with ``load``."""
     proto_in, proto_out = _claim_stdio()
     logging.basicConfig(
         stream=sys.stderr,
@@ -127,8 +134,4 @@ def main(argv: list[str]) -> int:
     parent = os.environ.get(PARENT_ENV)
     if parent:
         _exit_with_parent(int(parent))
-    return serve(Path(argv[1]), proto_in, proto_out)
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv))
+    return serve(load, Path(argv[1]), proto_in, proto_out)

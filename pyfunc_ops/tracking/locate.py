@@ -1,0 +1,69 @@
+"""What a parsed ``runs:/`` or ``models:/`` URI points at, looked up in the stores.
+
+This sits below :class:`~pyfunc_ops.tracking.client.TrackingClient` (which resolves a
+``runs:/`` source given to ``create_model_version`` with it) and works on the run and
+registry stores directly, so the client and :mod:`pyfunc_ops.tracking.resolve` (the
+public functions, with a default client) both build on it without importing each other.
+It takes the :class:`~pyfunc_ops.storage.uri.ModelURI` already parsed: a URI is parsed
+once per call chain, never again here. Every failed lookup says what does exist.
+"""
+
+from __future__ import annotations
+
+from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
+from pyfunc_ops.storage.uri import ModelURI
+from pyfunc_ops.tracking.entities import ModelVersion
+from pyfunc_ops.tracking.registry import RegistryStore, describe_stages
+from pyfunc_ops.tracking.runs import RunStore, join_uri
+
+
+def model_version(parsed: ModelURI, registry: RegistryStore) -> ModelVersion | None:
+    """The registered version a ``models:/`` URI selects; ``None`` for any other URI."""
+    if parsed.scheme != "models":
+        return None
+    name = parsed.name
+    if not name:
+        raise InvalidURIError(f"model URI {parsed.raw!r} has no registered model name")
+    if parsed.alias:
+        return registry.get_model_version_by_alias(name, parsed.alias)
+    if parsed.version is not None:
+        return registry.get_model_version(name, parsed.version)
+    if parsed.stage:
+        found = registry.get_latest_versions(name, [parsed.stage])
+        if found:
+            return found[0]
+        present = sorted(registry.get_latest_versions(name), key=lambda v: v.version, reverse=True)
+        raise ResourceNotFoundError(
+            f"registered model {name!r} has no version in stage {parsed.stage!r} "
+            f"(from {parsed.raw!r}); stages present: {describe_stages(present)}. Move a "
+            "version there with transition_model_version_stage, or use another stage, a "
+            "version number, an alias or 'latest'"
+        )
+    if parsed.latest:
+        versions = registry.get_latest_versions(name)
+        if not versions:
+            raise ResourceNotFoundError(
+                f"registered model {name!r} has no versions, so {parsed.raw!r} selects "
+                "nothing; register one with create_model_version or log_model("
+                "registered_model_name=...)"
+            )
+        return max(versions, key=lambda v: v.version)
+    raise InvalidURIError(
+        f"model URI {parsed.raw!r} names registered model {name!r} but no version, stage, "
+        f"alias or 'latest'; expected models:/{name}/<version>, models:/{name}/<stage>, "
+        f"models:/{name}/latest or models:/{name}@<alias>"
+    )
+
+
+def artifact_location(parsed: ModelURI, runs: RunStore, registry: RegistryStore) -> str:
+    """The artifact URL (fsspec URL or local path) that ``parsed`` refers to."""
+    if parsed.scheme == "runs":
+        if not parsed.run_id:
+            raise InvalidURIError(f"model URI {parsed.raw!r} has no run id")
+        run = runs.get_run(parsed.run_id)
+        return join_uri(run.info.artifact_uri, parsed.artifact_path or "")
+    if parsed.scheme == "models":
+        version = model_version(parsed, registry)
+        assert version is not None
+        return version.source
+    return str(parsed.path)
