@@ -27,12 +27,12 @@ from pyfunc_ops.airflow.operators import (
 )
 from pyfunc_ops.airflow.operators.spark import spark_settings
 from pyfunc_ops.errors import (
+    InputNotFoundError,
     InvalidParameterError,
     LoaderError,
-    ResourceNotFoundError,
     SerializationError,
 )
-from pyfunc_ops.packaging import IDEMPOTENCY_TAG, package_model
+from pyfunc_ops.jobs.packaging import IDEMPOTENCY_TAG, package_model
 
 
 def _context(task_id: str = "package", run_id: str = "manual__1", try_number: int = 1) -> dict:
@@ -84,7 +84,7 @@ def test_retry_after_crash_between_register_and_bookkeeping(estimator_file: str)
     """A first try that registered but died before recording its result: the version that
     points at its run is reused, not duplicated."""
     from pyfunc_ops import sklearn
-    from pyfunc_ops.packaging import load_estimator_file
+    from pyfunc_ops.jobs.packaging import load_estimator_file
 
     with tracking.start_run(tags={IDEMPOTENCY_TAG: "k1"}):
         sklearn.log_model(load_estimator_file(estimator_file), "model", registered_model_name="c")
@@ -201,7 +201,7 @@ def test_save_errors(tmp_path: Path, estimator_file: str) -> None:
         run(python_model="no_such_module_xyz:Model")
     with pytest.raises(InvalidParameterError, match="expected a PythonModel subclass named 'Path'"):
         run(python_model="pathlib:Path")
-    with pytest.raises(ResourceNotFoundError, match=r"estimator file .* does not exist"):
+    with pytest.raises(InputNotFoundError, match=r"estimator file .* does not exist"):
         run(estimator_path=str(tmp_path / "missing.skops"))
     with pytest.raises(InvalidParameterError, match="expected a name ending in one of"):
         run(estimator_path=str(tmp_path / "model.bin"))

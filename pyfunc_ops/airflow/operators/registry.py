@@ -10,31 +10,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from pyfunc_ops.airflow.assets import emit_model_event, model_outlets
-from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
+from pyfunc_ops.airflow.operators.base import PyfuncOpsBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class _RegistryOperator(BaseOperator):
+class _RegistryOperator(PyfuncOpsBaseOperator):
     template_fields: Sequence[str] = ("name", "version")
     ui_color = "#e8def8"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        version: int | str,
-        pyfunc_ops_conn_id: str = PyfuncOpsHook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, name: str, version: int | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.name = name
         self.version = version
-        self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
 
     def _emit(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
         emit_model_event(context, list(self.outlets), result)
@@ -53,8 +43,8 @@ class SetModelAliasOperator(_RegistryOperator):
         super().__init__(**kwargs)
         self.alias = alias
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        client = PyfuncOpsHook(self.pyfunc_ops_conn_id).get_client()
+    def execute_job(self, context: Context) -> dict[str, Any]:
+        client = self.hook.get_client()
         client.set_registered_model_alias(self.name, self.alias, self.version)
         mv = client.get_model_version_by_alias(self.name, self.alias)
         self.log.info("%s@%s -> version %s", self.name, self.alias, mv.version)
@@ -82,8 +72,8 @@ class TransitionModelStageOperator(_RegistryOperator):
         self.stage = stage
         self.archive_existing_versions = archive_existing_versions
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        client = PyfuncOpsHook(self.pyfunc_ops_conn_id).get_client()
+    def execute_job(self, context: Context) -> dict[str, Any]:
+        client = self.hook.get_client()
         mv = client.transition_model_version_stage(
             self.name, self.version, self.stage, self.archive_existing_versions
         )

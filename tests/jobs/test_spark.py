@@ -12,8 +12,8 @@ import pytest
 
 from pyfunc_ops import sklearn as pyfunc_sklearn
 from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.jobs.spark import score_spark
 from pyfunc_ops.models.signature import infer_signature
-from pyfunc_ops.scoring import score_spark
 
 pytestmark = [pytest.mark.spark]
 
