@@ -26,7 +26,12 @@ class _RegistryOperator(PyfuncOpsBaseOperator):
         self.name = name
         self.version = version
 
-    def _emit(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
+    def _emit(
+        self, context: Context, version: Any, model_uri: str, **target: str
+    ) -> dict[str, Any]:
+        """The XCom result, also attached to the model's Asset events; ``target`` is the
+        ``alias`` or the ``stage``."""
+        result = {"name": self.name, "version": int(version), **target, "model_uri": model_uri}
         emit_model_event(context, list(self.outlets), result)
         return result
 
@@ -48,15 +53,8 @@ class SetModelAliasOperator(_RegistryOperator):
         client.set_registered_model_alias(self.name, self.alias, self.version)
         mv = client.get_model_version_by_alias(self.name, self.alias)
         self.log.info("%s@%s -> version %s", self.name, self.alias, mv.version)
-        return self._emit(
-            context,
-            {
-                "name": self.name,
-                "version": int(mv.version),
-                "alias": self.alias,
-                "model_uri": f"models:/{self.name}@{self.alias}",
-            },
-        )
+        model_uri = f"models:/{self.name}@{self.alias}"
+        return self._emit(context, mv.version, model_uri, alias=self.alias)
 
 
 class TransitionModelStageOperator(_RegistryOperator):
@@ -78,12 +76,5 @@ class TransitionModelStageOperator(_RegistryOperator):
             self.name, self.version, self.stage, self.archive_existing_versions
         )
         self.log.info("%s version %s -> stage %s", self.name, mv.version, mv.current_stage)
-        return self._emit(
-            context,
-            {
-                "name": self.name,
-                "version": int(mv.version),
-                "stage": mv.current_stage,
-                "model_uri": f"models:/{self.name}/{mv.version}",
-            },
-        )
+        model_uri = f"models:/{self.name}/{mv.version}"
+        return self._emit(context, mv.version, model_uri, stage=mv.current_stage)
