@@ -114,19 +114,21 @@ def _cmd_describe(args: argparse.Namespace) -> None:
 
 
 # -- predict ----------------------------------------------------------------------------
-def _cmd_predict(args: argparse.Namespace) -> None:
-    from pyfunc_ops.scoring import score_files
+def job_options(args: argparse.Namespace, request_type: type[Any]) -> dict[str, Any]:
+    """The request fields a job subcommand's flags set. Each flag's ``dest`` is the field's
+    name and an absent optional flag is absent here (the subparser suppresses defaults), so
+    the request type's defaults are the command's defaults."""
+    from pyfunc_ops.jobs.request import field_names
 
-    result = score_files(
-        args.model_uri,
-        args.input,
-        args.output,
-        batch_size=args.batch_size,
-        input_format=args.input_format,
-        env_manager=args.env_manager,
-        keep_columns="all" if args.keep_input else None,
-        key_column=args.key_column,
-    )
+    return {name: getattr(args, name) for name in field_names(request_type) if hasattr(args, name)}
+
+
+def _cmd_predict(args: argparse.Namespace) -> None:
+    from pyfunc_ops.jobs.request import make_request
+    from pyfunc_ops.jobs.scoring import ScoreFilesRequest, run_score_files
+
+    request = make_request(ScoreFilesRequest, "predict", job_options(args, ScoreFilesRequest))
+    result = run_score_files(request)
     _emit(
         f"wrote {result.rows_out:,} predictions for {result.rows_in:,} rows to {result.output_uri}"
     )
@@ -215,27 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=_cmd_describe)
 
-    p = sub.add_parser(
-        "predict",
-        help="score Parquet, CSV or JSON-lines input in batches",
-        description="Score Parquet, CSV or JSON-lines input in batches.",
-    )
-    p.add_argument("-m", "--model-uri", required=True, help="the model to score with")
-    p.add_argument(
-        "-i", "--input", required=True, help="input file, folder or glob (any fsspec URL)"
-    )
-    p.add_argument("-o", "--output", required=True, help="output Parquet file (any fsspec URL)")
-    p.add_argument(
-        "--input-format",
-        choices=["parquet", "csv", "json"],
-        default=None,
-        help="input format (default: from the file extension; json means JSON lines)",
-    )
-    p.add_argument("--batch-size", type=int, default=100_000, help="rows per batch (bounds memory)")
-    p.add_argument("--env-manager", default="local", choices=["local", "virtualenv", "uv", "conda"])
-    p.add_argument("--keep-input", action="store_true", help="copy the input columns to the output")
-    p.add_argument("--key-column", default=None, help="copy this input column to the output")
-    p.set_defaults(func=_cmd_predict)
+    _add_predict(sub)
 
     models = sub.add_parser(
         "models", help="the model registry", description="The model registry."
@@ -277,6 +259,72 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50)
     p.set_defaults(func=_cmd_runs_list)
     return parser
+
+
+def _add_predict(sub: Any) -> None:
+    """``predict``: one flag per field of ``ScoreFilesRequest`` (``dest`` = the field), no
+    defaults of its own; ``tests/test_cli.py`` checks every field has a flag."""
+    from pyfunc_ops.jobs.request import option_defaults
+    from pyfunc_ops.jobs.scoring import FORMATS, ScoreFilesRequest
+
+    defaults = option_defaults(ScoreFilesRequest)
+    p = sub.add_parser(
+        "predict",
+        help="score Parquet, CSV or JSON-lines input in batches",
+        description="Score Parquet, CSV or JSON-lines input in batches.",
+        argument_default=argparse.SUPPRESS,
+    )
+    p.add_argument(
+        "-m", "--model-uri", dest="model_uri", required=True, help="the model to score with"
+    )
+    p.add_argument(
+        "-i",
+        "--input",
+        dest="input_url",
+        required=True,
+        help="input file, folder or glob (any fsspec URL)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        dest="output_url",
+        required=True,
+        help="output Parquet file (any fsspec URL)",
+    )
+    p.add_argument(
+        "--input-format",
+        dest="input_format",
+        choices=list(FORMATS),
+        help="input format (default: from the file extension; json means JSON lines)",
+    )
+    p.add_argument(
+        "--batch-size",
+        dest="batch_size",
+        type=int,
+        help=f"rows per batch (bounds memory; default {defaults['batch_size']:,})",
+    )
+    p.add_argument(
+        "--env-manager",
+        dest="env_manager",
+        choices=["local", "virtualenv", "uv", "conda"],
+        help=f"where the model runs (default {defaults['env_manager']})",
+    )
+    p.add_argument(
+        "--keep-input",
+        dest="keep_columns",
+        action="store_const",
+        const="all",
+        help="copy the input columns to the output",
+    )
+    p.add_argument("--key-column", dest="key_column", help="copy this input column to the output")
+    p.add_argument(
+        "--columns",
+        dest="columns",
+        nargs="+",
+        metavar="COLUMN",
+        help="the input columns the model receives (default: all)",
+    )
+    p.set_defaults(func=_cmd_predict)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@ predict (Parquet, CSV, JSON lines, local and S3) and the registry and run listin
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
 import subprocess
@@ -17,7 +18,9 @@ from sklearn.linear_model import LinearRegression
 
 import pyfunc_ops.sklearn as pyfunc_sklearn
 from pyfunc_ops import tracking
-from pyfunc_ops.cli import main
+from pyfunc_ops.cli import build_parser, job_options, main
+from pyfunc_ops.jobs.request import field_names, option_defaults, required_fields
+from pyfunc_ops.jobs.scoring import ScoreFilesRequest
 from pyfunc_ops.storage.filesystem import get_filesystem
 
 X = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0], "b": [0.0, 1.0, 0.0, 1.0, 1.0]})
@@ -304,6 +307,59 @@ def test_predict_keep_input(
     scored = pd.read_parquet(tmp_path / "o.parquet")
     assert list(scored.columns) == ["a", "b", "prediction"]
     np.testing.assert_allclose(scored["prediction"], _expected(X), atol=1e-9)
+
+
+def _predict_parser() -> argparse.ArgumentParser:
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return commands.choices["predict"]
+
+
+def test_predict_flags_are_the_request_fields_with_its_defaults() -> None:
+    """Every field of ScoreFilesRequest has a flag (dest = the field) and the command has no
+    defaults of its own: a new field without a flag, or a second default, fails here."""
+    flags = {
+        a.dest: a for a in _predict_parser()._actions if not isinstance(a, argparse._HelpAction)
+    }
+    assert set(flags) == set(field_names(ScoreFilesRequest))
+    assert all(a.default is argparse.SUPPRESS for a in flags.values())
+    assert {d for d, a in flags.items() if a.required} == set(required_fields(ScoreFilesRequest))
+    args = build_parser().parse_args(["predict", "-m", "m", "-i", "in", "-o", "out"])
+    options = job_options(args, ScoreFilesRequest)
+    assert options == {"model_uri": "m", "input_url": "in", "output_url": "out"}
+    # So the command's batch size is the library's (it was 100,000 against 10,000).
+    assert (
+        ScoreFilesRequest(**options).batch_size == option_defaults(ScoreFilesRequest)["batch_size"]
+    )
+    args = build_parser().parse_args(
+        ["predict", "-m", "m", "-i", "in", "-o", "out", "--keep-input", "--columns", "a", "b"]
+    )
+    assert job_options(args, ScoreFilesRequest)["keep_columns"] == "all"
+    assert job_options(args, ScoreFilesRequest)["columns"] == ["a", "b"]
+
+
+def test_predict_columns_selects_the_model_input(
+    capsys: pytest.CaptureFixture[str], registry: dict[str, Any], tmp_path: Path
+) -> None:
+    X.assign(noise=9.0).to_csv(tmp_path / "in.csv", index=False)
+    code, _, err = run_cli(
+        capsys,
+        "predict",
+        *("-m", registry["v1"].model_uri, "-i", str(tmp_path / "in.csv")),
+        *("-o", str(tmp_path / "o.parquet"), "--columns", "a", "b"),
+    )
+    assert code == 0, err
+    scored = pd.read_parquet(tmp_path / "o.parquet")
+    np.testing.assert_allclose(scored["prediction"], _expected(X), atol=1e-9)
+
+
+def test_predict_bad_batch_size_is_a_user_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, _, err = run_cli(
+        capsys, "predict", "-m", "m", "-i", str(tmp_path), "-o", "o", "--batch-size", "0"
+    )
+    assert code == 1
+    assert err == "pyfunc-ops: error: batch_size must be a positive number of rows; got 0.\n"
 
 
 def test_predict_malformed_json_lines_is_a_user_error(

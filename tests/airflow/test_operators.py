@@ -4,6 +4,7 @@ them inside a real DAG."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import textwrap
 from pathlib import Path
@@ -18,7 +19,9 @@ from airflow.sdk.execution_time.context import OutletEventAccessors
 
 from pyfunc_ops import pyfunc, tracking
 from pyfunc_ops.airflow.assets import MODEL_ASSET_ALIAS, model_asset
+from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
 from pyfunc_ops.airflow.operators import (
+    PyfuncOpsBaseOperator,
     PyfuncPredictOperator,
     SavePyfuncModelOperator,
     SetModelAliasOperator,
@@ -27,12 +30,13 @@ from pyfunc_ops.airflow.operators import (
 )
 from pyfunc_ops.airflow.operators.spark import spark_settings
 from pyfunc_ops.errors import (
+    InputNotFoundError,
     InvalidParameterError,
     LoaderError,
-    ResourceNotFoundError,
     SerializationError,
 )
-from pyfunc_ops.packaging import IDEMPOTENCY_TAG, package_model
+from pyfunc_ops.jobs.packaging import IDEMPOTENCY_TAG, package_model
+from pyfunc_ops.jobs.request import field_names, make_request, option_defaults
 
 
 def _context(task_id: str = "package", run_id: str = "manual__1", try_number: int = 1) -> dict:
@@ -84,7 +88,7 @@ def test_retry_after_crash_between_register_and_bookkeeping(estimator_file: str)
     """A first try that registered but died before recording its result: the version that
     points at its run is reused, not duplicated."""
     from pyfunc_ops import sklearn
-    from pyfunc_ops.packaging import load_estimator_file
+    from pyfunc_ops.jobs.packaging import load_estimator_file
 
     with tracking.start_run(tags={IDEMPOTENCY_TAG: "k1"}):
         sklearn.log_model(load_estimator_file(estimator_file), "model", registered_model_name="c")
@@ -201,7 +205,7 @@ def test_save_errors(tmp_path: Path, estimator_file: str) -> None:
         run(python_model="no_such_module_xyz:Model")
     with pytest.raises(InvalidParameterError, match="expected a PythonModel subclass named 'Path'"):
         run(python_model="pathlib:Path")
-    with pytest.raises(ResourceNotFoundError, match=r"estimator file .* does not exist"):
+    with pytest.raises(InputNotFoundError, match=r"estimator file .* does not exist"):
         run(estimator_path=str(tmp_path / "missing.skops"))
     with pytest.raises(InvalidParameterError, match="expected a name ending in one of"):
         run(estimator_path=str(tmp_path / "model.bin"))
@@ -355,5 +359,115 @@ def test_asset_naming() -> None:
     assert (
         model_asset("my model", alias="champion").uri == "pyfunc-ops://models/my%20model@champion"
     )
-    with pytest.raises(ValueError, match="alias or stage, not both"):
+    with pytest.raises(InvalidParameterError, match=r"give alias \('a'\) or stage .*not both"):
         model_asset("m", alias="a", stage="Production")
+
+
+# -- the base class and the request types --------------------------------------------------
+
+JOB_OPERATORS = [PyfuncPredictOperator, SparkUDFScoreOperator, SavePyfuncModelOperator]
+ALL_OPERATORS = [*JOB_OPERATORS, SetModelAliasOperator, TransitionModelStageOperator]
+
+
+@pytest.mark.parametrize("operator", JOB_OPERATORS)
+def test_job_operator_arguments_are_the_request_fields(operator: type) -> None:
+    """A field added to the request is an argument (templated, with the request's default)
+    of the operator without touching the operator; one it forgets fails here."""
+    request_type = operator.request_type
+    arguments = set(field_names(request_type)) - operator.operator_fields
+    assert set(operator.job_arguments()) == arguments
+    assert arguments | {"pyfunc_ops_conn_id"} <= set(operator.template_fields)
+    params = inspect.signature(operator.__init__).parameters
+    defaults = option_defaults(request_type)
+    for name in arguments:
+        assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
+        expected = defaults.get(name, inspect.Parameter.empty)
+        assert params[name].default == expected, name
+    required = {"model_uri": "m", "input_url": "i", "output_url": "o", "input_path": "p"}
+    given = {k: v for k, v in required.items() if k in arguments}
+    if operator is SparkUDFScoreOperator:
+        given["output_path"] = "q"
+    if operator is SavePyfuncModelOperator:
+        given["estimator_path"] = "e.skops"
+    op = operator(task_id="t", **given)
+    assert op.job_request() == make_request(request_type, "test", given)
+    for name in arguments - set(given):
+        assert getattr(op, name) == defaults[name]
+
+
+@pytest.mark.parametrize("operator", ALL_OPERATORS)
+def test_every_operator_has_the_base(operator: type) -> None:
+    assert issubclass(operator, PyfuncOpsBaseOperator)
+    assert "pyfunc_ops_conn_id" in operator.template_fields
+    conn = inspect.signature(PyfuncOpsBaseOperator.__init__).parameters["pyfunc_ops_conn_id"]
+    assert conn.default == PyfuncOpsHook.default_conn_name
+
+
+def test_airflow_sees_the_request_fields() -> None:
+    """default_args fill request fields, a missing required one is reported when the DAG is
+    parsed, and .partial().expand() maps over one."""
+    from airflow.sdk import DAG
+
+    with DAG("d", schedule=None, default_args={"env_manager": "uv", "batch_size": 5}):
+        op = PyfuncPredictOperator(task_id="a", model_uri="m", input_url="i", output_url="o")
+        mapped = PyfuncPredictOperator.partial(task_id="b", model_uri="m", output_url="o").expand(
+            input_url=["x", "y"]
+        )
+        with pytest.raises(TypeError, match="missing keyword argument 'model_uri'"):
+            PyfuncPredictOperator(task_id="c", input_url="i", output_url="o")
+    assert (op.env_manager, op.batch_size) == ("uv", 5)
+    assert mapped.expand_input.value == {"input_url": ["x", "y"]}
+
+
+def test_empty_rendered_optional_fields_mean_not_given() -> None:
+    op = PyfuncPredictOperator(
+        task_id="s",
+        model_uri="m",
+        input_url="i",
+        output_url="o",
+        key_column="{{ params.key }}",
+        input_format="",
+        columns=[],
+    )
+    op.render_template_fields({"params": {"key": ""}})
+    request = op.job_request()
+    assert (request.key_column, request.input_format, request.columns) == (None, None, None)
+
+
+def test_hook_is_built_lazily_from_the_rendered_connection_id(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, estimator_file: str
+) -> None:
+    """The templated connection id is rendered before the hook is built, and the task runs
+    with that connection's registry: here a registry of its own, not the environment's."""
+    registry = tmp_path / "other-registry.db"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OTHER_REGISTRY",
+        json.dumps(
+            {
+                "conn_type": "pyfunc_ops",
+                "extra": {"tracking_uri": str(registry), "artifact_root": str(tmp_path / "a")},
+            }
+        ),
+    )
+    save = SavePyfuncModelOperator(
+        task_id="package",
+        estimator_path=estimator_file,
+        registered_model_name="elsewhere",
+        pyfunc_ops_conn_id="{{ params.conn }}",
+    )
+    promote = SetModelAliasOperator(
+        task_id="promote",
+        name="elsewhere",
+        alias="champion",
+        version=1,
+        pyfunc_ops_conn_id="{{ params.conn }}",
+    )
+    for op in (save, promote):
+        context = _context(op.task_id)
+        op.render_template_fields({**context, "params": {"conn": "other_registry"}})
+        assert op.pyfunc_ops_conn_id == "other_registry"
+        op.execute(context)
+        assert op.hook is op.hook and op.hook.pyfunc_ops_conn_id == "other_registry"
+    other = tracking.TrackingClient(str(registry))
+    assert other.get_model_version_by_alias("elsewhere", "champion").version == 1
+    assert tracking.TrackingClient().search_registered_models() == []

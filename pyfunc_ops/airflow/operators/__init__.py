@@ -1,5 +1,6 @@
-"""Operators of the pyfunc_ops Airflow provider."""
+"""Operators of the pyfunc_ops Airflow provider (all derive from ``PyfuncOpsBaseOperator``)."""
 
+from pyfunc_ops.airflow.operators.base import PyfuncOpsBaseOperator
 from pyfunc_ops.airflow.operators.predict import PyfuncPredictOperator
 from pyfunc_ops.airflow.operators.registry import (
     SetModelAliasOperator,
@@ -9,6 +10,7 @@ from pyfunc_ops.airflow.operators.save import SavePyfuncModelOperator
 from pyfunc_ops.airflow.operators.spark import SparkUDFScoreOperator
 
 __all__ = [
+    "PyfuncOpsBaseOperator",
     "PyfuncPredictOperator",
     "SavePyfuncModelOperator",
     "SetModelAliasOperator",

@@ -10,33 +10,28 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from pyfunc_ops.airflow.assets import emit_model_event, model_outlets
-from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
+from pyfunc_ops.airflow.operators.base import PyfuncOpsBaseOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class _RegistryOperator(BaseOperator):
+class _RegistryOperator(PyfuncOpsBaseOperator):
     template_fields: Sequence[str] = ("name", "version")
     ui_color = "#e8def8"
 
-    def __init__(
-        self,
-        *,
-        name: str,
-        version: int | str,
-        pyfunc_ops_conn_id: str = PyfuncOpsHook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, *, name: str, version: int | str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.name = name
         self.version = version
-        self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
 
-    def _emit(self, context: Context, result: dict[str, Any]) -> dict[str, Any]:
+    def _emit(
+        self, context: Context, version: Any, model_uri: str, **target: str
+    ) -> dict[str, Any]:
+        """The XCom result, also attached to the model's Asset events; ``target`` is the
+        ``alias`` or the ``stage``."""
+        result = {"name": self.name, "version": int(version), **target, "model_uri": model_uri}
         emit_model_event(context, list(self.outlets), result)
         return result
 
@@ -53,20 +48,13 @@ class SetModelAliasOperator(_RegistryOperator):
         super().__init__(**kwargs)
         self.alias = alias
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        client = PyfuncOpsHook(self.pyfunc_ops_conn_id).get_client()
+    def execute_job(self, context: Context) -> dict[str, Any]:
+        client = self.hook.get_client()
         client.set_registered_model_alias(self.name, self.alias, self.version)
         mv = client.get_model_version_by_alias(self.name, self.alias)
         self.log.info("%s@%s -> version %s", self.name, self.alias, mv.version)
-        return self._emit(
-            context,
-            {
-                "name": self.name,
-                "version": int(mv.version),
-                "alias": self.alias,
-                "model_uri": f"models:/{self.name}@{self.alias}",
-            },
-        )
+        model_uri = f"models:/{self.name}@{self.alias}"
+        return self._emit(context, mv.version, model_uri, alias=self.alias)
 
 
 class TransitionModelStageOperator(_RegistryOperator):
@@ -82,18 +70,11 @@ class TransitionModelStageOperator(_RegistryOperator):
         self.stage = stage
         self.archive_existing_versions = archive_existing_versions
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        client = PyfuncOpsHook(self.pyfunc_ops_conn_id).get_client()
+    def execute_job(self, context: Context) -> dict[str, Any]:
+        client = self.hook.get_client()
         mv = client.transition_model_version_stage(
             self.name, self.version, self.stage, self.archive_existing_versions
         )
         self.log.info("%s version %s -> stage %s", self.name, mv.version, mv.current_stage)
-        return self._emit(
-            context,
-            {
-                "name": self.name,
-                "version": int(mv.version),
-                "stage": mv.current_stage,
-                "model_uri": f"models:/{self.name}/{mv.version}",
-            },
-        )
+        model_uri = f"models:/{self.name}/{mv.version}"
+        return self._emit(context, mv.version, model_uri, stage=mv.current_stage)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseOperator
-
 from pyfunc_ops.airflow.assets import emit_model_event, model_outlets
-from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
+from pyfunc_ops.airflow.operators.base import PyfuncOpsBaseOperator
+from pyfunc_ops.jobs.packaging import PackageRequest
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -22,7 +21,7 @@ def idempotency_key(context: Context) -> str:
     return key if map_index is None or map_index < 0 else f"{key}/{map_index}"
 
 
-class SavePyfuncModelOperator(BaseOperator):
+class SavePyfuncModelOperator(PyfuncOpsBaseOperator):
     """Log a model under a new tracking run and optionally register it.
 
     Give exactly one of:
@@ -32,96 +31,48 @@ class SavePyfuncModelOperator(BaseOperator):
     - ``loader_module="pkg.module"`` with ``data_path`` (e.g. an upstream task's output);
     - ``estimator_path``: a fitted scikit-learn estimator file (``.skops``, pickle, joblib).
 
-    Returns (XCom) ``{"model_uri", "run_id", "artifact_uri", "name", "version",
-    "reused"}``; ``model_uri`` is ``models:/<name>/<version>`` when registered. A retry of
-    the same task instance returns the first try's result instead of registering again.
-    With ``registered_model_name``, an Asset event for the model is emitted (see
-    :mod:`pyfunc_ops.airflow.assets`).
+    The arguments (all templated) are the fields of
+    :class:`pyfunc_ops.jobs.packaging.PackageRequest`, with its defaults, except
+    ``idempotency_key``: the task instance is the key (:func:`idempotency_key`), so a retry
+    of the same task instance returns the first try's result instead of registering again.
+    ``run_name`` defaults to the task id; the run is tagged with the DAG, run and task ids.
+    ``save_kwargs`` are further ``save_model`` arguments (``code_path`` for pyfunc models,
+    ``code_paths`` for estimators, ``pip_requirements``, ``input_example``, ...).
 
-    :param save_kwargs: further ``save_model`` arguments (``code_path`` for pyfunc models,
-        ``code_paths`` for estimators, ``pip_requirements``, ``input_example``, ...).
+    Returns (XCom) ``{"model_uri", "run_id", "artifact_uri", "name", "version",
+    "reused"}``; ``model_uri`` is ``models:/<name>/<version>`` when registered. With
+    ``registered_model_name``, an Asset event for the model is emitted (see
+    :mod:`pyfunc_ops.airflow.assets`).
     """
 
-    template_fields: Sequence[str] = (
-        "artifact_path",
-        "python_model",
-        "python_model_kwargs",
-        "artifacts",
-        "loader_module",
-        "data_path",
-        "estimator_path",
-        "registered_model_name",
-        "run_name",
-        "tags",
-        "save_kwargs",
-    )
+    request_type = PackageRequest
+    operator_fields = frozenset({"idempotency_key"})
     template_fields_renderers = {"python_model_kwargs": "json", "artifacts": "json"}
     ui_color = "#e3f2d9"
 
-    def __init__(
-        self,
-        *,
-        artifact_path: str = "model",
-        python_model: str | None = None,
-        python_model_kwargs: Mapping[str, Any] | None = None,
-        artifacts: Mapping[str, str] | None = None,
-        loader_module: str | None = None,
-        data_path: str | None = None,
-        estimator_path: str | None = None,
-        serialization_format: str = "skops",
-        skops_trusted_types: Sequence[str] | None = None,
-        registered_model_name: str | None = None,
-        run_name: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        save_kwargs: Mapping[str, Any] | None = None,
-        pyfunc_ops_conn_id: str = PyfuncOpsHook.default_conn_name,
-        **kwargs: Any,
-    ) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         if "outlets" not in kwargs:
-            kwargs["outlets"] = model_outlets(registered_model_name)
+            kwargs["outlets"] = model_outlets(kwargs.get("registered_model_name"))
         super().__init__(**kwargs)
-        self.artifact_path = artifact_path
-        self.python_model = python_model
-        self.python_model_kwargs = python_model_kwargs
-        self.artifacts = artifacts
-        self.loader_module = loader_module
-        self.data_path = data_path
-        self.estimator_path = estimator_path
-        self.serialization_format = serialization_format
-        self.skops_trusted_types = skops_trusted_types
-        self.registered_model_name = registered_model_name
-        self.run_name = run_name
-        self.tags = tags
-        self.save_kwargs = save_kwargs
-        self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
 
-    def execute(self, context: Context) -> dict[str, Any]:
-        from pyfunc_ops.packaging import package_model
+    def execute_job(self, context: Context) -> dict[str, Any]:
+        from pyfunc_ops.jobs.packaging import run_package
 
         ti = context["ti"]
+        request: PackageRequest = self.job_request()
         tags = {
             "airflow.dag_id": ti.dag_id,
             "airflow.run_id": ti.run_id,
             "airflow.task_id": ti.task_id,
+            **(request.tags or {}),
         }
-        tags.update(self.tags or {})
-        with PyfuncOpsHook(self.pyfunc_ops_conn_id).configured():
-            result = package_model(
-                artifact_path=self.artifact_path,
-                python_model=self.python_model,
-                python_model_kwargs=self.python_model_kwargs,
-                artifacts=self.artifacts,
-                loader_module=self.loader_module,
-                data_path=self.data_path,
-                estimator_path=self.estimator_path,
-                serialization_format=self.serialization_format,
-                skops_trusted_types=self.skops_trusted_types,
-                registered_model_name=self.registered_model_name or None,
-                idempotency_key=idempotency_key(context),
-                run_name=self.run_name or ti.task_id,
-                tags=tags,
-                **dict(self.save_kwargs or {}),
-            )
+        request = dataclasses.replace(
+            request,
+            idempotency_key=idempotency_key(context),
+            run_name=request.run_name or ti.task_id,
+            tags=tags,
+        )
+        result = run_package(request)
         if result.version is not None and result.name:
             emit_model_event(
                 context,

@@ -12,8 +12,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError, ResultTypeError
-from pyfunc_ops.scoring import list_input_files, predictions_frame, rebatch, score_files
+from pyfunc_ops.errors import InputNotFoundError, InvalidParameterError, ResultTypeError
+from pyfunc_ops.jobs.scoring import list_input_files, predictions_frame, rebatch, score_files
 
 
 class Recorder:
@@ -168,9 +168,9 @@ def test_memory_url_and_2d_predictions(tmp_path: Path) -> None:
 def test_errors(tmp_path: Path) -> None:
     _write_parts(tmp_path / "in", parts=1, rows=5, row_group=5)
     src, out = str(tmp_path / "in"), str(tmp_path / "o.parquet")
-    with pytest.raises(ResourceNotFoundError, match="does not exist"):
+    with pytest.raises(InputNotFoundError, match="does not exist"):
         score_files("m", str(tmp_path / "nope"), out, model=Recorder())
-    with pytest.raises(ResourceNotFoundError, match="matches no Parquet or CSV"):
+    with pytest.raises(InputNotFoundError, match="matches no Parquet or CSV"):
         score_files("m", str(tmp_path / "in" / "*.csv"), out, model=Recorder())
     with pytest.raises(InvalidParameterError, match="batch_size must be a positive"):
         score_files("m", src, out, batch_size=0, model=Recorder())

@@ -1,6 +1,8 @@
 """Package a model as a logged (and optionally registered) pyfunc model, at most once.
 
-Used by ``SavePyfuncModelOperator`` (and usable from any scheduler): the model is given as
+One request type, :class:`PackageRequest`, holds the job's parameters and their only
+defaults; :func:`package_model` (keyword options) and ``SavePyfuncModelOperator`` both build
+it and call :func:`run_package`. Usable from any scheduler: the model is given as
 data that fits a task's arguments, i.e. strings and files, not live objects:
 
 - a ``PythonModel`` as an import path ``"package.module:Class"`` plus keyword arguments
@@ -25,7 +27,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from pyfunc_ops.errors import InvalidParameterError, LoaderError, SerializationError
+from pyfunc_ops.errors import (
+    InputNotFoundError,
+    InvalidParameterError,
+    LoaderError,
+    SerializationError,
+)
+from pyfunc_ops.jobs.request import field_names, make_request
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +43,63 @@ ARTIFACT_URI_TAG = "pyfunc_ops.artifact_uri"
 REGISTERED_NAME_TAG = "pyfunc_ops.registered_model_name"
 REGISTERED_VERSION_TAG = "pyfunc_ops.registered_model_version"
 _ESTIMATOR_SUFFIXES = (".skops", ".pkl", ".pickle", ".joblib")
+
+
+@dataclass(frozen=True)
+class PackageRequest:
+    """The parameters of :func:`package_model`.
+
+    Give exactly one model form: ``python_model`` (``"package.module:Class"``, with
+    ``python_model_kwargs`` and ``artifacts``), ``loader_module`` (with ``data_path``) or
+    ``estimator_path`` (a ``.skops``/pickle/joblib file; ``serialization_format`` is how
+    the model stores it, ``skops_trusted_types`` the extra types to trust when reading
+    it). ``save_kwargs`` go to the flavor's ``save_model`` (``code_path``/``code_paths``,
+    ``pip_requirements``, ``signature``, ``input_example``, ...). With
+    ``idempotency_key``, an earlier complete result for the same key is returned instead.
+    """
+
+    artifact_path: str = "model"
+    python_model: str | None = None
+    python_model_kwargs: Mapping[str, Any] | None = None
+    artifacts: Mapping[str, str] | None = None
+    loader_module: str | None = None
+    data_path: str | None = None
+    estimator_path: str | None = None
+    serialization_format: str = "skops"
+    skops_trusted_types: Sequence[str] | None = None
+    registered_model_name: str | None = None
+    idempotency_key: str | None = None
+    run_name: str | None = None
+    tags: Mapping[str, Any] | None = None
+    save_kwargs: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        given = self.model_forms()
+        if len(given) != 1:
+            raise InvalidParameterError(
+                f"package_model: give exactly one of python_model='package.module:Class', "
+                f"loader_module='pkg.module' (with data_path) or estimator_path='model.skops'; "
+                f"got {given or 'none'}."
+            )
+        for extra, needs, value in (
+            ("python_model_kwargs", "python_model", self.python_model_kwargs),
+            ("artifacts", "python_model", self.artifacts),
+            ("data_path", "loader_module", self.data_path),
+        ):
+            if value and needs not in given:
+                raise InvalidParameterError(
+                    f"package_model: {extra} only applies with {needs}; got {given[0]} "
+                    f"instead. Remove {extra} or package the model with {needs}."
+                )
+
+    def model_forms(self) -> list[str]:
+        """The model forms given (exactly one is valid)."""
+        forms = (
+            ("python_model", self.python_model),
+            ("loader_module", self.loader_module),
+            ("estimator_path", self.estimator_path),
+        )
+        return [name for name, value in forms if value]
 
 
 @dataclass
@@ -76,7 +141,14 @@ def import_python_model(path: str, kwargs: Mapping[str, Any] | None = None) -> A
             f"python_model {path!r}: expected a PythonModel subclass named {class_name!r} in "
             f"{module_name}, found {found}."
         )
-    return cls(**dict(kwargs or {}))
+    try:
+        return cls(**dict(kwargs or {}))
+    except TypeError as exc:
+        raise InvalidParameterError(
+            f"python_model {path!r}: cannot create {class_name} with python_model_kwargs "
+            f"{sorted(dict(kwargs or {}))} ({exc}); pass the keyword arguments its "
+            "__init__ takes."
+        ) from exc
 
 
 def load_estimator_file(path: str, skops_trusted_types: Sequence[str] | None = None) -> Any:
@@ -96,9 +168,7 @@ def load_estimator_file(path: str, skops_trusted_types: Sequence[str] | None = N
         )
     fs, fs_path = get_filesystem(str(path))
     if not fs.isfile(fs_path):
-        from pyfunc_ops.errors import ResourceNotFoundError
-
-        raise ResourceNotFoundError(
+        raise InputNotFoundError(
             f"estimator file {path!r} does not exist; check the path (typically the "
             "training task's output)."
         )
@@ -107,12 +177,29 @@ def load_estimator_file(path: str, skops_trusted_types: Sequence[str] | None = N
         fs.get(fs_path, str(local))
         if suffix == ".skops":
             return _load_skops(local, path, skops_trusted_types)
+        return _load_pickled(local, path, suffix)
+
+
+def _load_pickled(local: Path, shown: str, suffix: str) -> Any:
+    """A pickle or joblib file; what unpickling raises becomes one of our errors."""
+    try:
         if suffix == ".joblib":
             import joblib
 
             return joblib.load(local)
         with open(local, "rb") as fh:
             return pickle.load(fh)
+    except ImportError as exc:
+        raise LoaderError(
+            f"estimator file {shown!r} needs a module this worker cannot import ({exc}); "
+            "install the libraries the training task used."
+        ) from exc
+    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError) as exc:
+        raise SerializationError(
+            f"estimator file {shown!r} is not a readable {suffix[1:]} file "
+            f"({type(exc).__name__}: {exc}); check that the training task wrote it completely "
+            "and with the same library versions."
+        ) from exc
 
 
 def _load_skops(local: Path, shown: str, trusted: Sequence[str] | None) -> Any:
@@ -159,145 +246,102 @@ def _reusable(client: Any, run: Any, registered_model_name: str | None) -> Packa
     return None
 
 
-def package_model(
-    *,
-    artifact_path: str = "model",
-    python_model: str | None = None,
-    python_model_kwargs: Mapping[str, Any] | None = None,
-    artifacts: Mapping[str, str] | None = None,
-    loader_module: str | None = None,
-    data_path: str | None = None,
-    estimator_path: str | None = None,
-    serialization_format: str = "skops",
-    skops_trusted_types: Sequence[str] | None = None,
-    registered_model_name: str | None = None,
-    idempotency_key: str | None = None,
-    run_name: str | None = None,
-    tags: Mapping[str, Any] | None = None,
-    **save_kwargs: Any,
-) -> PackagedModel:
+def package_model(**options: Any) -> PackagedModel:
     """Log the model (one of the three forms) under a new run and optionally register it.
 
-    Extra ``save_kwargs`` (``code_path``/``code_paths``, ``pip_requirements``,
-    ``signature``, ``input_example``, ...) go to the flavor's ``save_model``. With
-    ``idempotency_key``, an earlier complete result for the same key is returned instead.
+    ``options`` are the fields of :class:`PackageRequest`, with its defaults; any other
+    keyword (``code_path``/``code_paths``, ``pip_requirements``, ``signature``,
+    ``input_example``, ...) goes to the flavor's ``save_model``, like ``save_kwargs``.
     """
+    names = set(field_names(PackageRequest))
+    extra = {k: v for k, v in options.items() if k not in names}
+    known = {k: v for k, v in options.items() if k in names}
+    if extra:
+        known["save_kwargs"] = {**dict(known.get("save_kwargs") or {}), **extra}
+    return run_package(make_request(PackageRequest, "package_model", known))
+
+
+def run_package(request: PackageRequest) -> PackagedModel:
+    """Run the job ``request`` describes (see :func:`package_model`)."""
     from pyfunc_ops import tracking
 
-    given = [
-        n
-        for n, v in (
-            ("python_model", python_model),
-            ("loader_module", loader_module),
-            ("estimator_path", estimator_path),
-        )
-        if v
-    ]
-    if len(given) != 1:
-        raise InvalidParameterError(
-            f"package_model: give exactly one of python_model='package.module:Class', "
-            f"loader_module='pkg.module' (with data_path) or estimator_path='model.skops'; "
-            f"got {given or 'none'}."
-        )
-    for extra, needs, value in (
-        ("python_model_kwargs", "python_model", python_model_kwargs),
-        ("artifacts", "python_model", artifacts),
-        ("data_path", "loader_module", data_path),
-    ):
-        if value and needs not in given:
-            raise InvalidParameterError(
-                f"package_model: {extra} only applies with {needs}; got {given[0]} instead. "
-                f"Remove {extra} or package the model with {needs}."
-            )
     client = tracking.TrackingClient()
-    if idempotency_key:
-        for run in client.search_runs(tags={IDEMPOTENCY_TAG: idempotency_key}):
-            earlier = _reusable(client, run, registered_model_name)
+    key = request.idempotency_key
+    name = request.registered_model_name
+    if key:
+        for run in client.search_runs(tags={IDEMPOTENCY_TAG: key}):
+            earlier = _reusable(client, run, name)
             if earlier is not None:
                 logger.info(
                     "idempotency key %r already produced %s (run %s): reusing it",
-                    idempotency_key,
+                    key,
                     earlier.model_uri,
                     earlier.run_id,
                 )
                 return earlier
-    run_tags = dict(tags or {})
-    if idempotency_key:
-        run_tags[IDEMPOTENCY_TAG] = idempotency_key
+    run_tags = dict(request.tags or {})
+    if key:
+        run_tags[IDEMPOTENCY_TAG] = key
     nested = tracking.active_run() is not None
-    with tracking.start_run(run_name=run_name, tags=run_tags, nested=nested) as run:
-        info = _log(
-            artifact_path,
-            registered_model_name,
-            python_model,
-            python_model_kwargs,
-            artifacts,
-            loader_module,
-            data_path,
-            estimator_path,
-            serialization_format,
-            skops_trusted_types,
-            save_kwargs,
-        )
+    with tracking.start_run(run_name=request.run_name, tags=run_tags, nested=nested) as run:
+        info = _log(request)
         version = info.registered_model_version
-        model_uri = (
-            f"models:/{registered_model_name}/{version}"
-            if registered_model_name and version is not None
-            else info.model_uri
-        )
+        model_uri = f"models:/{name}/{version}" if name and version is not None else info.model_uri
         result_tags = {MODEL_URI_TAG: model_uri, ARTIFACT_URI_TAG: info.artifact_uri}
-        if registered_model_name and version is not None:
-            result_tags[REGISTERED_NAME_TAG] = registered_model_name
+        if name and version is not None:
+            result_tags[REGISTERED_NAME_TAG] = name
             result_tags[REGISTERED_VERSION_TAG] = str(version)
         tracking.set_tags(result_tags)
         return PackagedModel(
             model_uri=model_uri,
             run_id=run.info.run_id,
             artifact_uri=info.artifact_uri,
-            name=registered_model_name if version is not None else None,
+            name=name if version is not None else None,
             version=version,
         )
 
 
-def _log(
-    artifact_path: str,
-    registered_model_name: str | None,
-    python_model: str | None,
-    python_model_kwargs: Mapping[str, Any] | None,
-    artifacts: Mapping[str, str] | None,
-    loader_module: str | None,
-    data_path: str | None,
-    estimator_path: str | None,
-    serialization_format: str,
-    skops_trusted_types: Sequence[str] | None,
-    save_kwargs: dict[str, Any],
-) -> Any:
-    if estimator_path:
+def _log(request: PackageRequest) -> Any:
+    save_kwargs = dict(request.save_kwargs or {})
+    name = request.registered_model_name
+    if request.estimator_path:
         from pyfunc_ops import sklearn
 
-        estimator = load_estimator_file(estimator_path, skops_trusted_types)
+        trusted = request.skops_trusted_types
+        estimator = load_estimator_file(request.estimator_path, trusted)
         return sklearn.log_model(
             estimator,
-            artifact_path,
-            registered_model_name=registered_model_name,
-            serialization_format=serialization_format,
-            skops_trusted_types=list(skops_trusted_types) if skops_trusted_types else None,
+            request.artifact_path,
+            registered_model_name=name,
+            serialization_format=request.serialization_format,
+            skops_trusted_types=list(trusted) if trusted else None,
             **save_kwargs,
         )
     from pyfunc_ops.pyfunc.log import log_model
 
-    if python_model:
+    if request.python_model:
         return log_model(
-            artifact_path,
-            python_model=import_python_model(python_model, python_model_kwargs),
-            artifacts=dict(artifacts) if artifacts else None,
-            registered_model_name=registered_model_name,
+            request.artifact_path,
+            python_model=import_python_model(request.python_model, request.python_model_kwargs),
+            artifacts=dict(request.artifacts) if request.artifacts else None,
+            registered_model_name=name,
             **save_kwargs,
         )
     return log_model(
-        artifact_path,
-        loader_module=loader_module,
-        data_path=data_path,
-        registered_model_name=registered_model_name,
+        request.artifact_path,
+        loader_module=request.loader_module,
+        data_path=request.data_path,
+        registered_model_name=name,
         **save_kwargs,
     )
+
+
+__all__ = [
+    "IDEMPOTENCY_TAG",
+    "PackageRequest",
+    "PackagedModel",
+    "import_python_model",
+    "load_estimator_file",
+    "package_model",
+    "run_package",
+]

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from pyfunc_ops import sklearn as pyfunc_sklearn
-from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.errors import InputNotFoundError, InvalidParameterError
+from pyfunc_ops.jobs.spark import DEFAULT_MASTER, score_spark, session_settings
 from pyfunc_ops.models.signature import infer_signature
-from pyfunc_ops.scoring import score_spark
 
 pytestmark = [pytest.mark.spark]
 
@@ -114,3 +114,84 @@ def test_prediction_column_must_not_overwrite_an_input_column(
     with pytest.raises(InvalidParameterError, match="'prediction' is also an input column kept"):
         score_spark(spark, str(path), input_table="with_prediction", output_table="never_written")
     assert not spark.catalog.tableExists("never_written")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"input_path": "/no/such/folder"}, r"input Parquet path '/no/such/folder' does not"),
+        ({"input_table": "no_such_table"}, r"input table 'no_such_table' does not exist"),
+    ],
+)
+def test_missing_input_is_input_not_found(
+    spark: Any, model: tuple[Path, Any], kwargs: dict[str, str], message: str
+) -> None:
+    with pytest.raises(InputNotFoundError, match=message) as raised:
+        score_spark(spark, str(model[0]), output_table="never_written", **kwargs)
+    assert isinstance(raised.value, FileNotFoundError)
+
+
+def test_unknown_option_is_named() -> None:
+    with pytest.raises(InvalidParameterError, match=r"unknown option\(s\) \['input_pth'\]"):
+        score_spark(None, "models:/m/1", input_pth="in", output_path="out")
+
+
+def test_session_settings_precedence() -> None:
+    assert session_settings(None, None) == (DEFAULT_MASTER, {})
+    master, conf = session_settings(
+        None,
+        {"spark.a": 1},
+        fallback_master="spark://h:7077",
+        fallback_conf={"spark.a": "0", "spark.b": True},
+    )
+    assert master == "spark://h:7077"
+    assert conf == {"spark.a": "1", "spark.b": "True"}
+    assert session_settings("local[2]", None, fallback_master="spark://h")[0] == "local[2]"
+
+
+_SESSION_SCRIPT = """
+import json, os, sys
+from pyfunc_ops.jobs.spark import spark_session
+conf = {"spark.ui.enabled": "false", "spark.driver.host": "127.0.0.1",
+        "spark.driver.bindAddress": "127.0.0.1"}
+before = dict(os.environ)
+with spark_session("local[1]", conf, "python-check") as spark:
+    workers = spark.sparkContext.parallelize([0], 1).map(lambda _: __import__("sys").executable)
+    print(json.dumps({
+        "worker": workers.collect()[0],
+        "conf": spark.conf.get("spark.pyspark.python"),
+        "app": spark.sparkContext.appName,
+        "env_unchanged": dict(os.environ) == before,
+    }))
+print(json.dumps({"stopped": spark.sparkContext._jsc is None}))
+"""
+
+
+def test_a_started_session_runs_this_python_without_touching_the_environment(
+    tmp_path: Path,
+) -> None:
+    """No PYSPARK_PYTHON anywhere: the workers still run this interpreter, because the
+    session gets it as configuration; os.environ is left as it was."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_")}
+    done = subprocess.run(
+        [sys.executable, "-c", _SESSION_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines[0] == {
+        "worker": sys.executable,
+        "conf": sys.executable,
+        "app": "python-check",
+        "env_unchanged": True,
+    }
+    assert lines[1] == {"stopped": True}

@@ -1,6 +1,8 @@
 """Batch scoring of Parquet, CSV or JSON-lines files with a pyfunc model, in bounded memory.
 
-Used by ``PyfuncPredictOperator`` and the ``pyfunc-ops`` command. The input (a file, a
+One request type, :class:`ScoreFilesRequest`, holds the job's parameters and their only
+defaults; :func:`score_files` (keyword options), ``PyfuncPredictOperator`` and the
+``pyfunc-ops predict`` command all build it and call :func:`run_score_files`. The input (a file, a
 folder or a glob at any fsspec URL) is streamed: Parquet row group by row group
 (``ParquetFile.iter_batches``), CSV and JSON lines block by block (pyarrow's streaming CSV
 and JSON readers). Rows are
@@ -21,11 +23,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 from pyfunc_ops.errors import (
+    InputNotFoundError,
     InvalidParameterError,
-    ResourceNotFoundError,
     ResultTypeError,
     SerializationError,
 )
+from pyfunc_ops.jobs.request import make_request
 
 if TYPE_CHECKING:
     import fsspec
@@ -34,6 +37,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+# 10,000 rows keep a batch's memory small (a few MB for tens of columns) while the
+# per-batch overhead (one predict call, one Parquet row group) stays negligible.
 DEFAULT_BATCH_SIZE = 10_000
 PREDICTION_COLUMN = "prediction"
 FORMATS = ("parquet", "csv", "json")
@@ -55,6 +60,36 @@ _SUFFIXES = {
 _GLOB_CHARS = frozenset("*?[")
 # Block size of the CSV and JSON readers (bytes): bounds memory together with batch_size.
 _CSV_BLOCK_SIZE = 4 << 20
+
+
+@dataclass(frozen=True)
+class ScoreFilesRequest:
+    """What to score with which model, and how: the parameters of :func:`score_files`.
+
+    ``keep_columns``: ``None`` (predictions only), ``"all"`` or a list of input columns to
+    copy into the output; ``key_column`` is copied first. ``columns``: the input columns
+    the model receives (default all, e.g. leave an id column out). ``env_manager`` is passed
+    to ``load_model`` (``"local"``, ``"virtualenv"``/``"uv"`` or ``"conda"``).
+    ``input_format``: ``"parquet"``, ``"csv"`` or ``"json"`` (JSON lines); default from the
+    file names.
+    """
+
+    model_uri: str
+    input_url: str
+    output_url: str
+    batch_size: int = DEFAULT_BATCH_SIZE
+    keep_columns: Literal["all"] | Sequence[str] | None = None
+    key_column: str | None = None
+    env_manager: str = "local"
+    input_format: str | None = None
+    columns: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        size = self.batch_size
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise InvalidParameterError(
+                f"batch_size must be a positive number of rows; got {size!r}."
+            )
 
 
 @dataclass
@@ -115,13 +150,13 @@ def list_input_files(
     elif fs.isfile(path):
         candidates = [path]
     else:
-        raise ResourceNotFoundError(
+        raise InputNotFoundError(
             f"scoring input {input_url!r} does not exist; give an existing file, a folder "
             "of Parquet/CSV/JSON-lines files or a glob such as 'data/*.parquet'."
         )
     files = sorted(candidates)
     if not files:
-        raise ResourceNotFoundError(
+        raise InputNotFoundError(
             f"scoring input {input_url!r} matches no Parquet or CSV (or JSON-lines) files; "
             "check the path (files must end in .parquet/.pq/.csv/.jsonl/.json) or pass "
             "input_format."
@@ -321,52 +356,48 @@ def _conform(table: pa.Table, schema: pa.Schema, batch_number: int) -> pa.Table:
 
 
 def score_files(
-    model_uri: str,
-    input_url: str,
-    output_url: str,
-    *,
-    batch_size: int = DEFAULT_BATCH_SIZE,
-    keep_columns: Literal["all"] | Sequence[str] | None = None,
-    key_column: str | None = None,
-    env_manager: str = "local",
-    input_format: str | None = None,
-    columns: Sequence[str] | None = None,
-    model: Any = None,
+    model_uri: str, input_url: str, output_url: str, *, model: Any = None, **options: Any
 ) -> ScoreResult:
     """Score the Parquet/CSV/JSON-lines ``input_url`` with the model at ``model_uri`` into
     one Parquet file at ``output_url`` (a folder or a URL ending in ``/`` gets
     ``predictions.parquet``).
 
-    ``keep_columns``: ``None`` (predictions only), ``"all"`` or a list of input columns to
-    copy into the output; ``key_column`` is copied first. ``columns``: the input columns
-    the model receives (default all, e.g. leave an id column out). ``env_manager`` is passed to
-    ``load_model``; an already loaded ``model`` (anything with ``predict``) skips loading.
+    ``options`` are the other fields of :class:`ScoreFilesRequest` (``batch_size``,
+    ``keep_columns``, ``key_column``, ``env_manager``, ``input_format``, ``columns``), with
+    its defaults. An already loaded ``model`` (anything with ``predict``) skips loading.
     """
+    request = make_request(
+        ScoreFilesRequest,
+        "score_files",
+        {"model_uri": model_uri, "input_url": input_url, "output_url": output_url, **options},
+    )
+    return run_score_files(request, model=model)
+
+
+def run_score_files(request: ScoreFilesRequest, *, model: Any = None) -> ScoreResult:
+    """Run the job ``request`` describes (see :func:`score_files`)."""
     from tqdm import tqdm
 
     from pyfunc_ops.storage.filesystem import get_filesystem
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InvalidParameterError(
-            f"batch_size must be a positive number of rows; got {batch_size!r}."
-        )
-    in_fs, files, fmt = list_input_files(input_url, input_format)
-    out_fs, out_path = get_filesystem(str(output_url))
-    out_path = _output_path(out_fs, out_path, str(output_url))
-    output_uri = out_fs.unstrip_protocol(out_path) if "://" in str(output_url) else out_path
+    output_url = str(request.output_url)
+    in_fs, files, fmt = list_input_files(request.input_url, request.input_format)
+    out_fs, out_path = get_filesystem(output_url)
+    out_path = _output_path(out_fs, out_path, output_url)
+    output_uri = out_fs.unstrip_protocol(out_path) if "://" in output_url else out_path
     if model is None:
         from pyfunc_ops.pyfunc.load import load_model
 
-        model = load_model(model_uri, env_manager=env_manager)
+        model = load_model(request.model_uri, env_manager=request.env_manager)
     total = _parquet_rows(in_fs, files) if fmt == "parquet" else None
     logger.info(
         "scoring %d %s file(s) from %s with %s into %s, %d rows per batch",
         len(files),
         fmt,
-        input_url,
-        model_uri,
+        request.input_url,
+        request.model_uri,
         output_uri,
-        batch_size,
+        request.batch_size,
     )
     tmp_path = f"{out_path}.tmp-{uuid.uuid4().hex[:12]}"
     parent = out_path.rsplit("/", 1)[0] if "/" in out_path else ""
@@ -376,15 +407,12 @@ def score_files(
     try:
         _score_into(
             model,
+            request,
             in_fs,
             files,
             fmt,
             out_fs,
             tmp_path,
-            batch_size,
-            keep_columns,
-            key_column,
-            columns,
             result,
             tqdm(total=total, unit="rows", desc="scoring", mininterval=5),
         )
@@ -409,28 +437,30 @@ def _parquet_rows(fs: fsspec.AbstractFileSystem, files: list[str]) -> int:
 
 def _score_into(
     model: Any,
+    request: ScoreFilesRequest,
     in_fs: fsspec.AbstractFileSystem,
     files: list[str],
     fmt: str,
     out_fs: fsspec.AbstractFileSystem,
     tmp_path: str,
-    batch_size: int,
-    keep_columns: Literal["all"] | Sequence[str] | None,
-    key_column: str | None,
-    columns: Sequence[str] | None,
     result: ScoreResult,
     progress: Any,
 ) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    batch_size = request.batch_size
     writer: pq.ParquetWriter | None = None
     with progress, out_fs.open(tmp_path, "wb") as sink:
         try:
             for path in files:
                 for batch in rebatch(_read_batches(in_fs, path, fmt, batch_size), batch_size):
-                    kept = _kept_columns(batch.column_names, keep_columns, key_column)
-                    features = batch.select(_model_columns(batch.column_names, columns, path))
+                    kept = _kept_columns(
+                        batch.column_names, request.keep_columns, request.key_column
+                    )
+                    features = batch.select(
+                        _model_columns(batch.column_names, request.columns, path)
+                    )
                     frame = predictions_frame(model.predict(features.to_pandas()), batch.num_rows)
                     table = _output_table(batch, frame, kept)
                     if writer is None:
@@ -451,73 +481,14 @@ def _score_into(
                 writer.close()
 
 
-def score_spark(
-    spark: Any,
-    model_uri: str,
-    *,
-    input_path: str | None = None,
-    input_table: str | None = None,
-    output_path: str | None = None,
-    output_table: str | None = None,
-    columns: Sequence[str] | None = None,
-    result_type: Any = "double",
-    prediction_column: str = PREDICTION_COLUMN,
-    keep_columns: Literal["all"] | Sequence[str] | None = "all",
-    mode: str = "overwrite",
-    env_manager: str = "local",
-) -> ScoreResult:
-    """Score a Parquet path or a table with ``spark_udf`` and write Parquet or a table.
-
-    ``columns`` are the model's input columns (default: the signature's). The output has
-    ``keep_columns`` of the input (default all) and ``prediction_column``.
-    """
-    from pyfunc_ops.pyfunc.spark import spark_udf
-
-    if (input_path is None) == (input_table is None):
-        raise InvalidParameterError(
-            "score_spark: give exactly one of input_path (Parquet) or input_table; got "
-            f"input_path={input_path!r}, input_table={input_table!r}."
-        )
-    if (output_path is None) == (output_table is None):
-        raise InvalidParameterError(
-            "score_spark: give exactly one of output_path (Parquet) or output_table; got "
-            f"output_path={output_path!r}, output_table={output_table!r}."
-        )
-    frame = spark.read.parquet(input_path) if input_path else spark.table(input_table)
-    kept = _kept_columns(frame.columns, keep_columns, None)
-    if prediction_column in kept:
-        raise InvalidParameterError(
-            f"prediction_column {prediction_column!r} is also an input column kept in the "
-            "output; choose another prediction_column or keep fewer columns."
-        )
-    udf = spark_udf(spark, model_uri, result_type=result_type, env_manager=env_manager)
-    prediction = udf(*columns) if columns else udf()
-    scored = frame.select(*kept, prediction.alias(prediction_column))
-    rows_in = frame.count()
-    writer = scored.write.mode(mode)
-    if output_path:
-        writer.parquet(output_path)
-        rows_out = spark.read.parquet(output_path).count()
-    else:
-        writer.saveAsTable(output_table)
-        rows_out = spark.table(output_table).count()
-    target = str(output_path or output_table)
-    logger.info("Spark scored %d rows of %s into %s", rows_out, input_path or input_table, target)
-    return ScoreResult(
-        output_uri=target,
-        rows_in=rows_in,
-        rows_out=rows_out,
-        files=[str(input_path or input_table)],
-    )
-
-
 __all__ = [
     "DEFAULT_BATCH_SIZE",
     "PREDICTION_COLUMN",
+    "ScoreFilesRequest",
     "ScoreResult",
     "list_input_files",
     "predictions_frame",
     "rebatch",
+    "run_score_files",
     "score_files",
-    "score_spark",
 ]

@@ -1,0 +1,209 @@
+"""Spark scoring: a Parquet path or a table in, Parquet or a table out, through ``spark_udf``.
+
+One request type, :class:`ScoreSparkRequest`, holds the job's parameters and their only
+defaults; :func:`score_spark` (an existing session plus keyword options) and
+``SparkUDFScoreOperator`` both build it and call :func:`run_score_spark`, which also starts
+the session when the caller has none (:func:`spark_session`).
+
+Spark's Python workers must run this interpreter (or one with the model's libraries), so a
+session started here gets it as configuration (``spark.pyspark.python``), never through
+``os.environ``: the environment belongs to the whole process, where other tasks run too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pyfunc_ops.errors import InputNotFoundError, InvalidParameterError
+from pyfunc_ops.jobs.request import make_request
+from pyfunc_ops.jobs.scoring import PREDICTION_COLUMN, ScoreResult, _kept_columns
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MASTER = "local[*]"
+DEFAULT_APP_NAME = "pyfunc-ops"
+PYTHON_CONF = "spark.pyspark.python"
+# Spark's error conditions for a path or table that is not there.
+_MISSING_INPUT = frozenset({"PATH_NOT_FOUND", "TABLE_OR_VIEW_NOT_FOUND"})
+
+__all__ = [
+    "DEFAULT_MASTER",
+    "ScoreSparkRequest",
+    "run_score_spark",
+    "score_spark",
+    "session_settings",
+    "spark_session",
+]
+
+
+@dataclass(frozen=True)
+class ScoreSparkRequest:
+    """The parameters of :func:`score_spark`.
+
+    Give exactly one of ``input_path`` (Parquet) or ``input_table`` and one of
+    ``output_path`` (Parquet) or ``output_table``. ``columns`` are the model's input columns
+    (default: the signature's). The output has ``keep_columns`` of the input (default all)
+    and ``prediction_column``; ``mode`` is the Spark write mode. ``master``, ``conf`` and
+    ``app_name`` apply only when the job starts the session itself (no active one).
+    """
+
+    model_uri: str
+    input_path: str | None = None
+    input_table: str | None = None
+    output_path: str | None = None
+    output_table: str | None = None
+    columns: Sequence[str] | None = None
+    result_type: Any = "double"
+    prediction_column: str = PREDICTION_COLUMN
+    keep_columns: Literal["all"] | Sequence[str] | None = "all"
+    mode: str = "overwrite"
+    env_manager: str = "local"
+    master: str | None = None
+    conf: Mapping[str, Any] | None = None
+    app_name: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.input_path is None) == (self.input_table is None):
+            raise InvalidParameterError(
+                "score_spark: give exactly one of input_path (Parquet) or input_table; got "
+                f"input_path={self.input_path!r}, input_table={self.input_table!r}."
+            )
+        if (self.output_path is None) == (self.output_table is None):
+            raise InvalidParameterError(
+                "score_spark: give exactly one of output_path (Parquet) or output_table; got "
+                f"output_path={self.output_path!r}, output_table={self.output_table!r}."
+            )
+
+
+# -- the session -------------------------------------------------------------------------
+
+
+def session_settings(
+    master: str | None,
+    conf: Mapping[str, Any] | None,
+    *,
+    fallback_master: str | None = None,
+    fallback_conf: Mapping[str, Any] | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The master URL and configuration of a session: ``master``/``conf`` win over the
+    fallbacks (e.g. a Spark connection's), and :data:`DEFAULT_MASTER` is the default."""
+    settings = {str(k): str(v) for k, v in (fallback_conf or {}).items()}
+    settings.update({str(k): str(v) for k, v in (conf or {}).items()})
+    return master or fallback_master or DEFAULT_MASTER, settings
+
+
+def _python_for_workers(settings: Mapping[str, str]) -> str:
+    # Spark's own precedence: the configuration, then PYSPARK_PYTHON; this interpreter
+    # otherwise, so the workers can import the model's libraries.
+    return settings.get(PYTHON_CONF) or os.environ.get("PYSPARK_PYTHON") or sys.executable
+
+
+@contextlib.contextmanager
+def spark_session(
+    master: str | None = None,
+    conf: Mapping[str, Any] | None = None,
+    app_name: str | None = None,
+) -> Iterator[Any]:
+    """The active SparkSession (reused and left running), else a new one built from
+    ``master``/``conf`` and stopped at the end of the block.
+
+    The new session's Python workers run :func:`_python_for_workers`: it is set as
+    ``spark.pyspark.python`` (what ``spark-submit`` and cluster managers read) and as the
+    context's ``pythonExec`` (what PySpark's driver ships with each Python function; it
+    otherwise reads ``PYSPARK_PYTHON`` from the environment when the context starts).
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        logger.info("reusing the active SparkSession (master %s)", active.sparkContext.master)
+        yield active
+        return
+    master_url, settings = session_settings(master, conf)
+    python = settings.setdefault(PYTHON_CONF, _python_for_workers(settings))
+    builder = SparkSession.builder.master(master_url).appName(app_name or DEFAULT_APP_NAME)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.pythonExec = python
+    logger.info("started a SparkSession (master %s, Python %s)", master_url, python)
+    try:
+        yield spark
+    finally:
+        spark.stop()
+
+
+# -- the job -----------------------------------------------------------------------------
+
+
+def score_spark(spark: Any, model_uri: str, **options: Any) -> ScoreResult:
+    """Score a Parquet path or a table with ``spark_udf`` on ``spark`` and write Parquet or
+    a table. ``options`` are the other fields of :class:`ScoreSparkRequest`, with its
+    defaults; ``spark=None`` starts a session from ``master``/``conf``."""
+    request = make_request(ScoreSparkRequest, "score_spark", {"model_uri": model_uri, **options})
+    return run_score_spark(request, spark=spark)
+
+
+def run_score_spark(request: ScoreSparkRequest, *, spark: Any = None) -> ScoreResult:
+    """Run the job ``request`` describes on ``spark``, or on :func:`spark_session`."""
+    if spark is not None:
+        return _score(spark, request)
+    with spark_session(request.master, request.conf, request.app_name) as session:
+        return _score(session, request)
+
+
+def _read_input(spark: Any, request: ScoreSparkRequest) -> Any:
+    from pyspark.errors import AnalysisException
+
+    source = request.input_path or request.input_table
+    try:
+        if request.input_path:
+            return spark.read.parquet(request.input_path)
+        return spark.table(request.input_table)
+    except AnalysisException as exc:
+        if exc.getCondition() not in _MISSING_INPUT:
+            raise
+        kind = "Parquet path" if request.input_path else "table"
+        raise InputNotFoundError(
+            f"score_spark: the input {kind} {source!r} does not exist ({exc.getCondition()}); "
+            "check input_path/input_table (a table must be visible to this session)."
+        ) from exc
+
+
+def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
+    from pyfunc_ops.pyfunc.spark import spark_udf
+
+    frame = _read_input(spark, request)
+    kept = _kept_columns(frame.columns, request.keep_columns, None)
+    prediction_column = request.prediction_column
+    if prediction_column in kept:
+        raise InvalidParameterError(
+            f"prediction_column {prediction_column!r} is also an input column kept in the "
+            "output; choose another prediction_column or keep fewer columns."
+        )
+    udf = spark_udf(
+        spark,
+        request.model_uri,
+        result_type=request.result_type,
+        env_manager=request.env_manager,
+    )
+    prediction = udf(*request.columns) if request.columns else udf()
+    scored = frame.select(*kept, prediction.alias(prediction_column))
+    rows_in = frame.count()
+    writer = scored.write.mode(request.mode)
+    if request.output_path:
+        writer.parquet(request.output_path)
+        rows_out = spark.read.parquet(request.output_path).count()
+    else:
+        writer.saveAsTable(request.output_table)
+        rows_out = spark.table(request.output_table).count()
+    source = str(request.input_path or request.input_table)
+    target = str(request.output_path or request.output_table)
+    logger.info("Spark scored %d rows of %s into %s", rows_out, source, target)
+    return ScoreResult(output_uri=target, rows_in=rows_in, rows_out=rows_out, files=[source])
