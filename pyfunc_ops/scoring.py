@@ -344,6 +344,7 @@ def score_files(
     """
     from tqdm import tqdm
 
+    from pyfunc_ops.core.uri import is_url
     from pyfunc_ops.storage.filesystem import get_filesystem
 
     if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -353,7 +354,7 @@ def score_files(
     in_fs, files, fmt = list_input_files(input_url, input_format)
     out_fs, out_path = get_filesystem(str(output_url))
     out_path = _output_path(out_fs, out_path, str(output_url))
-    output_uri = out_fs.unstrip_protocol(out_path) if "://" in str(output_url) else out_path
+    output_uri = out_fs.unstrip_protocol(out_path) if is_url(str(output_url)) else out_path
     if model is None:
         from pyfunc_ops.pyfunc.load import load_model
 

@@ -22,6 +22,8 @@ from urllib.parse import quote
 
 from airflow.sdk import Asset, AssetAlias
 
+from pyfunc_ops.errors import InvalidParameterError
+
 ASSET_SCHEME = "pyfunc-ops"
 MODEL_ASSET_ALIAS = "pyfunc-ops-models"
 
@@ -29,7 +31,10 @@ MODEL_ASSET_ALIAS = "pyfunc-ops-models"
 def model_asset(name: str, *, alias: str | None = None, stage: str | None = None) -> Asset:
     """The asset of registered model ``name`` (or of one of its aliases or stages)."""
     if alias and stage:
-        raise ValueError("model_asset: give alias or stage, not both")
+        raise InvalidParameterError(
+            f"model_asset({name!r}): got alias={alias!r} and stage={stage!r}; an asset stands "
+            "for the model, one of its aliases or one of its stages, so give at most one"
+        )
     uri = f"{ASSET_SCHEME}://models/{quote(str(name), safe='')}"
     if alias:
         uri += f"@{quote(str(alias), safe='')}"

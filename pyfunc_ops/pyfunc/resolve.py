@@ -10,14 +10,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pyfunc_ops.core.uri import is_remote, local_path, parse_model_uri
 from pyfunc_ops.errors import ModelNotFoundError
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
 
 
 def resolve_uri(uri: str | os.PathLike[str]) -> str:
     """The artifact location (local path or fsspec URL) that ``uri`` refers to."""
-    from pyfunc_ops.storage.uri import parse_model_uri
-
     parsed = parse_model_uri(uri)
     if parsed.scheme in ("runs", "models"):
         from pyfunc_ops.tracking.resolve import resolve_model_uri
@@ -27,19 +26,15 @@ def resolve_uri(uri: str | os.PathLike[str]) -> str:
     return parsed.path
 
 
-def _is_remote(location: str) -> bool:
-    return "://" in location and not location.startswith("file://")
-
-
 def local_model_path(uri: str | os.PathLike[str]) -> Path:
     """A local folder holding the model at ``uri`` (downloaded into the cache if remote)."""
     location = resolve_uri(uri)
-    if _is_remote(location):
+    if is_remote(location):
         from pyfunc_ops.storage.cache import fetch
 
         path = Path(fetch(location))
     else:
-        path = Path(location.removeprefix("file://")).absolute()
+        path = Path(local_path(location)).absolute()
     if not (path / MLMODEL_FILE_NAME).is_file():
         raise ModelNotFoundError(
             f"No model at {str(uri)!r}: expected an {MLMODEL_FILE_NAME} file in "
@@ -53,9 +48,14 @@ def artifact_name(location: str) -> str:
     return Path(location.rstrip("/").split("/")[-1] or "artifact").name
 
 
-def copy_artifact(uri: str, dest_dir: Path) -> Path:
-    """Copy the file or folder at any artifact URI into ``dest_dir``; return the copy."""
-    from pyfunc_ops.storage.transfer import copy_artifact as _copy
+def place_artifact(uri: str, dest_dir: Path) -> Path:
+    """Copy the file or folder at any artifact URI *into* the folder ``dest_dir``, under
+    its own name (:func:`artifact_name`); return the copy.
+
+    :func:`pyfunc_ops.storage.transfer.copy_artifact` copies *to* an exact path; this
+    resolves ``runs:/`` and ``models:/`` first and picks the name inside ``dest_dir``.
+    """
+    from pyfunc_ops.storage.transfer import copy_artifact
 
     location = resolve_uri(uri)
-    return Path(_copy(location, dest_dir / artifact_name(location)))
+    return Path(copy_artifact(location, dest_dir / artifact_name(location)))

@@ -171,7 +171,7 @@ def _save_python_model(
     """Pickle the instance and copy its artifacts; return the flavor keys describing them."""
     import cloudpickle
 
-    from pyfunc_ops.pyfunc.resolve import artifact_name, copy_artifact, resolve_uri
+    from pyfunc_ops.pyfunc.resolve import artifact_name, place_artifact, resolve_uri
 
     try:
         with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
@@ -201,7 +201,7 @@ def _save_python_model(
             location = resolve_uri(str(uri))
             slot = root / name if (root / artifact_name(location)).exists() else root
             slot.mkdir(exist_ok=True)
-            copied = copy_artifact(location, slot)
+            copied = place_artifact(location, slot)
             recorded[name] = {"path": copied.relative_to(model_dir).as_posix(), "uri": str(uri)}
     out: dict[str, Any] = {
         "python_model": PYTHON_MODEL_FILE,

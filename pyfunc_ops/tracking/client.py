@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pyfunc_ops.core.names import validate_model_name
 from pyfunc_ops.errors import ResourceExistsError
 from pyfunc_ops.tracking.engine import get_engine
 from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
@@ -20,7 +21,6 @@ from pyfunc_ops.tracking.registry import RegistryStore
 from pyfunc_ops.tracking.runs import RunStore, canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
 from pyfunc_ops.tracking.uri import get_tracking_uri, normalize_tracking_uri
-from pyfunc_ops.tracking.validation import validate_model_name
 
 logger = logging.getLogger(__name__)
 

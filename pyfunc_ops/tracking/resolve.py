@@ -1,6 +1,6 @@
 """From ``runs:/`` and ``models:/`` URIs to the artifact URL they stand for.
 
-Parsing belongs to :mod:`pyfunc_ops.storage.uri` (the one grammar of model URIs); this
+Parsing belongs to :mod:`pyfunc_ops.core.uri` (the one grammar of model URIs); this
 module only does the registry lookups. A ``runs:/<id>/<path>`` URI becomes
 ``<run's artifact_uri>/<path>``; a ``models:/`` URI becomes the ``source`` of the version it
 selects (by number, stage, ``latest`` or alias). Local paths and fsspec URLs come back as
@@ -12,17 +12,17 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Protocol
 
+from pyfunc_ops.core.uri import join
 from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
 from pyfunc_ops.tracking.entities import ModelVersion
 from pyfunc_ops.tracking.registry import describe_stages
-from pyfunc_ops.tracking.runs import join_uri
 
 if TYPE_CHECKING:
     from pyfunc_ops.tracking.client import TrackingClient
 
 
 class ParsedModelURI(Protocol):
-    """The fields of ``pyfunc_ops.storage.uri.ModelURI`` this module reads (read-only, as
+    """The fields of ``pyfunc_ops.core.uri.ModelURI`` this module reads (read-only, as
     that class is frozen)."""
 
     @property
@@ -58,7 +58,7 @@ class ParsedModelURI(Protocol):
 
 def _parse(uri: str | os.PathLike[str] | ParsedModelURI) -> ParsedModelURI:
     if isinstance(uri, (str, os.PathLike)):
-        from pyfunc_ops.storage.uri import parse_model_uri
+        from pyfunc_ops.core.uri import parse_model_uri
 
         parsed: ParsedModelURI = parse_model_uri(uri)
         return parsed
@@ -124,7 +124,7 @@ def resolve_model_uri(
         if not parsed.run_id:
             raise InvalidURIError(f"model URI {parsed.raw!r} has no run id")
         run = _client(client).get_run(parsed.run_id)
-        return join_uri(run.info.artifact_uri, parsed.artifact_path or "")
+        return join(run.info.artifact_uri, parsed.artifact_path or "")
     if parsed.scheme == "models":
         version = resolve_model_version(parsed, client)
         assert version is not None
