@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
-from pyfunc_ops.models import env as envs
+from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import Model
 from pyfunc_ops.models.writer import staged_directory
 
@@ -25,9 +25,9 @@ _FILE_NAMES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "mo
 
 
 def default_pip_requirements(serialization_format: str = "skops") -> list[str]:
-    reqs = [*envs.default_pip_requirements(), envs.pinned("scikit-learn")]
+    reqs = [*env_files.default_pip_requirements(), env_files.pinned("scikit-learn")]
     if serialization_format == "skops":
-        reqs.append(envs.pinned("skops"))
+        reqs.append(env_files.pinned("skops"))
     return reqs
 
 
@@ -115,7 +115,7 @@ def save_model(
         model.add_flavor(
             FLAVOR_NAME,
             pickled_model=file_name,
-            sklearn_version=envs.pinned("scikit-learn").partition("==")[2] or None,
+            sklearn_version=env_files.pinned("scikit-learn").partition("==")[2] or None,
             serialization_format=serialization_format,
             code=code,
             skops_trusted_types=trusted,

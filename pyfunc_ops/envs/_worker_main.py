@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import inspect
 import logging
 import os
 import signal
@@ -22,6 +21,7 @@ import traceback
 from pathlib import Path
 from typing import IO, Any
 
+from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.envs import protocol
 
 log = logging.getLogger("pyfunc_ops.envs.worker_process")
@@ -67,10 +67,7 @@ def _exit_with_parent(parent: int) -> None:
 def _predictor(model: Any) -> Any:
     """The loaded model's own predict: the caller's PyFuncModel enforced the signature."""
     raw = model.get_raw_model()
-    try:
-        takes_params = "params" in inspect.signature(raw.predict).parameters
-    except (TypeError, ValueError):
-        takes_params = False
+    takes_params = accepts_parameter(raw.predict, "params")
 
     def predict(frame: Any, params: dict[str, Any] | None) -> Any:
         if params is not None and takes_params:

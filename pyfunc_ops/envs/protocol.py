@@ -18,7 +18,6 @@ import struct
 from typing import IO, Any
 
 _LEN = struct.Struct("<Q")
-_BLOB = "__pyfunc_ops_pickle__"
 
 
 def _write_frame(stream: IO[bytes], data: bytes) -> None:

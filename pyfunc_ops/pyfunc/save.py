@@ -8,9 +8,10 @@ import re
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
-from pyfunc_ops.models import env as envs
-from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model, python_version
+from pyfunc_ops.models import env as env_files
+from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.writer import copy_into, staged_directory
 from pyfunc_ops.pyfunc.model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
 
@@ -85,10 +86,10 @@ def write_metadata(
             signature = infer_signature(frame)
     if signature is not None:
         model.signature = signature
-    conda, reqs = envs.resolve_requirements(
+    conda, reqs = env_files.resolve_requirements(
         conda_env, pip_requirements, extra_pip_requirements, default_requirements
     )
-    return envs.write_env_files(model_dir, conda, reqs)
+    return env_files.write_env_files(model_dir, conda, reqs)
 
 
 def save_model(

@@ -243,6 +243,6 @@ def test_source_tree_from_an_installed_distribution(
 
 
 def pyfunc_ops_version() -> str:
-    from pyfunc_ops.envs.spec import pyfunc_ops_version as version
+    from pyfunc_ops.core.versions import package_version
 
-    return version()
+    return package_version()
