@@ -142,7 +142,8 @@ def test_model_asset_with_alias_and_stage_raises_invalid_parameter() -> None:
 
     with pytest.raises(
         errors.InvalidParameterError,
-        match=r"model_asset\('churn'\): got alias='champion' and stage='Production'.*at most one",
+        match=r"model_asset\('churn'\): give alias or stage, not both; got alias='champion' and "
+        r"stage='Production'",
     ):
         model_asset("churn", alias="champion", stage="Production")
 
