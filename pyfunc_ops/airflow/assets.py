@@ -32,8 +32,8 @@ def model_asset(name: str, *, alias: str | None = None, stage: str | None = None
     """The asset of registered model ``name`` (or of one of its aliases or stages)."""
     if alias and stage:
         raise InvalidParameterError(
-            f"model_asset({name!r}): give alias ({alias!r}) or stage ({stage!r}), not both; "
-            "an asset stands for the model, one alias or one stage."
+            f"model_asset({name!r}): give alias or stage, not both; got alias={alias!r} and "
+            f"stage={stage!r} (an asset stands for the model, one alias or one stage)"
         )
     uri = f"{ASSET_SCHEME}://models/{quote(str(name), safe='')}"
     if alias:

@@ -31,11 +31,11 @@ from pathlib import Path
 import yaml
 
 from pyfunc_ops import config
+from pyfunc_ops.core.versions import package_version
 from pyfunc_ops.envs.interpreters import find_python
 from pyfunc_ops.envs.spec import (
     EnvSpec,
     conda_only,
-    pyfunc_ops_version,
     read_env_spec,
     source_root,
 )
@@ -91,7 +91,7 @@ def local_source_tree() -> Path:
     when it is not a checkout (its files plus a pyproject.toml from its metadata)."""
     import pyfunc_ops
 
-    version = pyfunc_ops_version()
+    version = package_version()
     target = config.env_dir() / f"pyfunc_ops-src-{version}"
     if (target / "pyproject.toml").is_file():
         return target
@@ -239,7 +239,7 @@ def get_environment(model_dir: Path, manager: str, model: Model | None = None) -
                 "manager": manager,
                 "python": spec.python,
                 "requirements": list(spec.requirements),
-                "pyfunc_ops": pyfunc_ops_version(),
+                "pyfunc_ops": package_version(),
                 "seconds": seconds,
                 "pid": os.getpid(),
                 "built_at": time.time(),

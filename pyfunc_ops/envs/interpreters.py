@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import ModelEnvironmentError
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ def _uv_pythons(uv: list[str] | None) -> dict[str, Path]:
 def installed_pythons(uv: list[str] | None = None, ask_uv: bool = True) -> dict[str, Path]:
     """Installed CPython interpreters: full version -> executable. Asking uv is the slow
     part (it inspects every interpreter on PATH), so callers may skip it."""
-    running = "{}.{}.{}".format(*sys.version_info[:3])
+    running = python_version()
     found = {running: Path(getattr(sys, "_base_executable", "") or sys.executable)}
     for source in (_pyenv_pythons(), _uv_pythons(uv) if ask_uv else {}):
         for version, path in source.items():

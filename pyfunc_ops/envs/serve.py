@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import inspect
 import logging
 import os
 import signal
@@ -27,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.envs import protocol
 
 log = logging.getLogger("pyfunc_ops.envs.worker_process")
@@ -71,10 +71,7 @@ def _exit_with_parent(parent: int) -> None:
 
 def _predictor(raw: Any) -> Any:
     """The loaded model's own predict: the caller's PyFuncModel enforced the signature."""
-    try:
-        takes_params = "params" in inspect.signature(raw.predict).parameters
-    except (TypeError, ValueError):
-        takes_params = False
+    takes_params = accepts_parameter(raw.predict, "params")
 
     def predict(frame: Any, params: dict[str, Any] | None) -> Any:
         if params is not None and takes_params:

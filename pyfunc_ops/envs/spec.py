@@ -10,24 +10,20 @@ environment, whatever file it was written in.
 from __future__ import annotations
 
 import hashlib
-import importlib.metadata
 import json
 import logging
-import sys
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.core.versions import SERVED_LOCALLY, package_version, python_version
 from pyfunc_ops.errors import ModelEnvironmentError
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import Model
 
 log = logging.getLogger(__name__)
 
-# Requirements served by the local pyfunc_ops install instead of the package index: our own
-# distribution (not on PyPI) and MLflow's, whose loader modules we stand in for.
-SERVED_LOCALLY = ("pyfunc-ops", "mlflow", "mlflow-skinny")
 # What the worker itself needs inside the environment.
 WORKER_REQUIREMENTS = ("pyarrow", "pandas")
 
@@ -62,20 +58,13 @@ class EnvSpec:
             "manager": manager,
             "python": self.python_minor,
             "requirements": sorted(self.requirements),
-            "pyfunc_ops": pyfunc_ops_version(),
+            "pyfunc_ops": package_version(),
             "source": source,
         }
         if manager == "conda":
             payload["conda"] = conda_only(self.conda_env or {})
         raw = json.dumps(payload, sort_keys=True).encode()
         return hashlib.sha256(raw).hexdigest()[:24]
-
-
-def pyfunc_ops_version() -> str:
-    try:
-        return importlib.metadata.version("pyfunc-ops")
-    except importlib.metadata.PackageNotFoundError:
-        return "0+unknown"
 
 
 def source_root() -> Path | None:
@@ -174,7 +163,7 @@ def read_env_spec(model_dir: Path, model: Model | None = None) -> EnvSpec:
         python = saved_python or ""
         lines, source = env_files.read_requirements(model_dir), env_files.REQUIREMENTS_FILE
     if not python:
-        python = "{}.{}.{}".format(*sys.version_info[:3])
+        python = python_version()
         log.warning(
             "The model at %s does not state its Python version; using this interpreter's %s",
             model_dir,

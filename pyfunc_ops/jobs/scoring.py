@@ -378,13 +378,14 @@ def run_score_files(request: ScoreFilesRequest, *, model: Any = None) -> ScoreRe
     """Run the job ``request`` describes (see :func:`score_files`)."""
     from tqdm import tqdm
 
+    from pyfunc_ops.core.uri import is_url
     from pyfunc_ops.storage.filesystem import get_filesystem
 
     output_url = str(request.output_url)
     in_fs, files, fmt = list_input_files(request.input_url, request.input_format)
     out_fs, out_path = get_filesystem(output_url)
     out_path = _output_path(out_fs, out_path, output_url)
-    output_uri = out_fs.unstrip_protocol(out_path) if "://" in output_url else out_path
+    output_uri = out_fs.unstrip_protocol(out_path) if is_url(output_url) else out_path
     if model is None:
         from pyfunc_ops.pyfunc.load import load_model
 

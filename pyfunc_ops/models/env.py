@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
+from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
-from pyfunc_ops.models.model import python_version
 
 CONDA_FILE = "conda.yaml"
 PYTHON_ENV_FILE = "python_env.yaml"

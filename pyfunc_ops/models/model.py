@@ -10,7 +10,6 @@ pyfunc_ops never destroys information another tool put there.
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from pyfunc_ops.core.versions import package_version
 from pyfunc_ops.errors import ModelFormatError, ModelNotFoundError, SerializationError
 
 # libyaml's safe loader when PyYAML was built with it (same result, ~8x faster).
@@ -26,28 +26,6 @@ MLMODEL_FILE_NAME = "MLmodel"
 PYFUNC_FLAVOR = "python_function"
 # Keys of the python_function flavor that the legacy flat layout kept at the top level.
 LEGACY_FLAT_KEYS = ("loader_module", "code", "data", "env", "main")
-# Top-level keys this class manages as attributes; everything else is kept verbatim.
-_KNOWN_KEYS = (
-    "artifact_path",
-    "run_id",
-    "utc_time_created",
-    "flavors",
-    "signature",
-    "saved_input_example_info",
-    "model_uuid",
-    "pyfunc_ops_version",
-)
-
-
-def _producer_version() -> str:
-    from pyfunc_ops import __version__
-
-    return __version__
-
-
-def python_version() -> str:
-    """The running interpreter's version as ``major.minor.micro``."""
-    return "{}.{}.{}".format(*sys.version_info[:3])
 
 
 def ensure_yaml_serializable(key: str, value: Any) -> None:
@@ -138,7 +116,7 @@ class Model:
         if self.saved_input_example_info is not None:
             out["saved_input_example_info"] = self.saved_input_example_info
         out["utc_time_created"] = self.utc_time_created
-        out["pyfunc_ops_version"] = self.pyfunc_ops_version or _producer_version()
+        out["pyfunc_ops_version"] = self.pyfunc_ops_version or package_version()
         out.update(self.extra)
         return out
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import inspect
 import logging
 import os
 import sys
@@ -13,6 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyfunc_ops.core.callables import accepts_parameter
+from pyfunc_ops.core.versions import SUBSTITUTED_PACKAGES, python_version
 from pyfunc_ops.errors import ModelFormatError
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
@@ -21,11 +22,9 @@ from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
 from pyfunc_ops.pyfunc.resolve import local_model_path
 
 if TYPE_CHECKING:
-    from pyfunc_ops.storage.uri import ModelURI
+    from pyfunc_ops.core.uri import ModelURI
 
 log = logging.getLogger(__name__)
-# Packages whose pins in an MLflow-written requirements.txt are served by us instead.
-_SUBSTITUTED = ("mlflow", "mlflow-skinny")
 #: The program a scoring worker runs in the model's environment (``python -m``); envs
 #: starts it by this name and never imports it (see :mod:`pyfunc_ops.pyfunc.worker_main`).
 WORKER_MODULE = "pyfunc_ops.pyfunc.worker_main"
@@ -84,7 +83,7 @@ def add_code_to_sys_path(model_dir: Path, conf: dict[str, Any]) -> None:
 
 def _warn_environment(model: Model, model_dir: Path) -> None:
     saved = model.python_version
-    running = "{}.{}".format(*sys.version_info[:2])
+    running = python_version(2)
     if saved and ".".join(saved.split(".")[:2]) != running:
         warnings.warn(
             f"The model was saved with Python {saved} and is loaded with Python "
@@ -94,7 +93,7 @@ def _warn_environment(model: Model, model_dir: Path) -> None:
             stacklevel=3,
         )
     mismatches = env_files.version_mismatches(
-        env_files.read_requirements(model_dir), ignore=_SUBSTITUTED
+        env_files.read_requirements(model_dir), ignore=SUBSTITUTED_PACKAGES
     )
     if mismatches:
         warnings.warn(
@@ -135,15 +134,11 @@ def load_local(
     loader = import_loader(conf["loader_module"])
     data_path = str(model_dir / conf["data"]) if conf.get("data") else str(model_dir)
     load = loader._load_pyfunc
-    try:
-        takes_config = "model_config" in inspect.signature(load).parameters
-    except (TypeError, ValueError):
-        takes_config = False
+    takes_config = accepts_parameter(load, "model_config")
     with _loading(model_dir, model):
-        if takes_config:
-            impl = load(data_path, _model_config(conf, model_config))
-        else:
-            impl = load(data_path)
+        impl = (
+            load(data_path, _model_config(conf, model_config)) if takes_config else load(data_path)
+        )
     log.debug("Loaded model %s with %s", model_dir, conf["loader_module"])
     return PyFuncModel(model, impl, model_dir)
 

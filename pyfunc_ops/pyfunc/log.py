@@ -59,9 +59,9 @@ def log_model_with(
 ) -> ModelInfo:
     """Run ``save(path=..., mlflow_model=..., **save_kwargs)``, upload, optionally register."""
     from pyfunc_ops import tracking
-    from pyfunc_ops.storage.filesystem import join
+    from pyfunc_ops.core.names import validate_model_name
+    from pyfunc_ops.core.uri import join
     from pyfunc_ops.storage.transfer import upload_tree
-    from pyfunc_ops.tracking.validation import validate_model_name
 
     check_artifact_path(artifact_path)
     if registered_model_name is not None:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import inspect
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.errors import InvalidParameterError
 from pyfunc_ops.models.model import Model
 from pyfunc_ops.models.signature import enforce_schema
@@ -41,10 +41,7 @@ class PyFuncModel:
         self._impl = model_impl
         self.model_path = str(model_path) if model_path is not None else None
         self._predict = model_impl.predict
-        try:
-            self._takes_params = "params" in inspect.signature(self._predict).parameters
-        except (TypeError, ValueError):
-            self._takes_params = False
+        self._takes_params = accepts_parameter(self._predict, "params")
         sig = model_meta.signature
         self._input_schema = sig.inputs if sig is not None else None
 

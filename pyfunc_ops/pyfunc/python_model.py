@@ -7,11 +7,11 @@ live here. Saved models name :mod:`pyfunc_ops.pyfunc.model` as their ``loader_mo
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.errors import LoaderError
 from pyfunc_ops.models.model import PYFUNC_FLAVOR
 
@@ -57,13 +57,6 @@ class PythonModel:
         )
 
 
-def _wants(func: Any, name: str) -> bool:
-    try:
-        return name in inspect.signature(func).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 class _PythonModelWrapper:
     """Adapts a loaded ``PythonModel`` to the inference API ``predict(model_input)``."""
 
@@ -71,8 +64,8 @@ class _PythonModelWrapper:
         self.python_model = python_model
         self.context = context
         predict = python_model.predict
-        self._with_context = _wants(predict, "context")
-        self._with_params = _wants(predict, "params")
+        self._with_context = accepts_parameter(predict, "context")
+        self._with_params = accepts_parameter(predict, "params")
 
     def predict(self, model_input: Any, params: Any = None) -> Any:
         kwargs = {"params": params} if self._with_params and params is not None else {}

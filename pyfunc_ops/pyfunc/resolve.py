@@ -4,7 +4,7 @@ Local paths are used in place. ``runs:/`` and ``models:/`` are first turned into
 artifact URL they stand for (through the registry); remote URLs are then fetched into the
 content-addressed cache, so loading the same unchanged model again costs one listing.
 The URI is parsed once, here (or by the caller, who may pass the parsed
-:class:`~pyfunc_ops.storage.uri.ModelURI`), and the parsed form is what the registry
+:class:`~pyfunc_ops.core.uri.ModelURI`), and the parsed form is what the registry
 lookup receives.
 """
 
@@ -13,9 +13,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pyfunc_ops.core.uri import ModelURI, is_remote, local_path, parse_model_uri
 from pyfunc_ops.errors import ModelNotFoundError
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
-from pyfunc_ops.storage.uri import ModelURI, parse_model_uri
 
 
 def resolve_uri(uri: str | os.PathLike[str] | ModelURI) -> str:
@@ -29,19 +29,15 @@ def resolve_uri(uri: str | os.PathLike[str] | ModelURI) -> str:
     return parsed.path
 
 
-def _is_remote(location: str) -> bool:
-    return "://" in location and not location.startswith("file://")
-
-
 def local_model_path(uri: str | os.PathLike[str] | ModelURI) -> Path:
     """A local folder holding the model at ``uri`` (downloaded into the cache if remote)."""
     location = resolve_uri(uri)
-    if _is_remote(location):
+    if is_remote(location):
         from pyfunc_ops.storage.cache import fetch
 
         path = Path(fetch(location))
     else:
-        path = Path(location.removeprefix("file://")).absolute()
+        path = Path(local_path(location)).absolute()
     if not (path / MLMODEL_FILE_NAME).is_file():
         raise ModelNotFoundError(
             f"No model at {str(uri)!r}: expected an {MLMODEL_FILE_NAME} file in "

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
 from pyfunc_ops.models import env as env_files
-from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model, python_version
+from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.writer import copy_into, staged_directory
 from pyfunc_ops.pyfunc.python_model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
 

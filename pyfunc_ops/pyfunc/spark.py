@@ -85,9 +85,9 @@ def spark_udf(
     unless the signature names them), with one struct (``udf(struct("a", "b"))``, named
     by its fields), or with no argument to use the signature's input columns.
     """
+    from pyfunc_ops.core.uri import parse_model_uri
     from pyfunc_ops.envs import check_env_manager
     from pyfunc_ops.pyfunc.resolve import local_model_path
-    from pyfunc_ops.storage.uri import parse_model_uri
 
     spec = parse_result_type(result_type)
     manager = check_env_manager(env_manager)

@@ -19,24 +19,21 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from typing import Any
 
 import fsspec
 
 from pyfunc_ops.config import Settings, current_settings
+from pyfunc_ops.core.uri import is_url
 from pyfunc_ops.errors import InvalidURIError, StorageError
 
 __all__ = [
     "get_filesystem",
     "get_storage_options",
-    "is_url",
-    "join",
 ]
 
 log = logging.getLogger(__name__)
 
-_URL = re.compile(r"^(?:[A-Za-z][A-Za-z0-9+.\-]*::)*(?P<protocol>[A-Za-z][A-Za-z0-9+.\-]*)://")
 _S3_PROTOCOLS = ("s3", "s3a")
 _INSTALL_HINTS = {
     "s3": "pip install 'pyfunc-ops[s3]'",
@@ -101,11 +98,6 @@ def get_storage_options(protocol: str, settings: Settings | None = None) -> dict
     return _merge(_environment_options(key), _configured_options(settings, key))
 
 
-def is_url(location: str) -> bool:
-    """Whether ``location`` is a ``protocol://`` URL rather than a plain local path."""
-    return bool(_URL.match(location))
-
-
 def _protocols(url: str) -> list[str]:
     if not is_url(url):
         return ["file"]
@@ -145,18 +137,3 @@ def get_filesystem(
             ) from exc
         raise StorageError(f"Cannot open a filesystem for {url!r}: {exc}") from exc
     return fs, path
-
-
-def join(url: str, *parts: str) -> str:
-    """Join path components onto a local path or a URL, always with ``/`` for URLs.
-
-    Leading and trailing slashes of ``parts`` are ignored (a part never restarts the path
-    at the root, unlike :func:`os.path.join`) and empty parts are skipped.
-    """
-    cleaned = [part.strip("/") for part in parts if part and part.strip("/")]
-    if not cleaned:
-        return url
-    if is_url(url):
-        base = url if url.endswith("/") else url + "/"
-        return base + "/".join(cleaned)
-    return os.path.join(url, *cleaned)

@@ -28,6 +28,7 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import TqdmCallback
 
+from pyfunc_ops.core.uri import is_url, parse_model_uri
 from pyfunc_ops.errors import (
     ArtifactNotFoundError,
     InvalidParameterError,
@@ -37,8 +38,7 @@ from pyfunc_ops.errors import (
     StorageError,
 )
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
-from pyfunc_ops.storage.filesystem import get_filesystem, is_url
-from pyfunc_ops.storage.uri import parse_model_uri
+from pyfunc_ops.storage.filesystem import get_filesystem
 
 __all__ = [
     "RemoteTree",

@@ -12,8 +12,9 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from pyfunc_ops.core.names import validate_model_name
+from pyfunc_ops.core.uri import parse_model_uri
 from pyfunc_ops.errors import ResourceExistsError
-from pyfunc_ops.storage.uri import parse_model_uri
 from pyfunc_ops.tracking.engine import get_engine
 from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
 from pyfunc_ops.tracking.filters import Condition, parse_filter
@@ -22,7 +23,6 @@ from pyfunc_ops.tracking.registry import RegistryStore
 from pyfunc_ops.tracking.runs import RunStore, canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
 from pyfunc_ops.tracking.uri import get_tracking_uri, normalize_tracking_uri
-from pyfunc_ops.tracking.validation import validate_model_name
 
 logger = logging.getLogger(__name__)
 

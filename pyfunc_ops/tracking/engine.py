@@ -27,10 +27,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
-from pyfunc_ops.errors import InvalidURIError, PyfuncOpsError
+from pyfunc_ops.errors import InvalidURIError, PyfuncOpsError, TrackingStoreError
 from pyfunc_ops.tracking import migrations
 
 logger = logging.getLogger(__name__)
@@ -145,7 +145,7 @@ def get_engine(url: str) -> Engine:
             raise
         except Exception as exc:
             engine.dispose()
-            raise PyfuncOpsError(
+            raise TrackingStoreError(
                 f"cannot open the tracking database "
                 f"{engine.url.render_as_string(hide_password=True)!r}: {exc}; check that the "
                 "server is running and the URL, user and password are right"
@@ -166,10 +166,25 @@ def dispose_engines(url: str | None = None) -> None:
 
 
 @contextmanager
+def _store_errors(engine: Engine) -> Iterator[None]:
+    """Report a database that went away (or cannot be opened) after the engine was made as
+    :class:`TrackingStoreError`, not as SQLAlchemy's own error. Only operational errors
+    are translated: an ``IntegrityError`` is the caller's to handle (a lost race)."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise TrackingStoreError(
+            f"the tracking database {engine.url.render_as_string(hide_password=True)!r} "
+            f"failed: {exc.orig or exc}; check that the server is running and reachable and "
+            "that the URL, user and password are right"
+        ) from exc
+
+
+@contextmanager
 def write_transaction(engine: Engine) -> Iterator[Connection]:
     """A transaction that will write: ``BEGIN IMMEDIATE`` on SQLite, plain elsewhere.
     Commits on success, rolls back on any exception."""
-    with engine.connect() as conn:
+    with _store_errors(engine), engine.connect() as conn:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
             yield conn
@@ -178,5 +193,5 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
     """A read-only transaction: one consistent snapshot for a multi-statement read."""
-    with engine.connect() as conn, conn.begin():
+    with _store_errors(engine), engine.connect() as conn, conn.begin():
         yield conn

@@ -4,17 +4,17 @@ This sits below :class:`~pyfunc_ops.tracking.client.TrackingClient` (which resol
 ``runs:/`` source given to ``create_model_version`` with it) and works on the run and
 registry stores directly, so the client and :mod:`pyfunc_ops.tracking.resolve` (the
 public functions, with a default client) both build on it without importing each other.
-It takes the :class:`~pyfunc_ops.storage.uri.ModelURI` already parsed: a URI is parsed
+It takes the :class:`~pyfunc_ops.core.uri.ModelURI` already parsed: a URI is parsed
 once per call chain, never again here. Every failed lookup says what does exist.
 """
 
 from __future__ import annotations
 
+from pyfunc_ops.core.uri import ModelURI, join
 from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
-from pyfunc_ops.storage.uri import ModelURI
 from pyfunc_ops.tracking.entities import ModelVersion
 from pyfunc_ops.tracking.registry import RegistryStore, describe_stages
-from pyfunc_ops.tracking.runs import RunStore, join_uri
+from pyfunc_ops.tracking.runs import RunStore
 
 
 def model_version(parsed: ModelURI, registry: RegistryStore) -> ModelVersion | None:
@@ -61,7 +61,7 @@ def artifact_location(parsed: ModelURI, runs: RunStore, registry: RegistryStore)
         if not parsed.run_id:
             raise InvalidURIError(f"model URI {parsed.raw!r} has no run id")
         run = runs.get_run(parsed.run_id)
-        return join_uri(run.info.artifact_uri, parsed.artifact_path or "")
+        return join(run.info.artifact_uri, parsed.artifact_path or "")
     if parsed.scheme == "models":
         version = model_version(parsed, registry)
         assert version is not None

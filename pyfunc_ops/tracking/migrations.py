@@ -24,7 +24,7 @@ from typing import Any
 from sqlalchemy import Column, Connection, Table, inspect, select
 from sqlalchemy.schema import CreateColumn
 
-from pyfunc_ops.errors import PyfuncOpsError
+from pyfunc_ops.errors import TrackingStoreError
 from pyfunc_ops.tracking import schema
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def upgrade(conn: Connection, url_for_messages: str = "") -> int:
         _stamp(conn, latest)
         return latest
     if current > latest:
-        raise PyfuncOpsError(
+        raise TrackingStoreError(
             f"tracking database{where} has schema version {current}, newer than the "
             f"version {latest} this pyfunc_ops understands; upgrade pyfunc_ops on this "
             "machine (a newer release wrote to this database)"

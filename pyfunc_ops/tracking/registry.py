@@ -20,13 +20,22 @@ from sqlalchemy import Connection, Engine, and_, func, not_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from pyfunc_ops.core.names import (
+    ACTIVE_STAGES,
+    ARCHIVED,
+    NONE,
+    canonical_stage,
+    validate_alias,
+    validate_model_name,
+    validate_version,
+)
 from pyfunc_ops.errors import (
     InvalidParameterError,
-    PyfuncOpsError,
     ResourceExistsError,
     ResourceNotFoundError,
+    TrackingStoreError,
 )
-from pyfunc_ops.tracking import hints, stages
+from pyfunc_ops.tracking import hints
 from pyfunc_ops.tracking.engine import read_transaction, write_transaction
 from pyfunc_ops.tracking.entities import ModelVersion, ModelVersionStatus, RegisteredModel
 from pyfunc_ops.tracking.filters import Condition
@@ -38,12 +47,7 @@ from pyfunc_ops.tracking.schema import (
     registered_models,
 )
 from pyfunc_ops.tracking.sqlutil import exists_row, in_chunks, now_ms, upsert
-from pyfunc_ops.tracking.validation import (
-    validate_alias,
-    validate_key,
-    validate_model_name,
-    validate_version,
-)
+from pyfunc_ops.tracking.validation import validate_key
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +334,7 @@ class RegistryStore:
                             version=version,
                             creation_timestamp=now,
                             last_updated_timestamp=now,
-                            current_stage=stages.NONE,
+                            current_stage=NONE,
                             source=source,
                             run_id=run_id,
                             status=ModelVersionStatus.READY,
@@ -355,7 +359,7 @@ class RegistryStore:
                 # the contenders do not collide again in lockstep, then take a fresh number.
                 logger.debug("version number race on %r (attempt %d); retrying", name, attempt)
                 time.sleep(random.uniform(0.005, 0.05) * attempt)
-        raise PyfuncOpsError(
+        raise TrackingStoreError(
             f"could not allocate a version number for registered model {name!r} after "
             f"{MAX_VERSION_ATTEMPTS} attempts under heavy concurrent registration; retry later"
         )
@@ -382,7 +386,7 @@ class RegistryStore:
     def get_latest_versions(
         self, name: str, stage_list: Iterable[str] | None = None
     ) -> list[ModelVersion]:
-        wanted = None if stage_list is None else [stages.canonical_stage(s) for s in stage_list]
+        wanted = None if stage_list is None else [canonical_stage(s) for s in stage_list]
         with read_transaction(self._engine) as conn:
             self._require_model(conn, name)
             versions = self._load_versions(conn, self._latest_rows(conn, [name], wanted))
@@ -399,11 +403,11 @@ class RegistryStore:
         archive_existing_versions: bool = False,
     ) -> ModelVersion:
         number = validate_version(version, name)
-        target = stages.canonical_stage(stage)
-        if archive_existing_versions and target not in stages.ACTIVE_STAGES:
+        target = canonical_stage(stage)
+        if archive_existing_versions and target not in ACTIVE_STAGES:
             raise InvalidParameterError(
                 f"archive_existing_versions=True applies only to transitions into "
-                f"{' or '.join(stages.ACTIVE_STAGES)}; got stage {target!r} for version "
+                f"{' or '.join(ACTIVE_STAGES)}; got stage {target!r} for version "
                 f"{number} of registered model {name!r}. Pass archive_existing_versions=False"
             )
         with write_transaction(self._engine) as conn:
@@ -421,7 +425,7 @@ class RegistryStore:
                             _mv.c.version != number,
                         )
                     )
-                    .values(current_stage=stages.ARCHIVED, last_updated_timestamp=now)
+                    .values(current_stage=ARCHIVED, last_updated_timestamp=now)
                 )
             conn.execute(
                 _mv.update()
@@ -569,7 +573,7 @@ def _version_clause(condition: Condition) -> ColumnElement[bool]:
         return _compare(_mv.c.version, as_numbers)
     if condition.field == "current_stage" and condition.op in ("=", "!=", "IN", "NOT IN"):
         values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-        canonical = tuple(stages.canonical_stage(str(v)) for v in values)
+        canonical = tuple(canonical_stage(str(v)) for v in values)
         condition = Condition(
             "current_stage",
             condition.op,

@@ -1,11 +1,11 @@
 """From ``runs:/`` and ``models:/`` URIs to the artifact URL they stand for.
 
-Parsing belongs to :mod:`pyfunc_ops.storage.uri` (the one grammar of model URIs) and the
+Parsing belongs to :mod:`pyfunc_ops.core.uri` (the one grammar of model URIs) and the
 lookups to :mod:`pyfunc_ops.tracking.locate`; these are the public functions over them,
 with the configured store when no client is given. A ``runs:/<id>/<path>`` URI becomes
 ``<run's artifact_uri>/<path>``; a ``models:/`` URI becomes the ``source`` of the version it
 selects (by number, stage, ``latest`` or alias). Local paths and fsspec URLs come back as
-they are. Pass the :class:`~pyfunc_ops.storage.uri.ModelURI` when the caller has parsed
+they are. Pass the :class:`~pyfunc_ops.core.uri.ModelURI` when the caller has parsed
 the URI already: it is used as it is, not parsed again.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from pyfunc_ops.storage.uri import ModelURI, parse_model_uri
+from pyfunc_ops.core.uri import ModelURI, parse_model_uri
 from pyfunc_ops.tracking import locate
 from pyfunc_ops.tracking.client import TrackingClient
 from pyfunc_ops.tracking.entities import ModelVersion

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, select
 
 from pyfunc_ops import config
+from pyfunc_ops.core.uri import is_url, join
 from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError
 from pyfunc_ops.tracking import hints
 from pyfunc_ops.tracking.engine import read_transaction, write_transaction
@@ -27,20 +28,10 @@ from pyfunc_ops.tracking.validation import MAX_PARAM_VALUE_LENGTH, validate_key
 PARENT_RUN_TAG = "pyfunc_ops.parentRunId"
 
 
-def join_uri(base: str, *parts: str) -> str:
-    """Join URL or path parts with ``/`` (artifact roots are fsspec URLs, not OS paths)."""
-    out = base.rstrip("/") if base not in ("/", "") else base
-    for part in parts:
-        part = part.strip("/")
-        if part:
-            out = f"{out}/{part}" if not out.endswith("/") else f"{out}{part}"
-    return out
-
-
 def _artifact_root(root: str | None) -> str:
     root = root or config.artifact_root()
     # A plain path is made absolute now: the run row must not depend on a later cwd.
-    return root if "://" in root else os.path.abspath(os.path.expanduser(root))
+    return root if is_url(root) else os.path.abspath(os.path.expanduser(root))
 
 
 def canonical_status(status: str) -> str:
@@ -206,7 +197,7 @@ class RunStore:
                     status=RunStatus.RUNNING,
                     start_time=start_time if start_time is not None else now_ms(),
                     end_time=None,
-                    artifact_uri=join_uri(root, run_id, "artifacts"),
+                    artifact_uri=join(root, run_id, "artifacts"),
                 )
             )
             for key, value in (tags or {}).items():

@@ -9,51 +9,53 @@ from pathlib import Path
 import pytest
 
 from pyfunc_ops.errors import ModelFormatError
-from pyfunc_ops.models import env as envs
+from pyfunc_ops.models import env as env_files
 
 
 def test_default_conda_env() -> None:
-    conda = envs.get_default_conda_env()
+    conda = env_files.get_default_conda_env()
     python = "{}.{}.{}".format(*sys.version_info[:3])
     assert conda["dependencies"][:2] == [f"python={python}", "pip"]
-    assert envs.pip_section(conda) == [
+    assert env_files.pip_section(conda) == [
         f"pyfunc-ops=={version('pyfunc-ops')}",
         f"cloudpickle=={version('cloudpickle')}",
     ]
-    assert envs.python_of_conda_env(conda) == python
+    assert env_files.python_of_conda_env(conda) == python
 
 
 def test_pinned_unknown_package_is_left_bare() -> None:
-    assert envs.pinned("surely-not-installed-pkg") == "surely-not-installed-pkg"
+    assert env_files.pinned("surely-not-installed-pkg") == "surely-not-installed-pkg"
 
 
 def test_conda_only_dependencies() -> None:
     conda = {"dependencies": ["python=3.11", "pip", "cudatoolkit=11.8", {"pip": ["x"]}]}
-    assert envs.conda_only_dependencies(conda) == ["cudatoolkit=11.8"]
+    assert env_files.conda_only_dependencies(conda) == ["cudatoolkit=11.8"]
 
 
 def test_write_and_read_env_files(tmp_path: Path) -> None:
-    conda = envs.conda_env_from_pip(["numpy==1.26.4", "--extra-index-url https://x", "# c"])
-    assert envs.write_env_files(tmp_path, conda, envs.pip_section(conda)) == {
+    conda = env_files.conda_env_from_pip(["numpy==1.26.4", "--extra-index-url https://x", "# c"])
+    assert env_files.write_env_files(tmp_path, conda, env_files.pip_section(conda)) == {
         "conda": "conda.yaml",
         "virtualenv": "python_env.yaml",
     }
-    assert envs.read_requirements(tmp_path) == ["numpy==1.26.4"]
-    python_env = envs.read_python_env(tmp_path)
+    assert env_files.read_requirements(tmp_path) == ["numpy==1.26.4"]
+    python_env = env_files.read_python_env(tmp_path)
     assert python_env is not None
     assert python_env["dependencies"] == ["-r requirements.txt"]
-    assert envs.read_requirements(tmp_path / "nowhere") == []
-    assert envs.read_python_env(tmp_path / "nowhere") is None
+    assert env_files.read_requirements(tmp_path / "nowhere") == []
+    assert env_files.read_python_env(tmp_path / "nowhere") is None
 
 
 def test_python_env_that_is_not_a_mapping(tmp_path: Path) -> None:
     (tmp_path / "python_env.yaml").write_text("- 3.11\n")
     with pytest.raises(ModelFormatError, match=r"python_env.yaml: expected a mapping"):
-        envs.read_python_env(tmp_path)
+        env_files.read_python_env(tmp_path)
 
 
 def test_version_mismatches() -> None:
     installed = version("pyyaml")
-    assert envs.version_mismatches([f"pyyaml=={installed}", "pyyaml>=1", "not a req !!"]) == []
-    assert envs.version_mismatches(["PyYAML==0.1"]) == [f"PyYAML==0.1 (installed: {installed})"]
-    assert envs.version_mismatches(["mlflow==2.0"], ignore=("mlflow",)) == []
+    assert env_files.version_mismatches([f"pyyaml=={installed}", "pyyaml>=1", "not a req !!"]) == []
+    assert env_files.version_mismatches(["PyYAML==0.1"]) == [
+        f"PyYAML==0.1 (installed: {installed})"
+    ]
+    assert env_files.version_mismatches(["mlflow==2.0"], ignore=("mlflow",)) == []

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 import pyfunc_ops
+from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import ModelFormatError, ModelNotFoundError, SerializationError
 from pyfunc_ops.models import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
-from pyfunc_ops.models.model import python_version
 from pyfunc_ops.models.signature import ColSpec, ModelSignature, Schema
 
 NESTED = """\

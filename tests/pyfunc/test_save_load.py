@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 import pyfunc_ops
+from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import (
     InvalidParameterError,
     LoaderError,
@@ -88,7 +89,7 @@ def test_add_to_model_adds_the_python_function_flavor() -> None:
         "code": "code",
         "data": "data/m.pkl",
         "env": "conda.yaml",
-        "python_version": pyfunc_ops.models.model.python_version(),
+        "python_version": python_version(),
         "main": "entry",
     }
     written = yaml.safe_load(model.to_yaml())["flavors"]["python_function"]
@@ -232,7 +233,7 @@ def test_default_environment(tmp_path: Path, loader_file: Path) -> None:
     save_w2(path, loader_file)
     conda, python_env, reqs = env_files(path)
     assert conda == get_default_conda_env()
-    version = pyfunc_ops.models.model.python_version()
+    version = python_version()
     assert f"python={version}" in conda["dependencies"]
     assert reqs == pip_of(conda)
     assert f"cloudpickle=={cloudpickle.__version__}" in reqs
@@ -347,9 +348,7 @@ def test_saved_metadata(tmp_path: Path, loader_file: Path) -> None:
     assert len(raw["model_uuid"]) == 32
     assert raw["utc_time_created"]
     assert raw["pyfunc_ops_version"] == pyfunc_ops.__version__
-    assert raw["flavors"]["python_function"]["python_version"] == (
-        pyfunc_ops.models.model.python_version()
-    )
+    assert raw["flavors"]["python_function"]["python_version"] == (python_version())
 
 
 def test_flavor_kwargs_are_stored(tmp_path: Path, loader_file: Path) -> None:

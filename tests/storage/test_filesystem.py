@@ -1,4 +1,4 @@
-"""get_filesystem applies endpoints and credentials; join works for paths and URLs."""
+"""get_filesystem applies endpoints and credentials."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fsspec.implementations.memory import MemoryFileSystem
 
 from pyfunc_ops.config import Settings, use_settings
 from pyfunc_ops.errors import InvalidURIError
-from pyfunc_ops.storage.filesystem import get_filesystem, get_storage_options, join
+from pyfunc_ops.storage.filesystem import get_filesystem, get_storage_options
 
 
 @pytest.fixture
@@ -153,26 +153,10 @@ def test_s3fs_not_imported_until_needed() -> None:
 
     code = (
         "import sys, pyfunc_ops.storage as s\n"
-        "from pyfunc_ops.storage import fetch, download_tree, upload_tree, parse_model_uri\n"
+        "from pyfunc_ops.storage import fetch, download_tree, upload_tree\n"
         "s.get_filesystem('memory://x')\n"
         "heavy = [m for m in ('s3fs', 'botocore', 'pandas', 'pyspark', 'airflow', 'sqlalchemy')"
         " if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, env=dict(os.environ))
-
-
-@pytest.mark.parametrize(
-    ("base", "parts", "expected"),
-    [
-        ("s3://bucket/root", ("run1", "artifacts/model"), "s3://bucket/root/run1/artifacts/model"),
-        ("s3://bucket/root/", ("/model/",), "s3://bucket/root/model"),
-        ("memory://x", ("", "m"), "memory://x/m"),
-        ("file:///tmp/a", ("b",), "file:///tmp/a/b"),
-        ("/tmp/a", ("b", "c/d"), "/tmp/a/b/c/d"),
-        ("/tmp/a", ("/abs",), "/tmp/a/abs"),
-        ("rel", (), "rel"),
-    ],
-)
-def test_join(base: str, parts: tuple[str, ...], expected: str) -> None:
-    assert join(base, *parts) == expected

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from pyfunc_ops.core.uri import parse_model_uri
 from pyfunc_ops.errors import (
     InvalidParameterError,
+    InvalidURIError,
     PyfuncOpsError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -41,6 +45,9 @@ def test_duplicate_registered_model(client: TrackingClient) -> None:
         ("a@b", "contains '/' or '@'"),
         (" padded", "leading or trailing spaces"),
         ("x" * 300, "the limit is 256"),
+        ("..", "'..' is not a valid name"),
+        (".", "'.' is not a valid name"),
+        ("tab\there", "control characters"),
     ],
 )
 def test_invalid_model_names(client: TrackingClient, name: str, message: str) -> None:
@@ -350,3 +357,26 @@ def test_not_found_lists_closest_models_first(client: TrackingClient) -> None:
         ResourceNotFoundError, match="registered models: churn-model, aaa, bbb, zzz"
     ):
         client.get_registered_model("churn-modle")
+
+
+@pytest.mark.parametrize(
+    ("uri", "register"),
+    [
+        ("models:/../1", lambda c: c.create_registered_model("..")),
+        ("models:/m@latest", lambda c: c.set_registered_model_alias("m", "latest", 1)),
+        ("models:/m@v3", lambda c: c.set_registered_model_alias("m", "v3", 1)),
+        ("models:/m/0", lambda c: c.get_model_version("m", 0)),
+    ],
+)
+def test_registry_and_uri_parser_refuse_alike(
+    client: TrackingClient, uri: str, register: Any
+) -> None:
+    """One rule (pyfunc_ops.core.names): what the registry refuses, no models:/ URI names,
+    and both say so in the same words."""
+    client.create_registered_model("m")
+    _versions(client, "m", 1)
+    with pytest.raises(InvalidParameterError) as registry_error:
+        register(client)
+    with pytest.raises(InvalidURIError) as uri_error:
+        parse_model_uri(uri)
+    assert str(registry_error.value) in str(uri_error.value)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pyfunc_ops.core.uri import ModelURI, parse_model_uri
 from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
-from pyfunc_ops.storage.uri import ModelURI, parse_model_uri
 from pyfunc_ops.tracking import TrackingClient, resolve_model_uri, resolve_model_version
 
 

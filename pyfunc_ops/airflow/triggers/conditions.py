@@ -50,8 +50,7 @@ class VersionCondition:
         ``min_version`` may be ``None`` or ``""`` (no bound: a template whose upstream
         value is empty renders to ``""``), a positive int, or a string of digits.
         """
-        from pyfunc_ops.tracking.stages import canonical_stage
-        from pyfunc_ops.tracking.validation import validate_alias, validate_model_name
+        from pyfunc_ops.core.names import canonical_stage, validate_alias, validate_model_name
 
         model = validate_model_name(name)
         canonical = None if stage is None or stage == "" else canonical_stage(str(stage))
@@ -73,7 +72,7 @@ class VersionCondition:
 def _parse_min_version(value: object, name: str) -> int | None:
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
-    from pyfunc_ops.tracking.validation import validate_version
+    from pyfunc_ops.core.names import validate_version
 
     try:
         return validate_version(value, name)

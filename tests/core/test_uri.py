@@ -9,8 +9,17 @@ from typing import Any
 
 import pytest
 
+from pyfunc_ops.core.uri import (
+    ACCEPTED_FORMS,
+    ModelURI,
+    is_local,
+    is_remote,
+    is_url,
+    join,
+    local_path,
+    parse_model_uri,
+)
 from pyfunc_ops.errors import InvalidURIError, PyfuncOpsError
-from pyfunc_ops.storage.uri import ACCEPTED_FORMS, ModelURI, is_local, parse_model_uri
 
 
 def _fields(parsed: ModelURI) -> dict[str, Any]:
@@ -153,6 +162,14 @@ def test_is_local(uri: str, local: bool) -> None:
         ("models:/churn/000", "versions start at 1, found 0"),
         ("models:/ churn/1", "not a valid name"),
         ("models:/../1", "not a valid name"),
+        ("models:/../latest", r"'\.\.' is not a valid name"),
+        ("models:/churn@latest", "alias 'latest' for registered model 'churn' is reserved"),
+        ("models:/churn@Latest", "alias 'Latest' for registered model 'churn' is reserved"),
+        ("models:/churn@v3", "alias 'v3' for registered model 'churn' is reserved"),
+        ("models:/churn@3", "alias '3' for registered model 'churn' is reserved"),
+        ("models:/churn@" + "a" * 256, "the limit is 255"),
+        ("models:/" + "m" * 257 + "/1", "the limit is 256"),
+        ("models:/ch\turn/1", "control characters"),
         ("://foo", "protocol before '://' is missing"),
         ("::s3://bucket", "protocol before '://' is missing"),
         ("s3://", "names no location"),
@@ -195,3 +212,55 @@ def test_accepted_forms_lists_every_form() -> None:
         "models:/<name>@<alias>",
     ):
         assert form in ACCEPTED_FORMS
+
+
+@pytest.mark.parametrize(
+    ("base", "parts", "expected"),
+    [
+        ("s3://bucket/root", ("run1", "artifacts/model"), "s3://bucket/root/run1/artifacts/model"),
+        ("s3://bucket/root/", ("/model/",), "s3://bucket/root/model"),
+        ("memory://x", ("", "m"), "memory://x/m"),
+        ("file:///tmp/a", ("b",), "file:///tmp/a/b"),
+        ("/tmp/a", ("b", "c/d"), "/tmp/a/b/c/d"),
+        ("/tmp/a", ("/abs",), "/tmp/a/abs"),
+        ("rel", (), "rel"),
+    ],
+)
+def test_join(base: str, parts: tuple[str, ...], expected: str) -> None:
+    assert join(base, *parts) == expected
+
+
+@pytest.mark.parametrize(
+    ("location", "url", "remote"),
+    [
+        ("/tmp/model", False, False),
+        ("rel/model", False, False),
+        ("C:\\models\\m", False, False),
+        ("file:///tmp/model", True, False),
+        ("FILE:///tmp/model", True, False),
+        ("local:///tmp/model", True, False),
+        ("s3://bucket/model", True, True),
+        ("memory://model", True, True),
+        ("simplecache::file:///tmp/model", True, True),
+        ("simplecache::s3://bucket/model", True, True),
+        ("mlflow-artifacts:/0/abc/artifacts", False, False),
+    ],
+)
+def test_is_url_and_is_remote(location: str, url: bool, remote: bool) -> None:
+    assert is_url(location) is url
+    assert is_remote(location) is remote
+
+
+@pytest.mark.parametrize(
+    ("location", "path"),
+    [
+        ("/tmp/model", "/tmp/model"),
+        ("file:///tmp/model", "/tmp/model"),
+        ("local:///tmp/model", "/tmp/model"),
+        # No percent-decoding: fsspec's local filesystem wrote to this very path.
+        ("file:///tmp/my%20model", "/tmp/my%20model"),
+        ("s3://bucket/model", "s3://bucket/model"),
+    ],
+)
+def test_local_path(location: str, path: str) -> None:
+    assert local_path(location) == path

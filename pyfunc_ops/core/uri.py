@@ -16,9 +16,19 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from pyfunc_ops.errors import InvalidURIError
+from pyfunc_ops.core import names
+from pyfunc_ops.errors import InvalidParameterError, InvalidURIError
 
-__all__ = ["ACCEPTED_FORMS", "STAGES", "ModelURI", "is_local", "parse_model_uri"]
+__all__ = [
+    "ACCEPTED_FORMS",
+    "ModelURI",
+    "is_local",
+    "is_remote",
+    "is_url",
+    "join",
+    "local_path",
+    "parse_model_uri",
+]
 
 ACCEPTED_FORMS = """\
 Accepted model URI forms:
@@ -34,10 +44,6 @@ Accepted model URI forms:
   models:/<name>/latest              the latest version of a registered model
   models:/<name>@<alias>             the version an alias points to"""
 
-#: Registry stages in their canonical spelling; URIs match them case-insensitively.
-STAGES: tuple[str, ...] = ("None", "Staging", "Production", "Archived")
-_STAGES_BY_LOWER = {stage.lower(): stage for stage in STAGES}
-
 # RFC 3986 scheme syntax; fsspec protocols follow it (s3, gs, abfs, memory, git+https...).
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
 # fsspec URLs, including chained ones such as ``simplecache::s3://bucket/key``.
@@ -46,9 +52,6 @@ _FSSPEC_URL = re.compile(rf"^(?P<chain>(?:{_SCHEME}::)*)(?P<protocol>{_SCHEME}):
 _SCHEME_PREFIX = re.compile(rf"^(?P<scheme>{_SCHEME}):")
 # A run id is one path component: letters, digits, '_', '-', '.' (never '.' or '..').
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-# Alias syntax of the registry (the same rule MLflow applies).
-_ALIAS = re.compile(r"^[A-Za-z0-9_\-]{1,255}$")
-_VERSION = re.compile(r"^[0-9]+$")
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 
 
@@ -118,11 +121,12 @@ def _parse_runs(uri: str, rest: str) -> ModelURI:
 
 
 def _check_name(uri: str, name: str) -> str:
-    if not name or not name.strip():
+    if not name:
         raise _invalid(uri, "the registered model name is missing")
-    if name != name.strip() or name in (".", "..") or not name.isprintable():
-        raise _invalid(uri, f"the registered model name {name!r} is not a valid name")
-    return name
+    try:
+        return names.validate_model_name(name)
+    except InvalidParameterError as exc:
+        raise _invalid(uri, str(exc)) from None
 
 
 def _parse_models(uri: str, rest: str) -> ModelURI:
@@ -142,31 +146,33 @@ def _parse_models(uri: str, rest: str) -> ModelURI:
         _check_name(uri, name)
         if not alias:
             raise _invalid(uri, "the alias after '@' is missing")
-        if not _ALIAS.match(alias):
-            raise _invalid(
-                uri, f"the alias {alias!r} may only contain letters, digits, '_' and '-'"
-            )
+        try:
+            names.validate_alias(alias, name)
+        except InvalidParameterError as exc:
+            raise _invalid(uri, str(exc)) from None
         return ModelURI(raw=uri, scheme="models", name=name, alias=alias)
     if len(parts) != 2:
         raise _invalid(uri, "expected exactly two components after 'models:/'")
     name, suffix = parts
-    _check_name(uri, name)
     if "@" in name:
         raise _invalid(uri, "an alias URI has no '/<suffix>' after '@<alias>'")
+    _check_name(uri, name)
     if not suffix:
         raise _invalid(uri, "the version, stage or 'latest' after the name is missing")
-    if _VERSION.match(suffix):
-        version = int(suffix)
-        if version <= 0:
-            raise _invalid(uri, f"versions start at 1, found {version}")
+    if names.is_version_number(suffix):
+        try:
+            version = names.validate_version(suffix, name)
+        except InvalidParameterError as exc:
+            raise _invalid(uri, str(exc)) from None
         return ModelURI(raw=uri, scheme="models", name=name, version=version)
     if suffix.lower() == "latest":
         return ModelURI(raw=uri, scheme="models", name=name, latest=True)
-    stage = _STAGES_BY_LOWER.get(suffix.lower())
+    stage = names.find_stage(suffix)
     if stage is None:
         raise _invalid(
             uri,
-            f"{suffix!r} is neither a version number, 'latest' nor a stage ({', '.join(STAGES)})",
+            f"{suffix!r} is neither a version number, 'latest' nor a stage "
+            f"({', '.join(names.STAGES)})",
         )
     return ModelURI(raw=uri, scheme="models", name=name, stage=stage)
 
@@ -236,3 +242,52 @@ def is_local(uri: str | os.PathLike[str] | ModelURI) -> bool:
     """Whether ``uri`` names a local path (plain, relative or ``file:``), without I/O."""
     parsed = uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
     return parsed.scheme == "local"
+
+
+# A location (not a model URI): an fsspec URL, possibly chained, or a plain local path.
+_URL = re.compile(rf"^(?:{_SCHEME}::)*(?P<protocol>{_SCHEME})://")
+
+
+def is_url(location: str) -> bool:
+    """Whether ``location`` is a ``protocol://`` URL (``file://`` and chained
+    ``simplecache::s3://`` ones included) rather than a plain local path."""
+    return bool(_URL.match(location))
+
+
+def is_remote(location: str) -> bool:
+    """Whether reading ``location`` needs fsspec: a URL other than a plain ``file://`` or
+    ``local://`` one. Remote models are fetched into the cache; local ones are used in
+    place."""
+    match = _URL.match(location)
+    if not match:
+        return False
+    chained = match.group(0) != f"{match['protocol']}://"
+    return chained or match["protocol"].lower() not in _LOCAL_PROTOCOLS
+
+
+def local_path(location: str) -> str:
+    """The local path a location that :func:`is_remote` says is local names.
+
+    ``file://`` and ``local://`` are stripped as fsspec's local filesystem does (without
+    percent-decoding), so a path read back here is the one fsspec wrote to.
+    """
+    match = _URL.match(location)
+    if match and not is_remote(location):
+        return location[match.end() :]
+    return location
+
+
+def join(location: str, *parts: str) -> str:
+    """Join path components onto a local path or a URL, always with ``/`` for URLs.
+
+    Leading and trailing slashes of ``parts`` are ignored (a part never restarts the path
+    at the root, unlike :func:`os.path.join`) and empty parts are skipped. Artifact roots
+    are fsspec URLs as often as local paths, so this is the one join for both.
+    """
+    cleaned = [part.strip("/") for part in parts if part and part.strip("/")]
+    if not cleaned:
+        return location
+    if is_url(location):
+        base = location if location.endswith("/") else location + "/"
+        return base + "/".join(cleaned)
+    return os.path.join(location, *cleaned)
