@@ -11,6 +11,7 @@ lookup receives.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from pyfunc_ops.core.uri import ModelURI, is_remote, local_path, parse_model_uri
@@ -29,9 +30,36 @@ def resolve_uri(uri: str | os.PathLike[str] | ModelURI) -> str:
     return parsed.path
 
 
-def local_model_path(uri: str | os.PathLike[str] | ModelURI) -> Path:
-    """A local folder holding the model at ``uri`` (downloaded into the cache if remote)."""
-    location = resolve_uri(uri)
+@dataclass(frozen=True)
+class ResolvedModel:
+    """Where a model URI led: the local folder to load, and what the trust policy needs.
+
+    ``source`` is the artifact location the URI stands for (a local path or a URL);
+    ``via_registry`` says it was reached through ``runs:/`` or ``models:/``; ``digest`` is
+    the digest the registry recorded for it (``None`` when it recorded none), and
+    ``verified`` says the local files were checked against that digest. ``trusted`` is the
+    trust root's verdict (see docs/security.md): a local path, or a registry-reached model
+    whose files matched its recorded digest.
+    """
+
+    uri: ModelURI
+    path: Path
+    source: str
+    via_registry: bool
+    digest: str | None = None
+    verified: bool = False
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the model comes from a trust root (loading it may run its code)."""
+        return not is_remote(self.source) or (self.via_registry and self.verified)
+
+
+def resolve_model(uri: str | os.PathLike[str] | ModelURI) -> ResolvedModel:
+    """Resolve ``uri`` to a local folder holding its model (fetched into the cache if
+    remote), with what the trust decision needs."""
+    parsed = uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
+    location = resolve_uri(parsed)
     if is_remote(location):
         from pyfunc_ops.storage.cache import fetch
 
@@ -43,7 +71,17 @@ def local_model_path(uri: str | os.PathLike[str] | ModelURI) -> Path:
             f"No model at {str(uri)!r}: expected an {MLMODEL_FILE_NAME} file in "
             f"{str(path)!r}. Check the URI, or save or log a model there first."
         )
-    return path
+    return ResolvedModel(
+        uri=parsed,
+        path=path,
+        source=location,
+        via_registry=parsed.scheme in ("runs", "models"),
+    )
+
+
+def local_model_path(uri: str | os.PathLike[str] | ModelURI) -> Path:
+    """A local folder holding the model at ``uri`` (downloaded into the cache if remote)."""
+    return resolve_model(uri).path
 
 
 def artifact_name(location: str) -> str:
