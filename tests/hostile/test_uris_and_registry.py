@@ -168,8 +168,6 @@ def test_score_files_corrupt_parquet(tmp_path: Path) -> None:
         def predict(self, data: pd.DataFrame) -> pd.Series:
             return data.iloc[:, 0]
 
-    with pytest.raises(SerializationError, match="part.parquet"):
-        score_files(
-            "unused", str(bad.parent), str(tmp_path / "out.parquet"), model=Model()
-        )
+    with pytest.raises(SerializationError, match=r"part\.parquet"):
+        score_files("unused", str(bad.parent), str(tmp_path / "out.parquet"), model=Model())
     assert not (tmp_path / "out.parquet").exists()
