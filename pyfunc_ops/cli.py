@@ -1,7 +1,10 @@
 """The ``pyfunc-ops`` command: describe and score models, browse the registry and runs.
 
 User errors (anything raised as a ``PyfuncOpsError``) end with a one-line message and exit
-code 1, never a traceback; ``--debug`` shows the traceback when you need it.
+code 1, never a traceback; ``--debug`` (anywhere on the command line) shows the traceback
+when you need it. Everything printed, and every log line, goes through
+:mod:`pyfunc_ops.core.redact`, so passwords in tracking URIs or URLs never reach a terminal
+or a CI log.
 """
 
 from __future__ import annotations
@@ -14,13 +17,14 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
+from pyfunc_ops.core.redact import install_log_redaction, redact
 from pyfunc_ops.errors import PyfuncOpsError
 
 log = logging.getLogger("pyfunc_ops.cli")
 
 
 def _emit(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(redact(text) + "\n")
 
 
 def _ts(ms: int | None) -> str:
@@ -142,15 +146,26 @@ def _client() -> Any:
 
 
 def _cmd_models_list(args: argparse.Namespace) -> None:
-    models = _client().search_registered_models()
+    client = _client()
+    models = client.search_registered_models()
     rows = []
     for m in models:
         latest = max((int(v.version) for v in m.latest_versions or []), default=None)
         aliases = ",".join(f"{a}->v{v}" for a, v in sorted((m.aliases or {}).items()))
         rows.append([m.name, latest, aliases or None, _ts(m.last_updated_timestamp)])
-    _emit(
-        _table(rows, ["NAME", "LATEST", "ALIASES", "UPDATED"]) if rows else "no registered models"
-    )
+    if not rows:
+        _emit("no registered models")
+        # An empty list most often means "the wrong store": say which one was read, on
+        # stderr so that stdout stays the plain answer scripts parse.
+        sys.stderr.write(
+            redact(
+                f"pyfunc-ops: read the registry at {client.tracking_uri}; to read another "
+                "one, set PYFUNC_OPS_TRACKING_URI (e.g. postgresql://user@host/db or a "
+                "SQLite file path)\n"
+            )
+        )
+        return
+    _emit(_table(rows, ["NAME", "LATEST", "ALIASES", "UPDATED"]))
 
 
 def _cmd_models_versions(args: argparse.Namespace) -> None:
@@ -327,9 +342,19 @@ def _add_predict(sub: Any) -> None:
     p.set_defaults(func=_cmd_predict)
 
 
+def _split_debug(argv: list[str]) -> tuple[list[str], bool]:
+    """``argv`` without ``--debug``, and whether it was there: the flag works before or
+    after the subcommand (``pyfunc-ops models list --debug``), where users type it."""
+    rest = [arg for arg in argv if arg != "--debug"]
+    return rest, len(rest) != len(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv, debug = _split_debug(list(sys.argv[1:] if argv is None else argv))
     args = parser.parse_args(argv)
+    args.debug = debug
+    install_log_redaction("pyfunc_ops")
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -341,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         # OSError: storage and file problems a backend did not wrap (permissions, ...).
         if args.debug or os.environ.get("PYFUNC_OPS_DEBUG"):
             raise
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = redact(str(exc)).strip()
+        first_line = text.splitlines()[0] if text else type(exc).__name__
         sys.stderr.write(f"pyfunc-ops: error: {first_line}\n")
         return 1
     except KeyboardInterrupt:

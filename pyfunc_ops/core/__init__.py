@@ -6,3 +6,10 @@ format (``models/``) and everything else, so that each rule has a single definit
 every caller uses. Modules here import only the standard library, ``errors`` and
 ``config``.
 """
+
+from pyfunc_ops.core.redact import install_log_redaction
+
+# Every pyfunc_ops logger redacts its records from the first import on, wherever logging
+# is configured (a script, Airflow, the CLI): a URL with a password logged by any layer
+# reaches no handler in clear. Costs a regex module and a record-factory wrapper.
+install_log_redaction("pyfunc_ops")

@@ -97,11 +97,15 @@ def is_secret_key(key: object) -> bool:
 
 # scheme://user:password@ -- the password runs to the last "@" before the host (a raw
 # "@" in a password is a common mistake); it never crosses "/", "?", "#" or whitespace.
+# Mistyped URLs with one or three slashes (``postgresql:/alice:pw@db``) are covered too:
+# they are exactly the ones that end up quoted in an error message.
 _USERINFO = re.compile(
-    r"(?P<prefix>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/?#@'\"]*):(?P<password>[^\s/?#'\"]*)@"
+    r"(?P<prefix>\b[A-Za-z][A-Za-z0-9+.\-]*:/{1,3}[^\s:/?#@'\"]*):(?P<password>[^\s/?#'\"]*)@"
 )
 
-# A key (optionally quoted, also backslash-escaped JSON quotes), "=" or ":", a value.
+# A key (optionally quoted, also backslash-escaped JSON quotes), "=" or ":", a value. A
+# bare value never starts with a bracket: '"signature": {' opens a JSON object (whose own
+# keys are scanned in turn), it is not a token.
 _PAIR = re.compile(
     r"""
     (?P<open>\\?["'])?
@@ -113,7 +117,7 @@ _PAIR = re.compile(
       | \\"(?:[^"\\]|\\[^"])*\\"
       | "(?:[^"\\]|\\.)*"
       | '(?:[^'\\]|\\.)*'
-      | [^\s&;,'"})\]>#]+
+      | [^\s&;,'"{}()\[\]<>#][^\s&;,'"})\]>#]*
     )
     """,
     re.VERBOSE | re.IGNORECASE,
@@ -294,7 +298,8 @@ def install_log_redaction(logger_name: str = "pyfunc_ops") -> RedactingFilter:
 
         def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
             record = previous(*args, **kwargs)
-            if record.name == logger_name or record.name.startswith(prefix):
+            name = record.name if isinstance(record.name, str) else ""  # makeLogRecord({})
+            if name == logger_name or name.startswith(prefix):
                 redact_record(record)
             return record
 

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import (
     InputNotFoundError,
     InvalidParameterError,
@@ -395,9 +396,9 @@ def run_score_files(request: ScoreFilesRequest, *, model: Any = None) -> ScoreRe
         "scoring %d %s file(s) from %s with %s into %s, %d rows per batch",
         len(files),
         fmt,
-        request.input_url,
-        request.model_uri,
-        output_uri,
+        redact(str(request.input_url)),
+        redact(str(request.model_uri)),
+        redact(output_uri),
         request.batch_size,
     )
     tmp_path = f"{out_path}.tmp-{uuid.uuid4().hex[:12]}"
@@ -422,17 +423,27 @@ def run_score_files(request: ScoreFilesRequest, *, model: Any = None) -> ScoreRe
         if out_fs.exists(tmp_path):
             out_fs.rm(tmp_path)
         raise
-    logger.info("scored %d rows in %d batches into %s", result.rows_out, result.batches, output_uri)
+    logger.info(
+        "scored %d rows in %d batches into %s", result.rows_out, result.batches, redact(output_uri)
+    )
     return result
 
 
 def _parquet_rows(fs: fsspec.AbstractFileSystem, files: list[str]) -> int:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     total = 0
     for path in files:
-        with fs.open(path, "rb") as fh:
-            total += pq.ParquetFile(fh).metadata.num_rows
+        try:
+            with fs.open(path, "rb") as fh:
+                total += pq.ParquetFile(fh).metadata.num_rows
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+            # Read before any scoring starts: a corrupt file fails the job up front.
+            raise SerializationError(
+                f"cannot read scoring input {path!r} as Parquet: {exc}. Check the file, or "
+                "pass the right input_format ('parquet', 'csv' or 'json')."
+            ) from None
     return total
 
 

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
 
 EXAMPLE_FILE_NAME = "input_example.json"
 
@@ -52,7 +52,39 @@ def load_input_example(model_dir: Path, info: dict[str, Any] | None) -> Any:
 
     if not info or info.get("type") != "dataframe":
         return None
-    payload = json.loads((model_dir / info["artifact_path"]).read_text())
-    if "dataframe_split" in payload:
+    name = info.get("artifact_path")
+    if not isinstance(name, str) or not name:
+        raise ModelFormatError(
+            f"{model_dir}: saved_input_example_info 'artifact_path' must be a file name, found "
+            f"{name!r}."
+        )
+    root = Path(model_dir).resolve()
+    target = (root / name).resolve()
+    if not target.is_relative_to(root):
+        raise ModelFormatError(
+            f"{model_dir}: saved_input_example_info 'artifact_path' {name!r} points outside "
+            "the model folder; the example must be a file inside it."
+        )
+    try:
+        payload = json.loads(target.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFormatError(
+            f"{model_dir}: the input example file {name!r} named in the MLmodel is missing."
+        ) from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ModelFormatError(
+            f"{model_dir}: the input example file {name!r} is not JSON text ({exc})."
+        ) from None
+    if isinstance(payload, dict) and "dataframe_split" in payload:
         payload = payload["dataframe_split"]
-    return pd.DataFrame(payload["data"], columns=payload.get("columns"))
+    if not isinstance(payload, dict) or not isinstance(payload.get("data"), list):
+        raise ModelFormatError(
+            f"{model_dir}: the input example file {name!r} must hold a JSON object with a "
+            "'data' list (pandas 'split' orient)."
+        )
+    try:
+        return pd.DataFrame(payload["data"], columns=payload.get("columns"))
+    except (TypeError, ValueError) as exc:
+        raise ModelFormatError(
+            f"{model_dir}: the input example file {name!r} does not describe a table ({exc})."
+        ) from None

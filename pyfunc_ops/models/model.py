@@ -146,12 +146,38 @@ class Model:
         flavors = data.pop("flavors", None)
         if flavors is None:
             flavors = {}
-        if not isinstance(flavors, dict) or not all(isinstance(v, dict) for v in flavors.values()):
+        if not isinstance(flavors, dict):
             raise ModelFormatError(
                 f"{source}: 'flavors' must map each flavor name to a mapping of its "
-                f"parameters, found {flavors!r}."
+                f"parameters, found {type(flavors).__name__} {_short(flavors)}."
             )
+        for key, value in flavors.items():
+            if not isinstance(key, str) or not isinstance(value, dict):
+                raise ModelFormatError(
+                    f"{source}: 'flavors' must map each flavor name to a mapping of its "
+                    f"parameters; flavor {key!r} is {type(value).__name__} {_short(value)}."
+                )
         flavors = {str(k): dict(v) for k, v in flavors.items()}
+        for key in data:
+            if not isinstance(key, str):
+                raise ModelFormatError(
+                    f"{source}: top-level key {key!r} is not a string; MLmodel keys are names "
+                    "such as 'flavors' or 'signature'."
+                )
+        info = data.get("saved_input_example_info")
+        if info is not None and not isinstance(info, dict):
+            raise ModelFormatError(
+                f"{source}: 'saved_input_example_info' must be a mapping such as "
+                f"{{artifact_path: input_example.json, type: dataframe}}, found "
+                f"{type(info).__name__} {_short(info)}."
+            )
+        for key in ("artifact_path", "run_id", "model_uuid", "utc_time_created"):
+            value = data.get(key)
+            if value is not None and not isinstance(value, (str, int, float)):
+                raise ModelFormatError(
+                    f"{source}: {key!r} must be a string, found {type(value).__name__} "
+                    f"{_short(value)}."
+                )
         if "loader_module" in data and PYFUNC_FLAVOR not in flavors:
             layout = "flat"
             flavors[PYFUNC_FLAVOR] = {k: data.pop(k) for k in LEGACY_FLAT_KEYS if k in data}
@@ -183,12 +209,30 @@ class Model:
                 f"No MLmodel file at {str(target)!r}: a pyfunc model is a directory holding an "
                 "'MLmodel' file. Check the path, or save a model there first."
             )
+        raw = target.read_bytes()
+        if b"\x00" in raw:
+            raise ModelFormatError(
+                f"{target}: the MLmodel file is binary (it contains NUL bytes), not YAML text."
+            )
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ModelFormatError(
+                f"{target}: the MLmodel file is not UTF-8 text (byte {exc.start}: "
+                f"{raw[exc.start : exc.start + 1]!r}); save it as UTF-8 YAML."
+            ) from None
         try:
             # Once per load_model, cold or cached: the Model is handed down, not re-read.
-            data = yaml.load(target.read_text(), Loader=_YAML_LOADER)
+            data = yaml.load(text, Loader=_YAML_LOADER)
         except yaml.YAMLError as exc:
             raise ModelFormatError(f"{target}: not valid YAML ({exc}).") from None
         return cls.from_dict(data, source=str(target))
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: hostile files can be huge."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _validate_pyfunc_flavor(conf: dict[str, Any], source: str) -> None:
@@ -196,7 +240,7 @@ def _validate_pyfunc_flavor(conf: dict[str, Any], source: str) -> None:
     if not isinstance(loader, str) or not loader:
         raise ModelFormatError(
             f"{source}: the python_function flavor needs 'loader_module', the dotted name of a "
-            f"module defining _load_pyfunc(path); found {loader!r}."
+            f"module defining _load_pyfunc(path); found {_short(loader)}."
         )
     for key in ("code", "data"):
         value = conf.get(key)

@@ -124,12 +124,32 @@ class Schema:
         if any(isinstance(i, dict) and i.get("type") == "tensor" for i in items):
             return cls(raw=items)
         specs = []
+        seen: set[str] = set()
         for item in items:
             if not isinstance(item, dict) or not isinstance(item.get("type"), str):
                 raise ModelFormatError(
-                    f"{source}: bad column spec {item!r}; expected {{type, name}}."
+                    f"{source}: bad column spec {_short(item)}; expected {{type, name}}."
                 )
-            specs.append(ColSpec(item["type"], item.get("name"), bool(item.get("required", True))))
+            name = item.get("name")
+            if name is not None and not isinstance(name, str):
+                raise ModelFormatError(
+                    f"{source}: signature column name {_short(name)} is a "
+                    f"{type(name).__name__}, not a string; name columns with strings."
+                )
+            if name is not None and name in seen:
+                raise ModelFormatError(
+                    f"{source}: signature column {name!r} appears twice; column names must be "
+                    "unique."
+                )
+            if name is not None:
+                seen.add(name)
+            required = item.get("required", True)
+            if not isinstance(required, bool):
+                raise ModelFormatError(
+                    f"{source}: signature column {name!r}: 'required' must be true or false, "
+                    f"found {_short(required)}."
+                )
+            specs.append(ColSpec(item["type"], name, required))
         return cls(specs)
 
 
@@ -151,13 +171,28 @@ class ModelSignature:
     @classmethod
     def from_dict(cls, data: Any, source: str = "MLmodel") -> ModelSignature:
         if not isinstance(data, dict):
-            raise ModelFormatError(f"{source}: 'signature' must be a mapping, found {data!r}.")
+            raise ModelFormatError(
+                f"{source}: 'signature' must be a mapping, found {type(data).__name__} "
+                f"{_short(data)}."
+            )
         inputs, outputs = data.get("inputs"), data.get("outputs")
+        for key, value in (("inputs", inputs), ("outputs", outputs)):
+            if value is not None and not isinstance(value, str):
+                raise ModelFormatError(
+                    f"{source}: signature {key!r} must be a JSON string of column specs, "
+                    f"found {type(value).__name__} {_short(value)}."
+                )
         return cls(
             inputs=Schema.from_json(inputs, source) if inputs else None,
             outputs=Schema.from_json(outputs, source) if outputs else None,
             params=data.get("params"),
         )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: hostile files can be huge."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _type_of_dtype(dtype: Any) -> str:

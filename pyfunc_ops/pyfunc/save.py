@@ -125,6 +125,30 @@ def write_model(
     return model
 
 
+def refuse_remote_destination(path: object) -> None:
+    """Raise :class:`InvalidParameterError` when ``path`` is a remote URL, not a folder."""
+    from pyfunc_ops.core.redact import redact
+    from pyfunc_ops.core.uri import is_remote
+
+    text = os.fspath(path) if isinstance(path, (str, os.PathLike)) else None
+    if not isinstance(text, str):
+        raise InvalidParameterError(
+            f"save_model: path must be a local folder (str or path-like), got "
+            f"{type(path).__name__} {path!r}."
+        )
+    if "\x00" in text:
+        raise InvalidParameterError(f"save_model: path {text!r} contains a NUL character.")
+    if is_remote(text) or (
+        re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+:/", text)
+        and not (text.lower().startswith(("file:", "local:")))
+    ):
+        raise InvalidParameterError(
+            f"save_model: {redact(text)!r} is a remote URL; save_model writes a local folder "
+            "only. Use log_model(...) to publish a model to the artifact store "
+            "(PYFUNC_OPS_ARTIFACT_ROOT, e.g. s3://...), or save to a local folder and upload it."
+        )
+
+
 def save_model(
     path: str | os.PathLike[str],
     loader_module: str | None = None,
@@ -144,7 +168,13 @@ def save_model(
 
     Workflow 1: ``python_model`` (+ ``artifacts``). Workflow 2: ``loader_module`` (+
     ``data_path``). The two cannot be mixed; ``code_path`` works with both.
+
+    ``path`` is a local folder (a path or ``file://``). A remote URL (``s3://``,
+    ``memory://``, any ``protocol://``) is refused with a pointer to ``log_model``, which
+    publishes to the artifact store (staged locally, uploaded with ``MLmodel`` last):
+    one way to publish, not two, and never a local folder named ``s3:``.
     """
+    refuse_remote_destination(path)
     first = {
         k for k, v in (("python_model", python_model), ("artifacts", artifacts)) if v is not None
     }

@@ -24,6 +24,7 @@ from typing import Any
 import fsspec
 
 from pyfunc_ops.config import Settings, current_settings
+from pyfunc_ops.core.redact import redact
 from pyfunc_ops.core.uri import is_url
 from pyfunc_ops.errors import InvalidURIError, StorageError
 
@@ -126,14 +127,16 @@ def get_filesystem(
     except ImportError as exc:
         hint = _INSTALL_HINTS.get(_canonical(protocols[-1]), "install its fsspec backend")
         raise StorageError(
-            f"Cannot access {url!r}: the fsspec backend for {protocols[-1]!r} is not "
-            f"installed ({exc}). Install it: {hint}."
+            f"Cannot access {redact(url)!r}: the fsspec backend for {protocols[-1]!r} is not "
+            f"installed ({redact(str(exc))}). Install it: {hint}."
         ) from exc
     except ValueError as exc:
         if "protocol" in str(exc).lower():
             raise InvalidURIError(
-                f"Cannot access {url!r}: fsspec knows no protocol {protocols[-1]!r} "
-                f"({exc}). Check the spelling, e.g. s3://, gs://, memory://."
+                f"Cannot access {redact(url)!r}: fsspec knows no protocol {protocols[-1]!r} "
+                f"({redact(str(exc))}). Check the spelling, e.g. s3://, gs://, memory://."
             ) from exc
-        raise StorageError(f"Cannot open a filesystem for {url!r}: {exc}") from exc
+        raise StorageError(
+            f"Cannot open a filesystem for {redact(url)!r}: {redact(str(exc))}"
+        ) from exc
     return fs, path

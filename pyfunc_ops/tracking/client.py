@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pyfunc_ops.core.names import validate_model_name
-from pyfunc_ops.core.uri import parse_model_uri
-from pyfunc_ops.errors import ResourceExistsError
+from pyfunc_ops.core.redact import redact
+from pyfunc_ops.core.uri import local_path, parse_model_uri
+from pyfunc_ops.errors import InvalidParameterError, ModelNotFoundError, ResourceExistsError
 from pyfunc_ops.tracking.engine import get_engine
 from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
 from pyfunc_ops.tracking.filters import Condition, parse_filter
@@ -23,6 +25,12 @@ from pyfunc_ops.tracking.registry import RegistryStore
 from pyfunc_ops.tracking.runs import RunStore, canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
 from pyfunc_ops.tracking.uri import get_tracking_uri, normalize_tracking_uri
+from pyfunc_ops.tracking.validation import (
+    validate_filter,
+    validate_max_results,
+    validate_tags,
+    validate_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -41,13 +49,7 @@ class TrackingClient:
         self.artifact_root = artifact_root
 
     def __repr__(self) -> str:
-        from sqlalchemy.engine import make_url
-
-        try:
-            shown = make_url(self.tracking_uri).render_as_string(hide_password=True)
-        except Exception:  # an invalid URL: show it as given, the error comes on first use
-            shown = self.tracking_uri
-        return f"TrackingClient({shown!r})"
+        return f"TrackingClient({redact(self.tracking_uri)!r})"
 
     # The database is opened on first use, not in __init__, so building a client (for
     # example in an Airflow operator's constructor at DAG parse time) never connects. The
@@ -88,6 +90,9 @@ class TrackingClient:
     ) -> list[Run]:
         """Runs, newest first, optionally only those with one of ``status`` and all
         ``tags``."""
+        max_results = validate_max_results(max_results, "search_runs")
+        validate_tags(tags, "search_runs")
+        validate_text(run_name, "run_name", "search_runs")
         return self.runs.search_runs(status, tags, run_name, max_results)
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
@@ -139,16 +144,21 @@ class TrackingClient:
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
     ) -> RegisteredModel:
+        validate_model_name(name)
+        validate_tags(tags, "create_registered_model")
+        validate_text(description, "description", "create_registered_model")
         return self.registry.create_registered_model(name, tags, description)
 
     def get_registered_model(self, name: str) -> RegisteredModel:
-        return self.registry.get_registered_model(name)
+        return self.registry.get_registered_model(validate_model_name(name))
 
     def search_registered_models(
         self, filter_string: str | None = None, max_results: int | None = None
     ) -> list[RegisteredModel]:
         """Registered models by name; ``filter_string`` may use ``name`` conditions only,
         e.g. ``"name LIKE 'churn%'"``."""
+        filter_string = validate_filter(filter_string, "search_registered_models")
+        max_results = validate_max_results(max_results, "search_registered_models")
         return self.registry.search_registered_models(parse_filter(filter_string), max_results)
 
     def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
@@ -173,7 +183,9 @@ class TrackingClient:
         """Version ``max + 1`` of an existing registered model. ``source`` may be an artifact
         URL/path or a ``runs:/`` / ``models:/`` URI, which is resolved to the artifact URL it
         names (and a ``runs:/`` URI fills in ``run_id``)."""
-        source, run_id = self._resolve_source(source, run_id)
+        validate_model_name(name)
+        validate_tags(tags, "create_model_version")
+        source, run_id = self._resolve_source(name, source, run_id)
         return self.registry.create_model_version(name, source, run_id, tags, description)
 
     def register_model(
@@ -185,19 +197,46 @@ class TrackingClient:
         description: str | None = None,
     ) -> ModelVersion:
         """Like :meth:`create_model_version`, creating the registered model first if it does
-        not exist (safe when several processes register the same new name at once)."""
+        not exist (safe when several processes register the same new name at once).
+
+        Everything is checked before anything is created (the name, the tags, the source and
+        what it resolves to), so a refused call leaves no empty registered model behind."""
         validate_model_name(name)
-        source, run_id = self._resolve_source(source, run_id)
+        validate_tags(tags, "register_model")
+        validate_text(description, "description", "register_model")
+        source, run_id = self._resolve_source(name, source, run_id)
         with contextlib.suppress(ResourceExistsError):  # exists already, or a racer made it
             self.registry.create_registered_model(name)
         return self.registry.create_model_version(name, source, run_id, tags, description)
 
-    def _resolve_source(self, source: str, run_id: str | None) -> tuple[str, str | None]:
-        if isinstance(source, str) and source.startswith(("runs:/", "models:/")):
-            parsed = parse_model_uri(source)
+    def _resolve_source(self, name: str, source: str, run_id: str | None) -> tuple[str, str | None]:
+        """The artifact location ``source`` names, checked before anything is written.
+
+        A local source (a path or ``file://``) must be a folder holding an ``MLmodel`` file
+        when it exists on this machine; a remote one is checked for its form only (looking
+        would need the object store, which ``log_model`` has just written to anyway).
+        """
+        if not isinstance(source, str) or not source.strip():
+            raise InvalidParameterError(
+                f"the source of a new version of registered model {name!r} must be a "
+                f"non-empty string (a model folder, URL, runs:/ or models:/ URI); got {source!r}"
+            )
+        validate_text(run_id, "run_id", "register_model")
+        parsed = parse_model_uri(source)  # grammar: NUL, 's3:/x' and friends are refused
+        if parsed.scheme in ("runs", "models"):
             if parsed.scheme == "runs" and run_id is None:
                 run_id = parsed.run_id
             source = artifact_location(parsed, self.runs, self.registry)
+        folder = local_path(source) if parsed.scheme != "fsspec" else None
+        if (
+            folder is not None
+            and os.path.exists(folder)
+            and not os.path.isfile(os.path.join(folder, "MLmodel"))
+        ):
+            raise ModelNotFoundError(
+                f"cannot register {redact(source)!r}: it holds no model (no 'MLmodel' file "
+                "there); save or log a model to it first"
+            )
         return source, run_id
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
@@ -251,6 +290,11 @@ class TrackingClient:
     ) -> list[ModelVersion]:
         """Versions matching ``filter_string`` (MLflow syntax, e.g. ``"name='churn'"``) and
         every keyword given; by name, newest version first."""
+        filter_string = validate_filter(filter_string, "search_model_versions")
+        max_results = validate_max_results(max_results, "search_model_versions")
+        tags = validate_tags(tags, "search_model_versions")
+        if name is not None:
+            validate_model_name(name)
         conditions = list(parse_filter(filter_string))
         if name is not None:
             conditions.append(Condition("name", "=", name))

@@ -30,6 +30,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
+from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import InvalidURIError, PyfuncOpsError, TrackingStoreError
 from pyfunc_ops.tracking import migrations
 
@@ -44,16 +45,22 @@ _lock = threading.Lock()
 _engines: dict[str, tuple[int, Engine]] = {}
 
 
+def _reason(exc: BaseException) -> str:
+    """The first line of a driver's error, redacted: drivers quote connection strings."""
+    text = str(exc).strip().splitlines()
+    return redact(text[0] if text else type(exc).__name__)
+
+
 def _parse_url(url: str) -> URL:
     try:
         return make_url(url)
     except ArgumentError as exc:
         raise InvalidURIError(
-            f"tracking URI {url!r} is not an SQLAlchemy URL; expected for example "
-            "'sqlite:////abs/path/tracking.db' or "
+            f"tracking URI {redact(url)!r} is not an SQLAlchemy URL ({redact(str(exc))}); "
+            "expected for example 'sqlite:////abs/path/tracking.db' or "
             "'postgresql+psycopg://user:password@host:5432/dbname' "
             "(set PYFUNC_OPS_TRACKING_URI or call set_tracking_uri)"
-        ) from exc
+        ) from None
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -102,7 +109,7 @@ def _create_engine(url_string: str) -> Engine:
     except NoSuchModuleError as exc:
         raise InvalidURIError(
             f"tracking URI {url.render_as_string(hide_password=True)!r} names a database "
-            f"driver that is not installed ({exc}); for PostgreSQL install "
+            f"driver that is not installed ({redact(str(exc))}); for PostgreSQL install "
             "'pyfunc-ops[postgres]' and use 'postgresql+psycopg://...'"
         ) from exc
     except ModuleNotFoundError as exc:
@@ -147,9 +154,9 @@ def get_engine(url: str) -> Engine:
             engine.dispose()
             raise TrackingStoreError(
                 f"cannot open the tracking database "
-                f"{engine.url.render_as_string(hide_password=True)!r}: {exc}; check that the "
-                "server is running and the URL, user and password are right"
-            ) from exc
+                f"{engine.url.render_as_string(hide_password=True)!r}: {_reason(exc)}; check "
+                "that the server is running and the URL, user and password are right"
+            ) from None
         _engines[url] = (pid, engine)
         return engine
 
@@ -175,9 +182,9 @@ def _store_errors(engine: Engine) -> Iterator[None]:
     except OperationalError as exc:
         raise TrackingStoreError(
             f"the tracking database {engine.url.render_as_string(hide_password=True)!r} "
-            f"failed: {exc.orig or exc}; check that the server is running and reachable and "
-            "that the URL, user and password are right"
-        ) from exc
+            f"failed: {_reason(exc.orig or exc)}; check that the server is running and "
+            "reachable and that the URL, user and password are right"
+        ) from None
 
 
 @contextmanager

@@ -9,6 +9,8 @@ aliases are shared with the ``models:/`` URI parser and live in
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import Any
 
 from pyfunc_ops.errors import InvalidParameterError
 
@@ -31,3 +33,60 @@ def validate_key(key: object, kind: str) -> str:
             "characters and must be relative paths without '..'"
         )
     return key
+
+
+MAX_RESULTS_LIMIT = 1_000_000
+
+
+def validate_max_results(value: object, call: str) -> int | None:
+    """``max_results`` of a search: ``None`` (no limit) or a positive int. A string of
+    digits (as a template renders it) is accepted; anything else is refused here, not
+    handed to SQL as a LIMIT the database reports in its own words."""
+    if value is None:
+        return None
+    number: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        number = int(value.strip())
+    if number is None or not 0 < number <= MAX_RESULTS_LIMIT:
+        raise InvalidParameterError(
+            f"{call}: max_results must be a positive integer of at most {MAX_RESULTS_LIMIT:,} "
+            f"(or None for no limit); got {value!r}"
+        )
+    return number
+
+
+def validate_filter(value: object, call: str) -> str | None:
+    """A filter string (MLflow syntax) or ``None``."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidParameterError(
+            f"{call}: filter_string must be a string such as \"name = 'churn'\" or None; "
+            f"got {type(value).__name__} {value!r}"
+        )
+    if isinstance(value, str) and "\x00" in value:
+        raise InvalidParameterError(f"{call}: filter_string contains a NUL character")
+    return value
+
+
+def validate_tags(value: object, call: str) -> dict[str, Any] | None:
+    """Tags: ``None`` or a mapping of string keys (values are stored as strings)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InvalidParameterError(
+            f"{call}: tags must be a mapping of tag keys to values, such as {{'team': 'ml'}}; "
+            f"got {type(value).__name__} {value!r}"
+        )
+    for key in value:
+        validate_key(key, "tag")
+    return dict(value)
+
+
+def validate_text(value: object, what: str, call: str) -> str | None:
+    """An optional free-text argument (a description, a run name): ``None`` or a string."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidParameterError(
+            f"{call}: {what} must be a string or None; got {type(value).__name__} {value!r}"
+        )
+    return value

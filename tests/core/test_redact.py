@@ -341,6 +341,8 @@ def test_install_covers_child_loggers(
 
 
 def test_install_wraps_the_factory_once(restore_logging: None) -> None:
+    # Importing pyfunc_ops.core installs it already; start from logging's own factory.
+    logging.setLogRecordFactory(logging.LogRecord)
     before = logging.getLogRecordFactory()
     install_log_redaction()
     wrapped = logging.getLogRecordFactory()

@@ -22,7 +22,7 @@ import contextlib
 import functools
 import logging
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
@@ -30,6 +30,7 @@ from airflow.sdk import BaseHook
 from pyfunc_ops import config
 from pyfunc_ops.airflow import connection_form
 from pyfunc_ops.config import Settings
+from pyfunc_ops.core.redact import install_log_redaction, redact, redact_mapping
 from pyfunc_ops.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -52,6 +53,11 @@ class PyfuncOpsConfig:
     aws_session_token: str | None = None
     region_name: str | None = None
     storage_options: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # The dataclass repr would print the secret key and token (tracebacks, logs).
+        shown = redact_mapping({f.name: getattr(self, f.name) for f in fields(self)})
+        return "PyfuncOpsConfig(" + ", ".join(f"{k}={v!r}" for k, v in shown.items()) + ")"
 
     def s3_storage_options(self) -> dict[str, Any]:
         """s3fs keyword arguments for this configuration (empty: s3fs's own defaults)."""
@@ -104,6 +110,8 @@ class PyfuncOpsHook(BaseHook):
 
     def __init__(self, pyfunc_ops_conn_id: str = default_conn_name) -> None:
         super().__init__()
+        # Where Airflow runs our code, logging is Airflow's: redact our records there.
+        install_log_redaction("pyfunc_ops")
         self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
 
     # -- configuration -----------------------------------------------------------------
@@ -128,7 +136,8 @@ class PyfuncOpsHook(BaseHook):
         if not isinstance(storage_options, dict):
             raise InvalidParameterError(
                 f"pyfunc_ops connection {self.pyfunc_ops_conn_id!r}: extra 'storage_options' "
-                f"must be a JSON object of s3fs arguments; got {storage_options!r}"
+                f"must be a JSON object of s3fs arguments; got "
+                f"{type(storage_options).__name__} {redact(repr(storage_options))}"
             )
         return PyfuncOpsConfig(
             tracking_uri=extra.get("tracking_uri") or "",
@@ -199,13 +208,28 @@ class PyfuncOpsHook(BaseHook):
             yield settings
 
     def test_connection(self) -> tuple[bool, str]:
-        """Open the tracking store and list registered models (Airflow's "Test" button)."""
+        """Open the tracking store and list registered models (Airflow's "Test" button).
+
+        A SQLite store whose folder does not exist fails the test and is not created: the
+        button must find a typo, not hide it under a fresh empty database. The message is
+        redacted (it is shown in the UI and logged).
+        """
+        from pyfunc_ops.tracking.uri import missing_sqlite_folder
+
         try:
+            tracking_uri = self.get_config().tracking_uri
+            folder = missing_sqlite_folder(tracking_uri)
+            if folder is not None:
+                return False, redact(
+                    f"the SQLite tracking store {tracking_uri!r} is in folder {folder!r}, "
+                    "which does not exist; create the folder or fix the tracking_uri extra "
+                    "(nothing was created)"
+                )
             client = self.get_client()
-            client.search_registered_models()
+            client.search_registered_models(max_results=1)
         except Exception as exc:  # reported to the UI, not raised
-            return False, f"{type(exc).__name__}: {exc}"
-        return True, f"connected to the tracking store {client.tracking_uri}"
+            return False, redact(f"{type(exc).__name__}: {exc}")
+        return True, redact(f"connected to the tracking store {client.tracking_uri}")
 
     # -- Airflow UI --------------------------------------------------------------------
 
@@ -218,7 +242,8 @@ class PyfuncOpsHook(BaseHook):
 def _extras(extra: Any, conn_id: str) -> dict[str, Any]:
     if not isinstance(extra, dict):
         raise InvalidParameterError(
-            f"pyfunc_ops connection {conn_id!r}: extra must be a JSON object; got {extra!r}"
+            f"pyfunc_ops connection {conn_id!r}: extra must be a JSON object; got "
+            f"{type(extra).__name__} {redact(repr(extra))}"
         )
     unknown = sorted(set(extra) - _EXTRA_KEYS)
     if unknown:

@@ -27,6 +27,7 @@ from airflow.sdk import BaseOperator
 
 from pyfunc_ops import config
 from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
+from pyfunc_ops.core.redact import redact_mapping
 from pyfunc_ops.jobs.request import field_names, make_request, option_defaults
 
 if TYPE_CHECKING:
@@ -113,7 +114,10 @@ class PyfuncOpsBaseOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         with config.use_settings(self.hook.get_settings()):
-            return self.execute_job(context)
+            result = self.execute_job(context)
+        # The return value becomes an XCom, shown in the UI and stored in the database:
+        # no password of a URL or secret-looking key may ride along.
+        return redact_mapping(result)
 
     def execute_job(self, context: Context) -> Any:
         """The task's work, run with the connection's settings current."""

@@ -16,7 +16,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError
+from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError, TrackingStoreError
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
 
 if TYPE_CHECKING:
@@ -83,6 +83,24 @@ def _parse_min_version(value: object, name: str) -> int | None:
         ) from exc
 
 
+def require_store_folder(tracking_uri: str) -> None:
+    """Refuse a SQLite tracking store whose folder does not exist, creating nothing.
+
+    Waiting cannot fix a mistyped path, and opening the store would create the folder and
+    an empty database there, after which the sensor waits forever on the wrong store.
+    """
+    from pyfunc_ops.core.redact import redact
+    from pyfunc_ops.tracking.uri import missing_sqlite_folder
+
+    folder = missing_sqlite_folder(tracking_uri)
+    if folder is not None:
+        raise TrackingStoreError(
+            f"the SQLite tracking store {redact(tracking_uri)!r} is in folder {folder!r}, "
+            "which does not exist; check the connection's tracking_uri or "
+            "PYFUNC_OPS_TRACKING_URI (nothing was created)"
+        )
+
+
 def find_model_version(
     client: TrackingClient,
     name: str,
@@ -101,8 +119,10 @@ def find_model_version(
 
     A registered model or alias that does not exist yet is "not yet", not an error: the
     sensor typically starts before the training DAG registers the first version. Database
-    and configuration errors propagate.
+    and configuration errors propagate: a SQLite store whose folder does not exist is one
+    (:func:`require_store_folder`), refused instead of created by every poke.
     """
+    require_store_folder(client.tracking_uri)
     if alias is not None:
         try:
             version = client.get_model_version_by_alias(name, alias)
