@@ -359,7 +359,9 @@ def test_asset_naming() -> None:
     assert (
         model_asset("my model", alias="champion").uri == "pyfunc-ops://models/my%20model@champion"
     )
-    with pytest.raises(InvalidParameterError, match=r"give alias or stage, not both; got alias='a'"):
+    with pytest.raises(
+        InvalidParameterError, match=r"give alias or stage, not both; got alias='a'"
+    ):
         model_asset("m", alias="a", stage="Production")
 
 
