@@ -18,7 +18,8 @@ from pyfunc_ops.errors import ResourceExistsError
 from pyfunc_ops.tracking.engine import get_engine
 from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
 from pyfunc_ops.tracking.filters import Condition, parse_filter
-from pyfunc_ops.tracking.locate import artifact_location
+from pyfunc_ops.tracking.integrity import source_digest
+from pyfunc_ops.tracking.locate import locate_target
 from pyfunc_ops.tracking.registry import RegistryStore
 from pyfunc_ops.tracking.runs import RunStore, canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
@@ -169,12 +170,17 @@ class TrackingClient:
         run_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
+        digest: str | None = None,
     ) -> ModelVersion:
         """Version ``max + 1`` of an existing registered model. ``source`` may be an artifact
         URL/path or a ``runs:/`` / ``models:/`` URI, which is resolved to the artifact URL it
-        names (and a ``runs:/`` URI fills in ``run_id``)."""
-        source, run_id = self._resolve_source(source, run_id)
-        return self.registry.create_model_version(name, source, run_id, tags, description)
+        names (and a ``runs:/`` URI fills in ``run_id``).
+
+        ``digest`` pins the version's content (see :mod:`pyfunc_ops.tracking.integrity`);
+        when not given it is the digest recorded for a ``runs:/`` or ``models:/`` source,
+        else the one of the manifest found at the source (``None`` if it has none)."""
+        source, run_id, digest = self._resolve_source(source, run_id, digest)
+        return self.registry.create_model_version(name, source, run_id, tags, description, digest)
 
     def register_model(
         self,
@@ -183,22 +189,29 @@ class TrackingClient:
         run_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
+        digest: str | None = None,
     ) -> ModelVersion:
         """Like :meth:`create_model_version`, creating the registered model first if it does
         not exist (safe when several processes register the same new name at once)."""
         validate_model_name(name)
-        source, run_id = self._resolve_source(source, run_id)
+        source, run_id, digest = self._resolve_source(source, run_id, digest)
         with contextlib.suppress(ResourceExistsError):  # exists already, or a racer made it
             self.registry.create_registered_model(name)
-        return self.registry.create_model_version(name, source, run_id, tags, description)
+        return self.registry.create_model_version(name, source, run_id, tags, description, digest)
 
-    def _resolve_source(self, source: str, run_id: str | None) -> tuple[str, str | None]:
+    def _resolve_source(
+        self, source: str, run_id: str | None, digest: str | None
+    ) -> tuple[str, str | None, str | None]:
         if isinstance(source, str) and source.startswith(("runs:/", "models:/")):
             parsed = parse_model_uri(source)
             if parsed.scheme == "runs" and run_id is None:
                 run_id = parsed.run_id
-            source = artifact_location(parsed, self.runs, self.registry)
-        return source, run_id
+            target = locate_target(parsed, self.runs, self.registry)
+            source = target.location
+            digest = digest or target.digest
+        if digest is None and isinstance(source, str) and source.strip():
+            digest = source_digest(source)
+        return source, run_id, digest
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self.registry.get_model_version(name, version)
