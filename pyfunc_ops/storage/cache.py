@@ -2,7 +2,7 @@
 what the remote listing says.
 
 **By digest** (:func:`fetch_verified`, for ``models:/`` and ``runs:/`` URIs whose digest the
-registry recorded): the entry ``<cache>/sha256/<hex[:2]>/<hex>`` holds exactly the files of
+registry recorded): the entry ``<cache>/<hex[:2]>/<hex>`` holds exactly the files of
 that manifest. A hit costs no request to the object store at all, so a cached version
 loads with the store down; it checks the entry against its manifest (the manifest's own
 digest, then the set of files and every size: stat calls only). An entry is published
@@ -223,7 +223,8 @@ def digest_entry(digest: str, *, cache_root: Path | None = None) -> Path:
     """The cache folder that holds (or would hold) the model with ``digest``."""
     hexdigest = validate_digest(digest).split(":", 1)[1]
     root = Path(cache_root) if cache_root is not None else config.cache_dir()
-    return root / "sha256" / hexdigest[:2] / hexdigest
+    # The same layout as listing keys (both are sha256 hex over different inputs).
+    return root / hexdigest[:2] / hexdigest
 
 
 def _entry_problem(entry: Path, digest: str) -> str | None:
@@ -274,7 +275,7 @@ def fetch_verified(url: str, digest: str, *, cache_root: Path | None = None) -> 
     entry = cached_entry(digest, cache_root=cache_root)
     if entry is not None:
         stats.record(hit=True)
-        log.debug("Model cache hit for %s (%s): %s", redact(url), digest, entry)
+        log.info("Model cache hit for %s (%s): %s", redact(url), digest, entry)
         return entry
     final = digest_entry(digest, cache_root=cache_root)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -314,7 +315,7 @@ def _pin_path(name: str, version: int, cache_root: Path | None) -> Path:
     root = Path(cache_root) if cache_root is not None else config.cache_dir()
     # A hash, not the name: registered model names need not be valid file names.
     folder = hashlib.sha256(name.encode("utf-8")).hexdigest()[:32]
-    return root / "pins" / folder / f"{int(version)}.json"
+    return root / "pins" / f"{folder}-{int(version)}.json"
 
 
 def write_pin(pin: Pin, *, cache_root: Path | None = None) -> None:
