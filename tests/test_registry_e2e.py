@@ -153,6 +153,6 @@ def test_log_register_promote_load_in_fresh_processes(
     assert (again["hits"], again["misses"]) == (2, 0)
     # ... and with an empty cache the tampered files are refused, naming the file.
     monkeypatch.setenv("PYFUNC_OPS_CACHE_DIR", str(tmp_path / "empty-cache"))
-    with pytest.raises(IntegrityError, match="model.skops"):
+    with pytest.raises(IntegrityError, match=r"model\.skops"):
         pyfunc_sklearn.load_model(CHAMPION)
     assert not any((tmp_path / "empty-cache").glob("*/*/MLmodel"))

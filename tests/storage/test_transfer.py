@@ -183,7 +183,7 @@ def test_upload_refuses_an_occupied_destination(
         fs.pipe_file(f"{url}/notes.txt", b"someone else's")
     before = {path: fs.cat_file(path) for path in fs.find(url)}
     (model_dir / "data" / "model.pkl").write_bytes(b"retrained")
-    with pytest.raises(ModelExistsError, match="already holds files.*immutable.*new artifact"):
+    with pytest.raises(ModelExistsError, match=r"already holds files.*immutable.*new artifact"):
         upload_tree(model_dir, url)
     assert {path: fs.cat_file(path) for path in fs.find(url)} == before
 
@@ -194,7 +194,7 @@ def test_upload_refuses_a_symlink_leaving_the_folder(
     secret = tmp_path / "secret.txt"
     secret.write_text("not part of the model")
     (model_dir / "data" / "leak.txt").symlink_to(secret)
-    with pytest.raises(ModelFormatError, match="leak.txt.*outside the folder"):
+    with pytest.raises(ModelFormatError, match=r"leak\.txt.*outside the folder"):
         upload_tree(model_dir, f"{memory_url}/m")
     assert not MemoryFileSystem().exists(f"{memory_url}/m")
 
