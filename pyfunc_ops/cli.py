@@ -46,13 +46,17 @@ def describe(model_uri: str) -> dict[str, Any]:
     """Everything worth knowing about a model, as plain data."""
     from pyfunc_ops.models import env as envs
     from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
-    from pyfunc_ops.pyfunc.resolve import local_model_path
+    from pyfunc_ops.pyfunc.resolve import resolve_model
     from pyfunc_ops.tracking.resolve import resolve_model_version
 
     # A models:/ URI is resolved once, so the registry facts and the files shown belong
-    # to the same version even if an alias moves meanwhile.
+    # to the same version even if an alias moves meanwhile; the files are loaded through
+    # that version's number, so they are verified against its digest.
     version = resolve_model_version(model_uri) if model_uri.startswith("models:/") else None
-    model_dir = local_model_path(version.source if version is not None else model_uri)
+    resolved = resolve_model(
+        f"models:/{version.name}/{version.version}" if version is not None else model_uri
+    )
+    model_dir = resolved.path
     model = Model.load(model_dir)
     pyfunc_conf = model.flavors.get(PYFUNC_FLAVOR, {})
     files = sorted(p for p in model_dir.rglob("*") if p.is_file())
@@ -76,6 +80,8 @@ def describe(model_uri: str) -> dict[str, Any]:
         },
         "size_bytes": sum(p.stat().st_size for p in files),
         "files": [p.relative_to(model_dir).as_posix() for p in files],
+        "digest": resolved.digest,
+        "verified": resolved.verified,
     }
     if version is not None:
         info["registry"] = {
@@ -83,8 +89,21 @@ def describe(model_uri: str) -> dict[str, Any]:
             "version": version.version,
             "stage": version.current_stage,
             "aliases": list(version.aliases),
+            "digest": version.digest,
         }
     return info
+
+
+def _digest_line(info: dict[str, Any]) -> str:
+    if info["digest"]:
+        state = "files verified" if info["verified"] else "files not verified"
+        return f"digest:         {info['digest']} ({state})"
+    if info["model_uri"].startswith(("models:/", "runs:/")):
+        return (
+            "digest:         none recorded (no pyfunc_ops manifest, e.g. written by MLflow): "
+            "files not verified"
+        )
+    return "digest:         - (a path or URL, not through the registry: not verified)"
 
 
 def _cmd_describe(args: argparse.Namespace) -> None:
@@ -107,6 +126,7 @@ def _cmd_describe(args: argparse.Namespace) -> None:
             f"registry:       {reg['name']} v{reg['version']} stage={reg['stage']} "
             f"aliases={','.join(reg['aliases']) or '-'}"
         )
+    lines.append(_digest_line(info))
     for part in ("inputs", "outputs"):
         cols = info["signature"][part]
         if cols:
@@ -179,11 +199,12 @@ def _cmd_models_versions(args: argparse.Namespace) -> None:
             ",".join(v.aliases) or None,
             v.run_id,
             _ts(v.creation_timestamp),
+            v.digest[:19] if v.digest else "none",
             v.source,
         ]
         for v in sorted(versions, key=lambda v: int(v.version), reverse=True)
     ]
-    _emit(_table(rows, ["VERSION", "STAGE", "ALIASES", "RUN", "CREATED", "SOURCE"]))
+    _emit(_table(rows, ["VERSION", "STAGE", "ALIASES", "RUN", "CREATED", "DIGEST", "SOURCE"]))
 
 
 def _cmd_models_promote(args: argparse.Namespace) -> None:

@@ -166,12 +166,16 @@ def test_describe_json(capsys: pytest.CaptureFixture[str], registry: dict[str, A
     assert {"MLmodel", "model.skops", "requirements.txt", "python_env.yaml"} <= set(info["files"])
     local = Path(info["local_path"])
     assert info["size_bytes"] == sum(p.stat().st_size for p in local.rglob("*") if p.is_file())
+    digest = tracking.TrackingClient().get_model_version("churn", 2).digest
+    assert digest is not None and digest.startswith("sha256:")
     assert info["registry"] == {
         "name": "churn",
         "version": 2,
         "stage": "Staging",
         "aliases": ["champion"],
+        "digest": digest,
     }
+    assert (info["digest"], info["verified"]) == (digest, True)
 
 
 def test_describe_text_of_a_run_artifact(
@@ -184,6 +188,25 @@ def test_describe_text_of_a_run_artifact(
     assert "registry:" not in out  # a runs:/ URI names no registered version
     assert "inputs:" not in out  # v1 was logged without a signature
     assert "  model.skops" in out.splitlines()
+    assert f"digest:         {registry['v1'].digest} (files verified)" in out
+
+
+def test_describe_says_when_a_version_has_no_digest(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A model without a manifest (as MLflow writes them) registers and describes."""
+    from pyfunc_ops.models.manifest import MANIFEST_FILE_NAME
+
+    model = tmp_path / "mlflow-like"
+    pyfunc_sklearn.save_model(LinearRegression().fit([[0.0], [1.0]], [0.0, 1.0]), model)
+    (model / MANIFEST_FILE_NAME).unlink()
+    version = tracking.TrackingClient().register_model(str(model), "plain")
+    assert version.digest is None
+    code, out, _ = run_cli(capsys, "describe", "models:/plain/1")
+    assert code == 0
+    assert "digest:         none recorded (no pyfunc_ops manifest" in out
+    code, out, _ = run_cli(capsys, "models", "versions", "plain")
+    assert out.splitlines()[1].split()[-2:] == ["none", str(model)]
 
 
 # -- registry and runs ------------------------------------------------------------------
@@ -214,12 +237,13 @@ def test_models_list_versions_promote(
 
     code, out, _ = run_cli(capsys, "models", "versions", "churn")
     rows = [line.split() for line in out.splitlines()]
-    assert rows[0] == ["VERSION", "STAGE", "ALIASES", "RUN", "CREATED", "SOURCE"]
+    assert rows[0] == ["VERSION", "STAGE", "ALIASES", "RUN", "CREATED", "DIGEST", "SOURCE"]
     assert [r[:4] for r in rows[1:]] == [
         ["2", "Archived", "-", registry["v2"].run_id],
         ["1", "Production", "champion", registry["v1"].run_id],
     ]
     assert rows[2][-1] == registry["v1"].artifact_uri
+    assert rows[2][-2] == registry["v1"].digest[:19]
 
     assert run_cli(capsys, "models", "list")[1].splitlines()[1].split()[:3] == [
         "churn",

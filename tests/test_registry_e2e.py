@@ -1,7 +1,7 @@
 """End to end on S3 (s3fs against moto's server on 127.0.0.1): log and register two
 versions, promote them, then load by alias and by stage in fresh processes that share
-only the environment; the second process is served from the cache, and a model changed
-in place on S3 is fetched again instead of being served stale."""
+only the environment; the second process is served from the cache by digest, a
+registered version cannot be overwritten, and one tampered with on S3 is never served."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from sklearn.linear_model import LinearRegression
 
 import pyfunc_ops.sklearn as pyfunc_sklearn
 from pyfunc_ops import tracking
+from pyfunc_ops.errors import IntegrityError, ModelExistsError
 from pyfunc_ops.storage.filesystem import get_filesystem
 from pyfunc_ops.storage.transfer import upload_tree
 
@@ -101,7 +102,7 @@ def s3_registry(s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def test_log_register_promote_load_in_fresh_processes(
-    s3_registry: dict[str, Any], s3_bucket: str, tmp_path: Path
+    s3_registry: dict[str, Any], s3_bucket: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     v1, v2, client = s3_registry["v1"], s3_registry["v2"], s3_registry["client"]
     cache_dir: Path = s3_registry["cache"]
@@ -137,19 +138,21 @@ def test_log_register_promote_load_in_fresh_processes(
     # Nothing was downloaded again: no new entry, every cached file untouched.
     assert _cache_snapshot(cache_dir) == before
 
-    # A model changed in place is not served stale. (Part of this test, not its own, to
-    # spare a fresh process: each one costs seconds of imports.)
-    old_entries = _entries(cache_dir)
-    # Overwrite version 2's files on S3 with another estimator, at the same URL.
+    # A registered version never changes: uploading over it is refused.
     with tempfile.TemporaryDirectory() as tmp:
         pyfunc_sklearn.save_model(_estimator(3), Path(tmp) / "model")
-        upload_tree(Path(tmp) / "model", s3_registry["v2"].artifact_uri)
-
+        with pytest.raises(ModelExistsError, match="already holds files"):
+            upload_tree(Path(tmp) / "model", s3_registry["v2"].artifact_uri)
+    # Tampering with its files on S3 behind the library's back: the cached, verified copy
+    # is still what loads (a hit makes no request to S3) ...
+    fs, path = get_filesystem(v2.artifact_uri)
+    fs.pipe_file(f"{path}/model.skops", b"tampered")
+    fs.invalidate_cache()
     again = _fresh_process(tmp_path, CHAMPION, PRODUCTION)
-    np.testing.assert_allclose(again["models"][CHAMPION]["predictions"], _expected(3))
-    np.testing.assert_allclose(again["models"][PRODUCTION]["predictions"], _expected(1))
-    # Version 2 was fetched again into a new entry; version 1, unchanged, was a hit.
-    assert (again["hits"], again["misses"]) == (1, 1)
-    assert again["models"][CHAMPION]["path"] != first["models"][CHAMPION]["path"]
-    assert again["models"][PRODUCTION]["path"] == first["models"][PRODUCTION]["path"]
-    assert len(_entries(cache_dir) - old_entries) == 1
+    np.testing.assert_allclose(again["models"][CHAMPION]["predictions"], _expected(2))
+    assert (again["hits"], again["misses"]) == (2, 0)
+    # ... and with an empty cache the tampered files are refused, naming the file.
+    monkeypatch.setenv("PYFUNC_OPS_CACHE_DIR", str(tmp_path / "empty-cache"))
+    with pytest.raises(IntegrityError, match=r"model\.skops"):
+        pyfunc_sklearn.load_model(CHAMPION)
+    assert not any((tmp_path / "empty-cache").glob("*/*/MLmodel"))

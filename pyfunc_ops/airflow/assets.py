@@ -8,7 +8,7 @@ cares about::
 
     @dag(schedule=[model_asset("churn", alias="champion")])
 
-Each event's ``extra`` is ``{"name", "version", "model_uri"}`` plus ``"alias"`` or
+Each event's ``extra`` is ``{"name", "version", "model_uri", "digest"}`` plus ``"alias"`` or
 ``"stage"``. When the model name (or alias, stage) is only known at run time (a templated
 argument), the operator's outlet is the asset alias ``pyfunc-ops-models`` and the events
 are attached to the same assets through it, so scheduling on the asset works either way.

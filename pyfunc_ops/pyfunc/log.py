@@ -2,6 +2,12 @@
 
 Shared by every flavor: the flavor's ``save_model`` writes the folder locally, this module
 uploads it (``MLmodel`` last) and registers it. The artifact root may be any fsspec URL.
+
+Logged models are immutable: an artifact path that already holds anything is refused
+(:class:`~pyfunc_ops.errors.ModelExistsError`), never overwritten. The digest of the
+model's manifest is recorded twice, out of reach of the artifact files: as the run tag
+``pyfunc_ops.model_digest.<artifact_path>`` (what ``runs:/`` loads verify against) and on
+the registered version.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ class ModelInfo:
     signature: Any = None
     registered_model_name: str | None = None
     registered_model_version: int | None = None
+    digest: str | None = None  # "sha256:<hex>" of the model's manifest (None: it has none)
 
 
 def check_artifact_path(artifact_path: str) -> str:
@@ -61,7 +68,9 @@ def log_model_with(
     from pyfunc_ops import tracking
     from pyfunc_ops.core.names import validate_model_name
     from pyfunc_ops.core.uri import join
+    from pyfunc_ops.models.manifest import read_manifest
     from pyfunc_ops.storage.transfer import upload_tree
+    from pyfunc_ops.tracking.integrity import run_digest_tag
 
     check_artifact_path(artifact_path)
     if registered_model_name is not None:
@@ -76,9 +85,15 @@ def log_model_with(
         model.artifact_path = artifact_path
         model.run_id = run_id
         save(path=Path(tmp) / "model", mlflow_model=model, **save_kwargs)
+        manifest = read_manifest(Path(tmp) / "model")
+        digest = manifest.digest if manifest is not None else None
         dest = join(run.info.artifact_uri, artifact_path)
-        upload_tree(Path(tmp) / "model", dest)
-        log.info("Logged model to %s (run %s)", dest, run_id)
+        upload_tree(Path(tmp) / "model", dest)  # refuses a destination holding anything
+        if digest is not None:
+            # What makes runs:/<run_id>/<artifact_path> verifiable: the digest lives in
+            # the run store, out of reach of whoever can write the artifact files.
+            tracking.TrackingClient().set_tag(run_id, run_digest_tag(artifact_path), digest)
+        log.info("Logged model to %s (run %s, digest %s)", dest, run_id, digest or "none")
         info = ModelInfo(
             model_uri=f"runs:/{run_id}/{artifact_path}",
             run_id=run_id,
@@ -87,10 +102,11 @@ def log_model_with(
             flavors=dict(model.flavors),
             model_uuid=model.model_uuid,
             signature=model.signature,
+            digest=digest,
         )
         if registered_model_name is not None:
             version = tracking.TrackingClient().register_model(
-                source=dest, name=registered_model_name, run_id=run_id
+                source=dest, name=registered_model_name, run_id=run_id, digest=digest
             )
             info.registered_model_name = registered_model_name
             info.registered_model_version = int(version.version)

@@ -1,8 +1,10 @@
 """From any model URI to a local folder: the one place that knows every URI form.
 
 Local paths are used in place. ``runs:/`` and ``models:/`` are first turned into the
-artifact URL they stand for (through the registry); remote URLs are then fetched into the
-content-addressed cache, so loading the same unchanged model again costs one listing.
+artifact URL they stand for (through the registry), with the digest recorded for them;
+a model with a recorded digest is verified against it and served from the cache entry of
+that digest (no request to the object store on a hit). Other remote URLs are fetched
+into the listing-keyed cache, so loading the same unchanged model again costs one listing.
 The URI is parsed once, here (or by the caller, who may pass the parsed
 :class:`~pyfunc_ops.core.uri.ModelURI`), and the parsed form is what the registry
 lookup receives.
@@ -10,13 +12,18 @@ lookup receives.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from pyfunc_ops.core.redact import redact
 from pyfunc_ops.core.uri import ModelURI, is_remote, local_path, parse_model_uri
-from pyfunc_ops.errors import ModelNotFoundError
+from pyfunc_ops.errors import ModelNotFoundError, TrackingStoreError
+from pyfunc_ops.models.manifest import verify
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
+
+log = logging.getLogger(__name__)
 
 
 def resolve_uri(uri: str | os.PathLike[str] | ModelURI) -> str:
@@ -55,12 +62,80 @@ class ResolvedModel:
         return not is_remote(self.source) or (self.via_registry and self.verified)
 
 
+def _registry_target(parsed: ModelURI) -> tuple[str, str | None]:
+    """The location and recorded digest of a ``runs:/`` or ``models:/`` URI.
+
+    With the registry down, a ``models:/<name>/<version>`` loaded here before comes from
+    its pin (a version's source and digest never change); aliases, stages and ``latest``
+    can change at any moment, so they always need the registry and fail with
+    :class:`TrackingStoreError`.
+    """
+    from pyfunc_ops.storage.cache import Pin, read_pin, write_pin
+    from pyfunc_ops.tracking.resolve import resolve_model_target
+
+    name, number = parsed.name, parsed.version
+    by_number = parsed.scheme == "models" and bool(name) and number is not None
+    try:
+        target = resolve_model_target(parsed)
+    except TrackingStoreError as exc:
+        pin = read_pin(str(name), int(number or 0)) if by_number else None
+        if pin is None:
+            hint = (
+                " It was never loaded on this machine, so no pin can stand in."
+                if by_number
+                else " Aliases, stages and 'latest' always need the registry; a "
+                "models:/<name>/<version> loaded here before loads from its local pin."
+            )
+            raise TrackingStoreError(
+                f"Cannot resolve {parsed.raw!r}: the registry is unavailable ({exc}).{hint}"
+            ) from exc
+        log.warning(
+            "The registry is unavailable (%s); loading %s from its local pin (digest %s, "
+            "source %s)",
+            type(exc).__name__,
+            parsed.raw,
+            pin.digest,
+            redact(pin.source),
+        )
+        return pin.source, pin.digest
+    if by_number and target.digest is not None:
+        write_pin(Pin(str(name), int(number or 0), target.digest, target.location))
+    return target.location, target.digest
+
+
+def _verified_local(location: str, digest: str) -> Path:
+    """The local folder ``location``, after a full check of its files against ``digest``."""
+    path = Path(local_path(location)).absolute()
+    if path.is_dir():  # a missing folder is reported by the caller, as for any URI
+        verify(path, digest, full_hash=True)
+    return path
+
+
 def resolve_model(uri: str | os.PathLike[str] | ModelURI) -> ResolvedModel:
     """Resolve ``uri`` to a local folder holding its model (fetched into the cache if
-    remote), with what the trust decision needs."""
+    remote), with what the trust decision needs.
+
+    A ``runs:/`` or ``models:/`` URI whose digest the registry recorded is verified: a
+    remote model is served from the cache entry of that digest (no request to the object
+    store on a hit), a local one is hashed in place; any modified, missing or extra file is
+    :class:`IntegrityError` and nothing is returned. Without a recorded digest (MLflow
+    wrote the model) it loads as before, ``verified=False``.
+    """
     parsed = uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
-    location = resolve_uri(parsed)
-    if is_remote(location):
+    via_registry = parsed.scheme in ("runs", "models")
+    digest: str | None = None
+    if via_registry:
+        location, digest = _registry_target(parsed)
+    else:
+        assert parsed.path is not None
+        location = parsed.path
+    if digest is not None and is_remote(location):
+        from pyfunc_ops.storage.cache import fetch_verified
+
+        path = Path(fetch_verified(location, digest))
+    elif digest is not None:
+        path = _verified_local(location, digest)
+    elif is_remote(location):
         from pyfunc_ops.storage.cache import fetch
 
         path = Path(fetch(location))
@@ -75,7 +150,9 @@ def resolve_model(uri: str | os.PathLike[str] | ModelURI) -> ResolvedModel:
         uri=parsed,
         path=path,
         source=location,
-        via_registry=parsed.scheme in ("runs", "models"),
+        via_registry=via_registry,
+        digest=digest,
+        verified=digest is not None,
     )
 
 

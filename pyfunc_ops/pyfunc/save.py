@@ -2,8 +2,15 @@
 
 Every flavor saves through :func:`write_model`, the one save pipeline: a staged folder,
 then ``code/``, then the metadata and environment files, then the flavor's own files and
-MLmodel sections, then the MLmodel file, then the folder is published (renamed into
-place). A flavor module only validates its arguments and writes its part.
+MLmodel sections, then the MLmodel file, then the manifest (sha256 and size of every
+other file, ``MLmodel`` included, see :mod:`pyfunc_ops.models.manifest`), then the folder
+is published (renamed into place). A flavor module only validates its arguments and
+writes its part.
+
+The manifest covers ``MLmodel`` on purpose: the ``MLmodel`` decides what code runs (loader
+module, ``python_model``, ``code``), so an edited ``MLmodel`` must fail verification like
+any other file. Written inside the staged folder after ``MLmodel``, it is still complete
+before anything is published.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from typing import Any
 from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
 from pyfunc_ops.models import env as env_files
+from pyfunc_ops.models.manifest import write_manifest
 from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.writer import copy_into, staged_directory
 from pyfunc_ops.pyfunc.python_model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
@@ -122,6 +130,7 @@ def write_model(
         env = env_files.write_env_files(tmp, conda, reqs)
         write_flavor(StagedModel(tmp, model, code, env))
         model.save(tmp)
+        write_manifest(tmp)
     return model
 
 

@@ -6,9 +6,10 @@ backends such as s3fs load only when a URL needs them. Model URI parsing, joins 
 
 - :mod:`~pyfunc_ops.storage.filesystem`: :func:`get_filesystem`,
   :func:`get_storage_options` (from the settings' ``storage_options`` and ``AWS_*``)
-- :mod:`~pyfunc_ops.storage.transfer`: :func:`download_tree`, :func:`upload_tree`,
-  :func:`copy_artifact`
-- :mod:`~pyfunc_ops.storage.cache`: :func:`fetch`
+- :mod:`~pyfunc_ops.storage.transfer`: :func:`download_tree`, :func:`upload_tree`
+  (refuses an occupied destination: published models are immutable), :func:`copy_artifact`
+- :mod:`~pyfunc_ops.storage.cache`: :func:`fetch` (keyed by listing),
+  :func:`fetch_verified` (keyed by digest, no request on a hit)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pyfunc_ops.storage.cache import fetch
+    from pyfunc_ops.storage.cache import fetch, fetch_verified
     from pyfunc_ops.storage.filesystem import get_filesystem, get_storage_options
     from pyfunc_ops.storage.transfer import copy_artifact, download_tree, upload_tree
 
@@ -28,12 +29,14 @@ _EXPORTS = {
     "download_tree": "transfer",
     "upload_tree": "transfer",
     "fetch": "cache",
+    "fetch_verified": "cache",
 }
 
 __all__ = [
     "copy_artifact",
     "download_tree",
     "fetch",
+    "fetch_verified",
     "get_filesystem",
     "get_storage_options",
     "upload_tree",

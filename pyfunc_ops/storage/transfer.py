@@ -8,14 +8,15 @@ report progress to one tqdm bar.
 
 Uploads write the ``MLmodel`` file last, after every other file has completed: readers
 (``load_model``, the Airflow sensor) treat the presence of ``MLmodel`` as "the model is
-there", so they must never see it next to a half-written tree.
+there", so they must never see it next to a half-written tree. A destination that holds
+anything already is refused (published models are immutable), so no reader ever sees
+an old ``MLmodel`` next to a half-replaced tree either.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import shutil
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
@@ -28,11 +29,13 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import TqdmCallback
 
+from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.uri import is_url, parse_model_uri
 from pyfunc_ops.errors import (
     ArtifactNotFoundError,
     InvalidParameterError,
     InvalidURIError,
+    ModelExistsError,
     ModelNotFoundError,
     PyfuncOpsError,
     StorageError,
@@ -46,6 +49,7 @@ __all__ = [
     "download_listed",
     "download_tree",
     "list_tree",
+    "read_file",
     "upload_tree",
 ]
 
@@ -236,20 +240,28 @@ def download_tree(url: str, local_dir: str | Path, *, max_workers: int = 16) -> 
     return download_listed(list_tree(url), local_dir, max_workers=max_workers)
 
 
-def _local_files(local_dir: Path) -> list[str]:
-    relatives = []
-    for dirpath, _dirnames, filenames in os.walk(local_dir, followlinks=True):
-        for filename in filenames:
-            relatives.append(Path(dirpath, filename).relative_to(local_dir).as_posix())
-    return sorted(relatives)
+def _occupied(fs: fsspec.AbstractFileSystem, root: str) -> list[str]:
+    """What already lies at ``root`` (a few names), or ``[]`` when nothing does."""
+    fs.invalidate_cache(root)
+    try:
+        found = fs.ls(root, detail=False)
+    except FileNotFoundError:
+        return []
+    names = [str(name) for name in found]
+    if not names and fs.isfile(root):
+        return [root]
+    return names[:3]
 
 
 def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> str:
     """Upload the folder ``local_dir`` to ``url``, writing ``MLmodel`` last; return ``url``.
 
     Files are uploaded concurrently; the top-level ``MLmodel`` is only written after all
-    of them completed. An ``MLmodel`` already at the destination is removed first, so a
-    reader never pairs an old ``MLmodel`` with a half-replaced tree.
+    of them completed. The destination must be empty: a published model is immutable, so
+    a location that holds anything (a model, part of one, any file) is refused with
+    :class:`ModelExistsError` rather than overwritten. The folder is listed with
+    :func:`~pyfunc_ops.core.paths.iter_tree`: a symlink leaving it, a dangling link or a
+    link cycle is :class:`ModelFormatError` and nothing is uploaded.
     """
     local_dir = Path(local_dir)
     if not local_dir.is_dir():
@@ -262,7 +274,7 @@ def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> st
             f"Cannot upload {str(local_dir)!r} to {url!r}: the folder does not exist. "
             "Save the model there first."
         )
-    relatives = _local_files(local_dir)
+    relatives = iter_tree(local_dir)
     fs, root = get_filesystem(url)
     root = root.rstrip("/") or root
     has_mlmodel = MLMODEL_FILE_NAME in relatives
@@ -270,9 +282,14 @@ def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> st
     targets = [f"{root}/{relative}" for relative in others]
     mlmodel_target = f"{root}/{MLMODEL_FILE_NAME}"
     with _storage_errors(url, "upload to"):
-        if has_mlmodel and fs.exists(mlmodel_target):
-            log.info("Replacing the model at %s: removing its MLmodel first", url)
-            fs.rm_file(mlmodel_target)
+        present = _occupied(fs, root)
+        if present:
+            raise ModelExistsError(
+                f"Cannot upload a model to {url!r}: that location already holds files "
+                f"({', '.join(repr(name) for name in present)}, ...). Published models "
+                "are immutable and are never overwritten: log to a new artifact path (or "
+                "a new run), or register a new version instead."
+            )
         if not isinstance(fs, AsyncFileSystem):
             # Object stores have no folders, but local and sftp destinations need them.
             for parent in sorted({root} | {target.rsplit("/", 1)[0] for target in targets}):
@@ -290,6 +307,18 @@ def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> st
         fs.invalidate_cache(root)
     log.debug("Uploaded %d files from %s to %s", len(relatives), local_dir, url)
     return url
+
+
+def read_file(url: str) -> bytes | None:
+    """The bytes of the single file at ``url`` (local path or fsspec URL); ``None`` if
+    there is none. One request, no listing: used for a model's small metadata files."""
+    fs, path = get_filesystem(url)
+    with _storage_errors(url, "read"):
+        try:
+            data = fs.cat_file(path)
+        except FileNotFoundError:
+            return None
+    return bytes(data)
 
 
 def copy_artifact(uri: str, dest: Path) -> Path:

@@ -20,7 +20,8 @@ from pyfunc_ops.errors import InvalidParameterError, ModelNotFoundError, Resourc
 from pyfunc_ops.tracking.engine import get_engine
 from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
 from pyfunc_ops.tracking.filters import Condition, parse_filter
-from pyfunc_ops.tracking.locate import artifact_location
+from pyfunc_ops.tracking.integrity import source_digest
+from pyfunc_ops.tracking.locate import locate_target
 from pyfunc_ops.tracking.registry import RegistryStore
 from pyfunc_ops.tracking.runs import RunStore, canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
@@ -179,14 +180,19 @@ class TrackingClient:
         run_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
+        digest: str | None = None,
     ) -> ModelVersion:
         """Version ``max + 1`` of an existing registered model. ``source`` may be an artifact
         URL/path or a ``runs:/`` / ``models:/`` URI, which is resolved to the artifact URL it
-        names (and a ``runs:/`` URI fills in ``run_id``)."""
+        names (and a ``runs:/`` URI fills in ``run_id``).
+
+        ``digest`` pins the version's content (see :mod:`pyfunc_ops.tracking.integrity`);
+        when not given it is the digest recorded for a ``runs:/`` or ``models:/`` source,
+        else the one of the manifest found at the source (``None`` if it has none)."""
         validate_model_name(name)
         validate_tags(tags, "create_model_version")
-        source, run_id = self._resolve_source(name, source, run_id)
-        return self.registry.create_model_version(name, source, run_id, tags, description)
+        source, run_id, digest = self._resolve_source(name, source, run_id, digest)
+        return self.registry.create_model_version(name, source, run_id, tags, description, digest)
 
     def register_model(
         self,
@@ -195,6 +201,7 @@ class TrackingClient:
         run_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
+        digest: str | None = None,
     ) -> ModelVersion:
         """Like :meth:`create_model_version`, creating the registered model first if it does
         not exist (safe when several processes register the same new name at once).
@@ -204,17 +211,22 @@ class TrackingClient:
         validate_model_name(name)
         validate_tags(tags, "register_model")
         validate_text(description, "description", "register_model")
-        source, run_id = self._resolve_source(name, source, run_id)
+        source, run_id, digest = self._resolve_source(name, source, run_id, digest)
         with contextlib.suppress(ResourceExistsError):  # exists already, or a racer made it
             self.registry.create_registered_model(name)
-        return self.registry.create_model_version(name, source, run_id, tags, description)
+        return self.registry.create_model_version(name, source, run_id, tags, description, digest)
 
-    def _resolve_source(self, name: str, source: str, run_id: str | None) -> tuple[str, str | None]:
-        """The artifact location ``source`` names, checked before anything is written.
+    def _resolve_source(
+        self, name: str, source: str, run_id: str | None, digest: str | None
+    ) -> tuple[str, str | None, str | None]:
+        """The artifact location ``source`` names and its digest, checked before anything
+        is written.
 
         A local source (a path or ``file://``) must be a folder holding an ``MLmodel`` file
         when it exists on this machine; a remote one is checked for its form only (looking
-        would need the object store, which ``log_model`` has just written to anyway).
+        would need the object store, which ``log_model`` has just written to anyway). The
+        digest is the caller's, else the one recorded for a ``runs:/`` or ``models:/``
+        source, else the one of the manifest found at the source.
         """
         if not isinstance(source, str) or not source.strip():
             raise InvalidParameterError(
@@ -226,7 +238,9 @@ class TrackingClient:
         if parsed.scheme in ("runs", "models"):
             if parsed.scheme == "runs" and run_id is None:
                 run_id = parsed.run_id
-            source = artifact_location(parsed, self.runs, self.registry)
+            target = locate_target(parsed, self.runs, self.registry)
+            source = target.location
+            digest = digest or target.digest
         folder = local_path(source) if parsed.scheme != "fsspec" else None
         if (
             folder is not None
@@ -237,7 +251,9 @@ class TrackingClient:
                 f"cannot register {redact(source)!r}: it holds no model (no 'MLmodel' file "
                 "there); save or log a model to it first"
             )
-        return source, run_id
+        if digest is None:
+            digest = source_digest(source)
+        return source, run_id, digest
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self.registry.get_model_version(name, version)

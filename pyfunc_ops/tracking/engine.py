@@ -27,7 +27,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, NoSuchModuleError, OperationalError
 from sqlalchemy.pool import StaticPool
 
 from pyfunc_ops.core.redact import redact
@@ -179,7 +179,11 @@ def _store_errors(engine: Engine) -> Iterator[None]:
     are translated: an ``IntegrityError`` is the caller's to handle (a lost race)."""
     try:
         yield
-    except OperationalError as exc:
+    except (OperationalError, DatabaseError) as exc:
+        # A plain DatabaseError is SQLite's "file is not a database" (the file was replaced
+        # or damaged); its subclasses (IntegrityError, ProgrammingError) are not outages.
+        if not isinstance(exc, OperationalError) and type(exc) is not DatabaseError:
+            raise
         raise TrackingStoreError(
             f"the tracking database {engine.url.render_as_string(hide_password=True)!r} "
             f"failed: {_reason(exc.orig or exc)}; check that the server is running and "

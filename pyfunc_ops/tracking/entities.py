@@ -91,7 +91,13 @@ class Run:
 
 @dataclass
 class ModelVersion:
-    """One immutable registered version of a model; ``source`` is its artifact URL."""
+    """One immutable registered version of a model; ``source`` is its artifact URL.
+
+    ``digest`` is the ``"sha256:<hex>"`` of the manifest the model was registered with
+    (:mod:`pyfunc_ops.models.manifest`): loading the version checks its files against it.
+    ``None`` when the model has no manifest (MLflow wrote it): such a version loads
+    unverified.
+    """
 
     name: str
     version: int
@@ -104,6 +110,7 @@ class ModelVersion:
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    digest: str | None = None
 
 
 @dataclass

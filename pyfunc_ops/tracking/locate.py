@@ -10,9 +10,12 @@ once per call chain, never again here. Every failed lookup says what does exist.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pyfunc_ops.core.uri import ModelURI, join
 from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
 from pyfunc_ops.tracking.entities import ModelVersion
+from pyfunc_ops.tracking.integrity import run_digest_tag
 from pyfunc_ops.tracking.registry import RegistryStore, describe_stages
 from pyfunc_ops.tracking.runs import RunStore
 
@@ -53,6 +56,34 @@ def model_version(parsed: ModelURI, registry: RegistryStore) -> ModelVersion | N
         f"alias or 'latest'; expected models:/{name}/<version>, models:/{name}/<stage>, "
         f"models:/{name}/latest or models:/{name}@<alias>"
     )
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """What a ``runs:/`` or ``models:/`` URI stands for: the artifact ``location``, the
+    ``digest`` recorded for it (``None``: none was), and the registered ``version``
+    (``None`` for ``runs:/``)."""
+
+    location: str
+    digest: str | None = None
+    version: ModelVersion | None = None
+
+
+def locate_target(parsed: ModelURI, runs: RunStore, registry: RegistryStore) -> ModelTarget:
+    """The location and recorded digest of ``parsed`` (see
+    :mod:`pyfunc_ops.tracking.integrity` for where digests are recorded)."""
+    if parsed.scheme == "runs":
+        if not parsed.run_id:
+            raise InvalidURIError(f"model URI {parsed.raw!r} has no run id")
+        run = runs.get_run(parsed.run_id)
+        artifact_path = (parsed.artifact_path or "").strip("/")
+        digest = run.data.tags.get(run_digest_tag(artifact_path)) if artifact_path else None
+        return ModelTarget(join(run.info.artifact_uri, artifact_path), digest)
+    if parsed.scheme == "models":
+        version = model_version(parsed, registry)
+        assert version is not None
+        return ModelTarget(version.source, version.digest, version)
+    return ModelTarget(str(parsed.path))
 
 
 def artifact_location(parsed: ModelURI, runs: RunStore, registry: RegistryStore) -> str:

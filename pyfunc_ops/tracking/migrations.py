@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Column, Connection, Table, inspect, select
+from sqlalchemy import Column, Connection, String, Table, inspect, select
 from sqlalchemy.schema import CreateColumn
 
 from pyfunc_ops.errors import TrackingStoreError
@@ -70,9 +70,14 @@ def _initial_schema(conn: Connection) -> None:
         add_table(conn, table)
 
 
+def _version_digests(conn: Connection) -> None:
+    add_column(conn, schema.model_versions.name, Column("digest", String(80), nullable=True))
+
+
 #: Every schema step, in order. Append only; never edit or renumber a released step.
 MIGRATIONS: list[Migration] = [
     Migration(1, "runs, params, metrics, tags and the model registry", _initial_schema),
+    Migration(2, "the manifest digest of each model version", _version_digests),
 ]
 
 

@@ -35,6 +35,7 @@ from pyfunc_ops.errors import (
     ResourceNotFoundError,
     TrackingStoreError,
 )
+from pyfunc_ops.models.manifest import validate_digest
 from pyfunc_ops.tracking import hints
 from pyfunc_ops.tracking.engine import read_transaction, write_transaction
 from pyfunc_ops.tracking.entities import ModelVersion, ModelVersionStatus, RegisteredModel
@@ -149,6 +150,7 @@ class RegistryStore:
                 description=row.description,
                 tags=tags.get((row.name, row.version), {}),
                 aliases=aliases.get((row.name, row.version), []),
+                digest=row.digest,
             )
             for row in rows
         ]
@@ -311,7 +313,11 @@ class RegistryStore:
         run_id: str | None = None,
         tags: Mapping[str, Any] | None = None,
         description: str | None = None,
+        digest: str | None = None,
     ) -> ModelVersion:
+        """Version ``max + 1`` of ``name``, pinned to ``digest`` (its manifest's digest)."""
+        if digest is not None:
+            validate_digest(digest)
         if not isinstance(source, str) or not source.strip():
             raise InvalidParameterError(
                 f"source of a new version of registered model {name!r} must be a non-empty "
@@ -339,6 +345,7 @@ class RegistryStore:
                             run_id=run_id,
                             status=ModelVersionStatus.READY,
                             description=description,
+                            digest=digest,
                         )
                     )
                     for key, value in tag_values.items():
@@ -351,7 +358,13 @@ class RegistryStore:
                         _rm.update().where(_rm.c.name == name).values(last_updated_timestamp=now)
                     )
                     created = self._version(conn, name, version)
-                logger.info("registered model %r version %d (source %s)", name, version, source)
+                logger.info(
+                    "registered model %r version %d (source %s, digest %s)",
+                    name,
+                    version,
+                    source,
+                    digest or "none",
+                )
                 return created
             except IntegrityError:
                 # Another writer took this number between our read and our insert (only

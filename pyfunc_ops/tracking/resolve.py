@@ -17,6 +17,7 @@ from pyfunc_ops.core.uri import ModelURI, parse_model_uri
 from pyfunc_ops.tracking import locate
 from pyfunc_ops.tracking.client import TrackingClient
 from pyfunc_ops.tracking.entities import ModelVersion
+from pyfunc_ops.tracking.locate import ModelTarget
 
 
 def _parsed(uri: str | os.PathLike[str] | ModelURI) -> ModelURI:
@@ -42,3 +43,15 @@ def resolve_model_uri(
         return str(parsed.path)
     tracking = client or TrackingClient()
     return locate.artifact_location(parsed, tracking.runs, tracking.registry)
+
+
+def resolve_model_target(
+    uri: str | os.PathLike[str] | ModelURI, client: TrackingClient | None = None
+) -> ModelTarget:
+    """The artifact location of ``uri`` with the digest recorded for it (``None`` for
+    local paths, fsspec URLs and models registered without a manifest)."""
+    parsed = _parsed(uri)
+    if parsed.scheme not in ("runs", "models"):
+        return ModelTarget(str(parsed.path))
+    tracking = client or TrackingClient()
+    return locate.locate_target(parsed, tracking.runs, tracking.registry)

@@ -115,6 +115,9 @@ model_versions = Table(
     Column("run_id", String(32), nullable=True),
     Column("status", String(20), nullable=False),
     Column("description", Text, nullable=True),
+    # "sha256:<hex>" of the version's manifest (pyfunc_ops.models.manifest); NULL for
+    # models without one (MLflow wrote them) and for versions registered before it existed.
+    Column("digest", String(80), nullable=True),
     Index("ix_model_versions_run_id", "run_id"),
 )
 

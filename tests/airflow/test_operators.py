@@ -75,10 +75,14 @@ def test_estimator_file_registered_once_across_retries(estimator_file: str) -> N
     assert model.predict(pd.DataFrame({"a": [1.0], "b": [2.0]}))[0] == pytest.approx(3.0)
     # The event for the registered model, with what a downstream DAG needs.
     assert op.outlets == [model_asset("reg")]
+    # The XCom and the event carry the digest recorded on the version (the retry too).
+    assert first["digest"] == client.get_model_version("reg", 1).digest
+    assert first["digest"].startswith("sha256:")
     assert first_ctx["outlet_events"][model_asset("reg")].extra == {
         "name": "reg",
         "version": 1,
         "model_uri": "models:/reg/1",
+        "digest": first["digest"],
     }
     # Another DAG run is another task instance: a new version.
     assert op.execute(_context(run_id="manual__2"))["version"] == 2
@@ -252,7 +256,15 @@ def test_registry_operators_promote_and_emit(estimator_file: str) -> None:
     assert alias_op.outlets == [model_asset("m"), model_asset("m", alias="champion")]
     ctx = _context("promote")
     result = alias_op.execute(ctx)
-    expected = {"name": "m", "version": 2, "alias": "champion", "model_uri": "models:/m@champion"}
+    digests = {v: tracking.TrackingClient().get_model_version("m", v).digest for v in (1, 2)}
+    assert all(d and d.startswith("sha256:") for d in digests.values())
+    expected = {
+        "name": "m",
+        "version": 2,
+        "alias": "champion",
+        "model_uri": "models:/m@champion",
+        "digest": digests[2],
+    }
     assert result == expected
     assert ctx["outlet_events"][model_asset("m", alias="champion")].extra == expected
     assert ctx["outlet_events"][model_asset("m")].extra == expected
@@ -267,7 +279,13 @@ def test_registry_operators_promote_and_emit(estimator_file: str) -> None:
     result = TransitionModelStageOperator(
         task_id="stage2", name="m", version=2, stage="Production", archive_existing_versions=True
     ).execute(ctx)
-    assert result == {"name": "m", "version": 2, "stage": "Production", "model_uri": "models:/m/2"}
+    assert result == {
+        "name": "m",
+        "version": 2,
+        "stage": "Production",
+        "model_uri": "models:/m/2",
+        "digest": digests[2],
+    }
     assert ctx["outlet_events"][model_asset("m", stage="Production")].extra == result
     assert client.get_model_version("m", 1).current_stage == "Archived"
     assert model_asset("m", stage="production").uri == "pyfunc-ops://models/m/Production"
@@ -288,7 +306,13 @@ def test_templated_model_name_emits_through_the_asset_alias(estimator_file: str)
         (
             uri,
             json.dumps(
-                {"alias": "gold", "model_uri": "models:/tm@gold", "name": "tm", "version": 1},
+                {
+                    "alias": "gold",
+                    "model_uri": "models:/tm@gold",
+                    "name": "tm",
+                    "version": 1,
+                    "digest": tracking.TrackingClient().get_model_version("tm", 1).digest,
+                },
                 sort_keys=True,
             ),
         )

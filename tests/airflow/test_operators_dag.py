@@ -71,7 +71,9 @@ def test_package_promote_score_in_a_dag(
         "version": 1,
         "alias": "champion",
         "model_uri": "models:/dag_model@champion",
+        "digest": client.get_model_version("dag_model", 1).digest,
     }
+    assert promote["digest"].startswith("sha256:") and package["digest"] == promote["digest"]
     assert stage["stage"] == "Production"
     # Templated paths and URI reached execute rendered.
     assert score["model_uri"] == "models:/dag_model@champion"

@@ -293,6 +293,7 @@ def test_poke_mode_waits_for_a_version_and_returns_it(
             "version": 1,
             "model_uri": "models:/churn/1",
             "source": "/models/churn/1",
+            "digest": None,
             "stage": "None",
             "aliases": [],
         }

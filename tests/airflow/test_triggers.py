@@ -85,6 +85,7 @@ def test_run_fires_when_a_version_is_registered_later() -> None:
             "version": 2,
             "model_uri": "models:/churn/2",
             "source": "/models/churn/2",
+            "digest": None,  # nothing at the source: no manifest, no digest
             "stage": "None",
             "aliases": [],
         },

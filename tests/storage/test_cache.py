@@ -70,14 +70,15 @@ def _entries(root: Path) -> list[Path]:
     return sorted(p for p in root.glob("*/*") if p.is_dir())
 
 
+def _independent_fs(url: str, endpoint: str | None) -> Any:
+    if url.startswith("s3://"):
+        return s3fs.S3FileSystem(client_kwargs={"endpoint_url": endpoint}, skip_instance_cache=True)
+    return MemoryFileSystem()
+
+
 def _overwrite_same_size(url: str, relative: str, endpoint: str | None) -> None:
     """Replace one remote file through an independent client, keeping its size."""
-    if url.startswith("s3://"):
-        fs: Any = s3fs.S3FileSystem(
-            client_kwargs={"endpoint_url": endpoint}, skip_instance_cache=True
-        )
-    else:
-        fs = MemoryFileSystem()
+    fs = _independent_fs(url, endpoint)
     path = f"{url}/{relative}"
     content = fs.cat_file(path)
     fs.pipe_file(path, bytes(255 - b for b in content))
@@ -123,7 +124,10 @@ def test_changed_remote_is_refetched(
     # Published entries are immutable: the old one still holds the old content.
     assert (first / "data" / "model.pkl").read_bytes() == before
     # A file added remotely changes the key too.
-    upload_tree(source, url)  # restores the original content under new versions
+    # Restore the original content under new versions (upload_tree refuses an occupied
+    # destination: the tree is removed behind the cache's back first).
+    _independent_fs(url, endpoint).rm(url, recursive=True)
+    upload_tree(source, url)
     extra = source.parent / "extra"
     extra.mkdir()
     (extra / "new.txt").write_text("new")

@@ -15,6 +15,8 @@ from pyfunc_ops.config import Settings, current_settings, use_settings
 from pyfunc_ops.errors import (
     InvalidParameterError,
     InvalidURIError,
+    ModelExistsError,
+    ModelFormatError,
     ModelNotFoundError,
     StorageError,
 )
@@ -168,26 +170,49 @@ def _assert_mlmodel_last(events: list[tuple[str, str]], n_files: int) -> None:
     assert sum(1 for kind, _ in events[:-2] if kind == "end") == n_files - 1
 
 
-def test_reupload_never_shows_old_mlmodel_with_new_files(
-    model_dir: Path, memory_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("occupant", ["model", "any-file"])
+def test_upload_refuses_an_occupied_destination(
+    model_dir: Path, memory_url: str, occupant: str
 ) -> None:
+    """Published models are immutable: nothing is deleted or overwritten, not even MLmodel."""
     url = f"{memory_url}/model"
-    upload_tree(model_dir, url)
     fs = MemoryFileSystem()
-    seen_mlmodel: list[bool] = []
-    original = MemoryFileSystem.put_file
-
-    def checking_put_file(self: MemoryFileSystem, lpath: str, rpath: str, **kw: Any) -> Any:
-        if not rpath.endswith("/MLmodel"):
-            seen_mlmodel.append(fs.exists(f"{url}/MLmodel"))
-        return original(self, lpath, rpath, **kw)
-
-    monkeypatch.setattr(MemoryFileSystem, "put_file", checking_put_file)
+    if occupant == "model":
+        upload_tree(model_dir, url)
+    else:
+        fs.pipe_file(f"{url}/notes.txt", b"someone else's")
+    before = {path: fs.cat_file(path) for path in fs.find(url)}
     (model_dir / "data" / "model.pkl").write_bytes(b"retrained")
-    upload_tree(model_dir, url)
-    assert seen_mlmodel and not any(seen_mlmodel)
-    assert fs.cat_file(f"{url}/data/model.pkl") == b"retrained"
-    assert fs.exists(f"{url}/MLmodel")
+    with pytest.raises(ModelExistsError, match=r"already holds files.*immutable.*new artifact"):
+        upload_tree(model_dir, url)
+    assert {path: fs.cat_file(path) for path in fs.find(url)} == before
+
+
+def test_upload_refuses_a_symlink_leaving_the_folder(
+    model_dir: Path, memory_url: str, tmp_path: Path
+) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not part of the model")
+    (model_dir / "data" / "leak.txt").symlink_to(secret)
+    with pytest.raises(ModelFormatError, match=r"leak\.txt.*outside the folder"):
+        upload_tree(model_dir, f"{memory_url}/m")
+    assert not MemoryFileSystem().exists(f"{memory_url}/m")
+
+
+def test_upload_ends_a_link_cycle_with_an_error(model_dir: Path, memory_url: str) -> None:
+    (model_dir / "data" / "loop").symlink_to(model_dir / "data")
+    with pytest.raises(ModelFormatError, match="link cycle"):
+        upload_tree(model_dir, f"{memory_url}/m")
+
+
+def test_upload_copies_a_symlink_inside_the_folder(
+    model_dir: Path, memory_url: str, tmp_path: Path
+) -> None:
+    (model_dir / "alias.pkl").symlink_to(model_dir / "data" / "model.pkl")
+    upload_tree(model_dir, f"{memory_url}/m")
+    out = download_tree(f"{memory_url}/m", tmp_path / "back")
+    assert (out / "alias.pkl").read_bytes() == (model_dir / "data" / "model.pkl").read_bytes()
+    assert not (out / "alias.pkl").is_symlink()
 
 
 # ---------------------------------------------------------------- errors

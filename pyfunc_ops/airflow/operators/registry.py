@@ -1,8 +1,9 @@
 """Registry operators: promote a model version by alias or by stage.
 
 Both are idempotent (setting an alias or stage twice leaves the same state), return (XCom)
-``{"name", "version", "alias"|"stage", "model_uri"}`` and emit an Asset event for the model
-(see :mod:`pyfunc_ops.airflow.assets`), so scoring DAGs can be scheduled on a promotion.
+``{"name", "version", "alias"|"stage", "model_uri", "digest"}`` and emit an Asset event for
+the model (see :mod:`pyfunc_ops.airflow.assets`), so scoring DAGs can be scheduled on a
+promotion.
 """
 
 from __future__ import annotations
@@ -26,12 +27,16 @@ class _RegistryOperator(PyfuncOpsBaseOperator):
         self.name = name
         self.version = version
 
-    def _emit(
-        self, context: Context, version: Any, model_uri: str, **target: str
-    ) -> dict[str, Any]:
+    def _emit(self, context: Context, mv: Any, model_uri: str, **target: str) -> dict[str, Any]:
         """The XCom result, also attached to the model's Asset events; ``target`` is the
-        ``alias`` or the ``stage``."""
-        result = {"name": self.name, "version": int(version), **target, "model_uri": model_uri}
+        ``alias`` or the ``stage``; ``digest`` is the version's (``None``: it has none)."""
+        result = {
+            "name": self.name,
+            "version": int(mv.version),
+            **target,
+            "model_uri": model_uri,
+            "digest": mv.digest,
+        }
         emit_model_event(context, list(self.outlets), result)
         return result
 
@@ -54,7 +59,7 @@ class SetModelAliasOperator(_RegistryOperator):
         mv = client.get_model_version_by_alias(self.name, self.alias)
         self.log.info("%s@%s -> version %s", self.name, self.alias, mv.version)
         model_uri = f"models:/{self.name}@{self.alias}"
-        return self._emit(context, mv.version, model_uri, alias=self.alias)
+        return self._emit(context, mv, model_uri, alias=self.alias)
 
 
 class TransitionModelStageOperator(_RegistryOperator):
@@ -77,4 +82,4 @@ class TransitionModelStageOperator(_RegistryOperator):
         )
         self.log.info("%s version %s -> stage %s", self.name, mv.version, mv.current_stage)
         model_uri = f"models:/{self.name}/{mv.version}"
-        return self._emit(context, mv.version, model_uri, stage=mv.current_stage)
+        return self._emit(context, mv, model_uri, stage=mv.current_stage)

@@ -40,7 +40,8 @@ class SavePyfuncModelOperator(PyfuncOpsBaseOperator):
     ``code_paths`` for estimators, ``pip_requirements``, ``input_example``, ...).
 
     Returns (XCom) ``{"model_uri", "run_id", "artifact_uri", "name", "version",
-    "reused"}``; ``model_uri`` is ``models:/<name>/<version>`` when registered. With
+    "reused", "digest"}`` (``digest``: the model's manifest digest, as recorded);
+    ``model_uri`` is ``models:/<name>/<version>`` when registered. With
     ``registered_model_name``, an Asset event for the model is emitted (see
     :mod:`pyfunc_ops.airflow.assets`).
     """
@@ -73,10 +74,29 @@ class SavePyfuncModelOperator(PyfuncOpsBaseOperator):
             tags=tags,
         )
         result = run_package(request)
+        digest = _recorded_digest(result, request.artifact_path)
         if result.version is not None and result.name:
             emit_model_event(
                 context,
                 list(self.outlets),
-                {"name": result.name, "version": result.version, "model_uri": result.model_uri},
+                {
+                    "name": result.name,
+                    "version": result.version,
+                    "model_uri": result.model_uri,
+                    "digest": digest,
+                },
             )
-        return result.to_dict()
+        return {**result.to_dict(), "digest": digest}
+
+
+def _recorded_digest(result: Any, artifact_path: str) -> str | None:
+    """The digest the tracking store recorded for the packaged model (the version's, else
+    the run's tag), so a retry that reuses the first try's result reports the same one."""
+    from pyfunc_ops import tracking
+    from pyfunc_ops.tracking.integrity import run_digest_tag
+
+    client = tracking.TrackingClient()
+    if result.name and result.version is not None:
+        digest: str | None = client.get_model_version(result.name, result.version).digest
+        return digest
+    return client.get_run(result.run_id).data.tags.get(run_digest_tag(artifact_path))

@@ -148,6 +148,7 @@ def model_version_info(version: ModelVersion) -> dict[str, Any]:
         "version": version.version,
         "model_uri": f"models:/{version.name}/{version.version}",
         "source": version.source,
+        "digest": version.digest,
         "stage": version.current_stage,
         "aliases": list(version.aliases),
     }
