@@ -179,8 +179,8 @@ def _read_estimator(
             return skops.io.load(path, trusted=list(trusted) or None)
         except skops.io.exceptions.UntrustedTypesFoundException as exc:
             raise SerializationError(
-                f"{path}: refusing to build types skops does not trust by default ({exc}). "
-                "If loading them is safe, pass skops_trusted_types=[...] with those names "
+                f"{path}: refusing to load types not recorded as trusted by the caller "
+                f"({exc}). If loading them is safe, pass them as skops_trusted_types=[...] "
                 "when loading; the model file cannot widen what skops builds."
             ) from None
     if trust is not None:

@@ -235,7 +235,12 @@ def _as_list(value: list[str] | str | os.PathLike[str], what: str) -> list[str]:
 def write_env_files(
     model_dir: Path, conda_env: dict[str, Any], pip_reqs: list[str]
 ) -> dict[str, str]:
-    """Write the three environment files; return the ``env`` mapping for the flavor."""
+    """Write the three environment files; return the ``env`` mapping for the flavor.
+
+    Every requirement is checked first (:func:`check_requirement`), so nothing but
+    requirements reaches ``requirements.txt``, whoever built the list.
+    """
+    lines = [check_requirement(r, "pip requirements") for r in pip_reqs]
     (model_dir / CONDA_FILE).write_text(yaml.safe_dump(conda_env, sort_keys=False))
     python = python_of_conda_env(conda_env) or python_version()
     python_env = {
@@ -244,7 +249,6 @@ def write_env_files(
         "dependencies": [f"-r {REQUIREMENTS_FILE}"],
     }
     (model_dir / PYTHON_ENV_FILE).write_text(yaml.safe_dump(python_env, sort_keys=False))
-    lines = [check_requirement(r, "pip requirements") for r in pip_reqs]
     (model_dir / REQUIREMENTS_FILE).write_text("".join(f"{r}\n" for r in lines))
     return {"conda": CONDA_FILE, "virtualenv": PYTHON_ENV_FILE}
 

@@ -157,9 +157,7 @@ class PyfuncOpsHook(BaseHook):
             aws_session_token=extra.get("aws_session_token") or None,
             region_name=extra.get("region_name") or None,
             storage_options=storage_options,
-            trust_remote_code=_trust_extra(
-                extra.get("trust_remote_code"), self.pyfunc_ops_conn_id
-            ),
+            trust_remote_code=_trust_extra(extra.get("trust_remote_code"), self.pyfunc_ops_conn_id),
         )
 
     def get_config(self) -> PyfuncOpsConfig:
