@@ -23,7 +23,13 @@ from pyfunc_ops.pyfunc.compat import import_loader
 from pyfunc_ops.pyfunc.confinement import check_model_folder
 from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
 from pyfunc_ops.pyfunc.resolve import resolve_model
-from pyfunc_ops.pyfunc.trust import TRUSTED_LOCAL, TrustDecision, code_reason, decide_for
+from pyfunc_ops.pyfunc.trust import (
+    TRUSTED_LOCAL,
+    TrustDecision,
+    check_trust_parameter,
+    code_reason,
+    decide_for,
+)
 
 if TYPE_CHECKING:
     from pyfunc_ops.core.uri import ModelURI
@@ -296,6 +302,7 @@ def load_model(
     from pyfunc_ops.envs import check_env_manager
 
     check_env_manager(env_manager)
+    check_trust_parameter(trust_remote_code)
     types = check_skops_types(skops_trusted_types)
     resolved = resolve_model(model_uri)
     trust = decide_for(resolved, trust_remote_code, str(model_uri))
