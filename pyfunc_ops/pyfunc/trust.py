@@ -62,8 +62,8 @@ class TrustDecision:
         if self.trusted:
             return
         raise UntrustedModelError(
-            f"Refusing to load the model at {self.uri!r}: {reason}, which runs code the model "
-            f"brings, and the model is untrusted ({self.root}). {_OPT_IN}"
+            f"Refusing to load the model at {self.uri!r}: {reason}, yet the model is "
+            f"untrusted ({self.root}). {_OPT_IN}"
         )
 
     def as_flag(self) -> str:
