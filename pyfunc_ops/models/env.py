@@ -19,7 +19,7 @@ import yaml
 
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.core.versions import python_version
-from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
+from pyfunc_ops.errors import InvalidParameterError, ModelEnvironmentError, ModelFormatError
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +269,12 @@ def _include(line: str) -> tuple[str, str] | None:
 
 
 def expand_requirements(
-    model_dir: Path, lines: list[Any], source: str, _seen: set[Path] | None = None
+    model_dir: Path,
+    lines: list[Any],
+    source: str,
+    _seen: set[Path] | None = None,
+    *,
+    missing_ok: bool = False,
 ) -> list[str]:
     """The requirement lines of a model's environment file, with includes expanded.
 
@@ -280,7 +285,9 @@ def expand_requirements(
     environment installs requirements only); other option lines are dropped with a
     warning. Every other line must be a valid requirement string
     (:func:`check_requirement`), refused with :class:`ModelFormatError` naming the file
-    and line otherwise.
+    and line otherwise. A missing included file is a :class:`ModelEnvironmentError`
+    (the environment cannot be built), or skipped with ``missing_ok`` (a load into this
+    interpreter, which does not install them, only checks what is there).
     """
     seen = _seen if _seen is not None else set()
     out: list[str] = []
@@ -304,14 +311,15 @@ def expand_requirements(
                 continue
             seen.add(path)
             if not path.is_file():
-                raise ModelFormatError(
+                if missing_ok:
+                    continue
+                raise ModelEnvironmentError(
                     f"{where}: the environment includes {line!r}, but {path} does not exist. "
                     "Restore the file or list the requirements directly."
                 )
             included = path.read_text(encoding="utf-8", errors="replace").splitlines()
-            out += expand_requirements(
-                model_dir, included, path.relative_to(model_dir).as_posix(), seen
-            )
+            rel = path.relative_to(model_dir).as_posix()
+            out += expand_requirements(model_dir, included, rel, seen, missing_ok=missing_ok)
         elif line.startswith("-"):
             log.warning("Ignoring the pip option line %r of %s", line[:80], where)
         else:
@@ -319,13 +327,13 @@ def expand_requirements(
     return out
 
 
-def read_requirements(model_dir: Path) -> list[str]:
+def read_requirements(model_dir: Path, *, missing_ok: bool = False) -> list[str]:
     """The requirements of the model's ``requirements.txt`` (includes expanded)."""
     path = model_dir / REQUIREMENTS_FILE
     if not path.is_file():
         return []
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    return expand_requirements(model_dir, lines, REQUIREMENTS_FILE)
+    return expand_requirements(model_dir, lines, REQUIREMENTS_FILE, missing_ok=missing_ok)
 
 
 def read_python_env(model_dir: Path) -> dict[str, Any] | None:
@@ -366,7 +374,8 @@ def check_env_files(model_dir: Path) -> None:
     right shape, requirement strings only, and includes that stay inside the folder."""
     python_env = read_python_env(model_dir)
     if python_env is not None:
-        expand_requirements(model_dir, python_env.get("dependencies") or [], PYTHON_ENV_FILE)
+        deps = python_env.get("dependencies") or []
+        expand_requirements(model_dir, deps, PYTHON_ENV_FILE, missing_ok=True)
     conda_path = model_dir / CONDA_FILE
     if conda_path.is_file():
         conda_env = _load_yaml(conda_path, ModelFormatError, CONDA_FILE)
@@ -375,8 +384,8 @@ def check_env_files(model_dir: Path) -> None:
                 f"{conda_path}: expected a mapping with 'dependencies', found "
                 f"{type(conda_env).__name__}."
             )
-        expand_requirements(model_dir, pip_section(conda_env), CONDA_FILE)
-    read_requirements(model_dir)
+        expand_requirements(model_dir, pip_section(conda_env), CONDA_FILE, missing_ok=True)
+    read_requirements(model_dir, missing_ok=True)
 
 
 def version_mismatches(requirements: list[str], ignore: tuple[str, ...] = ()) -> list[str]:

@@ -161,7 +161,7 @@ def _warn_environment(model: Model, model_dir: Path) -> None:
             stacklevel=3,
         )
     mismatches = env_files.version_mismatches(
-        env_files.read_requirements(model_dir), ignore=SUBSTITUTED_PACKAGES
+        env_files.read_requirements(model_dir, missing_ok=True), ignore=SUBSTITUTED_PACKAGES
     )
     if mismatches:
         warnings.warn(
