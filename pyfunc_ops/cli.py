@@ -360,6 +360,13 @@ def _add_predict(sub: Any) -> None:
         metavar="COLUMN",
         help="the input columns the model receives (default: all)",
     )
+    p.add_argument(
+        "--trust-remote-code",
+        dest="trust_remote_code",
+        action="store_true",
+        help="let a model from an untrusted URL run its own code (pickles, code/); "
+        "default: PYFUNC_OPS_TRUST_REMOTE_CODE. See docs/security.md",
+    )
     p.set_defaults(func=_cmd_predict)
 
 

@@ -2,8 +2,12 @@
 
 The default serialization is skops, which refuses to construct types it was not told to
 trust, so loading a model from an untrusted place cannot run arbitrary code. cloudpickle
-and pickle remain available for estimators skops cannot represent. The ``sklearn`` flavor
-section has the keys other tools of the format read (``pickled_model``,
+and pickle remain available for estimators skops cannot represent; such a file is read
+only when the load is trusted (see :mod:`pyfunc_ops.pyfunc.trust`), whatever the MLmodel
+says. The extra types skops may build come from the caller only
+(``skops_trusted_types=``): the ``skops_trusted_types`` the flavor records are what the
+file needs, shown in the error, never trusted because the file says so. The ``sklearn``
+flavor section has the keys other tools of the format read (``pickled_model``,
 ``serialization_format``, ``sklearn_version``), so those tools load our models too.
 """
 
@@ -11,12 +15,17 @@ from __future__ import annotations
 
 import os
 import pickle
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyfunc_ops.errors import InvalidParameterError, SerializationError
+from pyfunc_ops.core.paths import confine
+from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, SerializationError
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import Model
+
+if TYPE_CHECKING:
+    from pyfunc_ops.pyfunc.trust import TrustDecision
 
 FLAVOR_NAME = "sklearn"
 # The loader module saved models name: this module's path, part of every saved model.
@@ -141,22 +150,41 @@ def log_model(
     )
 
 
-def _read_estimator(path: Path, fmt: str, trusted: list[str] | None = None) -> Any:
-    if fmt == "skops":
-        import skops.io
+def _read_estimator(
+    path: Path,
+    fmt: object,
+    trusted: Sequence[str] = (),
+    trust: TrustDecision | None = None,
+    key: str = "sklearn.pickled_model",
+) -> Any:
+    """Read the estimator file ``path`` written as ``fmt``.
 
-        try:
-            return skops.io.load(path, trusted=trusted)
-        except skops.io.exceptions.UntrustedTypesFoundException as exc:
-            raise SerializationError(
-                f"{path}: refusing to load types not recorded as trusted ({exc}). If you trust "
-                "this model, pass them as skops_trusted_types when loading."
-            ) from None
+    skops builds only its own safe types plus ``trusted`` (the caller's list). A pickle is
+    read only when ``trust`` allows code to run (``None``: a local file, trusted).
+    """
     if fmt not in SERIALIZATION_FORMATS:
         raise SerializationError(
             f"{path}: unknown serialization_format {fmt!r}; expected one of "
             f"{list(SERIALIZATION_FORMATS)}."
         )
+    if not path.is_file():
+        raise ModelFormatError(
+            f"{path.parent / 'MLmodel'}: {key} names {path.name!r}, but {path} is not a "
+            "file. Restore the estimator file, or save the model again."
+        )
+    if fmt == "skops":
+        import skops.io
+
+        try:
+            return skops.io.load(path, trusted=list(trusted) or None)
+        except skops.io.exceptions.UntrustedTypesFoundException as exc:
+            raise SerializationError(
+                f"{path}: refusing to load types not recorded as trusted by the caller "
+                f"({exc}). If loading them is safe, pass them as skops_trusted_types=[...] "
+                "when loading; the model file cannot widen what skops builds."
+            ) from None
+    if trust is not None:
+        trust.require(f"its scikit-learn estimator is a {fmt} file, and unpickling runs code")
     with open(path, "rb") as fh:
         return pickle.load(fh)  # cloudpickle output is read by the standard unpickler
 
@@ -168,23 +196,49 @@ def _flavor_of(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return model.flavors.get(FLAVOR_NAME, {}), model.flavors.get("python_function", {})
 
 
-def load_model(
-    model_uri: str | os.PathLike[str], skops_trusted_types: list[str] | None = None
-) -> Any:
-    """Load the scikit-learn estimator itself (not a pyfunc wrapper) from any model URI."""
-    from pyfunc_ops.pyfunc.resolve import local_model_path
+def _estimator_file(model_dir: Path, conf: dict[str, Any], pyfunc_conf: dict[str, Any]) -> Path:
+    if conf.get("pickled_model"):
+        return confine(model_dir, conf["pickled_model"], key="sklearn.pickled_model")
+    if pyfunc_conf.get("model_path"):
+        return confine(model_dir, pyfunc_conf["model_path"], key="python_function.model_path")
+    raise SerializationError(
+        f"{model_dir}: the MLmodel names no serialized estimator ('pickled_model' in the "
+        "sklearn flavor or 'model_path' in python_function)."
+    )
 
-    model_dir = local_model_path(model_uri)
-    conf, _ = _flavor_of(model_dir)
+
+def load_model(
+    model_uri: str | os.PathLike[str],
+    skops_trusted_types: list[str] | None = None,
+    *,
+    trust_remote_code: bool | None = None,
+) -> Any:
+    """Load the scikit-learn estimator itself (not a pyfunc wrapper) from any model URI.
+
+    ``skops_trusted_types``: extra types skops may build (the caller's choice; the model
+    file's own list is ignored). ``trust_remote_code`` as for
+    :func:`pyfunc_ops.pyfunc.load_model`: pickled estimators from an untrusted URL load
+    only with it.
+    """
+    from pyfunc_ops.pyfunc.confinement import check_model_folder
+    from pyfunc_ops.pyfunc.load import check_skops_types
+    from pyfunc_ops.pyfunc.resolve import resolve_model
+    from pyfunc_ops.pyfunc.trust import decide_for
+
+    types = check_skops_types(skops_trusted_types)
+    resolved = resolve_model(model_uri)
+    trust = decide_for(resolved, trust_remote_code, str(model_uri))
+    model_dir = resolved.path
+    model = Model.load(model_dir)
+    conf = model.flavors.get(FLAVOR_NAME, {})
     if not conf:
         raise InvalidParameterError(
             f"Model at {str(model_uri)!r} has no 'sklearn' flavor; load it with "
             "pyfunc_ops.pyfunc.load_model instead."
         )
-    trusted = sorted(set(conf.get("skops_trusted_types") or []) | set(skops_trusted_types or []))
-    return _read_estimator(
-        model_dir / conf["pickled_model"], conf.get("serialization_format", "pickle"), trusted
-    )
+    check_model_folder(model_dir, model)
+    path = _estimator_file(model_dir, conf, {})
+    return _read_estimator(path, conf.get("serialization_format", "pickle"), types, trust)
 
 
 class _SklearnModelWrapper:
@@ -205,26 +259,52 @@ class _SklearnModelWrapper:
         return self.sk_model
 
 
+def _predict_fn(pyfunc_conf: dict[str, Any], where: Path) -> str:
+    name = pyfunc_conf.get("predict_fn", "predict")
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ModelFormatError(
+            f"{where}: python_function 'predict_fn' must be the name of an estimator method "
+            f"such as 'predict' or 'predict_proba', found {name!r}."
+        )
+    return name
+
+
+def _wrap(estimator: Any, predict_fn: str, where: Path) -> _SklearnModelWrapper:
+    if not callable(getattr(estimator, predict_fn, None)):
+        raise ModelFormatError(
+            f"{where}: python_function 'predict_fn' is {predict_fn!r}, but the "
+            f"{type(estimator).__name__} has no such method. Fix the MLmodel or save the "
+            "model again with pyfunc_predict_fn set to one of its methods."
+        )
+    return _SklearnModelWrapper(estimator, predict_fn)
+
+
 def _load_pyfunc(path: str, model_config: Any = None) -> _SklearnModelWrapper:
-    """Loader entry point: ``path`` is the model folder or the serialized file itself."""
+    """Loader entry point: ``path`` is the model folder or the serialized file itself.
+
+    The trust decision and the caller's skops types come from the load in progress
+    (:func:`pyfunc_ops.pyfunc.load.load_trust`): this function is only handed a path.
+    """
+    from pyfunc_ops.pyfunc.load import caller_skops_types, load_trust
+
     target = Path(path)
     if target.is_dir():
         conf, pyfunc_conf = _flavor_of(target)
-        file_name = conf.get("pickled_model") or pyfunc_conf.get("model_path")
-        if not file_name:
-            raise SerializationError(
-                f"{target}: the MLmodel names no serialized estimator ('pickled_model' in the "
-                "sklearn flavor or 'model_path' in python_function)."
-            )
+        file = _estimator_file(target, conf, pyfunc_conf)
+        predict_fn = _predict_fn(pyfunc_conf, target / "MLmodel")
         fmt = conf.get("serialization_format", "pickle")
-        estimator = _read_estimator(target / file_name, fmt, conf.get("skops_trusted_types"))
-        return _SklearnModelWrapper(estimator, pyfunc_conf.get("predict_fn", "predict"))
+        estimator = _read_estimator(file, fmt, caller_skops_types(target), load_trust(target))
+        return _wrap(estimator, predict_fn, target / "MLmodel")
     # Legacy layout: ``data: model.pkl`` hands us the file itself.
+    folder = target.parent
     fmt = "skops" if target.suffix == ".skops" else "pickle"
     predict_fn = "predict"
-    mlmodel = target.parent / "MLmodel"
+    mlmodel = folder / "MLmodel"
     if mlmodel.is_file():
-        conf, pyfunc_conf = _flavor_of(target.parent)
+        conf, pyfunc_conf = _flavor_of(folder)
         fmt = conf.get("serialization_format", fmt)
-        predict_fn = pyfunc_conf.get("predict_fn", predict_fn)
-    return _SklearnModelWrapper(_read_estimator(target, fmt), predict_fn)
+        predict_fn = _predict_fn(pyfunc_conf, mlmodel)
+    estimator = _read_estimator(
+        target, fmt, caller_skops_types(folder), load_trust(folder), "python_function.data"
+    )
+    return _wrap(estimator, predict_fn, mlmodel)

@@ -345,6 +345,8 @@ def test_predict_flags_are_the_request_fields_with_its_defaults() -> None:
         a.dest: a for a in _predict_parser()._actions if not isinstance(a, argparse._HelpAction)
     }
     assert set(flags) == set(field_names(ScoreFilesRequest))
+    assert isinstance(flags["trust_remote_code"], argparse._StoreTrueAction)
+    assert "--trust-remote-code" in flags["trust_remote_code"].option_strings
     assert all(a.default is argparse.SUPPRESS for a in flags.values())
     assert {d for d, a in flags.items() if a.required} == set(required_fields(ScoreFilesRequest))
     args = build_parser().parse_args(["predict", "-m", "m", "-i", "in", "-o", "out"])

@@ -138,8 +138,14 @@ def test_custom_type_needs_trust_with_skops(tmp_path: Path) -> None:
     pk.save_model(custom, out / "trusted", skops_trusted_types=["test_sklearn.Threshold"])
     flavor = Model.load(out / "trusted").get_flavor("sklearn")
     assert flavor["skops_trusted_types"] == ["test_sklearn.Threshold"]
-    np.testing.assert_array_equal(load_model(out / "trusted").predict(X), custom.predict(X))
-    assert isinstance(pk.load_model(out / "trusted"), Threshold)
+    # The recorded list says what the file needs; only the caller can trust it (issue 12).
+    with pytest.raises(SerializationError, match=r"pass them as skops_trusted_types"):
+        load_model(out / "trusted")
+    types = ["test_sklearn.Threshold"]
+    np.testing.assert_array_equal(
+        load_model(out / "trusted", skops_trusted_types=types).predict(X), custom.predict(X)
+    )
+    assert isinstance(pk.load_model(out / "trusted", skops_trusted_types=types), Threshold)
 
 
 def test_skops_refuses_types_not_recorded_as_trusted(tmp_path: Path) -> None:

@@ -125,6 +125,14 @@ FIELDS: tuple[ConnectionField, ...] = (
         hidden="it is a JSON object, which a text field cannot hold; write it in Extra",
     ),
     ConnectionField(
+        "trust_remote_code",
+        "Trust remote code",
+        "`true` lets models from URLs outside the registry run their own code when loaded "
+        "(pickles, `code/`); default `PYFUNC_OPS_TRUST_REMOTE_CODE`, see docs/security.md",
+        hidden="a yes/no security switch, set on purpose: write "
+        '`"trust_remote_code": true` in Extra',
+    ),
+    ConnectionField(
         "extra",
         "Extra",
         "the extra keys of this table as one JSON object (fields filled in the form are "

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.core.versions import SERVED_LOCALLY, package_version, python_version
-from pyfunc_ops.errors import ModelEnvironmentError
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import Model
 
@@ -88,30 +87,10 @@ def _canonical(name: str) -> str:
     return str(canonicalize_name(name))
 
 
-def _expand(lines: list[str], base: Path, seen: set[Path] | None = None) -> list[str]:
-    """Requirement lines with ``-r file`` includes expanded; other options are dropped."""
-    seen = seen if seen is not None else set()
-    out: list[str] = []
-    for raw in lines:
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith(("-r ", "--requirement ")):
-            path = (base / line.split(None, 1)[1].strip()).resolve()
-            if path in seen:
-                continue
-            seen.add(path)
-            if not path.is_file():
-                raise ModelEnvironmentError(
-                    f"The model's environment includes {line!r}, but {path} does not exist. "
-                    "Restore the file or list the requirements directly."
-                )
-            out += _expand(path.read_text().splitlines(), path.parent, seen)
-        elif line.startswith("-"):
-            log.warning("Ignoring the pip option line %r of the model's environment", line)
-        else:
-            out.append(line)
-    return out
+def _expand(lines: list[str], model_dir: Path, source: str) -> list[str]:
+    """Requirement lines with ``-r`` includes expanded (confined to the model folder, see
+    :func:`pyfunc_ops.models.env.expand_requirements`); other options are dropped."""
+    return env_files.expand_requirements(model_dir, lines, source)
 
 
 def finish_requirements(lines: list[str]) -> tuple[str, ...]:
@@ -144,12 +123,14 @@ def read_env_spec(model_dir: Path, model: Model | None = None) -> EnvSpec:
     conda_env = env_files.read_conda_env(conda_path) if conda_path.is_file() else None
     saved_python = model.python_version
     if python_env is not None:
-        deps = [str(d) for d in python_env.get("dependencies") or []]
+        deps = list(python_env.get("dependencies") or [])
         python = str(python_env.get("python") or saved_python or "")
-        lines, source = _expand(deps, model_dir), env_files.PYTHON_ENV_FILE
+        source = env_files.PYTHON_ENV_FILE
+        lines = _expand(deps, model_dir, source)
     elif conda_env is not None:
         python = env_files.python_of_conda_env(conda_env) or saved_python or ""
-        lines, source = _expand(env_files.pip_section(conda_env), model_dir), env_files.CONDA_FILE
+        source = env_files.CONDA_FILE
+        lines = _expand(env_files.pip_section(conda_env), model_dir, source)
         extra = conda_only(conda_env)
         if extra:
             message = (

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 _STDERR_TAIL = 30
 # Variables that would make the worker import the caller's packages instead of its own.
 _DROPPED_VARS = ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "PYTHONSTARTUP")
-_workers: weakref.WeakValueDictionary[tuple[str, str, str], EnvironmentWorker] = (
+_workers: weakref.WeakValueDictionary[tuple[str, ...], EnvironmentWorker] = (
     weakref.WeakValueDictionary()
 )
 _workers_lock = threading.Lock()
@@ -65,13 +65,18 @@ class EnvironmentWorker:
     """One worker process for one model in one environment; thread-safe, restartable.
 
     ``worker_module`` is the program the process runs (``python -m``), given the model
-    folder as its argument; it answers with :func:`pyfunc_ops.envs.serve.main`.
+    folder and ``args`` (the caller's decisions the worker obeys, e.g. the trust
+    decision: the worker never takes them from its own environment) as its arguments; it
+    answers with :func:`pyfunc_ops.envs.serve.main`.
     """
 
-    def __init__(self, python: Path, model_dir: Path, worker_module: str) -> None:
+    def __init__(
+        self, python: Path, model_dir: Path, worker_module: str, args: tuple[str, ...] = ()
+    ) -> None:
         self.python = python
         self.model_dir = model_dir
         self.worker_module = worker_module
+        self.args = tuple(args)
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
         self._owner = os.getpid()
@@ -99,7 +104,7 @@ class EnvironmentWorker:
         main = threading.current_thread() is threading.main_thread()
         env[PDEATHSIG_ENV] = "1" if main else "0"
         env.setdefault(LOG_LEVEL_ENV, logging.getLevelName(log.getEffectiveLevel()))
-        cmd = [str(self.python), "-I", "-m", self.worker_module, str(self.model_dir)]
+        cmd = [str(self.python), "-I", "-m", self.worker_module, str(self.model_dir), *self.args]
         self._stderr_tail.clear()
         if self._finalizer is not None:
             self._finalizer()  # reap the previous, dead process
@@ -205,21 +210,26 @@ class RemoteModel:
 
 
 def load_in_environment(
-    model_dir: Path, manager: str, worker_module: str, model: Model | None = None
+    model_dir: Path,
+    manager: str,
+    worker_module: str,
+    model: Model | None = None,
+    args: tuple[str, ...] = (),
 ) -> RemoteModel:
     """A :class:`RemoteModel` predicting with the model in ``model_dir`` in a worker that
     runs ``worker_module`` in the model's own environment (built when not cached).
 
     ``model`` is the model's MLmodel when the caller has read it already (it is not read
-    again).
+    again). ``args`` follow the model folder on the worker's command line; workers with
+    other ``args`` (another trust decision) are separate processes.
     """
     model_dir = Path(model_dir).absolute()
     python = env_python(get_environment(model_dir, manager, model))
-    key = (str(python), str(model_dir), worker_module)
+    key = (str(python), str(model_dir), worker_module, *args)
     with _workers_lock:
         worker = _workers.get(key)
         if worker is None or worker._owner != os.getpid():
-            worker = EnvironmentWorker(python, model_dir, worker_module)
+            worker = EnvironmentWorker(python, model_dir, worker_module, tuple(args))
             worker.start()
             _workers[key] = worker
     return RemoteModel(worker)

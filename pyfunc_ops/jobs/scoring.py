@@ -72,7 +72,8 @@ class ScoreFilesRequest:
     the model receives (default all, e.g. leave an id column out). ``env_manager`` is passed
     to ``load_model`` (``"local"``, ``"virtualenv"``/``"uv"`` or ``"conda"``).
     ``input_format``: ``"parquet"``, ``"csv"`` or ``"json"`` (JSON lines); default from the
-    file names.
+    file names. ``trust_remote_code`` is passed to ``load_model`` (``None``: the settings
+    decide; see docs/security.md).
     """
 
     model_uri: str
@@ -84,8 +85,12 @@ class ScoreFilesRequest:
     env_manager: str = "local"
     input_format: str | None = None
     columns: Sequence[str] | None = None
+    trust_remote_code: bool | None = None
 
     def __post_init__(self) -> None:
+        from pyfunc_ops.pyfunc.trust import check_trust_parameter
+
+        check_trust_parameter(self.trust_remote_code, "score_files: trust_remote_code")
         size = self.batch_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise InvalidParameterError(
@@ -364,7 +369,8 @@ def score_files(
     ``predictions.parquet``).
 
     ``options`` are the other fields of :class:`ScoreFilesRequest` (``batch_size``,
-    ``keep_columns``, ``key_column``, ``env_manager``, ``input_format``, ``columns``), with
+    ``keep_columns``, ``key_column``, ``env_manager``, ``input_format``, ``columns``,
+    ``trust_remote_code``), with
     its defaults. An already loaded ``model`` (anything with ``predict``) skips loading.
     """
     request = make_request(
@@ -390,7 +396,11 @@ def run_score_files(request: ScoreFilesRequest, *, model: Any = None) -> ScoreRe
     if model is None:
         from pyfunc_ops.pyfunc.load import load_model
 
-        model = load_model(request.model_uri, env_manager=request.env_manager)
+        model = load_model(
+            request.model_uri,
+            env_manager=request.env_manager,
+            trust_remote_code=request.trust_remote_code,
+        )
     total = _parquet_rows(in_fs, files) if fmt == "parquet" else None
     logger.info(
         "scoring %d %s file(s) from %s with %s into %s, %d rows per batch",

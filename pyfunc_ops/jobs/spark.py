@@ -51,6 +51,7 @@ class ScoreSparkRequest:
     (default: the signature's). The output has ``keep_columns`` of the input (default all)
     and ``prediction_column``; ``mode`` is the Spark write mode. ``master``, ``conf`` and
     ``app_name`` apply only when the job starts the session itself (no active one).
+    ``trust_remote_code`` is passed to ``spark_udf`` (``None``: the settings decide).
     """
 
     model_uri: str
@@ -67,8 +68,12 @@ class ScoreSparkRequest:
     master: str | None = None
     conf: Mapping[str, Any] | None = None
     app_name: str | None = None
+    trust_remote_code: bool | None = None
 
     def __post_init__(self) -> None:
+        from pyfunc_ops.pyfunc.trust import check_trust_parameter
+
+        check_trust_parameter(self.trust_remote_code, "score_spark: trust_remote_code")
         if (self.input_path is None) == (self.input_table is None):
             raise InvalidParameterError(
                 "score_spark: give exactly one of input_path (Parquet) or input_table; got "
@@ -192,6 +197,7 @@ def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
         request.model_uri,
         result_type=request.result_type,
         env_manager=request.env_manager,
+        trust_remote_code=request.trust_remote_code,
     )
     prediction = udf(*request.columns) if request.columns else udf()
     scored = frame.select(*kept, prediction.alias(prediction_column))

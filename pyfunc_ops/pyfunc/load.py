@@ -8,18 +8,28 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.core.callables import accepts_parameter
+from pyfunc_ops.core.paths import confine
 from pyfunc_ops.core.versions import SUBSTITUTED_PACKAGES, python_version
-from pyfunc_ops.errors import ModelFormatError
+from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.pyfunc.compat import import_loader
+from pyfunc_ops.pyfunc.confinement import check_model_folder
 from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
-from pyfunc_ops.pyfunc.resolve import local_model_path
+from pyfunc_ops.pyfunc.resolve import resolve_model
+from pyfunc_ops.pyfunc.trust import (
+    TRUSTED_LOCAL,
+    TrustDecision,
+    check_trust_parameter,
+    code_reason,
+    decide_for,
+)
 
 if TYPE_CHECKING:
     from pyfunc_ops.core.uri import ModelURI
@@ -28,9 +38,21 @@ log = logging.getLogger(__name__)
 #: The program a scoring worker runs in the model's environment (``python -m``); envs
 #: starts it by this name and never imports it (see :mod:`pyfunc_ops.pyfunc.worker_main`).
 WORKER_MODULE = "pyfunc_ops.pyfunc.worker_main"
-# The folder and MLmodel of the model a load_local call is loading, for the loader modules
-# it calls: the format hands them a path only, and they would otherwise read it again.
-_LOADING: contextvars.ContextVar[tuple[str, Model] | None] = contextvars.ContextVar(
+
+
+@dataclass(frozen=True)
+class LoadScope:
+    """What a load_local call hands the loader modules it calls (the format hands them a
+    path only): the MLmodel already read, the caller's trust decision and the extra skops
+    types the caller (never the model file) trusts."""
+
+    folder: str
+    model: Model
+    trust: TrustDecision
+    skops_trusted_types: tuple[str, ...] = ()
+
+
+_LOADING: contextvars.ContextVar[LoadScope | None] = contextvars.ContextVar(
     "pyfunc_ops_loading", default=None
 )
 
@@ -40,12 +62,53 @@ def _folder_key(path: str | os.PathLike[str]) -> str:
 
 
 @contextlib.contextmanager
-def _loading(model_dir: Path, model: Model) -> Iterator[None]:
-    token = _LOADING.set((_folder_key(model_dir), model))
+def _loading(
+    model_dir: Path,
+    model: Model,
+    trust: TrustDecision = TRUSTED_LOCAL,
+    skops_trusted_types: Sequence[str] = (),
+) -> Iterator[None]:
+    scope = LoadScope(_folder_key(model_dir), model, trust, tuple(skops_trusted_types))
+    token = _LOADING.set(scope)
     try:
         yield
     finally:
         _LOADING.reset(token)
+
+
+def _scope_for(model_dir: str | os.PathLike[str]) -> LoadScope | None:
+    current = _LOADING.get()
+    if current is not None and current.folder == _folder_key(model_dir):
+        return current
+    return None
+
+
+def load_trust(model_dir: str | os.PathLike[str]) -> TrustDecision:
+    """The trust decision of the load of ``model_dir`` in progress, for a loader module.
+
+    A loader called directly on a folder (not through ``load_model``) was handed a local
+    path: a trust root.
+    """
+    scope = _scope_for(model_dir)
+    return scope.trust if scope is not None else TRUSTED_LOCAL
+
+
+def caller_skops_types(model_dir: str | os.PathLike[str]) -> tuple[str, ...]:
+    """The extra skops types the caller of the load in progress trusts (never the file's)."""
+    scope = _scope_for(model_dir)
+    return scope.skops_trusted_types if scope is not None else ()
+
+
+def check_skops_types(value: object) -> tuple[str, ...]:
+    """``skops_trusted_types`` as a tuple of type names; else an error naming it."""
+    if value is None:
+        return ()
+    if isinstance(value, str) or not all(isinstance(v, str) for v in value):  # type: ignore[attr-defined]
+        raise InvalidParameterError(
+            f"skops_trusted_types must be a list of fully qualified type names such as "
+            f"['numpy.float64'], got {value!r}."
+        )
+    return tuple(value)  # type: ignore[arg-type]
 
 
 def model_metadata(model_dir: str | os.PathLike[str]) -> Model:
@@ -54,19 +117,24 @@ def model_metadata(model_dir: str | os.PathLike[str]) -> Model:
     While ``load_model`` is loading that model it is the ``Model`` it has already read
     (one read per load); otherwise (a loader called directly) it is read now.
     """
-    current = _LOADING.get()
-    if current is not None and current[0] == _folder_key(model_dir):
-        return current[1]
-    return Model.load(model_dir)
+    scope = _scope_for(model_dir)
+    return scope.model if scope is not None else Model.load(model_dir)
 
 
-def add_code_to_sys_path(model_dir: Path, conf: dict[str, Any]) -> None:
+def add_code_to_sys_path(
+    model_dir: Path, conf: dict[str, Any], trust: TrustDecision = TRUSTED_LOCAL
+) -> None:
     """Put the model's ``code`` folder (and its sub-folders, as the format's writers expect)
-    at the front of ``sys.path`` so the loader module and its imports are found."""
+    at the front of ``sys.path`` so the loader module and its imports are found.
+
+    Only for a trusted model: once on ``sys.path``, the folder's modules shadow installed
+    ones for the rest of the process.
+    """
     code = conf.get("code")
     if not code:
         return
-    root = (model_dir / code).absolute()
+    trust.require(f"its code folder {code!r} (python_function 'code') would be imported")
+    root = confine(model_dir, code, key="python_function.code")
     if not root.is_dir():
         raise ModelFormatError(
             f"{model_dir / MLMODEL_FILE_NAME}: python_function 'code' names the folder {code!r}, "
@@ -93,7 +161,7 @@ def _warn_environment(model: Model, model_dir: Path) -> None:
             stacklevel=3,
         )
     mismatches = env_files.version_mismatches(
-        env_files.read_requirements(model_dir), ignore=SUBSTITUTED_PACKAGES
+        env_files.read_requirements(model_dir, missing_ok=True), ignore=SUBSTITUTED_PACKAGES
     )
     if mismatches:
         warnings.warn(
@@ -115,27 +183,46 @@ def _model_config(conf: dict[str, Any], override: Any) -> dict[str, Any] | None:
     return merged or None
 
 
+def _check_loader_location(module: Any, model_dir: Path, trust: TrustDecision) -> None:
+    """An untrusted model's loader module must be installed, not a file of the model."""
+    file = getattr(module, "__file__", None)
+    if trust.trusted or not file:
+        return
+    if Path(file).resolve().is_relative_to(model_dir.resolve()):
+        trust.require(f"its loader module {module.__name__!r} is a file of the model ({file})")
+
+
 def load_local(
     model_dir: Path,
     suppress_warnings: bool = True,
     model_config: Any = None,
     model: Model | None = None,
+    *,
+    trust: TrustDecision = TRUSTED_LOCAL,
+    skops_trusted_types: Sequence[str] = (),
 ) -> PyFuncModel:
     """Load the model in the local folder ``model_dir`` into this interpreter.
 
     ``model`` is its MLmodel when the caller has read it already (it is not read again).
+    ``trust`` is the caller's decision (a folder handed over directly is a local path,
+    trusted); the loader modules find it, with ``skops_trusted_types``, through
+    :func:`load_trust` and :func:`caller_skops_types`.
     """
     if model is None:
         model = Model.load(model_dir)
     conf = model.get_flavor(PYFUNC_FLAVOR)
     if not suppress_warnings:
         _warn_environment(model, model_dir)
-    add_code_to_sys_path(model_dir, conf)
+    add_code_to_sys_path(model_dir, conf, trust)
     loader = import_loader(conf["loader_module"])
-    data_path = str(model_dir / conf["data"]) if conf.get("data") else str(model_dir)
+    _check_loader_location(loader, model_dir, trust)
+    data = conf.get("data")
+    data_path = (
+        str(confine(model_dir, data, key="python_function.data")) if data else str(model_dir)
+    )
     load = loader._load_pyfunc
     takes_config = accepts_parameter(load, "model_config")
-    with _loading(model_dir, model):
+    with _loading(model_dir, model, trust, skops_trusted_types):
         impl = (
             load(data_path, _model_config(conf, model_config)) if takes_config else load(data_path)
         )
@@ -143,32 +230,90 @@ def load_local(
     return PyFuncModel(model, impl, model_dir)
 
 
+def prepare_load(model_dir: Path, model: Model, trust: TrustDecision) -> None:
+    """The checks of every load, before anything is built, imported or shipped: every path
+    stays inside the folder, and an untrusted model brings no code that would run."""
+    check_model_folder(model_dir, model)
+    reason = code_reason(model.flavors)
+    if reason is not None:
+        trust.require(reason)
+
+
+def load_decided(
+    model_dir: Path,
+    trust: TrustDecision,
+    *,
+    env_manager: str = "local",
+    suppress_warnings: bool = True,
+    model_config: dict[str, Any] | None = None,
+    model: Model | None = None,
+    skops_trusted_types: Sequence[str] = (),
+) -> PyFuncModel:
+    """Load the model in the local folder ``model_dir`` with a trust decision taken by the
+    caller (``load_model``; a Spark worker obeying its driver). Never decides again."""
+    from pyfunc_ops.envs import check_env_manager
+
+    manager = check_env_manager(env_manager)
+    if model is None:
+        model = Model.load(model_dir)
+    prepare_load(model_dir, model, trust)
+    if manager != "local":
+        from pyfunc_ops.envs.worker import load_in_environment
+
+        args = (trust.as_flag(), *skops_trusted_types)
+        remote = load_in_environment(model_dir, manager, WORKER_MODULE, model, args)
+        return PyFuncModel(model, remote, remote.worker.model_dir)
+    return load_local(
+        model_dir,
+        suppress_warnings,
+        model_config,
+        model,
+        trust=trust,
+        skops_trusted_types=skops_trusted_types,
+    )
+
+
 def load_model(
     model_uri: str | os.PathLike[str] | ModelURI,
     suppress_warnings: bool = True,
     env_manager: str = "local",
     model_config: dict[str, Any] | None = None,
+    *,
+    trust_remote_code: bool | None = None,
+    skops_trusted_types: Sequence[str] | None = None,
 ) -> PyFuncModel:
     """Load a pyfunc model from any URI (path, ``file://``, fsspec URL, runs:/, models:/).
 
     ``env_manager="local"`` (the default) loads it into this interpreter; ``"virtualenv"``
     (or ``"uv"``) and ``"conda"`` restore the model's own environment and predict in a
-    worker process there.
+    worker process there (which obeys the trust decision taken here).
+
+    Trust (docs/security.md): a local path, or a registry model whose files match its
+    recorded digest, may run the code it brings (pickles, its ``code/`` folder). Any other
+    remote model loads only when that runs no code of its own (skops, an installed loader
+    module); else :class:`~pyfunc_ops.errors.UntrustedModelError`. ``trust_remote_code``
+    ``True`` opts in, ``False`` refuses, ``None`` (default) uses the settings
+    (``PYFUNC_OPS_TRUST_REMOTE_CODE``, the Airflow connection's extra). ``skops_trusted_types``
+    are extra types skops may build, from the caller only: the model file cannot widen them.
 
     One pass: the URI is parsed once and the MLmodel read once, and both are handed down
     (to the registry lookup, the environment builder, the loader module).
     """
     from pyfunc_ops.envs import check_env_manager
 
-    manager = check_env_manager(env_manager)
-    model_dir = local_model_path(model_uri)
-    model = Model.load(model_dir)
-    if manager != "local":
-        from pyfunc_ops.envs.worker import load_in_environment
-
-        remote = load_in_environment(model_dir, manager, WORKER_MODULE, model)
-        return PyFuncModel(model, remote, remote.worker.model_dir)
-    return load_local(model_dir, suppress_warnings, model_config, model)
+    check_env_manager(env_manager)
+    check_trust_parameter(trust_remote_code)
+    types = check_skops_types(skops_trusted_types)
+    resolved = resolve_model(model_uri)
+    trust = decide_for(resolved, trust_remote_code, str(model_uri))
+    return load_decided(
+        resolved.path,
+        trust,
+        env_manager=env_manager,
+        suppress_warnings=suppress_warnings,
+        model_config=model_config,
+        skops_trusted_types=types,
+    )
 
 
 def load_pyfunc(model_uri: str | os.PathLike[str], suppress_warnings: bool = False) -> PyFuncModel:

@@ -7,12 +7,12 @@ live here. Saved models name :mod:`pyfunc_ops.pyfunc.model` as their ``loader_mo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.core.callables import accepts_parameter
-from pyfunc_ops.errors import LoaderError
+from pyfunc_ops.core.paths import confine
+from pyfunc_ops.errors import LoaderError, ModelFormatError
 from pyfunc_ops.models.model import PYFUNC_FLAVOR
 
 PYTHON_MODEL_FILE = "python_model.pkl"
@@ -78,9 +78,13 @@ class _PythonModelWrapper:
 
 
 def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _PythonModelWrapper:
-    """Loader entry point: unpickle the model, resolve its artifacts, call load_context."""
+    """Loader entry point: unpickle the model, resolve its artifacts, call load_context.
+
+    Every path comes from the MLmodel and is confined to the model folder; the pickle is
+    opened only when the load's trust decision allows it (unpickling runs code).
+    """
     from pyfunc_ops.pyfunc.compat import load_pickle
-    from pyfunc_ops.pyfunc.load import model_metadata
+    from pyfunc_ops.pyfunc.load import load_trust, model_metadata
 
     root = Path(path)
     if root.is_file():  # handed the pickle itself (a ``data:`` key pointing at it)
@@ -93,12 +97,26 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _Pyth
             "pyfunc_ops loads pickled PythonModel instances only. Load it with mlflow, or "
             "re-save it with python_model=<a PythonModel instance>."
         )
-    with open(root / conf.get("python_model", PYTHON_MODEL_FILE), "rb") as fh:
-        python_model = load_pickle(fh)
+    name = conf.get("python_model", PYTHON_MODEL_FILE)
+    pickled = confine(root, name, key="python_function.python_model")
     artifacts = {}
-    for name, spec in (conf.get("artifacts") or {}).items():
-        rel = spec["path"] if isinstance(spec, dict) else spec
-        artifacts[name] = os.path.abspath(root / rel)
+    specs = conf.get("artifacts") or {}
+    if not isinstance(specs, dict):
+        raise ModelFormatError(
+            f"{root / 'MLmodel'}: python_function 'artifacts' must map artifact names to "
+            f"{{path: ...}}, found {specs!r}."
+        )
+    for art, spec in specs.items():
+        rel = spec.get("path") if isinstance(spec, dict) else spec
+        artifacts[art] = str(confine(root, rel, key=f"python_function.artifacts.{art}.path"))
+    if not pickled.is_file():
+        raise ModelFormatError(
+            f"{root / 'MLmodel'}: python_function 'python_model' names {name!r}, but "
+            f"{pickled} is not a file. Restore it, or save the model again."
+        )
+    load_trust(root).require("its python_model is a cloudpickle file, and unpickling runs code")
+    with open(pickled, "rb") as fh:
+        python_model = load_pickle(fh)
     context = PythonModelContext(artifacts, model_config or conf.get("config"))
     python_model.load_context(context)
     return _PythonModelWrapper(python_model, context)

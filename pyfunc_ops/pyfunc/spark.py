@@ -22,15 +22,18 @@ import os
 import shutil
 import tempfile
 import threading
+import uuid
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyfunc_ops.core.paths import iter_tree, safe_extract_zip
 from pyfunc_ops.errors import InvalidParameterError
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME, Model
 from pyfunc_ops.pyfunc.spark_result import ResultSpec, make_converter, parse_result_type
+from pyfunc_ops.pyfunc.trust import TrustDecision
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -59,6 +62,9 @@ class _ModelSource:
     input_names: tuple[str, ...] | None  # the signature's input names, when it names all
     required: int  # how many of those are required
     result: ResultSpec
+    # The driver's trust decision: workers obey it and never decide from their own
+    # environment (nor from the local folder they unpacked the archive into).
+    trust: TrustDecision
 
 
 def spark_udf(
@@ -68,6 +74,7 @@ def spark_udf(
     env_manager: str = "local",
     *,
     ship_model: bool | None = None,
+    trust_remote_code: bool | None = None,
 ) -> ModelUDF:
     """A Spark pandas UDF (iterator of batches) scoring with the pyfunc model at ``model_uri``.
 
@@ -84,10 +91,16 @@ def spark_udf(
     Call the returned UDF with the input columns (``udf("a", "b")``, named by position
     unless the signature names them), with one struct (``udf(struct("a", "b"))``, named
     by its fields), or with no argument to use the signature's input columns.
+
+    ``trust_remote_code`` as for :func:`pyfunc_ops.pyfunc.load_model`: the driver decides
+    (and refuses an untrusted model that would run its own code before anything is
+    shipped); the workers obey the decision the UDF carries.
     """
     from pyfunc_ops.core.uri import parse_model_uri
     from pyfunc_ops.envs import check_env_manager
-    from pyfunc_ops.pyfunc.resolve import local_model_path
+    from pyfunc_ops.pyfunc.load import prepare_load
+    from pyfunc_ops.pyfunc.resolve import resolve_model
+    from pyfunc_ops.pyfunc.trust import check_trust_parameter, decide_for
 
     spec = parse_result_type(result_type)
     manager = check_env_manager(env_manager)
@@ -96,9 +109,13 @@ def spark_udf(
             f"spark_udf: ship_model must be None (decide automatically), True or False; "
             f"got {ship_model!r}."
         )
+    check_trust_parameter(trust_remote_code)
     parsed = parse_model_uri(model_uri)  # once: the lookup below gets the parsed form
-    model_dir = local_model_path(parsed)
+    resolved = resolve_model(parsed)
+    trust = decide_for(resolved, trust_remote_code, str(model_uri))
+    model_dir = resolved.path
     model = Model.load(model_dir)
+    prepare_load(model_dir, model, trust)
     names, required = _input_names(model)
     if ship_model is None:
         master = str(spark.sparkContext.master)
@@ -107,11 +124,11 @@ def spark_udf(
     archive, folder = None, None
     if ship_model:
         archive = _ship(spark.sparkContext, model_dir, fingerprint)
-        key = ("archive", archive, fingerprint, manager)
+        key = ("archive", archive, fingerprint, manager, trust.as_flag())
     else:
         folder = str(model_dir)
-        key = ("folder", folder, fingerprint, manager)
-    source = _ModelSource(key, folder, archive, manager, names, required, spec)
+        key = ("folder", folder, fingerprint, manager, trust.as_flag())
+    source = _ModelSource(key, folder, archive, manager, names, required, spec, trust)
     log.info(
         "spark_udf for %s: %s, result_type %s",
         model_uri,
@@ -187,9 +204,8 @@ def _fingerprint(model_dir: Path, model_uuid: str | None) -> str:
     rewritten (a re-saved model gets a new cache entry in the workers).
     """
     digest = hashlib.sha256(str(model_uuid).encode())
-    for path in sorted(p for p in model_dir.rglob("*") if p.is_file()):
-        stat = path.stat()
-        rel = path.relative_to(model_dir).as_posix()
+    for rel in iter_tree(model_dir):
+        stat = (model_dir / rel).stat()
         digest.update(f"\0{rel}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
     return digest.hexdigest()[:24]
 
@@ -205,21 +221,36 @@ def _archive_dir() -> Path:
 
 
 def _ship(sc: Any, model_dir: Path, fingerprint: str) -> str:
-    """Zip ``model_dir`` once and add it to ``sc``; return its SparkFiles name."""
+    """Zip ``model_dir`` once and add it to ``sc``; return its SparkFiles name.
+
+    The tree is walked with :func:`iter_tree` (a symlink leaving the folder, or a link
+    cycle, is refused). The archive is written under a name unique to this process and
+    thread, then renamed into place, so concurrent ``spark_udf`` calls never write into
+    one file.
+    """
     name = f"pyfunc-model-{fingerprint}.zip"
     if (sc.applicationId, fingerprint) in _SHIPPED:
         return name
     path = _archive_dir() / name
     if not path.exists():
-        partial = path.with_name(f".{name}.partial")
-        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-            for file in sorted(p for p in model_dir.rglob("*") if p.is_file()):
-                zf.write(file, file.relative_to(model_dir).as_posix())
-        os.replace(partial, path)
+        files = iter_tree(model_dir)
+        partial = path.with_name(_partial_name(name))
+        try:
+            with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+                for rel in files:
+                    zf.write(model_dir / rel, rel)
+            os.replace(partial, path)
+        finally:
+            partial.unlink(missing_ok=True)
     sc.addFile(str(path))
     _SHIPPED.add((sc.applicationId, fingerprint))
     log.info("Shipped model %s to the executors as %s", model_dir, name)
     return name
+
+
+def _partial_name(name: str) -> str:
+    """A temporary name for an archive being written: unique per process and thread."""
+    return f".{name}.{os.getpid()}.{threading.get_ident()}.{uuid.uuid4().hex[:8]}.partial"
 
 
 def _pandas_udf(source: _ModelSource) -> Any:
@@ -261,10 +292,11 @@ def _model(source: _ModelSource) -> PyFuncModel:
         with _MODELS_LOCK:
             model = _MODELS.get(source.key)
             if model is None:
-                from pyfunc_ops.pyfunc.load import load_model
+                from pyfunc_ops.pyfunc.load import load_decided
 
                 folder = source.folder if source.archive is None else _unpack(source.archive)
-                model = load_model(str(folder), env_manager=source.env_manager)
+                assert folder is not None
+                model = load_decided(Path(folder), source.trust, env_manager=source.env_manager)
                 _MODELS[source.key] = model
                 log.info("Worker %d loaded model %s", os.getpid(), folder)
     return model
@@ -272,7 +304,11 @@ def _model(source: _ModelSource) -> PyFuncModel:
 
 def _unpack(name: str) -> str:
     """Extract the shipped archive once per executor (file lock: several Python workers
-    share the executor's SparkFiles folder) and return the model folder."""
+    share the executor's SparkFiles folder) and return the model folder.
+
+    A target without an MLmodel is the leftover of an interrupted unpack and is replaced.
+    Entries that would land outside the target are refused (:func:`safe_extract_zip`).
+    """
     from filelock import FileLock
     from pyspark import SparkFiles
 
@@ -284,8 +320,12 @@ def _unpack(name: str) -> str:
         if not (target / MLMODEL_FILE_NAME).is_file():
             staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
             try:
-                with zipfile.ZipFile(archive) as zf:
-                    zf.extractall(staging)
+                safe_extract_zip(archive, staging)
+                if target.is_symlink() or target.is_file():
+                    target.unlink()
+                elif target.exists():
+                    log.warning("Replacing %s: an unpacked model without MLmodel", target)
+                    shutil.rmtree(target)
                 os.replace(staging, target)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)

@@ -198,7 +198,7 @@ def test_s3_through_connection_only(
 
     import pyfunc_ops.pyfunc.load as load
 
-    monkeypatch.setattr(load, "load_model", lambda uri, env_manager="local": Sum())
+    monkeypatch.setattr(load, "load_model", lambda uri, env_manager="local", **kw: Sum())
     op = PyfuncPredictOperator(
         task_id="s3",
         model_uri="m",
@@ -311,3 +311,32 @@ def test_provider_form_reaches_airflows_providers_manager(airflow_db: Path) -> N
     assert behaviours["pyfunc_ops"]["relabeling"]["port"] == "S3 endpoint port"
     assert "extra__pyfunc_ops__tracking_uri" in widgets
     assert widgets["extra__pyfunc_ops__aws_session_token"].is_sensitive
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "expected"),
+    [
+        ({"trust_remote_code": True}, None, True),
+        ({"trust_remote_code": "true"}, None, True),
+        ({"trust_remote_code": False}, "1", False),  # the connection wins over the env
+        ({}, "1", True),  # not set: the caller's settings stay
+        ({}, None, False),
+    ],
+)
+def test_connection_extra_trust_remote_code(
+    monkeypatch: pytest.MonkeyPatch, extra: dict, env: str | None, expected: bool
+) -> None:
+    if env is not None:
+        monkeypatch.setenv("PYFUNC_OPS_TRUST_REMOTE_CODE", env)
+    else:
+        monkeypatch.delenv("PYFUNC_OPS_TRUST_REMOTE_CODE", raising=False)
+    _set_conn(monkeypatch, extra=extra)
+    assert PyfuncOpsHook().get_settings().trust_remote_code is expected
+
+
+def test_connection_extra_trust_remote_code_must_be_a_bool(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _set_conn(monkeypatch, extra={"trust_remote_code": "sometimes"})
+    with pytest.raises(InvalidParameterError, match=r"'trust_remote_code' must be true or false"):
+        PyfuncOpsHook().get_settings()

@@ -34,6 +34,7 @@ from pyfunc_ops.errors import (
     InvalidParameterError,
     LoaderError,
     SerializationError,
+    UntrustedModelError,
 )
 from pyfunc_ops.jobs.packaging import IDEMPOTENCY_TAG, package_model
 from pyfunc_ops.jobs.request import field_names, make_request, option_defaults
@@ -228,7 +229,11 @@ def test_skops_untrusted_types_must_be_listed(tmp_path: Path) -> None:
         op.execute(_context())
     op.skops_trusted_types = ["sklearn.tree._tree.Tree"]
     result = op.execute(_context(run_id="manual__2"))
-    assert pyfunc.load_model(result["model_uri"]).predict(pd.DataFrame({"x": [1]}))[0] == 1
+    # The recorded types are what the file needs; loading trusts only the caller's list.
+    with pytest.raises(SerializationError, match=r"not recorded as trusted by the caller"):
+        pyfunc.load_model(result["model_uri"])
+    model = pyfunc.load_model(result["model_uri"], skops_trusted_types=op.skops_trusted_types)
+    assert model.predict(pd.DataFrame({"x": [1]}))[0] == 1
 
 
 def test_pickle_and_joblib_files(tmp_path: Path) -> None:
@@ -352,6 +357,53 @@ def test_predict_operator_renders_and_scores(tmp_path: Path, estimator_file: str
     out = pd.read_parquet(result["output_uri"])
     assert out["id"].tolist() == [1, 2, 3]
     np.testing.assert_allclose(out["prediction"], [1.0, 3.0, 3.0])
+
+
+def _pickled_model_at_memory_url(tmp_path: Path) -> str:
+    import uuid
+
+    from sklearn.linear_model import LinearRegression
+
+    from pyfunc_ops import sklearn as pk
+    from pyfunc_ops.storage.transfer import upload_tree
+
+    estimator = LinearRegression().fit([[0.0], [1.0]], [0.0, 2.0])
+    pk.save_model(estimator, tmp_path / "m", serialization_format="pickle")
+    url = f"memory://trust-{uuid.uuid4().hex[:8]}/m"
+    upload_tree(tmp_path / "m", url)
+    pd.DataFrame({"a": [1.0, 2.0]}).to_parquet(tmp_path / "in.parquet")
+    return url
+
+
+def test_predict_operator_trust_remote_code_argument(tmp_path: Path) -> None:
+    url = _pickled_model_at_memory_url(tmp_path)
+    args = {"model_uri": url, "input_url": str(tmp_path / "in.parquet")}
+    with pytest.raises(UntrustedModelError, match=r"estimator is a pickle file"):
+        PyfuncPredictOperator(task_id="s", output_url=str(tmp_path / "o1.parquet"), **args).execute(
+            _context()
+        )
+    op = PyfuncPredictOperator(
+        task_id="s", output_url=str(tmp_path / "o2.parquet"), trust_remote_code=True, **args
+    )
+    assert op.execute(_context())["rows_out"] == 2
+
+
+def test_connection_extra_trust_remote_code_opts_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = _pickled_model_at_memory_url(tmp_path)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_TRUSTING",
+        json.dumps({"conn_type": "pyfunc_ops", "extra": {"trust_remote_code": True}}),
+    )
+    op = PyfuncPredictOperator(
+        task_id="s",
+        model_uri=url,
+        input_url=str(tmp_path / "in.parquet"),
+        output_url=str(tmp_path / "o.parquet"),
+        pyfunc_ops_conn_id="trusting",
+    )
+    assert op.execute(_context())["rows_out"] == 2
 
 
 def test_spark_settings_from_connection(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -125,9 +125,13 @@ def test_loads_model_once_from_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     import pyfunc_ops.pyfunc.load as load
 
     calls: list[tuple[str, str]] = []
+    trusts: list[bool | None] = []
 
-    def fake_load(uri: str, env_manager: str = "local") -> Recorder:
+    def fake_load(
+        uri: str, env_manager: str = "local", trust_remote_code: bool | None = None
+    ) -> Recorder:
         calls.append((uri, env_manager))
+        trusts.append(trust_remote_code)
         return Recorder()
 
     monkeypatch.setattr(load, "load_model", fake_load)
@@ -140,6 +144,10 @@ def test_loads_model_once_from_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         env_manager="virtualenv",
     )
     assert calls == [("models:/m/1", "virtualenv")]
+    score_files(
+        "models:/m/1", str(tmp_path / "in"), str(tmp_path / "o2.parquet"), trust_remote_code=True
+    )
+    assert trusts == [None, True]  # None: the settings decide, in load_model
 
 
 def test_memory_url_and_2d_predictions(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pyfunc_ops.errors import ModelFormatError
+from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
 from pyfunc_ops.models import env as env_files
 
 
@@ -33,11 +33,14 @@ def test_conda_only_dependencies() -> None:
 
 
 def test_write_and_read_env_files(tmp_path: Path) -> None:
-    conda = env_files.conda_env_from_pip(["numpy==1.26.4", "--extra-index-url https://x", "# c"])
+    conda = env_files.conda_env_from_pip(["numpy==1.26.4"])
     assert env_files.write_env_files(tmp_path, conda, env_files.pip_section(conda)) == {
         "conda": "conda.yaml",
         "virtualenv": "python_env.yaml",
     }
+    # Written by another tool: option lines and comments are skipped when reading.
+    with open(tmp_path / "requirements.txt", "a") as fh:
+        fh.write("--extra-index-url https://x\n# c\n")
     assert env_files.read_requirements(tmp_path) == ["numpy==1.26.4"]
     python_env = env_files.read_python_env(tmp_path)
     assert python_env is not None
@@ -59,3 +62,10 @@ def test_version_mismatches() -> None:
         f"PyYAML==0.1 (installed: {installed})"
     ]
     assert env_files.version_mismatches(["mlflow==2.0"], ignore=("mlflow",)) == []
+
+
+def test_write_env_files_refuses_option_lines(tmp_path: Path) -> None:
+    conda = env_files.conda_env_from_pip(["numpy==1.26.4", "--extra-index-url https://x"])
+    with pytest.raises(InvalidParameterError, match=r"'--extra-index-url https://x' is a pip"):
+        env_files.write_env_files(tmp_path, conda, env_files.pip_section(conda))
+    assert not (tmp_path / "requirements.txt").exists()

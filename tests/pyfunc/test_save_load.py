@@ -19,6 +19,7 @@ from pyfunc_ops.errors import (
     ModelFormatError,
     ModelNotFoundError,
     SerializationError,
+    UntrustedModelError,
 )
 from pyfunc_ops.models import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.env import get_default_conda_env
@@ -394,7 +395,10 @@ def test_load_model_from_an_fsspec_url(saved: Path) -> None:
         if item.is_file():
             fs.pipe(f"{root}/{item.relative_to(saved).as_posix()}", item.read_bytes())
     try:
-        model = load_model(f"memory://{root}")
+        # A memory:// URL is no trust root: its code/ folder runs only when the caller opts in.
+        with pytest.raises(UntrustedModelError, match=r"code folder 'code'.*trust_remote_code"):
+            load_model(f"memory://{root}")
+        model = load_model(f"memory://{root}", trust_remote_code=True)
         assert model.predict({"x": [5]}).tolist() == [10]
         assert Path(model.model_path) != saved
     finally:

@@ -19,6 +19,7 @@ from pyfunc_ops.errors import (
     InvalidParameterError,
     ModelNotFoundError,
     ResultTypeError,
+    UntrustedModelError,
 )
 from pyfunc_ops.models.signature import ColSpec, ModelSignature, Schema
 from pyfunc_ops.pyfunc import save_model, spark_udf
@@ -424,7 +425,10 @@ def test_remote_uri_is_resolved_on_the_driver_and_shipped(
     model = make_model(tmp_path, "return pd.Series([self.path] * len(df))")
     url = f"memory://spark-tests/{uuid.uuid4().hex}/model"
     upload_tree(model, url)
-    udf = spark_udf(spark, url, result_type="string")
+    # The driver decides: an untrusted URL with a code/ folder is refused before shipping.
+    with pytest.raises(UntrustedModelError, match=r"code folder .*trust_remote_code=True"):
+        spark_udf(spark, url, result_type="string")
+    udf = spark_udf(spark, url, result_type="string", trust_remote_code=True)
     (path,) = set(collect(frame.withColumn("p", udf("x"))))
     assert Path(path).parent.name == "pyfunc_ops_models"
 

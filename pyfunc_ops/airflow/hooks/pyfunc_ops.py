@@ -53,6 +53,8 @@ class PyfuncOpsConfig:
     aws_session_token: str | None = None
     region_name: str | None = None
     storage_options: dict[str, Any] = field(default_factory=dict)
+    # None: the connection does not say; the caller's settings decide.
+    trust_remote_code: bool | None = None
 
     def __repr__(self) -> str:
         # The dataclass repr would print the secret key and token (tracebacks, logs).
@@ -78,6 +80,21 @@ class PyfuncOpsConfig:
         if self.aws_session_token:
             options["token"] = self.aws_session_token
         return options
+
+
+def _trust_extra(value: Any, conn_id: str) -> bool | None:
+    """The extra ``trust_remote_code``: JSON ``true``/``false`` (or those words, as a
+    form would store them); absent or empty is ``None``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
+        return value.strip().lower() == "true"
+    raise InvalidParameterError(
+        f"pyfunc_ops connection {conn_id!r}: extra 'trust_remote_code' must be true or "
+        f"false; got {value!r}"
+    )
 
 
 def _endpoint_from_host(host: str | None, port: int | None, schema: str | None) -> str | None:
@@ -149,6 +166,7 @@ class PyfuncOpsHook(BaseHook):
             aws_session_token=extra.get("aws_session_token") or None,
             region_name=extra.get("region_name") or None,
             storage_options=storage_options,
+            trust_remote_code=_trust_extra(extra.get("trust_remote_code"), self.pyfunc_ops_conn_id),
         )
 
     def get_config(self) -> PyfuncOpsConfig:
@@ -182,6 +200,8 @@ class PyfuncOpsHook(BaseHook):
         s3_options = given.s3_storage_options()
         if s3_options:
             changes["storage_options"] = {**base.storage_options, "s3": s3_options}
+        if given.trust_remote_code is not None:
+            changes["trust_remote_code"] = given.trust_remote_code
         return base.with_changes(**changes)
 
     def get_conn(self) -> TrackingClient:
