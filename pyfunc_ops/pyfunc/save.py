@@ -112,6 +112,7 @@ def write_model(
     """
     from pyfunc_ops.models.example import save_input_example
 
+    refuse_remote_destination(path)  # every flavor's save, not only pyfunc's
     model = mlflow_model if mlflow_model is not None else Model()
     with staged_directory(path) as tmp:
         code = copy_code(code_path, tmp)

@@ -147,6 +147,16 @@ def test_save_model_refuses_remote_urls(path: str) -> None:
         save_model(path, loader_module="x")
 
 
+@pytest.mark.parametrize("path", ["s3://bucket/m", "memory://m"])
+def test_sklearn_save_model_refuses_remote_urls(path: str) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    from pyfunc_ops import sklearn as pk
+
+    with pytest.raises(InvalidParameterError, match="Use log_model"):
+        pk.save_model(LinearRegression(), path)
+
+
 def test_save_model_refuses_a_non_path() -> None:
     from pyfunc_ops.pyfunc import save_model
 
