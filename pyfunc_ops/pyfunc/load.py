@@ -121,6 +121,22 @@ def model_metadata(model_dir: str | os.PathLike[str]) -> Model:
     return scope.model if scope is not None else Model.load(model_dir)
 
 
+@contextlib.contextmanager
+def _no_bytecode() -> Iterator[None]:
+    """Import without writing ``__pycache__`` into the model folder.
+
+    A verified model folder (in the cache or a registered local version) must stay as its
+    manifest lists it: bytecode written while importing its ``code/`` would be an extra
+    file at the next check and force a refetch (or an IntegrityError) on every load.
+    """
+    previous = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = previous
+
+
 def add_code_to_sys_path(
     model_dir: Path, conf: dict[str, Any], trust: TrustDecision = TRUSTED_LOCAL
 ) -> None:
@@ -213,19 +229,22 @@ def load_local(
     conf = model.get_flavor(PYFUNC_FLAVOR)
     if not suppress_warnings:
         _warn_environment(model, model_dir)
-    add_code_to_sys_path(model_dir, conf, trust)
-    loader = import_loader(conf["loader_module"])
-    _check_loader_location(loader, model_dir, trust)
-    data = conf.get("data")
-    data_path = (
-        str(confine(model_dir, data, key="python_function.data")) if data else str(model_dir)
-    )
-    load = loader._load_pyfunc
-    takes_config = accepts_parameter(load, "model_config")
-    with _loading(model_dir, model, trust, skops_trusted_types):
-        impl = (
-            load(data_path, _model_config(conf, model_config)) if takes_config else load(data_path)
+    with _no_bytecode():
+        add_code_to_sys_path(model_dir, conf, trust)
+        loader = import_loader(conf["loader_module"])
+        _check_loader_location(loader, model_dir, trust)
+        data = conf.get("data")
+        data_path = (
+            str(confine(model_dir, data, key="python_function.data")) if data else str(model_dir)
         )
+        load = loader._load_pyfunc
+        takes_config = accepts_parameter(load, "model_config")
+        with _loading(model_dir, model, trust, skops_trusted_types):
+            impl = (
+                load(data_path, _model_config(conf, model_config))
+                if takes_config
+                else load(data_path)
+            )
     log.debug("Loaded model %s with %s", model_dir, conf["loader_module"])
     return PyFuncModel(model, impl, model_dir)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -359,3 +360,38 @@ def test_a_damaged_pin_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixtu
     assert "Ignoring the unreadable pin" in caplog.text
     assert cache.read_pin("other", 1, cache_root=tmp_path) is None
     assert os.listdir(tmp_path / "pins") == [path.name]
+
+
+def test_loading_code_twice_through_the_registry_writes_no_bytecode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Importing a model's code/ must not add __pycache__ to the verified folder, or the
+    next load through the registry would see an extra file."""
+    monkeypatch.setattr("sys.dont_write_bytecode", False)  # as on a default interpreter
+    code = tmp_path / "src" / "scaler_code_mod.py"
+    code.parent.mkdir()
+    code.write_text("def scale(values):\n    return [2 * v for v in values]\n")
+
+    class Scaler(pyfunc.PythonModel):
+        def load_context(self, context: Any) -> None:
+            import scaler_code_mod  # imported while loading, from the model's code/
+
+            self.scale = scaler_code_mod.scale
+
+        def predict(self, context: Any, model_input: Any) -> Any:
+            return self.scale(list(model_input["a"]))
+
+    with tracking.start_run():
+        info = pyfunc.log_model(
+            "model",
+            python_model=Scaler(),
+            code_path=[str(code)],
+            registered_model_name="coded",
+        )
+    sys.modules.pop("scaler_code_mod", None)
+    for _ in range(2):
+        assert pyfunc.load_model("models:/coded/1").predict(FRAME) == [2.0, 4.0]
+        sys.modules.pop("scaler_code_mod", None)
+    folder = Path(info.artifact_uri)
+    assert not list(folder.rglob("__pycache__"))
+    verify(folder, info.digest)
