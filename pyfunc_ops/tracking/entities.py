@@ -104,6 +104,7 @@ class ModelVersion:
     description: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     aliases: list[str] = field(default_factory=list)
+    digest: str | None = None
 
 
 @dataclass

@@ -22,13 +22,27 @@ _lock = threading.Lock()
 _override: str | None = None
 
 
+# -- http(s): an MLflow tracking server (the REST store, pyfunc_ops.tracking.rest) --------
+
+
+def is_server_uri(uri: str) -> bool:
+    """Whether ``uri`` names an MLflow tracking server (``http://`` or ``https://``)."""
+    return str(uri).strip().lower().startswith(("http://", "https://"))
+
+
+# -----------------------------------------------------------------------------------------
+
+
 def normalize_tracking_uri(uri: str) -> str:
     """An SQLAlchemy URL for ``uri``; a bare file path means a SQLite file there.
 
     ``postgresql://`` and ``postgres://`` pick psycopg 3, the driver the ``postgres`` extra
-    installs, instead of SQLAlchemy's default psycopg2.
+    installs, instead of SQLAlchemy's default psycopg2. An ``http(s)://`` URL (an MLflow
+    tracking server) is kept as given, without a trailing ``/``.
     """
     uri = str(uri).strip()
+    if is_server_uri(uri):
+        return uri.rstrip("/")
     if "://" not in uri and not uri.startswith("sqlite:"):
         return f"sqlite:///{os.path.abspath(os.path.expanduser(uri))}"
     for prefix in ("postgresql://", "postgres://"):
