@@ -38,6 +38,8 @@ __all__ = ["RestRegistryStore"]
 
 log = logging.getLogger(__name__)
 _PAGE = 1000
+# Where MLflow 3 keeps a logged model's files: <experiment>/models/<model id>/artifacts.
+_LOGGED_MODEL_PATH = re.compile(r"/models/(m-[0-9a-f]+)/artifacts(?:/|$)")
 
 
 def _quote(value: str) -> str:
@@ -258,6 +260,9 @@ class RestRegistryStore:
         tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
         if digest is not None:
             tag_values[convert.DIGEST_TAG] = digest
+        # A source inside an MLflow 3 logged model's folder belongs to that model, not to
+        # the run: the server accepts it only with the model's id.
+        logged = _LOGGED_MODEL_PATH.search(source) if source.startswith(convert.SCHEME) else None
         try:
             answer = self._conn.call(
                 "POST",
@@ -268,6 +273,7 @@ class RestRegistryStore:
                     "run_id": run_id,
                     "tags": convert.as_key_values(tag_values),
                     "description": description,
+                    "model_id": logged.group(1) if logged else None,
                 },
             )
         except NotFoundOnServer as exc:
