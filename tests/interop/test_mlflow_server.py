@@ -261,3 +261,32 @@ def test_a_server_that_is_down_names_the_url_without_credentials(
         client.get_model_version("m", 1)
     assert "s3cret" not in str(err.value) and "alice" not in str(err.value)
     assert "s3cret" not in repr(client)
+
+
+def _message(lookup: Any, client: TrackingClient) -> str:
+    with pytest.raises(ResourceNotFoundError) as err:
+        lookup(client)
+    return str(err.value)
+
+
+def test_sql_and_rest_stores_word_not_found_errors_alike(
+    server: Server, at_server: TrackingClient, tmp_path: Path
+) -> None:
+    sql = TrackingClient(str(tmp_path / "tracking.db"))
+    for client in (sql, at_server):
+        run = client.create_run(run_name="conform")
+        client.create_registered_model("conform")
+        for _ in range(2):
+            client.create_model_version("conform", f"runs:/{run.info.run_id}/m")
+        client.set_registered_model_alias("conform", "best", 2)
+    lookups = [
+        lambda c: c.get_model_version("conform", 9),
+        lambda c: c.get_model_version_by_alias("conform", "bets"),
+        lambda c: c.delete_registered_model_alias("conform", "bets"),
+        lambda c: c.get_latest_versions("conform-missing"),
+    ]
+    for lookup in lookups:
+        ours_sql, ours_rest = _message(lookup, sql), _message(lookup, at_server)
+        if "registered models:" in ours_sql:  # the server holds more models than the file
+            ours_sql, ours_rest = ours_sql.split(";")[0], ours_rest.split(";")[0]
+        assert ours_sql == ours_rest
