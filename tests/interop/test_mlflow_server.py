@@ -290,3 +290,29 @@ def test_sql_and_rest_stores_word_not_found_errors_alike(
         if "registered models:" in ours_sql:  # the server holds more models than the file
             ours_sql, ours_rest = ours_sql.split(";")[0], ours_rest.split(";")[0]
         assert ours_sql == ours_rest
+
+
+def test_mlflow_artifacts_filesystem_lists_reads_writes_and_deletes(
+    at_server: TrackingClient,
+) -> None:
+    import fsspec
+
+    from pyfunc_ops.errors import ModelNotFoundError
+    from pyfunc_ops.storage.transfer import list_tree
+
+    run = at_server.create_run(run_name="files")
+    base = run.info.artifact_uri
+    with fsspec.open(f"{base}/notes/a.txt", "wb") as out:
+        out.write(b"hello")
+    fs, path = fsspec.core.url_to_fs(f"{base}/notes")
+    fs.pipe_file(f"{path}/b.txt", b"world!")
+    assert sorted(fs.ls(path, detail=False)) == [f"{path}/a.txt", f"{path}/b.txt"]
+    assert fs.info(f"{path}/b.txt")["size"] == 6
+    assert fs.cat_file(f"{path}/a.txt") == b"hello"
+    assert list(list_tree(f"{base}/notes").files) == ["a.txt", "b.txt"]
+    fs.rm_file(f"{path}/a.txt")
+    assert not fs.exists(f"{path}/a.txt")
+    with pytest.raises(ModelNotFoundError, match=r"Nothing found at .*missing"):
+        list_tree(f"{base}/missing")
+    with pytest.raises(ModelNotFoundError, match=r"expected an MLmodel file"):
+        pyfunc.load_model(f"runs:/{run.info.run_id}/notes")
