@@ -316,3 +316,29 @@ def test_mlflow_artifacts_filesystem_lists_reads_writes_and_deletes(
         list_tree(f"{base}/missing")
     with pytest.raises(ModelNotFoundError, match=r"expected an MLmodel file"):
         pyfunc.load_model(f"runs:/{run.info.run_id}/notes")
+
+
+def test_runs_over_rest_behave_as_in_sql(at_server: TrackingClient) -> None:
+    from pyfunc_ops.errors import InvalidParameterError
+
+    client = at_server
+    run = client.create_run(run_name="rest-run", tags={"team": "ml"})
+    client.log_batch(run.info.run_id, params={"alpha": 1}, tags={"stage": "train"})
+    for step in range(3):
+        client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1), step=step)
+    with pytest.raises(InvalidParameterError, match=r"param 'alpha' .* is already '1'"):
+        client.log_param(run.info.run_id, "alpha", 2)
+    client.log_param(run.info.run_id, "alpha", 1)  # the same value again: a retried task
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "loss")] == pytest.approx(
+        [1.0, 0.5, 1 / 3]
+    )
+    client.delete_tag(run.info.run_id, "stage")
+    with pytest.raises(ResourceNotFoundError, match=r"has no tag 'stage'; its tags: .*team"):
+        client.delete_tag(run.info.run_id, "stage")
+    assert [r.info.run_id for r in client.search_runs(tags={"team": "ml"}, status="RUNNING")] == [
+        run.info.run_id
+    ]
+    client.set_terminated(run.info.run_id)
+    found = client.search_runs(run_name="rest-run", status=["FINISHED", "FAILED"])
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+    assert found[0].data.metrics == {"loss": pytest.approx(1 / 3)}
