@@ -342,3 +342,15 @@ def test_runs_over_rest_behave_as_in_sql(at_server: TrackingClient) -> None:
     found = client.search_runs(run_name="rest-run", status=["FINISHED", "FAILED"])
     assert [r.info.run_id for r in found] == [run.info.run_id]
     assert found[0].data.metrics == {"loss": pytest.approx(1 / 3)}
+
+
+def test_sensor_conditions_see_versions_mlflow_registered(at_server: TrackingClient) -> None:
+    from pyfunc_ops.airflow.triggers.conditions import find_model_version
+
+    found = find_model_version(at_server, "mlflow-made", alias="champion")
+    assert found is not None and found.version == 1
+    newest = find_model_version(at_server, "mlflow-made", min_version=1)
+    assert newest is not None and newest.version == 2
+    assert find_model_version(at_server, "mlflow-made", min_version=2) is None
+    assert find_model_version(at_server, "mlflow-made", alias="not-yet") is None
+    assert find_model_version(at_server, "not-registered-yet") is None
