@@ -174,3 +174,15 @@ def test_server_refusals_keep_our_error_classes(fake: tuple[str, type[_Handler]]
     handler.answers = [(404, {})]
     with pytest.raises(TrackingStoreError, match=r"has no endpoint for /registered-models/get"):
         store.get_registered_model("m")
+
+
+def test_a_version_whose_source_is_a_registry_uri_is_followed(tmp_path: Path) -> None:
+    # MLflow 3 registers versions with source models:/m-...; the same rule serves SQL.
+    client = TrackingClient(str(tmp_path / "t.db"), artifact_root=str(tmp_path / "art"))
+    run = client.create_run()
+    client.create_registered_model("m")
+    client.registry.create_model_version("m", f"runs:/{run.info.run_id}/model")
+    client.registry.create_model_version("m", "models:/m/1")
+    expected = str(Path(run.info.artifact_uri) / "model")
+    assert resolve_model_uri("models:/m/1", client=client) == expected
+    assert resolve_model_uri("models:/m/2", client=client) == expected
