@@ -72,7 +72,8 @@ FIELDS: tuple[ConnectionField, ...] = (
     ConnectionField(
         "tracking_uri",
         "Tracking URI",
-        "the registry: an SQLAlchemy URL (`postgresql://...`) or a SQLite file path; "
+        "the registry: an SQLAlchemy URL (`postgresql://...`), a SQLite file path, or the "
+        "http(s) URL of an MLflow tracking server (`https://user:pw@mlflow:5000`); "
         "default `PYFUNC_OPS_TRACKING_URI`",
         placeholder="postgresql://user:pw@db/registry",
     ),

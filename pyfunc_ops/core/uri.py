@@ -42,7 +42,9 @@ Accepted model URI forms:
   models:/<name>/<stage>             the latest version in a stage
                                      (None, Staging, Production, Archived)
   models:/<name>/latest              the latest version of a registered model
-  models:/<name>@<alias>             the version an alias points to"""
+  models:/<name>@<alias>             the version an alias points to
+  models:/<model_id>                 an MLflow 3 logged model (m-<hex>), through a
+                                     tracking server"""
 
 # RFC 3986 scheme syntax; fsspec protocols follow it (s3, gs, abfs, memory, git+https...).
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
@@ -53,6 +55,8 @@ _SCHEME_PREFIX = re.compile(rf"^(?P<scheme>{_SCHEME}):")
 # A run id is one path component: letters, digits, '_', '-', '.' (never '.' or '..').
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
+# An MLflow 3 logged model id: "m-" and a hex uuid (MLflow writes 32 digits).
+_MODEL_ID = re.compile(r"^m-[0-9a-f]{8,64}$")
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ class ModelURI:
     - ``"fsspec"``: ``path`` is the full fsspec URL (protocol lower-cased).
     - ``"runs"``: ``run_id`` and ``artifact_path`` (``""`` for the whole run root).
     - ``"models"``: ``name`` and exactly one of ``version``, ``stage``, ``alias`` or
-      ``latest=True``.
+      ``latest=True``; or, for an MLflow 3 logged model, ``model_id`` alone.
     """
 
     raw: str
@@ -78,6 +82,7 @@ class ModelURI:
     stage: str | None = None
     alias: str | None = None
     latest: bool = False
+    model_id: str | None = None
 
     def __str__(self) -> str:
         return self.raw
@@ -137,10 +142,13 @@ def _parse_models(uri: str, rest: str) -> ModelURI:
     if not parts[0]:
         raise _invalid(uri, "the registered model name is missing")
     if len(parts) == 1:
+        if _MODEL_ID.match(parts[0]):
+            return ModelURI(raw=uri, scheme="models", model_id=parts[0])
         if "@" not in parts[0]:
             raise _invalid(
                 uri,
-                "a registered model name needs '/<version>', '/<stage>', '/latest' or '@<alias>'",
+                "a registered model name needs '/<version>', '/<stage>', '/latest' or "
+                "'@<alias>' (a logged model id is 'm-' and hex digits)",
             )
         name, _, alias = parts[0].partition("@")
         _check_name(uri, name)

@@ -1,8 +1,11 @@
 """``TrackingClient``: the explicit, store-addressed API over runs and the model registry.
 
 The client is cheap to build (engines are cached per URL) and holds no state besides the
-URL, so operators and hooks can create one per call. The fluent functions
-(``start_run``, ``log_param``...) are a thin layer over one of these.
+URL, so operators and hooks can create one per call. The URL picks the store: an
+``http(s)://`` URL means an MLflow tracking server (the REST store,
+:mod:`pyfunc_ops.tracking.rest`), anything else the SQL store; both satisfy
+:mod:`pyfunc_ops.tracking.store`, so every call below works the same against either.
+The fluent functions (``start_run``, ``log_param``...) are a thin layer over one of these.
 """
 
 from __future__ import annotations
@@ -25,7 +28,8 @@ from pyfunc_ops.tracking.locate import locate_target
 from pyfunc_ops.tracking.registry import RegistryStore
 from pyfunc_ops.tracking.runs import RunStore, canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
-from pyfunc_ops.tracking.uri import get_tracking_uri, normalize_tracking_uri
+from pyfunc_ops.tracking.store import RegistryStoreProtocol, RunStoreProtocol
+from pyfunc_ops.tracking.uri import get_tracking_uri, is_server_uri, normalize_tracking_uri
 from pyfunc_ops.tracking.validation import (
     validate_filter,
     validate_max_results,
@@ -57,13 +61,21 @@ class TrackingClient:
     # engine is looked up on every call (a dict lookup) rather than kept, so a client never
     # holds an engine the cache has disposed of, nor one inherited across a fork.
     @property
-    def runs(self) -> RunStore:
+    def runs(self) -> RunStoreProtocol:
         """The run store behind this client."""
+        if is_server_uri(self.tracking_uri):
+            from pyfunc_ops.tracking.rest import stores_for
+
+            return stores_for(self.tracking_uri)[0]
         return RunStore(get_engine(self.tracking_uri))
 
     @property
-    def registry(self) -> RegistryStore:
+    def registry(self) -> RegistryStoreProtocol:
         """The registry store behind this client."""
+        if is_server_uri(self.tracking_uri):
+            from pyfunc_ops.tracking.rest import stores_for
+
+            return stores_for(self.tracking_uri)[1]
         return RegistryStore(get_engine(self.tracking_uri))
 
     # -- runs -----------------------------------------------------------------------------

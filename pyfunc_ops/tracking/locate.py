@@ -5,24 +5,35 @@ This sits below :class:`~pyfunc_ops.tracking.client.TrackingClient` (which resol
 registry stores directly, so the client and :mod:`pyfunc_ops.tracking.resolve` (the
 public functions, with a default client) both build on it without importing each other.
 It takes the :class:`~pyfunc_ops.core.uri.ModelURI` already parsed: a URI is parsed
-once per call chain, never again here. Every failed lookup says what does exist.
+once per call chain, never again here (a version whose *source* is itself a ``runs:/`` or
+``models:/`` URI, as MLflow 3 registers them, is the one exception: that source is parsed
+and followed). Every failed lookup says what does exist.
+
+It works on the store interface (:mod:`pyfunc_ops.tracking.store`), so SQL and REST stores
+resolve alike; MLflow 3 logged models (``models:/m-...``, and ``runs:/<run_id>/<name>``
+for a model logged that way) need a run store that is also a
+:class:`~pyfunc_ops.tracking.store.LoggedModelStore`, i.e. an MLflow tracking server.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyfunc_ops.core.uri import ModelURI, join
+from pyfunc_ops.core.uri import ModelURI, join, parse_model_uri
 from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
 from pyfunc_ops.tracking.entities import ModelVersion
 from pyfunc_ops.tracking.integrity import run_digest_tag
-from pyfunc_ops.tracking.registry import RegistryStore, describe_stages
-from pyfunc_ops.tracking.runs import RunStore
+from pyfunc_ops.tracking.registry import describe_stages
+from pyfunc_ops.tracking.store import LoggedModelStore, RegistryStoreProtocol, RunStoreProtocol
+
+# How many registry-URI sources are followed (a version whose source is models:/m-...).
+_MAX_HOPS = 3
 
 
-def model_version(parsed: ModelURI, registry: RegistryStore) -> ModelVersion | None:
-    """The registered version a ``models:/`` URI selects; ``None`` for any other URI."""
-    if parsed.scheme != "models":
+def model_version(parsed: ModelURI, registry: RegistryStoreProtocol) -> ModelVersion | None:
+    """The registered version a ``models:/`` URI selects; ``None`` for any other URI
+    (a logged model id, ``models:/m-...``, selects no registered version)."""
+    if parsed.scheme != "models" or parsed.model_id:
         return None
     name = parsed.name
     if not name:
@@ -69,32 +80,53 @@ class ModelTarget:
     version: ModelVersion | None = None
 
 
-def locate_target(parsed: ModelURI, runs: RunStore, registry: RegistryStore) -> ModelTarget:
+def _logged_models(runs: RunStoreProtocol, parsed: ModelURI) -> LoggedModelStore:
+    if not isinstance(runs, LoggedModelStore):
+        raise InvalidURIError(
+            f"model URI {parsed.raw!r} names an MLflow 3 logged model ({parsed.model_id}); "
+            "only an MLflow tracking server keeps logged models. Set the tracking URI to "
+            "the server's http(s) URL, or use models:/<name>/<version> or runs:/<run_id>/<path>"
+        )
+    return runs
+
+
+def locate_target(
+    parsed: ModelURI,
+    runs: RunStoreProtocol,
+    registry: RegistryStoreProtocol,
+    _hops: int = 0,
+) -> ModelTarget:
     """The location and recorded digest of ``parsed`` (see
     :mod:`pyfunc_ops.tracking.integrity` for where digests are recorded)."""
     if parsed.scheme == "runs":
         if not parsed.run_id:
             raise InvalidURIError(f"model URI {parsed.raw!r} has no run id")
-        run = runs.get_run(parsed.run_id)
         artifact_path = (parsed.artifact_path or "").strip("/")
+        if artifact_path and isinstance(runs, LoggedModelStore):
+            # MLflow 3 keeps a model logged with log_model(name=...) outside the run's
+            # artifacts; runs:/<run_id>/<name>[/<path>] still names it.
+            name, _, rest = artifact_path.partition("/")
+            found = runs.run_logged_model_location(parsed.run_id, name)
+            if found is not None:
+                return ModelTarget(join(found, rest))
+        run = runs.get_run(parsed.run_id)
         digest = run.data.tags.get(run_digest_tag(artifact_path)) if artifact_path else None
         return ModelTarget(join(run.info.artifact_uri, artifact_path), digest)
     if parsed.scheme == "models":
+        if parsed.model_id:
+            return ModelTarget(_logged_models(runs, parsed).logged_model_location(parsed.model_id))
         version = model_version(parsed, registry)
         assert version is not None
-        return ModelTarget(version.source, version.digest, version)
+        source = version.source
+        if source.startswith(("runs:/", "models:/")) and _hops < _MAX_HOPS:
+            inner = locate_target(parse_model_uri(source), runs, registry, _hops + 1)
+            return ModelTarget(inner.location, version.digest or inner.digest, version)
+        return ModelTarget(source, version.digest, version)
     return ModelTarget(str(parsed.path))
 
 
-def artifact_location(parsed: ModelURI, runs: RunStore, registry: RegistryStore) -> str:
+def artifact_location(
+    parsed: ModelURI, runs: RunStoreProtocol, registry: RegistryStoreProtocol
+) -> str:
     """The artifact URL (fsspec URL or local path) that ``parsed`` refers to."""
-    if parsed.scheme == "runs":
-        if not parsed.run_id:
-            raise InvalidURIError(f"model URI {parsed.raw!r} has no run id")
-        run = runs.get_run(parsed.run_id)
-        return join(run.info.artifact_uri, parsed.artifact_path or "")
-    if parsed.scheme == "models":
-        version = model_version(parsed, registry)
-        assert version is not None
-        return version.source
-    return str(parsed.path)
+    return locate_target(parsed, runs, registry).location

@@ -31,7 +31,8 @@ Accepted tracking URI forms (PYFUNC_OPS_TRACKING_URI, set_tracking_uri, a connec
   sqlite:////abs/path/tracking.db             a SQLite file (four slashes: absolute path)
   sqlite:///rel/path/tracking.db              a SQLite file relative to the working directory
   sqlite://                                   an in-memory SQLite database
-  postgresql://user:password@host:5432/db     PostgreSQL (also postgres://, postgresql+psycopg://)"""
+  postgresql://user:password@host:5432/db     PostgreSQL (also postgres://, postgresql+psycopg://)
+  http(s)://host:5000                         an MLflow tracking server (its REST API)"""
 
 _SCHEME_PREFIX = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):")
 _POSTGRES_DIALECTS = ("postgresql", "postgres")
@@ -56,6 +57,17 @@ def _check_authority(uri: str, rest: str) -> None:
         raise _refuse(uri, "the host name is missing after '://'")
 
 
+# -- http(s): an MLflow tracking server (the REST store, pyfunc_ops.tracking.rest) --------
+
+
+def is_server_uri(uri: str) -> bool:
+    """Whether ``uri`` names an MLflow tracking server (``http://`` or ``https://``)."""
+    return str(uri).strip().lower().startswith(("http://", "https://"))
+
+
+# -----------------------------------------------------------------------------------------
+
+
 def normalize_tracking_uri(uri: str) -> str:
     """An SQLAlchemy URL for ``uri``; a bare file path means a SQLite file there.
 
@@ -67,7 +79,8 @@ def normalize_tracking_uri(uri: str) -> str:
     yet. Raises :class:`InvalidURIError` listing the accepted forms.
 
     ``postgresql://`` and ``postgres://`` pick psycopg 3, the driver the ``postgres`` extra
-    installs, instead of SQLAlchemy's default psycopg2.
+    installs, instead of SQLAlchemy's default psycopg2. An ``http(s)://`` URL (an MLflow
+    tracking server) is kept as given, without a trailing ``/``.
     """
     if not isinstance(uri, str):
         raise _refuse(repr(uri), f"expected a string, found {type(uri).__name__}")
@@ -85,11 +98,10 @@ def normalize_tracking_uri(uri: str) -> str:
     dialect = scheme.split("+", 1)[0]
     rest = uri[len(scheme) + 1 :]
     if dialect in ("http", "https"):
-        raise _refuse(
-            uri,
-            "MLflow tracking servers (http:// and https:// URLs) are not supported yet; "
-            "point at the server's database instead",
-        )
+        if not rest.startswith("//"):
+            raise _refuse(uri, f"expected '{scheme}://' (two slashes) before the host")
+        _check_authority(uri, rest[2:])
+        return uri.rstrip("/")
     if dialect == "sqlite":
         if rest != "//" and not rest.startswith("///"):
             raise _refuse(uri, "a SQLite URL is 'sqlite:///<path>' (three slashes, then the path)")

@@ -33,8 +33,9 @@ def client(tmp_path: Path) -> TrackingClient:
     [
         ("postgresql:/alice:pw@db/reg", "expected 'postgresql://'"),
         ("sqlit:///x.db", "'sqlit' names a database driver"),
-        ("http:/x", "not supported yet"),
-        ("https://tracking.example.com", "not supported yet"),
+        ("http:/x", "expected 'http://'"),
+        ("https://u:pw@tracking.example.com:port/", "port .* is not a number"),
+        ("http://u:pw@:5000", "host name is missing"),
         ("postgresql://u:pw@db:abc/reg", "port .* is not a number"),
         ("postgresql://u:pw@db:99999/reg", "port .* is not a number"),
         ("postgresql://u:pw@/reg", "host name is missing"),

@@ -1,0 +1,356 @@
+"""pyfunc_ops against a real ``mlflow server`` (SQLite backend, proxied artifacts in tmp).
+
+The server and MLflow's client run from the MLflow venv; pyfunc_ops (here, without mlflow)
+talks to the server over REST only. MLflow logs and registers, we load by alias, version,
+``latest``, model id and ``runs:/``; we log, register and alias, MLflow reads and loads.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+from conftest import run_in_mlflow
+from sklearn.linear_model import LinearRegression
+
+from pyfunc_ops import pyfunc, tracking
+from pyfunc_ops import sklearn as our_sklearn
+from pyfunc_ops.errors import ResourceNotFoundError, TrackingStoreError
+from pyfunc_ops.tracking import TrackingClient
+
+pytestmark = pytest.mark.mlflow
+
+X = pd.DataFrame({"x": np.arange(6, dtype=float)})
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    url: str
+    root: Path
+    mlflow_python: Path
+    logged: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    root = tmp_path_factory.mktemp("mlflow_server")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    mlflow_bin = mlflow_python.parent / "mlflow"
+    log_file = (root / "server.log").open("w")
+    proc = subprocess.Popen(
+        [
+            str(mlflow_bin),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{root / 'mlflow.db'}",
+            "--artifacts-destination",
+            str(root / "artifacts"),
+        ],
+        cwd=root,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYFUNC_OPS_"))},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                if requests.get(f"{url}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not start:\n{(root / 'server.log').read_text()}")
+            time.sleep(0.5)  # polling a starting server; nothing to wait on instead
+        out = root / "logged.json"
+        run_in_mlflow(mlflow_python, "server_side.py", "log", url, out, cwd=root)
+        yield Server(url, root, mlflow_python, json.loads(out.read_text()))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log_file.close()
+
+
+@pytest.fixture
+def at_server(server: Server) -> Iterator[TrackingClient]:
+    tracking.set_tracking_uri(server.url)
+    try:
+        yield TrackingClient()
+    finally:
+        tracking.set_tracking_uri(None)
+
+
+def _predict(uri: str) -> list[float]:
+    return np.asarray(pyfunc.load_model(uri).predict(X)).ravel().tolist()
+
+
+# -- MLflow wrote, pyfunc_ops reads ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("uri", "which"),
+    [
+        ("models:/mlflow-made@champion", 0),
+        ("models:/mlflow-made/2", 1),
+        ("models:/mlflow-made/latest", 1),
+        ("models:/mlflow-made/None", 1),
+    ],
+)
+def test_loads_what_mlflow_registered(
+    server: Server, at_server: TrackingClient, uri: str, which: int
+) -> None:
+    assert _predict(uri) == pytest.approx(server.logged["predictions"][which])
+
+
+def test_loads_mlflow_3_logged_model_by_id_and_by_run(
+    server: Server, at_server: TrackingClient
+) -> None:
+    model_id, run_id = server.logged["model_ids"][1], server.logged["run_ids"][1]
+    expected = server.logged["predictions"][1]
+    assert _predict(f"models:/{model_id}") == pytest.approx(expected)
+    assert _predict(f"runs:/{run_id}/model") == pytest.approx(expected)
+
+
+def test_registry_calls_see_mlflow_versions(server: Server, at_server: TrackingClient) -> None:
+    client = at_server
+    assert client.get_model_version_by_alias("mlflow-made", "champion").version == 1
+    assert [v.version for v in client.get_latest_versions("mlflow-made")] == [2]
+    assert [v.version for v in client.search_model_versions("name='mlflow-made'")] == [2, 1]
+    assert "mlflow-made" in [m.name for m in client.search_registered_models("name LIKE 'mlflow%'")]
+    moved = client.transition_model_version_stage("mlflow-made", 1, "staging")
+    assert moved.current_stage == "Staging"
+    assert client.get_latest_versions("mlflow-made", ["Staging"])[0].version == 1
+    assert client.get_run(server.logged["run_ids"][0]).info.status == "FINISHED"
+
+
+def test_unknown_names_versions_and_aliases_list_what_exists(at_server: TrackingClient) -> None:
+    client = at_server
+    with pytest.raises(ResourceNotFoundError, match=r"'mlflow-mad' does not exist; .*mlflow-made"):
+        client.get_model_version("mlflow-mad", 1)
+    with pytest.raises(ResourceNotFoundError, match=r"no version 7; versions that exist: 1, 2"):
+        client.get_model_version("mlflow-made", 7)
+    with pytest.raises(ResourceNotFoundError, match=r"no alias 'champ'; aliases: champion -> v1"):
+        client.get_model_version_by_alias("mlflow-made", "champ")
+    with pytest.raises(ResourceNotFoundError, match=r"no version in stage 'Production'"):
+        pyfunc.load_model("models:/mlflow-made/Production")
+    with pytest.raises(ResourceNotFoundError, match=r"run 'nope' does not exist"):
+        client.get_run("nope")
+    with pytest.raises(ResourceNotFoundError, match=r"logged model 'm-0123456789abcdef' does not"):
+        pyfunc.load_model("models:/m-0123456789abcdef")
+
+
+# -- pyfunc_ops writes, MLflow reads ----------------------------------------------------------
+
+
+def test_mlflow_reads_and_loads_what_we_registered(
+    server: Server, at_server: TrackingClient
+) -> None:
+    model = LinearRegression().fit(X, 3.0 * X["x"] - 1.0)
+    with tracking.start_run(run_name="ours") as run:
+        tracking.log_param("alpha", 0.5)
+        tracking.log_metric("rmse", 0.25)
+        info = our_sklearn.log_model(
+            model, "model", registered_model_name="ours-made", serialization_format="skops"
+        )
+    client = at_server
+    client.set_registered_model_alias("ours-made", "champion", info.registered_model_version)
+    client.set_model_version_tag("ours-made", 1, "team", "ml")
+    assert client.get_model_version_by_alias("ours-made", "champion").aliases == ["champion"]
+    stored = client.get_run(run.info.run_id)
+    assert stored.data.params == {"alpha": "0.5"}
+    assert stored.data.metrics == {"rmse": 0.25}
+    assert stored.info.artifact_uri.startswith("mlflow-artifacts:///")
+    assert _predict("models:/ours-made@champion") == pytest.approx(model.predict(X).tolist())
+
+    out = server.root / "read.json"
+    run_in_mlflow(
+        server.mlflow_python,
+        "server_side.py",
+        "read",
+        server.url,
+        "ours-made",
+        out,
+        cwd=server.root,
+    )
+    seen = json.loads(out.read_text())
+    assert seen["version"] == "1" and seen["aliases"] == ["champion"]
+    assert seen["run_id"] == run.info.run_id
+    assert seen["tags"]["team"] == "ml"
+    assert seen["source"].startswith("mlflow-artifacts:/0/")  # MLflow's own form
+    assert seen["sklearn"] == pytest.approx(model.predict(X).tolist())
+    assert seen["pyfunc"] == pytest.approx(model.predict(X).tolist())
+
+
+def test_digest_travels_as_a_version_tag(at_server: TrackingClient) -> None:
+    run = at_server.create_run(run_name="digest")
+    registry = at_server.registry
+    registry.create_registered_model("digested")
+    created = registry.create_model_version(
+        "digested",
+        run.info.artifact_uri + "/model",
+        run_id=run.info.run_id,
+        digest="sha256:abc",
+    )
+    assert created.digest == "sha256:abc"
+    again = at_server.get_model_version("digested", created.version)
+    assert again.digest == "sha256:abc"
+    assert again.tags["pyfunc_ops.digest"] == "sha256:abc"
+
+
+_REGISTER = """
+import sys
+from pyfunc_ops.tracking import TrackingClient
+version = TrackingClient(sys.argv[1]).register_model(source=sys.argv[2], name="race")
+print(version.version)
+"""
+
+
+def test_four_processes_registering_at_once_get_versions_1_to_4(server: Server) -> None:
+    source = f"runs:/{server.logged['run_ids'][0]}/model"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _REGISTER, server.url, source],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    results = [proc.communicate(timeout=120) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs), [err for _, err in results]
+    assert sorted(int(out.strip()) for out, _ in results) == [1, 2, 3, 4]
+    version = TrackingClient(server.url).get_model_version("race", 1)
+    assert version.source.startswith("mlflow-artifacts:///0/models/m-")
+
+
+def test_a_server_that_is_down_names_the_url_without_credentials(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.01")
+    port = _free_port()
+    client = TrackingClient(f"http://alice:s3cret@127.0.0.1:{port}")
+    with pytest.raises(
+        TrackingStoreError, match=rf"cannot reach .* at http://127\.0\.0\.1:{port} "
+    ) as err:
+        client.get_model_version("m", 1)
+    assert "s3cret" not in str(err.value) and "alice" not in str(err.value)
+    assert "s3cret" not in repr(client)
+
+
+def _message(lookup: Any, client: TrackingClient) -> str:
+    with pytest.raises(ResourceNotFoundError) as err:
+        lookup(client)
+    return str(err.value)
+
+
+def test_sql_and_rest_stores_word_not_found_errors_alike(
+    server: Server, at_server: TrackingClient, tmp_path: Path
+) -> None:
+    sql = TrackingClient(str(tmp_path / "tracking.db"))
+    for client in (sql, at_server):
+        run = client.create_run(run_name="conform")
+        client.create_registered_model("conform")
+        for _ in range(2):
+            client.create_model_version("conform", f"runs:/{run.info.run_id}/m")
+        client.set_registered_model_alias("conform", "best", 2)
+    lookups = [
+        lambda c: c.get_model_version("conform", 9),
+        lambda c: c.get_model_version_by_alias("conform", "bets"),
+        lambda c: c.delete_registered_model_alias("conform", "bets"),
+        lambda c: c.get_latest_versions("conform-missing"),
+    ]
+    for lookup in lookups:
+        ours_sql, ours_rest = _message(lookup, sql), _message(lookup, at_server)
+        if "registered models:" in ours_sql:  # the server holds more models than the file
+            ours_sql, ours_rest = ours_sql.split(";")[0], ours_rest.split(";")[0]
+        assert ours_sql == ours_rest
+
+
+def test_mlflow_artifacts_filesystem_lists_reads_writes_and_deletes(
+    at_server: TrackingClient,
+) -> None:
+    import fsspec
+
+    from pyfunc_ops.errors import ModelNotFoundError
+    from pyfunc_ops.storage.transfer import list_tree
+
+    run = at_server.create_run(run_name="files")
+    base = run.info.artifact_uri
+    with fsspec.open(f"{base}/notes/a.txt", "wb") as out:
+        out.write(b"hello")
+    fs, path = fsspec.core.url_to_fs(f"{base}/notes")
+    fs.pipe_file(f"{path}/b.txt", b"world!")
+    assert sorted(fs.ls(path, detail=False)) == [f"{path}/a.txt", f"{path}/b.txt"]
+    assert fs.info(f"{path}/b.txt")["size"] == 6
+    assert fs.cat_file(f"{path}/a.txt") == b"hello"
+    assert list(list_tree(f"{base}/notes").files) == ["a.txt", "b.txt"]
+    fs.rm_file(f"{path}/a.txt")
+    assert not fs.exists(f"{path}/a.txt")
+    with pytest.raises(ModelNotFoundError, match=r"Nothing found at .*missing"):
+        list_tree(f"{base}/missing")
+    with pytest.raises(ModelNotFoundError, match=r"expected an MLmodel file"):
+        pyfunc.load_model(f"runs:/{run.info.run_id}/notes")
+
+
+def test_runs_over_rest_behave_as_in_sql(at_server: TrackingClient) -> None:
+    from pyfunc_ops.errors import InvalidParameterError
+
+    client = at_server
+    run = client.create_run(run_name="rest-run", tags={"team": "ml"})
+    client.log_batch(run.info.run_id, params={"alpha": 1}, tags={"stage": "train"})
+    for step in range(3):
+        client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1), step=step)
+    with pytest.raises(InvalidParameterError, match=r"param 'alpha' .* is already '1'"):
+        client.log_param(run.info.run_id, "alpha", 2)
+    client.log_param(run.info.run_id, "alpha", 1)  # the same value again: a retried task
+    assert [m.value for m in client.get_metric_history(run.info.run_id, "loss")] == pytest.approx(
+        [1.0, 0.5, 1 / 3]
+    )
+    client.delete_tag(run.info.run_id, "stage")
+    with pytest.raises(ResourceNotFoundError, match=r"has no tag 'stage'; its tags: .*team"):
+        client.delete_tag(run.info.run_id, "stage")
+    assert [r.info.run_id for r in client.search_runs(tags={"team": "ml"}, status="RUNNING")] == [
+        run.info.run_id
+    ]
+    client.set_terminated(run.info.run_id)
+    found = client.search_runs(run_name="rest-run", status=["FINISHED", "FAILED"])
+    assert [r.info.run_id for r in found] == [run.info.run_id]
+    assert found[0].data.metrics == {"loss": pytest.approx(1 / 3)}
+
+
+def test_sensor_conditions_see_versions_mlflow_registered(at_server: TrackingClient) -> None:
+    from pyfunc_ops.airflow.triggers.conditions import find_model_version
+
+    found = find_model_version(at_server, "mlflow-made", alias="champion")
+    assert found is not None and found.version == 1
+    newest = find_model_version(at_server, "mlflow-made", min_version=1)
+    assert newest is not None and newest.version == 2
+    assert find_model_version(at_server, "mlflow-made", min_version=2) is None
+    assert find_model_version(at_server, "mlflow-made", alias="not-yet") is None
+    assert find_model_version(at_server, "not-registered-yet") is None
