@@ -66,6 +66,9 @@ TREE_FILES = 200
 TREE_BYTES = 100 * 1024 * 1024
 DOCS = ROOT / "docs" / "benchmarks.md"
 DOCS_START = "<!-- results:start -->"
+# skops refuses HistGradientBoosting's TreePredictor unless the caller trusts it (saving
+# records nothing a load would honour: the types come from the loading caller only).
+SKOPS_TRUSTED = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
 DOCS_END = "<!-- results:end -->"
 
 # The one-row input every cold-load variant scores (built after the imports it needs).
@@ -93,7 +96,8 @@ import json, sys
 from pyfunc_ops.pyfunc import load_model
 import numpy as np, pandas as pd
 a = json.loads(sys.argv[1])
-print("RESULT " + json.dumps({{"p": float(load_model(a["path"]).predict({ROW})[0])}}))
+model = load_model(a["path"], skops_trusted_types=a.get("trusted", []))
+print("RESULT " + json.dumps({{"p": float(model.predict({ROW})[0])}}))
 """,
     "mlflow": f"""
 import json, sys
@@ -111,9 +115,10 @@ import numpy as np, pandas as pd
 a = json.loads(sys.argv[1])
 if a["lib"] == "ours":
     from pyfunc_ops.pyfunc import load_model
+    model = load_model(a["path"], skops_trusted_types=a["trusted"])
 else:
     from mlflow.pyfunc import load_model
-model = load_model(a["path"])
+    model = load_model(a["path"])
 with open(a["estimator"], "rb") as fh:
     raw = pickle.load(fh)
 rng = np.random.default_rng(1)
@@ -232,13 +237,14 @@ upload_tree(a["tree"], run.info.artifact_uri + "/model")
 version = client.register_model(f"runs:/{run.info.run_id}/model", "bench-model").version
 uri = f"models:/bench-model/{version}"
 os.environ["PYFUNC_OPS_CACHE_DIR"] = os.path.join(a["out"], "warm")
-load_model(uri)  # imports, engine, S3 session: the same for first and second below
+trusted = a["trusted"]
+load_model(uri, skops_trusted_types=trusted)  # imports, engine, S3 session: as below
 res = {"first": [], "second": [], "listing": []}
 for i in range(a["runs"]):
     os.environ["PYFUNC_OPS_CACHE_DIR"] = os.path.join(a["out"], f"cache-{i}")
-    start = time.perf_counter(); load_model(uri)
+    start = time.perf_counter(); load_model(uri, skops_trusted_types=trusted)
     res["first"].append(time.perf_counter() - start)
-    start = time.perf_counter(); load_model(uri)
+    start = time.perf_counter(); load_model(uri, skops_trusted_types=trusted)
     res["second"].append(time.perf_counter() - start)
     # What a hit by digest avoids: one listing of the whole tree.
     start = time.perf_counter(); list_tree(run.info.artifact_uri + "/model")
@@ -270,8 +276,7 @@ def prepare(work: Path, mlflow_py: str | None) -> dict[str, Any]:
     sample = x.head(100)
     sample.to_parquet(paths["sample"])
     signature = infer_signature(sample, est.predict(sample))
-    # skops refuses HistGradientBoosting's TreePredictor unless trusted explicitly.
-    trusted = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    trusted = SKOPS_TRUSTED
     for fmt in ("skops", "pickle"):
         paths[f"ours-{fmt}"] = str(work / f"ours-{fmt}")
         save_model(
@@ -337,11 +342,11 @@ def bench_cold_load(paths: dict[str, Any], mlflow_py: str, runs: int) -> dict[st
             OUR_PYTHON,
             {
                 "file": str(Path(paths["ours-skops"]) / skops_conf["pickled_model"]),
-                "trusted": skops_conf.get("skops_trusted_types") or [],
+                "trusted": SKOPS_TRUSTED,
             },
         ),
         "floor-pickle": (OUR_PYTHON, {"file": str(Path(paths["ours-pickle"]) / "model.pkl")}),
-        "ours-skops": (OUR_PYTHON, {"path": paths["ours-skops"]}),
+        "ours-skops": (OUR_PYTHON, {"path": paths["ours-skops"], "trusted": SKOPS_TRUSTED}),
         "ours-pickle": (OUR_PYTHON, {"path": paths["ours-pickle"]}),
         "mlflow": (mlflow_py, {"path": paths["mlflow"]}),
     }
@@ -382,6 +387,7 @@ def bench_predict(paths: dict[str, Any], mlflow_py: str, runs: int) -> dict[str,
             "rows": BATCH_ROWS,
             "calls": SINGLE_CALLS,
             "runs": runs,
+            "trusted": SKOPS_TRUSTED,
         }
         _, res = run_child(python, PREDICT, args, env)
         assert res["check"] < 1e-9, f"{lib} predictions differ from the estimator's: {res}"
@@ -469,7 +475,7 @@ def bench_s3(
             "PYFUNC_OPS_ARTIFACT_ROOT": "s3://bench/artifacts",
         }
         for key, tree in (("cache", paths["tree"]), ("cache_pickle", paths["tree_pickle"])):
-            args = {"tree": tree, "out": str(work / key), "runs": runs}
+            args = {"tree": tree, "out": str(work / key), "runs": runs, "trusted": SKOPS_TRUSTED}
             _, out[key] = run_child(OUR_PYTHON, CACHE, args, cache_env)
             print(
                 f"  {key}: first {median(out[key]['first']):.2f}s, "
