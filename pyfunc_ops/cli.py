@@ -367,6 +367,14 @@ def _add_predict(sub: Any) -> None:
         help="let a model from an untrusted URL run its own code (pickles, code/); "
         "default: PYFUNC_OPS_TRUST_REMOTE_CODE. See docs/security.md",
     )
+    p.add_argument(
+        "--skops-trusted-types",
+        dest="skops_trusted_types",
+        nargs="+",
+        metavar="TYPE",
+        help="extra skops types you trust for this model (never read from the model file), "
+        "e.g. sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    )
     p.set_defaults(func=_cmd_predict)
 
 

@@ -72,8 +72,8 @@ class ScoreFilesRequest:
     the model receives (default all, e.g. leave an id column out). ``env_manager`` is passed
     to ``load_model`` (``"local"``, ``"virtualenv"``/``"uv"`` or ``"conda"``).
     ``input_format``: ``"parquet"``, ``"csv"`` or ``"json"`` (JSON lines); default from the
-    file names. ``trust_remote_code`` is passed to ``load_model`` (``None``: the settings
-    decide; see docs/security.md).
+    file names. ``trust_remote_code`` and ``skops_trusted_types`` are passed to
+    ``load_model`` (``None``: the settings decide; see docs/security.md).
     """
 
     model_uri: str
@@ -86,6 +86,7 @@ class ScoreFilesRequest:
     input_format: str | None = None
     columns: Sequence[str] | None = None
     trust_remote_code: bool | None = None
+    skops_trusted_types: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         from pyfunc_ops.pyfunc.trust import check_trust_parameter
@@ -400,6 +401,7 @@ def run_score_files(request: ScoreFilesRequest, *, model: Any = None) -> ScoreRe
             request.model_uri,
             env_manager=request.env_manager,
             trust_remote_code=request.trust_remote_code,
+            skops_trusted_types=request.skops_trusted_types,
         )
     total = _parquet_rows(in_fs, files) if fmt == "parquet" else None
     logger.info(

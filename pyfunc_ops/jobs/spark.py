@@ -51,7 +51,8 @@ class ScoreSparkRequest:
     (default: the signature's). The output has ``keep_columns`` of the input (default all)
     and ``prediction_column``; ``mode`` is the Spark write mode. ``master``, ``conf`` and
     ``app_name`` apply only when the job starts the session itself (no active one).
-    ``trust_remote_code`` is passed to ``spark_udf`` (``None``: the settings decide).
+    ``trust_remote_code`` (``None``: the settings decide) and ``skops_trusted_types`` are
+    passed to ``spark_udf``.
     """
 
     model_uri: str
@@ -69,6 +70,7 @@ class ScoreSparkRequest:
     conf: Mapping[str, Any] | None = None
     app_name: str | None = None
     trust_remote_code: bool | None = None
+    skops_trusted_types: Sequence[str] | None = None
 
     def __post_init__(self) -> None:
         from pyfunc_ops.pyfunc.trust import check_trust_parameter
@@ -198,6 +200,7 @@ def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
         result_type=request.result_type,
         env_manager=request.env_manager,
         trust_remote_code=request.trust_remote_code,
+        skops_trusted_types=request.skops_trusted_types,
     )
     prediction = udf(*request.columns) if request.columns else udf()
     scored = frame.select(*kept, prediction.alias(prediction_column))

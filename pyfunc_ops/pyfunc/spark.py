@@ -24,7 +24,7 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,7 @@ class _ModelSource:
     # The driver's trust decision: workers obey it and never decide from their own
     # environment (nor from the local folder they unpacked the archive into).
     trust: TrustDecision
+    skops_trusted_types: tuple[str, ...] = ()  # the caller's, as for load_model
 
 
 def spark_udf(
@@ -75,6 +76,7 @@ def spark_udf(
     *,
     ship_model: bool | None = None,
     trust_remote_code: bool | None = None,
+    skops_trusted_types: Sequence[str] | None = None,
 ) -> ModelUDF:
     """A Spark pandas UDF (iterator of batches) scoring with the pyfunc model at ``model_uri``.
 
@@ -94,11 +96,12 @@ def spark_udf(
 
     ``trust_remote_code`` as for :func:`pyfunc_ops.pyfunc.load_model`: the driver decides
     (and refuses an untrusted model that would run its own code before anything is
-    shipped); the workers obey the decision the UDF carries.
+    shipped); the workers obey the decision the UDF carries. ``skops_trusted_types`` as for
+    ``load_model``: the extra skops types the caller trusts (never read from the model).
     """
     from pyfunc_ops.core.uri import parse_model_uri
     from pyfunc_ops.envs import check_env_manager
-    from pyfunc_ops.pyfunc.load import prepare_load
+    from pyfunc_ops.pyfunc.load import check_skops_types, prepare_load
     from pyfunc_ops.pyfunc.resolve import resolve_model
     from pyfunc_ops.pyfunc.trust import check_trust_parameter, decide_for
 
@@ -110,6 +113,7 @@ def spark_udf(
             f"got {ship_model!r}."
         )
     check_trust_parameter(trust_remote_code)
+    skops_types = check_skops_types(skops_trusted_types)
     parsed = parse_model_uri(model_uri)  # once: the lookup below gets the parsed form
     resolved = resolve_model(parsed)
     trust = decide_for(resolved, trust_remote_code, str(model_uri))
@@ -128,7 +132,7 @@ def spark_udf(
     else:
         folder = str(model_dir)
         key = ("folder", folder, fingerprint, manager, trust.as_flag())
-    source = _ModelSource(key, folder, archive, manager, names, required, spec, trust)
+    source = _ModelSource(key, folder, archive, manager, names, required, spec, trust, skops_types)
     log.info(
         "spark_udf for %s: %s, result_type %s",
         model_uri,
@@ -296,7 +300,12 @@ def _model(source: _ModelSource) -> PyFuncModel:
 
                 folder = source.folder if source.archive is None else _unpack(source.archive)
                 assert folder is not None
-                model = load_decided(Path(folder), source.trust, env_manager=source.env_manager)
+                model = load_decided(
+                    Path(folder),
+                    source.trust,
+                    env_manager=source.env_manager,
+                    skops_trusted_types=source.skops_trusted_types,
+                )
                 _MODELS[source.key] = model
                 log.info("Worker %d loaded model %s", os.getpid(), folder)
     return model

@@ -128,7 +128,10 @@ def test_loads_model_once_from_uri(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     trusts: list[bool | None] = []
 
     def fake_load(
-        uri: str, env_manager: str = "local", trust_remote_code: bool | None = None
+        uri: str,
+        env_manager: str = "local",
+        trust_remote_code: bool | None = None,
+        skops_trusted_types: Any = None,
     ) -> Recorder:
         calls.append((uri, env_manager))
         trusts.append(trust_remote_code)
@@ -236,3 +239,31 @@ def test_rebatch_and_predictions_frame() -> None:
     assert list(predictions_frame(pd.Series([1, 2]), 2).columns) == ["prediction"]
     with pytest.raises(ResultTypeError, match="3-D"):
         predictions_frame(np.zeros((2, 2, 2)), 2)
+
+
+def test_skops_types_the_caller_trusts_reach_the_loader(tmp_path: Path) -> None:
+    """A skops model whose types need trust scores only with the caller's
+    skops_trusted_types (the model file cannot widen them), through the job and the CLI."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from pyfunc_ops import sklearn as pk
+    from pyfunc_ops.cli import main
+    from pyfunc_ops.errors import SerializationError
+
+    frame = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0], "b": [1.0, 0.0, 1.0, 0.0]})
+    est = HistGradientBoostingRegressor(max_iter=3, min_samples_leaf=1).fit(frame, frame["a"])
+    types = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    model = tmp_path / "hgb"
+    pk.save_model(est, model, skops_trusted_types=types)
+    (tmp_path / "in").mkdir()
+    frame.to_parquet(tmp_path / "in" / "part.parquet")
+    with pytest.raises(SerializationError, match="skops_trusted_types"):
+        score_files(str(model), str(tmp_path / "in"), str(tmp_path / "no.parquet"))
+    score_files(
+        str(model), str(tmp_path / "in"), str(tmp_path / "o.parquet"), skops_trusted_types=types
+    )
+    expected = est.predict(frame)
+    assert pd.read_parquet(tmp_path / "o.parquet").iloc[:, 0].tolist() == list(expected)
+    argv = ["predict", "-m", str(model), "-i", str(tmp_path / "in"), "-o"]
+    assert main([*argv, str(tmp_path / "cli.parquet"), "--skops-trusted-types", *types]) == 0
+    assert pd.read_parquet(tmp_path / "cli.parquet").iloc[:, 0].tolist() == list(expected)

@@ -495,3 +495,25 @@ def test_local_folder_is_shipped_when_spark_is_not_local(tmp_path: Path) -> None
     # An explicit ship_model=False trusts the folder to be readable by every executor.
     in_place = spark_udf(session, str(model), ship_model=False)
     assert in_place._source.folder == str(model) and in_place._source.archive is None
+
+
+def test_skops_types_the_caller_trusts_reach_the_workers(
+    spark: Any, frame: Any, tmp_path: Path
+) -> None:
+    """The driver checks and the workers load with the caller's skops_trusted_types, also
+    from a shipped archive; without them the skops file is refused."""
+    import pandas as pd
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from pyfunc_ops import sklearn as pk
+
+    train = pd.DataFrame({"x": np.arange(24.0)})
+    est = HistGradientBoostingRegressor(max_iter=3, min_samples_leaf=1).fit(train, train["x"])
+    types = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    model = tmp_path / "hgb"
+    pk.save_model(est, model, skops_trusted_types=types)
+    udf = spark_udf(spark, str(model), ship_model=True, skops_trusted_types=types)
+    assert collect(frame.withColumn("p", udf("x"))) == pytest.approx(list(est.predict(train)))
+    refused = spark_udf(spark, str(model), ship_model=True)
+    with pytest.raises(Exception, match="skops_trusted_types"):
+        collect(frame.withColumn("p", refused("x")))
