@@ -21,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
 from pyfunc_ops.core.names import (
-    ACTIVE_STAGES,
     ARCHIVED,
     NONE,
     canonical_stage,
@@ -48,7 +47,7 @@ from pyfunc_ops.tracking.schema import (
     registered_models,
 )
 from pyfunc_ops.tracking.sqlutil import exists_row, in_chunks, now_ms, upsert
-from pyfunc_ops.tracking.validation import validate_key
+from pyfunc_ops.tracking.validation import validate_key, validate_transition
 
 logger = logging.getLogger(__name__)
 
@@ -415,14 +414,7 @@ class RegistryStore:
         stage: str,
         archive_existing_versions: bool = False,
     ) -> ModelVersion:
-        number = validate_version(version, name)
-        target = canonical_stage(stage)
-        if archive_existing_versions and target not in ACTIVE_STAGES:
-            raise InvalidParameterError(
-                f"archive_existing_versions=True applies only to transitions into "
-                f"{' or '.join(ACTIVE_STAGES)}; got stage {target!r} for version "
-                f"{number} of registered model {name!r}. Pass archive_existing_versions=False"
-            )
+        number, target = validate_transition(name, version, stage, archive_existing_versions)
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             if not exists_row(conn, _mv, name=name, version=number):

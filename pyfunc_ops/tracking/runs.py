@@ -23,7 +23,11 @@ from pyfunc_ops.tracking.engine import read_transaction, write_transaction
 from pyfunc_ops.tracking.entities import Metric, Run, RunData, RunInfo, RunStatus
 from pyfunc_ops.tracking.schema import metrics, params, run_tags, runs
 from pyfunc_ops.tracking.sqlutil import in_chunks, now_ms, upsert
-from pyfunc_ops.tracking.validation import MAX_PARAM_VALUE_LENGTH, validate_key
+from pyfunc_ops.tracking.validation import (
+    new_params,
+    validate_batch,
+    validate_key,
+)
 
 PARENT_RUN_TAG = "pyfunc_ops.parentRunId"
 
@@ -42,16 +46,6 @@ def canonical_status(status: str) -> str:
             f"run status {status!r} is not a run status; expected one of {', '.join(RunStatus.ALL)}"
         )
     return value
-
-
-def _metric_value(value: Any, key: str) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterError(
-            f"metric {key!r} must be a number; got {value!r} ({type(value).__name__}); "
-            "log text as a tag or a param instead"
-        ) from exc
 
 
 class RunStore:
@@ -233,27 +227,13 @@ class RunStore:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Log everything in one transaction: all of it lands, or none of it."""
-        metric_rows = []
-        for m in metrics_:
-            validate_key(m.key, "metric")
-            number = _metric_value(m.value, m.key)
-            metric_rows.append(
-                {
-                    "run_id": run_id,
-                    "key": m.key,
-                    "value": None if math.isnan(number) else number,
-                    "step": int(m.step),
-                    "timestamp": int(m.timestamp) if m.timestamp else now_ms(),
-                }
-            )
-        param_values = {validate_key(k, "param"): str(v) for k, v in (params_ or {}).items()}
-        for key, value in param_values.items():
-            if len(value) > MAX_PARAM_VALUE_LENGTH:
-                raise InvalidParameterError(
-                    f"param {key!r} of run {run_id!r} is {len(value)} characters long; the "
-                    f"limit is {MAX_PARAM_VALUE_LENGTH}: log long text as an artifact instead"
-                )
-        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        metric_rows, param_values, tag_values = validate_batch(
+            run_id, metrics_, params_, tags, now_ms()
+        )
+        for row in metric_rows:  # NaN is stored as NULL
+            row["run_id"] = run_id
+            if math.isnan(row["value"]):
+                row["value"] = None
         with write_transaction(self._engine) as conn:
             self._require(conn, run_id)
             if param_values:
@@ -265,17 +245,9 @@ class RunStore:
                         )
                     )
                 }
-                for key, value in param_values.items():
-                    if key in existing and existing[key] != value:
-                        raise InvalidParameterError(
-                            f"param {key!r} of run {run_id!r} is already {existing[key]!r}; "
-                            f"cannot change it to {value!r}: params are immutable. Log the "
-                            "new value under another key, as a tag, or in a new run"
-                        )
                 new = [
                     {"run_id": run_id, "key": k, "value": v}
-                    for k, v in param_values.items()
-                    if k not in existing
+                    for k, v in new_params(run_id, param_values, existing).items()
                 ]
                 if new:
                     conn.execute(params.insert(), new)

@@ -9,7 +9,7 @@ aliases are shared with the ``models:/`` URI parser and live in
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pyfunc_ops.errors import InvalidParameterError
@@ -90,3 +90,77 @@ def validate_text(value: object, what: str, call: str) -> str | None:
             f"{call}: {what} must be a string or None; got {type(value).__name__} {value!r}"
         )
     return value
+
+
+def metric_value(value: Any, key: str) -> float:
+    """A metric's value as a float; text is refused (it belongs in a tag or a param)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidParameterError(
+            f"metric {key!r} must be a number; got {value!r} ({type(value).__name__}); "
+            "log text as a tag or a param instead"
+        ) from exc
+
+
+def validate_batch(
+    run_id: str,
+    metrics_: Iterable[Any],
+    params_: Mapping[str, Any] | None,
+    tags: Mapping[str, Any] | None,
+    now: int,
+) -> tuple[list[dict[str, Any]], dict[str, str], dict[str, str]]:
+    """The checked rows of a ``log_batch``, the same for every store: metric rows
+    (``key``, ``value``, ``step``, ``timestamp``), params and tags as strings."""
+    metric_rows = []
+    for m in metrics_:
+        validate_key(m.key, "metric")
+        metric_rows.append(
+            {
+                "key": m.key,
+                "value": metric_value(m.value, m.key),
+                "step": int(m.step),
+                "timestamp": int(m.timestamp) if m.timestamp else now,
+            }
+        )
+    param_values = {validate_key(k, "param"): str(v) for k, v in (params_ or {}).items()}
+    for key, value in param_values.items():
+        if len(value) > MAX_PARAM_VALUE_LENGTH:
+            raise InvalidParameterError(
+                f"param {key!r} of run {run_id!r} is {len(value)} characters long; the "
+                f"limit is {MAX_PARAM_VALUE_LENGTH}: log long text as an artifact instead"
+            )
+    tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+    return metric_rows, param_values, tag_values
+
+
+def new_params(
+    run_id: str, param_values: Mapping[str, str], existing: Mapping[str, str]
+) -> dict[str, str]:
+    """The params not logged yet; a changed value is refused (params are immutable)."""
+    for key, value in param_values.items():
+        if key in existing and existing[key] != value:
+            raise InvalidParameterError(
+                f"param {key!r} of run {run_id!r} is already {existing[key]!r}; "
+                f"cannot change it to {value!r}: params are immutable. Log the "
+                "new value under another key, as a tag, or in a new run"
+            )
+    return {k: v for k, v in param_values.items() if k not in existing}
+
+
+def validate_transition(
+    name: str, version: int | str, stage: str, archive_existing_versions: bool
+) -> tuple[int, str]:
+    """The version number and canonical stage of a stage transition, the same for every
+    store; ``archive_existing_versions`` only applies to the active stages."""
+    from pyfunc_ops.core.names import ACTIVE_STAGES, canonical_stage, validate_version
+
+    number = validate_version(version, name)
+    target = canonical_stage(stage)
+    if archive_existing_versions and target not in ACTIVE_STAGES:
+        raise InvalidParameterError(
+            f"archive_existing_versions=True applies only to transitions into "
+            f"{' or '.join(ACTIVE_STAGES)}; got stage {target!r} for version "
+            f"{number} of registered model {name!r}. Pass archive_existing_versions=False"
+        )
+    return number, target

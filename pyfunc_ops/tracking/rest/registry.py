@@ -19,7 +19,6 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pyfunc_ops.core.names import (
-    ACTIVE_STAGES,
     canonical_stage,
     validate_alias,
     validate_model_name,
@@ -32,7 +31,7 @@ from pyfunc_ops.tracking.filters import Condition
 from pyfunc_ops.tracking.registry import RegistryStore
 from pyfunc_ops.tracking.rest import convert
 from pyfunc_ops.tracking.rest.http import NotFoundOnServer, ServerConnection
-from pyfunc_ops.tracking.validation import validate_key
+from pyfunc_ops.tracking.validation import validate_key, validate_transition
 
 __all__ = ["RestRegistryStore"]
 
@@ -326,14 +325,7 @@ class RestRegistryStore:
         stage: str,
         archive_existing_versions: bool = False,
     ) -> ModelVersion:
-        number = validate_version(version, name)
-        target = canonical_stage(stage)
-        if archive_existing_versions and target not in ACTIVE_STAGES:
-            raise InvalidParameterError(
-                f"archive_existing_versions=True applies only to transitions into "
-                f"{' or '.join(ACTIVE_STAGES)}; got stage {target!r} for version "
-                f"{number} of registered model {name!r}. Pass archive_existing_versions=False"
-            )
+        number, target = validate_transition(name, version, stage, archive_existing_versions)
         try:
             answer = self._conn.call(
                 "POST",

@@ -20,7 +20,11 @@ from pyfunc_ops.tracking.rest import convert
 from pyfunc_ops.tracking.rest.http import EndpointMissing, NotFoundOnServer, ServerConnection
 from pyfunc_ops.tracking.runs import canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
-from pyfunc_ops.tracking.validation import MAX_PARAM_VALUE_LENGTH, validate_key
+from pyfunc_ops.tracking.validation import (
+    new_params,
+    validate_batch,
+    validate_key,
+)
 
 __all__ = ["RestRunStore"]
 
@@ -214,35 +218,13 @@ class RestRunStore:
         tags: Mapping[str, Any] | None = None,
     ) -> None:
         """Log in requests of the server's batch size (each one all or nothing)."""
-        metric_rows = []
-        for m in metrics_:
-            validate_key(m.key, "metric")
-            number = _metric_value(m.value, m.key)
-            metric_rows.append(
-                {
-                    "key": m.key,
-                    "value": number,
-                    "step": int(m.step),
-                    "timestamp": int(m.timestamp) if m.timestamp else now_ms(),
-                }
-            )
-        param_values = {validate_key(k, "param"): str(v) for k, v in (params_ or {}).items()}
-        for key, value in param_values.items():
-            if len(value) > MAX_PARAM_VALUE_LENGTH:
-                raise InvalidParameterError(
-                    f"param {key!r} of run {run_id!r} is {len(value)} characters long; the "
-                    f"limit is {MAX_PARAM_VALUE_LENGTH}: log long text as an artifact instead"
-                )
-        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        metric_rows, param_values, tag_values = validate_batch(
+            run_id, metrics_, params_, tags, now_ms()
+        )
         existing = self.get_run(run_id).data.params  # also: the run exists
-        for key, value in param_values.items():
-            if key in existing and existing[key] != value:
-                raise InvalidParameterError(
-                    f"param {key!r} of run {run_id!r} is already {existing[key]!r}; "
-                    f"cannot change it to {value!r}: params are immutable. Log the "
-                    "new value under another key, as a tag, or in a new run"
-                )
-        params = [{"key": k, "value": v} for k, v in param_values.items() if k not in existing]
+        params = [
+            {"key": k, "value": v} for k, v in new_params(run_id, param_values, existing).items()
+        ]
         tag_rows = convert.as_key_values(tag_values)
         while metric_rows or params or tag_rows:
             self._conn.call(
@@ -334,14 +316,3 @@ class RestRunStore:
         except NotFoundOnServer as exc:
             raise self._not_found(run_id) from exc
         return str(answer["run"]["info"]["experiment_id"])
-
-
-def _metric_value(value: Any, key: str) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError) as exc:
-        raise InvalidParameterError(
-            f"metric {key!r} must be a number; got {value!r} ({type(value).__name__}); "
-            "log text as a tag or a param instead"
-        ) from exc
-    return number
