@@ -8,7 +8,9 @@ gives a readable message).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+from pyfunc_ops.errors import ResourceNotFoundError
 
 MAX_LISTED = 10
 
@@ -30,3 +32,38 @@ def ranked(wanted: str, candidates: Sequence[str]) -> list[str]:
     """``candidates`` with the closest matches to ``wanted`` moved to the front."""
     near = closest(wanted, candidates)
     return near + [c for c in candidates if c not in near]
+
+
+# The registry's "not found" errors, worded once for every store (SQL and REST).
+
+
+def model_not_found(name: str, names: Sequence[str]) -> ResourceNotFoundError:
+    """No registered model ``name``; ``names`` are the ones that exist."""
+    listed = listing(ranked(name, names), "none yet")
+    return ResourceNotFoundError(
+        f"registered model {name!r} does not exist; registered models: {listed}. "
+        f"Create it with create_registered_model({name!r}) or register_model(...)"
+    )
+
+
+def version_not_found(name: str, version: int, numbers: Sequence[int]) -> ResourceNotFoundError:
+    """No version ``version`` of ``name``; ``numbers`` (sorted) are the ones that exist."""
+    if not numbers:
+        existing = "it has no versions yet; register one with create_model_version"
+    else:
+        shown = listing([str(n) for n in numbers], "", limit=20)
+        existing = f"versions that exist: {shown} (latest {numbers[-1]})"
+    return ResourceNotFoundError(f"registered model {name!r} has no version {version}; {existing}")
+
+
+def alias_not_found(name: str, alias: str, existing: Mapping[str, int]) -> ResourceNotFoundError:
+    """No alias ``alias`` on ``name``; ``existing`` maps its aliases to versions."""
+    if existing:
+        ordered = ranked(alias, sorted(existing))
+        known = "aliases: " + listing([f"{a} -> v{existing[a]}" for a in ordered], "")
+    else:
+        known = (
+            f"it has no aliases; set one with set_registered_model_alias({name!r}, "
+            f"{alias!r}, <version>)"
+        )
+    return ResourceNotFoundError(f"registered model {name!r} has no alias {alias!r}; {known}")

@@ -74,11 +74,7 @@ class RegistryStore:
 
     def _model_not_found(self, conn: Connection, name: str) -> ResourceNotFoundError:
         names = [r[0] for r in conn.execute(select(_rm.c.name).order_by(_rm.c.name).limit(2000))]
-        listed = hints.listing(hints.ranked(name, names), "none yet")
-        return ResourceNotFoundError(
-            f"registered model {name!r} does not exist; registered models: {listed}. "
-            f"Create it with create_registered_model({name!r}) or register_model(...)"
-        )
+        return hints.model_not_found(name, names)
 
     def _require_model(self, conn: Connection, name: str, lock: bool = False) -> Any:
         query = select(_rm).where(_rm.c.name == name)
@@ -98,15 +94,7 @@ class RegistryStore:
         ]
 
     def _version_not_found(self, conn: Connection, name: str, version: int) -> Exception:
-        numbers = self._version_numbers(conn, name)
-        if not numbers:
-            existing = "it has no versions yet; register one with create_model_version"
-        else:
-            shown = hints.listing([str(n) for n in numbers], "", limit=20)
-            existing = f"versions that exist: {shown} (latest {numbers[-1]})"
-        return ResourceNotFoundError(
-            f"registered model {name!r} has no version {version}; {existing}"
-        )
+        return hints.version_not_found(name, version, self._version_numbers(conn, name))
 
     def _require_version(self, conn: Connection, name: str, version: int) -> None:
         self._require_model(conn, name)
@@ -486,16 +474,7 @@ class RegistryStore:
             )
 
     def _alias_not_found(self, conn: Connection, name: str, alias: str) -> Exception:
-        existing = self._aliases_of(conn, name)
-        if existing:
-            ordered = hints.ranked(alias, sorted(existing))
-            known = "aliases: " + hints.listing([f"{a} -> v{existing[a]}" for a in ordered], "")
-        else:
-            known = (
-                f"it has no aliases; set one with set_registered_model_alias({name!r}, "
-                f"{alias!r}, <version>)"
-            )
-        return ResourceNotFoundError(f"registered model {name!r} has no alias {alias!r}; {known}")
+        return hints.alias_not_found(name, alias, self._aliases_of(conn, name))
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         with write_transaction(self._engine) as conn:

@@ -106,34 +106,14 @@ class RestRegistryStore:
         return sorted(m.name for m in self._search_models(None))
 
     def _model_not_found(self, name: str) -> ResourceNotFoundError:
-        listed = hints.listing(hints.ranked(name, self._model_names()), "none yet")
-        return ResourceNotFoundError(
-            f"registered model {name!r} does not exist; registered models: {listed}. "
-            f"Create it with create_registered_model({name!r}) or register_model(...)"
-        )
+        return hints.model_not_found(name, self._model_names())
 
     def _version_not_found(self, name: str, version: int) -> ResourceNotFoundError:
         numbers = sorted(v.version for v in self._search_versions(f"name = {_quote(name)}"))
-        if not numbers:
-            existing = "it has no versions yet; register one with create_model_version"
-        else:
-            shown = hints.listing([str(n) for n in numbers], "", limit=20)
-            existing = f"versions that exist: {shown} (latest {numbers[-1]})"
-        return ResourceNotFoundError(
-            f"registered model {name!r} has no version {version}; {existing}"
-        )
+        return hints.version_not_found(name, version, numbers)
 
     def _alias_not_found(self, name: str, alias: str) -> ResourceNotFoundError:
-        existing = self.get_registered_model(name).aliases
-        if existing:
-            ordered = hints.ranked(alias, sorted(existing))
-            known = "aliases: " + hints.listing([f"{a} -> v{existing[a]}" for a in ordered], "")
-        else:
-            known = (
-                f"it has no aliases; set one with set_registered_model_alias({name!r}, "
-                f"{alias!r}, <version>)"
-            )
-        return ResourceNotFoundError(f"registered model {name!r} has no alias {alias!r}; {known}")
+        return hints.alias_not_found(name, alias, self.get_registered_model(name).aliases)
 
     def _missing(self, name: str, version: int | None = None) -> ResourceNotFoundError:
         """The message for a failed lookup of ``name`` (and ``version``): which is absent."""
