@@ -44,7 +44,7 @@ def _table(rows: list[list[Any]], header: list[str]) -> str:
 # -- describe ---------------------------------------------------------------------------
 def describe(model_uri: str) -> dict[str, Any]:
     """Everything worth knowing about a model, as plain data."""
-    from pyfunc_ops.models import env as envs
+    from pyfunc_ops.models import env as env_files
     from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
     from pyfunc_ops.pyfunc.resolve import resolve_model
     from pyfunc_ops.tracking.resolve import resolve_model_version
@@ -60,7 +60,7 @@ def describe(model_uri: str) -> dict[str, Any]:
     model = Model.load(model_dir)
     pyfunc_conf = model.flavors.get(PYFUNC_FLAVOR, {})
     files = sorted(p for p in model_dir.rglob("*") if p.is_file())
-    python_env = envs.read_python_env(model_dir) or {}
+    python_env = env_files.read_python_env(model_dir) or {}
     sig = model.signature
     info: dict[str, Any] = {
         "model_uri": model_uri,
@@ -76,7 +76,7 @@ def describe(model_uri: str) -> dict[str, Any]:
         },
         "environment": {
             "python_version": python_env.get("python") or model.python_version,
-            "requirements": envs.read_requirements(model_dir),
+            "requirements": env_files.read_requirements(model_dir),
         },
         "size_bytes": sum(p.stat().st_size for p in files),
         "files": [p.relative_to(model_dir).as_posix() for p in files],

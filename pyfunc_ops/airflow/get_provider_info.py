@@ -16,18 +16,14 @@ _INTEGRATION = "pyfunc_ops"
 
 def get_provider_info() -> dict[str, Any]:
     """The provider's description (schema: airflow/provider_info.schema.json)."""
-    from importlib.metadata import PackageNotFoundError, version
+    from pyfunc_ops.core.versions import package_version
 
-    try:
-        versions = [version("pyfunc-ops")]
-    except PackageNotFoundError:  # running from a source tree that is not installed
-        versions = []
     behaviour = connection_form.ui_field_behaviour()
     return {
         "package-name": "pyfunc-ops",
         "name": "pyfunc_ops",
         "description": "Package, register and score pyfunc models as Airflow tasks.",
-        "versions": versions,
+        "versions": [package_version()],
         "integrations": [
             {
                 "integration-name": _INTEGRATION,
