@@ -128,10 +128,10 @@ def spark_udf(
     archive, folder = None, None
     if ship_model:
         archive = _ship(spark.sparkContext, model_dir, fingerprint)
-        key = ("archive", archive, fingerprint, manager, trust.as_flag())
+        key = ("archive", archive, fingerprint, manager, trust.as_flag(), *skops_types)
     else:
         folder = str(model_dir)
-        key = ("folder", folder, fingerprint, manager, trust.as_flag())
+        key = ("folder", folder, fingerprint, manager, trust.as_flag(), *skops_types)
     source = _ModelSource(key, folder, archive, manager, names, required, spec, trust, skops_types)
     log.info(
         "spark_udf for %s: %s, result_type %s",
