@@ -136,6 +136,17 @@ def _walk(
         entries = sorted(scan, key=lambda entry: entry.name)
     for entry in entries:
         name = relative / entry.name
+        # The common case first, from the directory listing alone (no stat call): a plain
+        # file or folder that is not a link.
+        if not entry.is_symlink():
+            if entry.is_file(follow_symlinks=False):
+                files.append(name.as_posix())
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                # ``directory`` is always a resolved path, so this one is too.
+                real = Path(entry.path)
+                _walk(real, name, root, (*ancestors, real), files, shown_root)
+                continue
         path = Path(entry.path)
         if entry.is_symlink():
             target = os.readlink(path)

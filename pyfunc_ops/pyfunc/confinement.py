@@ -61,11 +61,17 @@ def named_paths(model: Model) -> list[tuple[str, Any]]:
     return out
 
 
-def check_model_folder(model_dir: Path, model: Model) -> None:
+def check_model_folder(model_dir: Path, model: Model, *, walked: bool = False) -> None:
     """Refuse (``ModelFormatError`` naming the key, its value and the folder) a model
     whose named paths or symlinks leave ``model_dir``, or whose requirement files include
-    files outside it."""
-    iter_tree(model_dir)
+    files outside it.
+
+    ``walked``: the folder was just verified against its manifest, a check that walks it
+    with the same link rules (:func:`~pyfunc_ops.core.paths.iter_tree`), so the walk is
+    not repeated; the named paths are still confined.
+    """
+    if not walked:
+        iter_tree(model_dir)
     for key, value in named_paths(model):
         confine(model_dir, value, key=key)
     env_files.check_env_files(model_dir)

@@ -249,10 +249,13 @@ def load_local(
     return PyFuncModel(model, impl, model_dir)
 
 
-def prepare_load(model_dir: Path, model: Model, trust: TrustDecision) -> None:
+def prepare_load(
+    model_dir: Path, model: Model, trust: TrustDecision, *, walked: bool = False
+) -> None:
     """The checks of every load, before anything is built, imported or shipped: every path
-    stays inside the folder, and an untrusted model brings no code that would run."""
-    check_model_folder(model_dir, model)
+    stays inside the folder, and an untrusted model brings no code that would run.
+    ``walked``: the folder was just verified (walked) against its manifest."""
+    check_model_folder(model_dir, model, walked=walked)
     reason = code_reason(model.flavors)
     if reason is not None:
         trust.require(reason)
@@ -267,15 +270,17 @@ def load_decided(
     model_config: dict[str, Any] | None = None,
     model: Model | None = None,
     skops_trusted_types: Sequence[str] = (),
+    walked: bool = False,
 ) -> PyFuncModel:
     """Load the model in the local folder ``model_dir`` with a trust decision taken by the
-    caller (``load_model``; a Spark worker obeying its driver). Never decides again."""
+    caller (``load_model``; a Spark worker obeying its driver). Never decides again.
+    ``walked``: the folder was just verified against its manifest (see prepare_load)."""
     from pyfunc_ops.envs import check_env_manager
 
     manager = check_env_manager(env_manager)
     if model is None:
         model = Model.load(model_dir)
-    prepare_load(model_dir, model, trust)
+    prepare_load(model_dir, model, trust, walked=walked)
     if manager != "local":
         from pyfunc_ops.envs.worker import load_in_environment
 
@@ -332,6 +337,7 @@ def load_model(
         suppress_warnings=suppress_warnings,
         model_config=model_config,
         skops_trusted_types=types,
+        walked=resolved.verified,
     )
 
 
