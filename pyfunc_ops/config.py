@@ -60,6 +60,9 @@ class Settings:
     # Never in repr: storage options carry credentials.
     storage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict, repr=False)
     trust_remote_code: bool = False
+    # A bearer token for an MLflow tracking server (an Airflow connection's ``token``
+    # extra); wins over ``MLFLOW_TRACKING_TOKEN``. Never in repr: it is a credential.
+    tracking_token: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "storage_options", _frozen(self.storage_options))

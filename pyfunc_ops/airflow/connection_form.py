@@ -120,6 +120,14 @@ FIELDS: tuple[ConnectionField, ...] = (
         sensitive=True,
     ),
     ConnectionField(
+        "token",
+        "Tracking server token",
+        "a bearer token for an MLflow tracking server (`tracking_uri` `https://...`); wins "
+        "over `MLFLOW_TRACKING_TOKEN`. Basic auth goes in the URL "
+        "(`https://user:pw@mlflow:5000`)",
+        sensitive=True,
+    ),
+    ConnectionField(
         "storage_options",
         "Storage options",
         "further s3fs keyword arguments (a JSON object); the fields above win over it",

@@ -290,6 +290,7 @@ def test_connection_form_comes_from_one_table() -> None:
         if f.hidden:
             assert f.name not in conn_type["conn-fields"]
     assert conn_type["conn-fields"]["aws_session_token"]["schema"]["format"] == "password"
+    assert conn_type["conn-fields"]["token"]["schema"]["format"] == "password"
 
 
 def test_docs_table_is_the_generated_one() -> None:
@@ -340,3 +341,25 @@ def test_connection_extra_trust_remote_code_must_be_a_bool(
     _set_conn(monkeypatch, extra={"trust_remote_code": "sometimes"})
     with pytest.raises(InvalidParameterError, match=r"'trust_remote_code' must be true or false"):
         PyfuncOpsHook().get_settings()
+
+
+def test_connection_extra_token_reaches_the_settings_and_never_shows(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The ``token`` extra is the tracking server's bearer token (the REST session sends
+    it, see tests/tracking/test_tracking_rest.py); no repr or log line shows it."""
+    monkeypatch.delenv("PYFUNC_OPS_TRACKING_URI", raising=False)
+    _set_conn(
+        monkeypatch,
+        extra={"tracking_uri": "https://mlflow.example.com", "token": "bearer-s3cret"},
+    )
+    caplog.set_level(logging.DEBUG)
+    hook = PyfuncOpsHook()
+    settings = hook.get_settings()
+    assert settings.tracking_token == "bearer-s3cret"
+    assert settings.tracking_uri == "https://mlflow.example.com"
+    assert hook.get_config().tracking_token == "bearer-s3cret"
+    shown = repr(settings) + repr(hook.get_config()) + repr(hook.get_client()) + caplog.text
+    assert "bearer-s3cret" not in shown
+    _set_conn(monkeypatch, conn_id="no_token", extra={"tracking_uri": "http://h"})
+    assert PyfuncOpsHook("no_token").get_settings().tracking_token is None

@@ -354,3 +354,51 @@ def test_sensor_conditions_see_versions_mlflow_registered(at_server: TrackingCli
     assert find_model_version(at_server, "mlflow-made", min_version=2) is None
     assert find_model_version(at_server, "mlflow-made", alias="not-yet") is None
     assert find_model_version(at_server, "not-registered-yet") is None
+
+
+def test_packaging_twice_with_one_idempotency_key_registers_once(
+    at_server: TrackingClient, tmp_path: Path
+) -> None:
+    """A retried packaging task finds its earlier run by the key tag (runs/search with
+    ``tags.`pyfunc_ops.idempotency_key` = '...'``) and registers nothing new."""
+    import skops.io
+
+    from pyfunc_ops.jobs.packaging import IDEMPOTENCY_TAG, package_model
+
+    estimator = tmp_path / "model.skops"
+    skops.io.dump(LinearRegression().fit(X, 2.0 * X["x"]), estimator)
+    options = {"estimator_path": str(estimator), "registered_model_name": "packaged-once"}
+    first = package_model(idempotency_key="dag.task.2026-12-01", **options)
+    again = package_model(idempotency_key="dag.task.2026-12-01", **options)
+    assert not first.reused and first.version == 1
+    assert again.reused and (again.run_id, again.version) == (first.run_id, 1)
+    assert again.model_uri == "models:/packaged-once/1"
+    other = package_model(idempotency_key="dag.task.2026-12-02", **options)
+    assert not other.reused and other.version == 2
+    found = at_server.search_runs(tags={IDEMPOTENCY_TAG: "dag.task.2026-12-01"})
+    assert [r.info.run_id for r in found] == [first.run_id]
+    assert [v.version for v in at_server.search_model_versions("name='packaged-once'")] == [2, 1]
+    assert _predict(again.model_uri) == pytest.approx((2.0 * X["x"]).tolist())
+
+
+def test_a_retry_after_a_crash_between_register_and_bookkeeping_reuses_the_version(
+    at_server: TrackingClient, tmp_path: Path
+) -> None:
+    """The first try registered but died before tagging its run with the result: the
+    version whose run_id is that run is found (model-versions/search) and reused."""
+    import skops.io
+
+    from pyfunc_ops.jobs.packaging import IDEMPOTENCY_TAG, package_model
+
+    fitted = LinearRegression().fit(X, X["x"] + 1.0)
+    estimator = tmp_path / "model.skops"
+    skops.io.dump(fitted, estimator)
+    with tracking.start_run(tags={IDEMPOTENCY_TAG: "crashed-key"}) as run:
+        our_sklearn.log_model(fitted, "model", registered_model_name="packaged-crash")
+    again = package_model(
+        estimator_path=str(estimator),
+        registered_model_name="packaged-crash",
+        idempotency_key="crashed-key",
+    )
+    assert again.reused and (again.run_id, again.version) == (run.info.run_id, 1)
+    assert len(at_server.search_model_versions("name='packaged-crash'")) == 1

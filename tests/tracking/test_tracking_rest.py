@@ -162,6 +162,31 @@ def test_401_and_403_are_clear_and_hide_credentials(fake: tuple[str, type[_Handl
     assert handler.seen[-1].endswith("Bearer t0k")
 
 
+def test_the_settings_token_is_sent_as_bearer_and_never_shown(
+    fake: tuple[str, type[_Handler]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An Airflow connection's ``token`` extra arrives as ``Settings.tracking_token``
+    (``use_settings``); it wins over ``MLFLOW_TRACKING_TOKEN`` and stays out of messages."""
+    from pyfunc_ops import config
+
+    url, handler = fake
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "from-env")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    handler.answers = [(401, {"error_code": "UNAUTHENTICATED", "message": "who?"})]
+    settings = config.current_settings().with_changes(tracking_token="s3cr3t-t0ken")
+    assert "s3cr3t-t0ken" not in repr(settings)
+    with config.use_settings(settings):
+        client = TrackingClient(url)
+        with pytest.raises(TrackingStoreError, match=r"401 Unauthorized .*token") as err:
+            client.get_run("r")
+        assert "s3cr3t-t0ken" not in repr(client) + repr(client.runs)
+    assert "s3cr3t-t0ken" not in str(err.value)
+    assert handler.seen[-1].endswith("Bearer s3cr3t-t0ken")
+    with pytest.raises(TrackingStoreError, match=r"401 Unauthorized"):
+        TrackingClient(url).get_run("r")  # outside the scope: the environment's token
+    assert handler.seen[-1].endswith("Bearer from-env")
+
+
 def test_server_refusals_keep_our_error_classes(fake: tuple[str, type[_Handler]]) -> None:
     url, handler = fake
     store = RestRegistryStore(_connection(url))

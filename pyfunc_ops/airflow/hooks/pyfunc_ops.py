@@ -55,6 +55,7 @@ class PyfuncOpsConfig:
     storage_options: dict[str, Any] = field(default_factory=dict)
     # None: the connection does not say; the caller's settings decide.
     trust_remote_code: bool | None = None
+    tracking_token: str | None = None
 
     def __repr__(self) -> str:
         # The dataclass repr would print the secret key and token (tracebacks, logs).
@@ -167,6 +168,7 @@ class PyfuncOpsHook(BaseHook):
             region_name=extra.get("region_name") or None,
             storage_options=storage_options,
             trust_remote_code=_trust_extra(extra.get("trust_remote_code"), self.pyfunc_ops_conn_id),
+            tracking_token=extra.get("token") or None,
         )
 
     def get_config(self) -> PyfuncOpsConfig:
@@ -202,6 +204,8 @@ class PyfuncOpsHook(BaseHook):
             changes["storage_options"] = {**base.storage_options, "s3": s3_options}
         if given.trust_remote_code is not None:
             changes["trust_remote_code"] = given.trust_remote_code
+        if given.tracking_token:
+            changes["tracking_token"] = given.tracking_token
         return base.with_changes(**changes)
 
     def get_conn(self) -> TrackingClient:

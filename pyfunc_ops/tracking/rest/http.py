@@ -30,6 +30,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
+from pyfunc_ops import config as config_module
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import (
     InvalidParameterError,
@@ -95,9 +96,12 @@ class ServerConfig:
     experiment_id: str = "0"
 
     @classmethod
-    def from_uri(cls, uri: str, environ: Mapping[str, str] | None = None) -> ServerConfig:
+    def from_uri(
+        cls, uri: str, environ: Mapping[str, str] | None = None, token: str | None = None
+    ) -> ServerConfig:
         """The configuration for tracking URI ``uri`` (``http(s)://[user:pw@]host[/prefix]``)
-        with the ``MLFLOW_*`` variables of ``environ`` (default ``os.environ``)."""
+        with the ``MLFLOW_*`` variables of ``environ`` (default ``os.environ``). ``token``
+        (a connection's) wins over ``MLFLOW_TRACKING_TOKEN``."""
         env = os.environ if environ is None else environ
         parts = urlsplit(uri.strip())
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
@@ -122,7 +126,7 @@ class ServerConfig:
             url=url,
             username=username or None,
             password=password or None,
-            token=env.get("MLFLOW_TRACKING_TOKEN") or None,
+            token=token or env.get("MLFLOW_TRACKING_TOKEN") or None,
             verify=verify,
             timeout=_number(env, "MLFLOW_HTTP_REQUEST_TIMEOUT", 120.0),
             max_retries=int(_number(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", 5)),
@@ -260,7 +264,8 @@ class ServerConnection:
             raise TrackingStoreError(
                 f"{where} refused {label}: 401 Unauthorized (the credentials are missing or "
                 "wrong). Set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD, or "
-                "MLFLOW_TRACKING_TOKEN (or the connection's login/password or token extra)"
+                "MLFLOW_TRACKING_TOKEN (for an Airflow connection: user:password in its "
+                "tracking_uri, or its token extra)"
             )
         if status == 403 or code == "PERMISSION_DENIED":
             raise TrackingStoreError(
@@ -292,9 +297,13 @@ _connections: dict[tuple[int, ServerConfig], ServerConnection] = {}
 def connection_for(uri: str, environ: Mapping[str, str] | None = None) -> ServerConnection:
     """The (process-wide, cached) connection for tracking URI ``uri``.
 
-    Cached per process id too: a forked child must not share its parent's sockets.
+    Cached per process id too: a forked child must not share its parent's sockets. The
+    bearer token of the current settings (an Airflow connection's ``token`` extra, applied
+    with ``use_settings``) is part of the configuration, so two connections to one server
+    with different tokens never share a session.
     """
-    config = ServerConfig.from_uri(uri, environ)
+    token = config_module.current_settings().tracking_token
+    config = ServerConfig.from_uri(uri, environ, token=token)
     key = (os.getpid(), config)
     with _lock:
         found = _connections.get(key)
