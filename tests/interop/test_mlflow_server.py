@@ -148,6 +148,30 @@ def test_registry_calls_see_mlflow_versions(server: Server, at_server: TrackingC
     assert client.get_run(server.logged["run_ids"][0]).info.status == "FINISHED"
 
 
+def test_the_cli_works_against_the_server(
+    server: Server, at_server: TrackingClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same commands as against the SQL registry: list, versions, describe, predict."""
+    from pyfunc_ops.cli import main
+
+    assert main(["models", "list"]) == 0
+    assert "mlflow-made" in capsys.readouterr().out
+    assert main(["models", "versions", "mlflow-made"]) == 0
+    listed = capsys.readouterr().out
+    assert "1" in listed and "2" in listed
+    assert main(["describe", "models:/mlflow-made@champion"]) == 0
+    assert "mlflow-made" in capsys.readouterr().out
+    (tmp_path / "in").mkdir()
+    X.to_parquet(tmp_path / "in" / "x.parquet")
+    out = tmp_path / "scored.parquet"
+    argv = ["predict", "-m", "models:/mlflow-made/1", "-i", str(tmp_path / "in"), "-o", str(out)]
+    assert main(argv) == 0
+    scored = pd.read_parquet(out).iloc[:, 0].tolist()
+    assert scored == pytest.approx(server.logged["predictions"][0])
+    assert main(["models", "versions", "no-such-model"]) == 1
+    assert "no-such-model" in capsys.readouterr().err
+
+
 def test_unknown_names_versions_and_aliases_list_what_exists(at_server: TrackingClient) -> None:
     client = at_server
     with pytest.raises(ResourceNotFoundError, match=r"'mlflow-mad' does not exist; .*mlflow-made"):

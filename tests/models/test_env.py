@@ -69,3 +69,36 @@ def test_write_env_files_refuses_option_lines(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameterError, match=r"'--extra-index-url https://x' is a pip"):
         env_files.write_env_files(tmp_path, conda, env_files.pip_section(conda))
     assert not (tmp_path / "requirements.txt").exists()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "scikit-learn==1.5.2",
+        "pyfunc-ops==0.1.0",
+        "numpy",
+        "a",
+        "zope.interface==5",
+        "uvicorn[standard]==0.30.1",
+        "apache-airflow[amazon,postgres]",
+        "pkg_name==2024.10.01",
+    ],
+)
+def test_plain_requirements_skip_packaging_and_packaging_agrees(text: str) -> None:
+    """The fast path accepts only what packaging accepts too, unchanged."""
+    from packaging.requirements import Requirement
+
+    from pyfunc_ops.models.env import _PLAIN_REQUIREMENT, check_requirement
+
+    assert _PLAIN_REQUIREMENT.match(text)
+    assert check_requirement(text, "test") == text
+    assert Requirement(text).name  # packaging parses it as well (raises otherwise)
+
+
+@pytest.mark.parametrize(
+    "text", ["-e .", "name==", "name==1.", "-name", "na me", "name[", "name==1.0 ; x"]
+)
+def test_other_strings_go_to_packaging(text: str) -> None:
+    from pyfunc_ops.models.env import _PLAIN_REQUIREMENT
+
+    assert not _PLAIN_REQUIREMENT.match(text)
