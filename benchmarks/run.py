@@ -258,9 +258,16 @@ print("RESULT " + json.dumps(res))
 def prepare(work: Path, mlflow_py: str | None) -> dict[str, Any]:
     """Fit the estimator; save it by us (skops, pickle) and by MLflow (unless
     ``mlflow_py`` is None); build the S3 tree."""
+    import subprocess
+
     import numpy as np
     import pandas as pd
     from sklearn.ensemble import HistGradientBoostingRegressor
+
+    # Bytecode as an installed package has it: a checkout edited since its last import
+    # (and an interpreter with PYTHONDONTWRITEBYTECODE=1) would otherwise compile our
+    # changed modules again in every cold-load process, which no user pays.
+    subprocess.run([OUR_PYTHON, "-m", "compileall", "-q", str(ROOT / "pyfunc_ops")], check=True)
 
     from pyfunc_ops.models.manifest import write_manifest
     from pyfunc_ops.models.signature import infer_signature
