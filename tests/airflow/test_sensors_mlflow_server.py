@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 import test_sensors
 from airflow.sdk import DAG
+from mlflow_server import clean_env, mlflow_server
 from test_sensors import FAST, Recorder, _after_first_miss, _dag, _record, _states
 
 from pyfunc_ops.airflow.sensors import ModelVersionSensor
@@ -55,10 +53,6 @@ print(version.version)
 """
 
 
-def _clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYFUNC_OPS_"))}
-
-
 @pytest.fixture(scope="module")
 def mlflow_python() -> Path:
     """The MLflow venv scripts/test.sh builds (PYFUNC_OPS_MLFLOW_VENV)."""
@@ -71,48 +65,8 @@ def mlflow_python() -> Path:
 
 @pytest.fixture(scope="module")
 def server_url(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    root = tmp_path_factory.mktemp("mlflow_server_sensors")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    url = f"http://127.0.0.1:{port}"
-    log_file = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(mlflow_python.parent / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-        ],
-        cwd=root,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        env=_clean_env(),
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{(root / 'server.log').read_text()}")
-            time.sleep(0.5)  # polling a starting server; nothing to wait on instead
+    with mlflow_server(mlflow_python, tmp_path_factory.mktemp("mlflow_server_sensors")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log_file.close()
 
 
 @pytest.fixture
@@ -125,7 +79,7 @@ def mlflow_registers(mlflow_python: Path, server_url: str) -> Callable[..., Call
                 [str(mlflow_python), "-c", _MLFLOW_REGISTERS, server_url, name, alias],
                 capture_output=True,
                 text=True,
-                env=_clean_env(),
+                env=clean_env(),
                 timeout=120,
             )
             assert proc.returncode == 0, f"MLflow could not register {name!r}:\n{proc.stderr}"

@@ -8,11 +8,8 @@ talks to the server over REST only. MLflow logs and registers, we load by alias,
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import requests
 from conftest import run_in_mlflow
+from mlflow_server import free_port, mlflow_server
 from sklearn.linear_model import LinearRegression
 
 from pyfunc_ops import pyfunc, tracking
@@ -33,12 +30,6 @@ from pyfunc_ops.tracking import TrackingClient
 pytestmark = pytest.mark.mlflow
 
 X = pd.DataFrame({"x": np.arange(6, dtype=float)})
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -52,48 +43,10 @@ class Server:
 @pytest.fixture(scope="module")
 def server(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("mlflow_server")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}"
-    mlflow_bin = mlflow_python.parent / "mlflow"
-    log_file = (root / "server.log").open("w")
-    proc = subprocess.Popen(
-        [
-            str(mlflow_bin),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-        ],
-        cwd=root,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        env={k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYFUNC_OPS_"))},
-    )
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"{url}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not start:\n{(root / 'server.log').read_text()}")
-            time.sleep(0.5)  # polling a starting server; nothing to wait on instead
+    with mlflow_server(mlflow_python, root) as url:
         out = root / "logged.json"
         run_in_mlflow(mlflow_python, "server_side.py", "log", url, out, cwd=root)
         yield Server(url, root, mlflow_python, json.loads(out.read_text()))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log_file.close()
 
 
 @pytest.fixture
@@ -277,7 +230,7 @@ def test_a_server_that_is_down_names_the_url_without_credentials(
 ) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.01")
-    port = _free_port()
+    port = free_port()
     client = TrackingClient(f"http://alice:s3cret@127.0.0.1:{port}")
     with pytest.raises(
         TrackingStoreError, match=rf"cannot reach .* at http://127\.0\.0\.1:{port} "
