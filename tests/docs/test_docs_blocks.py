@@ -2,13 +2,18 @@
 
 Blocks of one file run in order in one shared temporary folder (cwd, PYFUNC_OPS_HOME with
 its registry and artifacts, AIRFLOW_HOME), so a later block may use what an earlier one
-saved or registered. Python blocks run in a fresh interpreter of this virtual environment;
-a Python block defining a DAG is written to a dags folder and parsed with Airflow's DagBag
-(import errors fail it; running it would need a scheduler-side serialization per block);
-a ``# file: <path>`` block is written there for the next blocks; a shell block runs with this environment's ``bin`` first on PATH, and may run only
-``pyfunc-ops``, ``python`` and ``export``. A block that cannot run here says so on its
-first line (``# docs-test: skip (<reason>)`` or ``# fragment of <file>``); see
-docs_blocks.py.
+saved or registered; a test selecting one block runs the earlier ones of its file first.
+
+- a Python block runs in a fresh interpreter of this virtual environment;
+- a Python block defining a DAG is written to a dags folder and parsed with Airflow's
+  DagBag (import errors fail it; ``dag.test()`` would need the DAG serialized from a bundle
+  per block, too slow here);
+- a ``# file: <path>`` block is written there (and compiled) for the next blocks to use;
+- a shell block runs with this environment's ``bin`` first on PATH and may run only
+  ``pyfunc-ops``, ``python`` and ``export``.
+
+A block that cannot run here says so on its first line (``# docs-test: skip (<reason>)``
+or ``# fragment of <file>``); see docs_blocks.py.
 """
 
 from __future__ import annotations
@@ -118,9 +123,7 @@ def _execute(block: Block, run: FileRun) -> str | None:
         dags = run.folder / "dags" / f"block_{block.line}"
         dags.mkdir(parents=True, exist_ok=True)
         (dags / f"{block.path.stem.lower()}_{block.line}.py").write_text(block.text)
-        return _run(
-            [sys.executable, "-c", _DAGBAG_CHECK, str(dags)], run, f"DAG block {block.id}"
-        )
+        return _run([sys.executable, "-c", _DAGBAG_CHECK, str(dags)], run, f"DAG block {block.id}")
     others = unrunnable_programs(block)
     if others:
         return (
@@ -159,9 +162,7 @@ def test_block_runs_as_written(block: Block, tmp_path_factory: pytest.TempPathFa
     run = _file_run(block, tmp_path_factory)
     failure = _ensure_ran(block, run)
     if failure is not None:
-        earlier = [
-            line for line, outcome in run.outcomes.items() if outcome and line < block.line
-        ]
+        earlier = [line for line, outcome in run.outcomes.items() if outcome and line < block.line]
         note = f" (earlier blocks of this file failed too: lines {earlier})" if earlier else ""
         pytest.fail(failure + note, pytrace=False)
 
