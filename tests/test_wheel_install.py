@@ -53,6 +53,9 @@ def test_built_wheel_installs_with_airflow_extra_and_runs(tmp_path: Path) -> Non
     _ok(_run(uv, "build", "--wheel", "--out-dir", dist, ROOT))
     wheel = dist / f"pyfunc_ops-{pyfunc_ops.__version__}-py3-none-any.whl"
     assert wheel.is_file(), sorted(p.name for p in dist.iterdir())
+    readme = (ROOT / "README.md").read_text()
+    assert f'pip install "dist/{wheel.name}[airflow]"' in readme, "README's Install names it"
+    assert 'uv pip install -e ".[airflow]"' in readme
 
     venv = tmp_path / "venv"
     _ok(_run(uv, "venv", "-q", "--python", sys.executable, venv))

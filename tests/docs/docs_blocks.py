@@ -26,7 +26,9 @@ SHELL_LANGS = frozenset({"bash", "sh", "shell", "console"})
 # The commands a shell block may run here; anything else needs a skip marker.
 RUNNABLE_COMMANDS = frozenset({"pyfunc-ops", "python", "python3", "export"})
 
-_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\s]*)")
+# CommonMark: up to 3 spaces of indent (more inside list items is common enough to accept);
+# a backtick fence's info string holds no backtick (else it is inline code).
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}(?=[^`]*$)|~{3,})[ \t]*(?P<info>\S*)")
 _SKIP = re.compile(r"^#\s*docs-test:\s*skip\s*\((?P<reason>[^)]+)\)\s*$")
 _FRAGMENT = re.compile(r"^#\s*fragment of\s+(?P<name>\S.*?)\s*$")
 _DAG = re.compile(r"^\s*(@dag\b|with\s+DAG\(|\w+\s*=\s*DAG\()", re.M)

@@ -19,6 +19,7 @@ or ``# fragment of <file>``); see docs_blocks.py.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -149,8 +150,15 @@ def _ensure_ran(block: Block, run: FileRun) -> str | None:
     return failure
 
 
+def _is_slow(block: Block) -> bool:
+    """Airflow imports, the registry and several CLI processes take seconds each."""
+    if block.kind == "dag" or re.search(r"\b(airflow|tracking|log_model)\b", block.text):
+        return True
+    return block.kind == "shell" and len(shell_commands(block)) > 2
+
+
 def _param(block: Block) -> object:
-    marks = [pytest.mark.slow] if "airflow" in block.text or block.kind == "dag" else []
+    marks = [pytest.mark.slow] if _is_slow(block) else []
     return pytest.param(block, id=block.id, marks=marks)
 
 
