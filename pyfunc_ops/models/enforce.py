@@ -345,7 +345,7 @@ def _enforce_columns(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
             )
         specs = list(zip(data.columns[: len(schema.inputs)], schema.inputs, strict=False))
     names = [n for n, _ in specs]
-    dtypes = dict(zip(data.columns, data.dtypes.tolist(), strict=False))
+    dtypes = dict(zip(data.columns, data.dtypes.to_numpy(), strict=False))
     groups: dict[Any, list[Any]] = {}  # target dtype -> column names cast with one astype
     replaced: dict[Any, pd.Series] = {}
     for name, spec in specs:

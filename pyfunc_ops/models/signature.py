@@ -60,6 +60,15 @@ class ModelSignature:
     outputs: Schema | None = None
     params: ParamSchema | None = None
 
+    def __post_init__(self) -> None:
+        # Params given in their stored form (the JSON text, or its list) are parsed here.
+        if isinstance(self.params, str):
+            self.params = ParamSchema.from_json(self.params)
+        elif isinstance(self.params, list):
+            import json
+
+            self.params = ParamSchema.from_json(json.dumps(self.params))
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "inputs": self.inputs.to_json() if self.inputs else None,
