@@ -49,7 +49,11 @@ def results(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Re
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PYFUNC_OPS_HOME", str(root / "pyfunc_ops_home"))
         for name, case in cases.model_cases().items():
-            signature = infer_signature(*case["signature"]) if case["signature"] else None
+            signature = (
+                infer_signature(case["signature"][0], None, case["signature"][1])
+                if case["signature"]
+                else None
+            )
             save_model(
                 ours / name,
                 python_model=echo(),
@@ -84,7 +88,9 @@ def test_enforcement_accepts_and_refuses_as_mlflow(results: Results) -> None:
 
 
 def test_params_are_enforced_as_mlflow(results: Results) -> None:
-    schema = infer_signature(*cases.infer_cases()["params"]).params
+    schema = infer_signature(
+        cases.infer_cases()["params"][0], None, cases.infer_cases()["params"][1]
+    ).params
     for name, params in cases.params_cases():
         ours = cases.run_case(lambda p=params: enforce_params(p, schema))
         same(ours, results.data["params"][name], f"params {name}")

@@ -43,13 +43,17 @@ def main() -> None:
     for name, schema_case, data in enforce_cases():
         schema = infer_signature(infer[schema_case][0]).inputs
         results["enforce"][name] = run_case(lambda s=schema, d=data: _enforce_schema(d, s))
-    param_schema = infer_signature(*infer["params"]).params
+    param_schema = infer_signature(infer["params"][0], None, infer["params"][1]).params
     for name, params in params_cases():
         results["params"][name] = run_case(lambda p=params: _enforce_params_schema(p, param_schema))
     Echo = make_echo(mlflow.pyfunc.PythonModel)
     for name, case in model_cases().items():
         path = out / name
-        signature = infer_signature(*case["signature"]) if case["signature"] else None
+        signature = (
+            infer_signature(case["signature"][0], None, case["signature"][1])
+            if case["signature"]
+            else None
+        )
         mlflow.pyfunc.save_model(
             str(path),
             python_model=Echo(),
