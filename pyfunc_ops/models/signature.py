@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pyfunc_ops.errors import ModelFormatError
-from pyfunc_ops.models.enforce import enforce_params, enforce_schema
+from pyfunc_ops.models.enforce import check_param_value, enforce_params, enforce_schema
 from pyfunc_ops.models.infer import infer_param_schema, infer_schema
 from pyfunc_ops.models.types import (
     DATA_TYPES,
@@ -49,6 +49,7 @@ __all__ = [
     "enforce_params",
     "enforce_schema",
     "infer_signature",
+    "params_from_json",
 ]
 
 
@@ -63,11 +64,11 @@ class ModelSignature:
     def __post_init__(self) -> None:
         # Params given in their stored form (the JSON text, or its list) are parsed here.
         if isinstance(self.params, str):
-            self.params = ParamSchema.from_json(self.params)
+            self.params = params_from_json(self.params)
         elif isinstance(self.params, list):
             import json
 
-            self.params = ParamSchema.from_json(json.dumps(self.params))
+            self.params = params_from_json(json.dumps(self.params))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -93,8 +94,17 @@ class ModelSignature:
         return cls(
             inputs=Schema.from_json(inputs, source) if inputs else None,
             outputs=Schema.from_json(outputs, source) if outputs else None,
-            params=ParamSchema.from_json(params, source) if params else None,
+            params=params_from_json(params, source) if params else None,
         )
+
+
+def params_from_json(text: str, source: str = "signature") -> ParamSchema:
+    """The stored params schema, each default checked against (and coerced to) its type, as
+    MLflow does when it reads one (a datetime default given as text becomes a datetime)."""
+    schema = ParamSchema.from_json(text, source)
+    return ParamSchema(
+        [ParamSpec(p.name, p.type, check_param_value(p.default, p), p.shape) for p in schema.params]
+    )
 
 
 def infer_signature(

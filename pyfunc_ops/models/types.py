@@ -350,8 +350,8 @@ class ParamSchema:
 
     @classmethod
     def from_json(cls, text: str, source: str = "signature") -> ParamSchema:
-        from pyfunc_ops.models.enforce import check_param_value
-
+        """Parse the stored params; defaults are kept as written (the signature module
+        checks them against their types, see ``signature.params_from_json``)."""
         try:
             items = json.loads(text)
         except (TypeError, ValueError) as exc:
@@ -394,9 +394,9 @@ class ParamSchema:
                     f"{where}: shape must be null (a scalar) or [-1] (a list), found "
                     f"{_short(shape)}."
                 )
-            spec = ParamSpec(item["name"], ptype, None, tuple(shape) if shape else None)
-            default = check_param_value(item["default"], spec)
-            specs.append(ParamSpec(spec.name, ptype, default, spec.shape))
+            specs.append(
+                ParamSpec(item["name"], ptype, item["default"], tuple(shape) if shape else None)
+            )
         return cls(specs)
 
 

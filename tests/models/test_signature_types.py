@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
+from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, SchemaEnforcementError
 from pyfunc_ops.models.signature import (
     AnyType,
     Array,
@@ -118,8 +118,8 @@ def test_malformed_schemas_are_refused(text: str, message: str) -> None:
     ],
 )
 def test_malformed_params_are_refused(text: str, message: str) -> None:
-    with pytest.raises((ModelFormatError, Exception), match=message):
-        ParamSchema.from_json(text)
+    with pytest.raises((ModelFormatError, SchemaEnforcementError), match=message):
+        ModelSignature.from_dict({"params": text})
 
 
 def test_infer_from_object_columns() -> None:
