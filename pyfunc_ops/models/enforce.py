@@ -141,7 +141,10 @@ def _enforce_series(
     if action == "keep":
         return values
     if action == "astype":
-        return values.astype(how)
+        try:
+            return values.astype(how)
+        except (TypeError, ValueError) as exc:  # e.g. missing values in a nullable column
+            return _refuse(name, type_name, values.dtype, f"the values do not convert ({exc})")
     if action == "values" and how == "flags":
         flags = values.to_numpy()
         if bool(((flags == 0) | (flags == 1)).all()):
@@ -366,12 +369,15 @@ def _enforce_columns(data: pd.DataFrame, schema: Schema) -> pd.DataFrame:
     if not groups and not replaced:
         return data if data.columns.tolist() == names else data[names]
     parts: dict[Any, Any] = {}
+    by_name = dict(specs)
     for target, cols in groups.items():
-        block = data[cols].astype(target) if len(cols) > 1 else None
-        if block is None:
-            parts[cols[0]] = data[cols[0]].astype(target)
-        else:
-            parts.update(block.items())
+        try:
+            parts.update(data[cols].astype(target).items())
+        except (TypeError, ValueError):
+            # One column does not convert (a nullable integer holding NA...): find it, so
+            # the error names it.
+            for col in cols:
+                parts[col] = _enforce_series(col, data[col], str(by_name[col].type), schema)
     parts.update(replaced)
     columns = {n: parts[n] if n in parts else data[n] for n in names}
     return pd.DataFrame(columns, index=data.index, copy=False)

@@ -174,3 +174,14 @@ def test_undeclared_params_are_dropped_with_a_warning(caplog: pytest.LogCaptureF
     assert enforce_params(None, None) is None
     with pytest.raises(SchemaEnforcementError, match=r"params must be a dict"):
         enforce_params([1], PARAMS)
+
+
+def test_nullable_integers_with_missing_values_are_refused_naming_the_column() -> None:
+    frame = pd.DataFrame(
+        {"a": pd.array([1, None], dtype="Int64"), "b": pd.array([1, 2], dtype="Int64")}
+    )
+    spec = Schema([ColSpec("long", "a"), ColSpec("long", "b")])
+    with pytest.raises(SchemaEnforcementError, match=r"column 'a'.*do not convert"):
+        enforce_schema(frame, spec)
+    out = enforce_schema(frame[["b"]], Schema([ColSpec("long", "b")]))
+    assert str(out["b"].dtype) == "int64"
