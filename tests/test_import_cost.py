@@ -40,7 +40,8 @@ def test_pandas_is_imported_by_load_and_predict(tmp_path: Path) -> None:
     (tmp_path / "cheap_loader.py").write_text(
         "class M:\n"
         "    def predict(self, model_input):\n"
-        "        return model_input['x'] + 1\n"
+        "        import pandas\n"
+        "        return pandas.DataFrame(model_input)['x'] + 1\n"
         "def _load_pyfunc(path):\n"
         "    return M()\n"
     )

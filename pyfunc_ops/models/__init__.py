@@ -6,15 +6,40 @@ handle data.
 
 from pyfunc_ops.models.env import get_default_conda_env
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
-from pyfunc_ops.models.signature import ColSpec, ModelSignature, Schema, infer_signature
+from pyfunc_ops.models.signature import (
+    AnyType,
+    Array,
+    ColSpec,
+    Map,
+    ModelSignature,
+    Object,
+    ParamSchema,
+    ParamSpec,
+    Property,
+    Schema,
+    TensorSpec,
+    enforce_params,
+    enforce_schema,
+    infer_signature,
+)
 
 __all__ = [
     "MLMODEL_FILE_NAME",
     "PYFUNC_FLAVOR",
+    "AnyType",
+    "Array",
     "ColSpec",
+    "Map",
     "Model",
     "ModelSignature",
+    "Object",
+    "ParamSchema",
+    "ParamSpec",
+    "Property",
     "Schema",
+    "TensorSpec",
+    "enforce_params",
+    "enforce_schema",
     "get_default_conda_env",
     "infer_signature",
 ]

@@ -8,24 +8,7 @@ from typing import Any
 from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.errors import InvalidParameterError
 from pyfunc_ops.models.model import Model
-from pyfunc_ops.models.signature import enforce_schema
-
-
-def _as_frame(data: Any) -> Any:
-    """Turn the usual input shapes into a DataFrame (a DataFrame passes through untouched)."""
-    import pandas as pd
-
-    if isinstance(data, pd.DataFrame):
-        return data
-    if isinstance(data, pd.Series):
-        return data.to_frame()
-    try:
-        return pd.DataFrame(data)
-    except (ValueError, TypeError) as exc:
-        raise InvalidParameterError(
-            f"predict: cannot turn the {type(data).__name__} input into a pandas DataFrame "
-            f"({exc}). Pass a DataFrame, a dict of columns or a 2-D array."
-        ) from None
+from pyfunc_ops.models.signature import enforce_params, enforce_schema
 
 
 class PyFuncModel:
@@ -44,6 +27,7 @@ class PyFuncModel:
         self._takes_params = accepts_parameter(self._predict, "params")
         sig = model_meta.signature
         self._input_schema = sig.inputs if sig is not None else None
+        self._params_schema = sig.params if sig is not None else None
 
     @property
     def metadata(self) -> Model:
@@ -55,13 +39,21 @@ class PyFuncModel:
         return self._meta.flavors.get("python_function", {}).get("loader_module")
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
-        """Score ``data`` (a DataFrame or anything convertible) after schema enforcement."""
-        frame = _as_frame(data)
+        """Score ``data`` in the form the format's reference implementation gives the model.
+
+        With a column signature the input becomes a DataFrame (a scalar or a dict of
+        scalars is one row) checked and safely cast; with a tensor signature an ndarray (or
+        a dict of them) of the declared dtype, shape checked; without a signature the input
+        reaches the model untouched. ``params`` are checked against the signature's params
+        schema (defaults filled, undeclared keys dropped) and passed only to a ``predict``
+        that accepts them.
+        """
         if self._input_schema is not None:
-            frame = enforce_schema(frame, self._input_schema)
+            data = enforce_schema(data, self._input_schema)
+        params = enforce_params(params, self._params_schema)
         if params is not None and self._takes_params:
-            return self._predict(frame, params=params)
-        return self._predict(frame)
+            return self._predict(data, params=params)
+        return self._predict(data)
 
     def unwrap_python_model(self) -> Any:
         """The user's ``PythonModel`` instance behind a workflow-1 model."""

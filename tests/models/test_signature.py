@@ -14,6 +14,7 @@ from pyfunc_ops.models.signature import (
     ColSpec,
     ModelSignature,
     Schema,
+    TensorSpec,
     enforce_schema,
     infer_signature,
 )
@@ -40,7 +41,8 @@ def test_infer_signature_maps_dtypes() -> None:
         i32="integer", i64="long", f32="float", f64="double", b="boolean", s="string", t="datetime"
     )
     assert sig.outputs is not None
-    assert [c.type for c in sig.outputs.inputs] == ["double"]
+    # An ndarray is a tensor (as MLflow infers it): float64 with a free first dimension.
+    assert sig.outputs.inputs == [TensorSpec("float64", (-1,))]
     assert not sig.outputs.has_names()
 
 
@@ -56,13 +58,15 @@ def test_signature_bad_column_spec() -> None:
         ModelSignature.from_dict({"inputs": '{"name": "x"}'})
 
 
-def test_tensor_schemas_are_kept_but_not_enforced() -> None:
+def test_tensor_schemas_are_kept_and_enforced() -> None:
     raw = '[{"type": "tensor", "tensor-spec": {"dtype": "float32", "shape": [-1, 3]}}]'
     sig = ModelSignature.from_dict({"inputs": raw})
     assert sig.inputs is not None and sig.inputs.is_tensor
     assert sig.to_dict()["inputs"] == raw.replace(" ", "").replace(",", ", ").replace(":", ": ")
-    frame = pd.DataFrame({"anything": [1]})
-    assert enforce_schema(frame, sig.inputs) is frame
+    array = np.ones((2, 3), dtype="float32")
+    assert enforce_schema(array, sig.inputs) is array
+    with pytest.raises(SchemaEnforcementError, match=r"holds scalars, which fit a tensor"):
+        enforce_schema(pd.DataFrame({"anything": [1]}), sig.inputs)
 
 
 def test_matching_frame_is_returned_unchanged() -> None:

@@ -76,7 +76,11 @@ def test_predict_with_context_and_load_context_called_once(tmp_path: Path) -> No
 
 def test_predict_without_context_and_with_params(tmp_path: Path) -> None:
     path = tmp_path / "model"
-    save_model(path, python_model=PlainModel())
+    # Params reach predict when the signature declares them (MLflow's rule).
+    from pyfunc_ops.models.signature import infer_signature
+
+    signature = infer_signature(pd.DataFrame({"x": [1, 2]}), params={"factor": 1})
+    save_model(path, python_model=PlainModel(), signature=signature)
     model = load_model(path)
     assert model.predict(pd.DataFrame({"x": [1, 2]})).tolist() == [1, 2]
     assert model.predict(pd.DataFrame({"x": [1, 2]}), params={"factor": 3}).tolist() == [3, 6]

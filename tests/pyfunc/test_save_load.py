@@ -45,7 +45,7 @@ class _Model:
                 self.payload = fh.read()
 
     def predict(self, model_input):
-        return model_input["x"] * 2
+        return __import__("pandas").DataFrame(model_input)["x"] * 2
 
 def _load_pyfunc(path):
     return _Model(path)
@@ -528,6 +528,7 @@ def test_input_example_is_saved_and_signature_inferred(tmp_path: Path, echo_load
         "artifact_path": "input_example.json",
         "type": "dataframe",
         "pandas_orient": "split",
+        "serving_input_path": "serving_input_example.json",
     }
     pd.testing.assert_frame_equal(load_input_example(path, meta.saved_input_example_info), example)
     assert meta.signature is not None and meta.signature.inputs is not None
@@ -570,10 +571,16 @@ def test_predict_enforces_the_signature(tmp_path: Path, echo_loader: Path) -> No
 
 
 def test_predict_rejects_input_that_is_not_tabular(tmp_path: Path, echo_loader: Path) -> None:
+    from pyfunc_ops.errors import SchemaEnforcementError
+    from pyfunc_ops.models.signature import infer_signature
+
     path = tmp_path / "model"
     save_w2(path, echo_loader)
-    with pytest.raises(InvalidParameterError, match=r"cannot turn the int input into a pandas"):
-        load_model(path).predict(3)
+    assert load_model(path).predict(3) == 3  # no signature: the input reaches the model as is
+    signed = tmp_path / "signed"
+    save_w2(signed, echo_loader, signature=infer_signature(pd.DataFrame({"x": [1.0]})))
+    with pytest.raises(SchemaEnforcementError, match=r"must be tabular; found a object"):
+        load_model(signed).predict(object())
 
 
 # -- atomic save ------------------------------------------------------------------------------
@@ -641,7 +648,8 @@ def test_a_new_flavor_is_a_writer_for_the_save_pipeline(tmp_path: Path) -> None:
         "    def __init__(self, value):\n"
         "        self.value = value\n"
         "    def predict(self, model_input):\n"
-        "        return [self.value] * len(model_input)\n"
+        "        import pandas\n"
+        "        return [self.value] * len(pandas.DataFrame(model_input))\n"
         "def _load_pyfunc(path):\n"
         "    return M(float((Path(path) / 'value.txt').read_text()))\n"
     )

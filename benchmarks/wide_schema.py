@@ -1,0 +1,133 @@
+"""Benchmark: signature enforcement on a wide input, pyfunc_ops vs MLflow's ``_enforce_schema``.
+
+The model has 600 columns (double, long and string in turn) and the frame 10,000 rows
+(issue 17: MLflow users report ~175 ms per call on such a model, mlflow/mlflow#7948). Two
+frames are timed, each against the same signature:
+
+* ``matching`` - every column already has the signature's dtype (the usual batch);
+* ``castable`` - every numeric column needs a safe cast (float32 -> double,
+  int32 -> long) and the string columns are plain object columns.
+
+Ours runs in this process (``pyfunc_ops.models.signature.enforce_schema``), MLflow's in a
+child process of the MLflow venv (``mlflow.models.utils._enforce_schema``) on the same
+frames, read from Parquet. Medians of ``runs`` calls after one warm-up call.
+
+    .venv/bin/python benchmarks/wide_schema.py [--quick]
+
+``run(quick)`` returns the rows for ``benchmarks/run.py``: ``{name, ours_s, mlflow_s,
+target}`` where ``target`` states the issue's limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import child_env, median, mlflow_python, run_child, time_calls
+
+COLUMNS = 600
+ROWS = 10_000
+TYPES = ("double", "long", "string")
+
+MLFLOW_SIDE = r"""
+import json, sys, time
+import pandas as pd
+from mlflow.models.utils import _enforce_schema
+from mlflow.types.schema import ColSpec, Schema
+
+args = json.loads(sys.argv[1])
+schema = Schema([ColSpec(t, n) for n, t in args["specs"]])
+result = {}
+for name, path in args["frames"].items():
+    frame = pd.read_parquet(path)
+    _enforce_schema(frame, schema)
+    times = []
+    for _ in range(args["runs"]):
+        start = time.perf_counter()
+        _enforce_schema(frame, schema)
+        times.append(time.perf_counter() - start)
+    result[name] = sorted(times)[len(times) // 2]
+print("RESULT " + json.dumps(result))
+"""
+
+
+def make_frames(columns: int, rows: int) -> tuple[list[tuple[str, str]], dict[str, Any]]:
+    """The signature's (name, type) pairs and the two frames (matching, castable)."""
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    specs, matching, castable = [], {}, {}
+    words = np.array([f"w{i}" for i in range(rows)], dtype=object)
+    for i in range(columns):
+        kind, name = TYPES[i % 3], f"c{i}"
+        specs.append((name, kind))
+        if kind == "double":
+            values = rng.random(rows)
+            matching[name], castable[name] = values, values.astype("float32")
+        elif kind == "long":
+            values = rng.integers(0, 1000, rows)
+            matching[name], castable[name] = values, values.astype("int32")
+        else:
+            matching[name] = castable[name] = words
+    return specs, {"matching": pd.DataFrame(matching), "castable": pd.DataFrame(castable)}
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    """Rows {name, ours_s, mlflow_s, target} for the two frames."""
+    from pyfunc_ops.models.signature import ColSpec, Schema, enforce_schema
+
+    columns, rows = (60, 1_000) if quick else (COLUMNS, ROWS)
+    runs = 3 if quick else 21
+    specs, frames = make_frames(columns, rows)
+    schema = Schema([ColSpec(t, n) for n, t in specs])
+    ours = {
+        name: median(time_calls(lambda f=frame: enforce_schema(f, schema), runs))
+        for name, frame in frames.items()
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for name, frame in frames.items():
+            paths[name] = str(Path(tmp) / f"{name}.parquet")
+            frame.to_parquet(paths[name])
+        _, theirs = run_child(
+            mlflow_python(),
+            MLFLOW_SIDE,
+            {"specs": specs, "frames": paths, "runs": runs},
+            env=child_env(),
+        )
+    shape = f"{columns} columns x {rows} rows"
+    limits = {"matching": 0.010, "castable": 0.050}
+    return [
+        {
+            "name": f"wide schema enforcement, {name} ({shape})",
+            "ours_s": ours[name],
+            "mlflow_s": theirs[name],
+            "target": f"<= {limits[name] * 1000:.0f} ms and <= 0.2x MLflow",
+        }
+        for name in frames
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a small smoke-size run")
+    args = parser.parse_args()
+    rows = run(args.quick)
+    for row in rows:
+        ratio = row["ours_s"] / row["mlflow_s"] if row["mlflow_s"] else float("nan")
+        sys.stdout.write(
+            f"{row['name']}: ours {row['ours_s'] * 1000:.2f} ms, MLflow "
+            f"{row['mlflow_s'] * 1000:.2f} ms ({ratio:.3f}x); target {row['target']}\n"
+        )
+    sys.stdout.write(json.dumps(rows) + "\n")
+
+
+if __name__ == "__main__":
+    main()
