@@ -148,6 +148,11 @@ def _run_facts(run_id: str | None) -> dict[str, Any] | None:
     }
 
 
+NO_SIGNATURE = (
+    "saved without a signature; inputs are not checked and every input column reaches the model"
+)
+
+
 def describe(model_uri: str) -> dict[str, Any]:
     """Everything worth knowing about a model, as plain data."""
     from pyfunc_ops.models import env as env_files
@@ -178,12 +183,12 @@ def describe(model_uri: str) -> dict[str, Any]:
         "run_id": model.run_id,
         "flavors": sorted(model.flavors),
         "loader_module": pyfunc_conf.get("loader_module"),
-        # None: saved without a signature (predict passes the input columns as they are).
-        "signature": None
-        if sig is None
-        else {
-            "inputs": json.loads(sig.inputs.to_json()) if sig.inputs else None,
-            "outputs": json.loads(sig.outputs.to_json()) if sig.outputs else None,
+        # Always an object: the redaction takes a bare value under a key named like
+        # "signature" for a secret (URL signatures), so absence is stated in "warnings".
+        "warnings": [] if sig is not None else [NO_SIGNATURE],
+        "signature": {
+            "inputs": json.loads(sig.inputs.to_json()) if sig and sig.inputs else None,
+            "outputs": json.loads(sig.outputs.to_json()) if sig and sig.outputs else None,
         },
         "environment": {
             "python_version": python_env.get("python") or model.python_version,
@@ -260,11 +265,9 @@ def _cmd_describe(args: argparse.Namespace) -> None:
         else:
             lines.append(f"run params:     - (run {run['run_id']} is not in {_store()})")
     lines.append(_digest_line(info))
-    if info["signature"] is None:
-        lines.append(
-            "signature:      none (saved without one: inputs are not checked and every "
-            "input column reaches the model)"
-        )
+    if NO_SIGNATURE in info["warnings"]:
+        # Not "signature: none": the redaction would take that for a secret's value.
+        lines.append(f"no signature    ({NO_SIGNATURE})")
     else:
         for part in ("inputs", "outputs"):
             cols = info["signature"][part]
@@ -451,24 +454,26 @@ def copy_model(
     from pyfunc_ops.tracking.resolve import resolve_model_version
 
     version = resolve_model_version(model_uri) if model_uri.startswith("models:/") else None
-    resolved = resolve_model(
-        f"models:/{version.name}/{version.version}" if version is not None else model_uri
-    )
-    digest = resolved.digest
-    if not _is_tracking_uri(to):
-        if name is not None:
-            raise InvalidParameterError(
-                f"--name names the registered model in the target registry, but {to!r} is a "
-                "storage location. Pass a tracking URI (sqlite:///..., postgresql://..., "
-                "http(s)://...) to register the copy, or leave --name out."
-            )
-        return {"to": _copy_to_url(resolved.path, to, digest), "digest": digest}
+    to_registry = _is_tracking_uri(to)
+    if not to_registry and name is not None:
+        raise InvalidParameterError(
+            f"--name names the registered model in the target registry, but {to!r} is a "
+            "storage location. Pass a tracking URI (sqlite:///..., postgresql://..., "
+            "http(s)://...) to register the copy, or leave --name out."
+        )
     target_name = name or (version.name if version is not None else None)
-    if target_name is None:
+    if to_registry and target_name is None:
         raise InvalidParameterError(
             f"copying {model_uri!r} to the registry at {redact(to)!r} needs a registered model "
             "name: pass --name, or copy a models:/ URI (its name is kept)"
         )
+    resolved = resolve_model(
+        f"models:/{version.name}/{version.version}" if version is not None else model_uri
+    )
+    digest = resolved.digest
+    if not to_registry:
+        return {"to": _copy_to_url(resolved.path, to, digest), "digest": digest}
+    assert target_name is not None
     changes: dict[str, Any] = {"tracking_uri": to}
     if artifact_root is not None:
         changes["artifact_root"] = artifact_root
@@ -1150,10 +1155,7 @@ def _split_globals(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
             found[_GLOBAL_SWITCHES[arg]] = True
         elif arg == "--tracking-uri":
             value = next(args, None)
-            if value is None:
-                rest.append(arg)  # the parser reports the missing value
-            else:
-                found["tracking_uri"] = value
+            found["tracking_uri"] = value  # None: reported as a usage error by main()
         elif arg.startswith("--tracking-uri="):
             found["tracking_uri"] = arg.split("=", 1)[1]
         else:
@@ -1196,6 +1198,8 @@ def _configure_logging(args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv, found = _split_globals(list(sys.argv[1:] if argv is None else argv))
+    if "tracking_uri" in found and found["tracking_uri"] is None:
+        parser.error("argument --tracking-uri: expected one argument")
     args = parser.parse_args(argv)
     for name, value in found.items():
         setattr(args, name, value)
