@@ -184,6 +184,10 @@ def _no_bucket_creation_class() -> type[fsspec.AbstractFileSystem]:
         # s3fs binds its sync ``mkdir`` to its own ``_mkdir``: bind it to the override.
         mkdir = sync_wrapper(_mkdir)
 
+    # One instance cache with s3fs's (tokens include the class, so entries never mix):
+    # S3FileSystem.clear_instance_cache(), which callers use after changing credentials
+    # or patching s3fs, then clears these instances too.
+    NoBucketCreationS3FileSystem._cache = S3FileSystem._cache
     # Importable by name (module __getattr__ below), so instances pickle (Spark, spawn).
     NoBucketCreationS3FileSystem.__module__ = __name__
     NoBucketCreationS3FileSystem.__qualname__ = "NoBucketCreationS3FileSystem"
