@@ -1134,8 +1134,12 @@ def _add_predict(sub: Any) -> None:
     p.set_defaults(func=_cmd_predict)
 
 
-_GLOBAL_SWITCHES = {"--debug": "debug", "-v": "verbose", "--verbose": "verbose"}
-_GLOBAL_SWITCHES["--progress"] = "progress"
+_GLOBAL_SWITCHES = {
+    "--debug": "debug",
+    "-v": "verbose",
+    "--verbose": "verbose",
+    "--progress": "progress",
+}
 
 
 def _split_globals(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
@@ -1161,12 +1165,6 @@ def _split_globals(argv: list[str]) -> tuple[list[str], dict[str, Any]]:
         else:
             rest.append(arg)
     return rest, found
-
-
-def _split_debug(argv: list[str]) -> tuple[list[str], bool]:
-    """``argv`` without ``--debug``, and whether it was there (kept for callers)."""
-    rest = [arg for arg in argv if arg != "--debug"]
-    return rest, len(rest) != len(argv)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,14 @@ from pyfunc_ops.envs.manage import list_environments
 from pyfunc_ops.storage.cache import fetch, list_entries
 
 
+@pytest.fixture(autouse=True)
+def own_env_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Never the shared PYFUNC_OPS_TEST_ENV_DIR: these tests prune what they find."""
+    folder = tmp_path / "envs"
+    monkeypatch.setenv("PYFUNC_OPS_ENV_DIR", str(folder))
+    return folder
+
+
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     out, err = capsys.readouterr()
