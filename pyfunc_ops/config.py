@@ -23,7 +23,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-__all__ = ["Settings", "current_settings", "scoped_settings", "use_settings"]
+from pyfunc_ops.errors import InvalidParameterError
+
+__all__ = ["Settings", "current_settings", "parse_size", "scoped_settings", "use_settings"]
 
 
 def _frozen(options: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Mapping[str, Any]]:
@@ -63,6 +65,10 @@ class Settings:
     # A bearer token for an MLflow tracking server (an Airflow connection's ``token``
     # extra); wins over ``MLFLOW_TRACKING_TOKEN``. Never in repr: it is a credential.
     tracking_token: str | None = field(default=None, repr=False)
+    # The download cache's budget in bytes (``PYFUNC_OPS_CACHE_MAX_SIZE``, e.g. ``10G``):
+    # after each download the least recently used entries that no process holds are
+    # removed until the cache fits. ``None``: no limit (``pyfunc-ops cache prune`` only).
+    cache_max_bytes: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "storage_options", _frozen(self.storage_options))
@@ -81,6 +87,7 @@ class Settings:
             "cache_dir": Path(cache).absolute() if cache else home / "cache",
             "env_dir": Path(envs).absolute() if envs else home / "envs",
             "trust_remote_code": _truthy(env.get("PYFUNC_OPS_TRUST_REMOTE_CODE")),
+            "cache_max_bytes": _size_setting(env, "PYFUNC_OPS_CACHE_MAX_SIZE"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -104,6 +111,38 @@ class Settings:
 
 def _truthy(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+_SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """Bytes in ``text``: a number with an optional binary unit, ``500M``, ``10G``,
+    ``1.5T``, ``4096`` (``K``/``KB``/``KiB`` alike: a cache budget needs no SI nuance)."""
+    raw = str(text).strip().upper().removesuffix("IB").removesuffix("B")
+    number, unit = raw, ""
+    if raw and raw[-1] in _SIZE_UNITS:
+        number, unit = raw[:-1], raw[-1]
+    try:
+        value = float(number)
+    except ValueError:
+        value = -1.0
+    if not number or value < 0 or value != value:  # NaN
+        raise InvalidParameterError(
+            f"size {text!r} is not a size; expected a number of bytes with an optional "
+            "unit K, M, G or T, e.g. 500M or 10G."
+        )
+    return int(value * _SIZE_UNITS[unit])
+
+
+def _size_setting(env: Mapping[str, str], name: str) -> int | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        return parse_size(value)
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"{name}: {exc}") from None
 
 
 _scope: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(

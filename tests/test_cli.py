@@ -260,7 +260,8 @@ def test_empty_registry_and_runs(capsys: pytest.CaptureFixture[str]) -> None:
 def test_runs_list(capsys: pytest.CaptureFixture[str], registry: dict[str, Any]) -> None:
     code, out, _ = run_cli(capsys, "runs", "list")
     rows = [line.split() for line in out.splitlines()]
-    assert code == 0 and rows[0] == ["RUN", "NAME", "STATUS", "STARTED", "ENDED"]
+    header = ["RUN", "NAME", "STATUS", "STARTED", "ENDED", "PARAMS", "METRICS"]
+    assert code == 0 and rows[0] == header
     # Newest first.
     assert [(r[0], r[2]) for r in rows[1:]] == [
         (registry["v2"].run_id, "FINISHED"),

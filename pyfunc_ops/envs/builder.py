@@ -41,6 +41,7 @@ from pyfunc_ops.envs.spec import (
 )
 from pyfunc_ops.errors import ModelEnvironmentError
 from pyfunc_ops.models.model import Model
+from pyfunc_ops.storage.cache import mark_used
 
 log = logging.getLogger(__name__)
 MARKER = "pyfunc_ops_env.json"
@@ -206,6 +207,7 @@ def get_environment(model_dir: Path, manager: str, model: Model | None = None) -
     root = config.env_dir()
     final = root / key
     if (final / MARKER).is_file():
+        mark_used(final)  # the last use orders `pyfunc-ops env prune`
         return final
     _check_python_supported(spec, model_dir)
     root.mkdir(parents=True, exist_ok=True)
@@ -214,6 +216,7 @@ def get_environment(model_dir: Path, manager: str, model: Model | None = None) -
     with FileLock(str(root / f"{key}.lock")):
         if (final / MARKER).is_file():
             log.debug("Environment %s was built by another process", final)
+            mark_used(final)
             return final
         _clean_stale(root, key)
         if final.exists():  # an entry without its marker is not usable: rebuild it
@@ -251,5 +254,6 @@ def get_environment(model_dir: Path, manager: str, model: Model | None = None) -
             raise
         with open(root / BUILD_LOG, "a") as fh:
             fh.write(json.dumps(record) + "\n")
+        mark_used(final)
         log.info("Built environment %s in %.1f s", final, seconds)
     return final

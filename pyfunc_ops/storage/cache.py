@@ -22,6 +22,16 @@ new key, and an unchanged tree finds its folder.
 Entries are immutable once published: a download fills a temporary sibling folder that is
 renamed into place atomically, under a per-key file lock, so concurrent processes (Airflow
 workers on one host) never see a half-filled entry and fill each entry only once.
+
+**Eviction** (:func:`list_entries`, :func:`evict`): every hit touches a marker beside the
+entry (``<key>.used``; beside, because an entry holds exactly its manifest's files), so the
+marker's modification time is the entry's last use. With a budget
+(``PYFUNC_OPS_CACHE_MAX_SIZE``), each download is followed by removing the least recently
+used entries until the cache fits; ``pyfunc-ops cache prune`` does the same on demand, by
+size or by age. An entry is removed only under its per-key lock taken without waiting: an
+entry another process is filling or looking up right now is skipped, never removed, and a
+hit takes the same lock, so it either sees the entry before it goes or finds it gone and
+downloads again. The entry just downloaded is never the one evicted to make room for it.
 """
 
 from __future__ import annotations
@@ -34,6 +44,8 @@ import os
 import shutil
 import tempfile
 import threading
+import time
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +59,17 @@ from pyfunc_ops.models.manifest import validate_digest, verify
 from pyfunc_ops.storage.transfer import RemoteTree, download_listed, list_tree
 
 __all__ = [
+    "CacheEntry",
     "CacheStats",
     "Pin",
     "cache_key",
     "cached_entry",
     "digest_entry",
+    "evict",
     "fetch",
     "fetch_verified",
+    "list_entries",
+    "mark_used",
     "read_pin",
     "stats",
     "write_pin",
@@ -186,7 +202,7 @@ def fetch(url: str, *, cache_root: Path | None = None) -> Path:
     tree = list_tree(url)
     key = cache_key(tree)
     final = root / key[:2] / key
-    if final.is_dir():
+    if final.is_dir() and _hit(final):
         stats.record(hit=True)
         log.info("Model cache hit for %s: %s", url, final)
         return final
@@ -199,6 +215,7 @@ def fetch(url: str, *, cache_root: Path | None = None) -> Path:
         lock.acquire()
     try:
         if final.is_dir():
+            mark_used(final)
             stats.record(hit=True)
             log.info("Model cache hit for %s after waiting: %s", url, final)
             return final
@@ -210,10 +227,12 @@ def fetch(url: str, *, cache_root: Path | None = None) -> Path:
             final,
         )
         _fill(tree, final)
+        mark_used(final)
         stats.record(hit=False)
-        return final
     finally:
         lock.release()
+    _enforce_budget(root, final)
+    return final
 
 
 # -- by digest --------------------------------------------------------------------------
@@ -273,7 +292,7 @@ def fetch_verified(url: str, digest: str, *, cache_root: Path | None = None) -> 
     publishes the entry. Raises :class:`IntegrityError` naming the first file that differs.
     """
     entry = cached_entry(digest, cache_root=cache_root)
-    if entry is not None:
+    if entry is not None and _hit(entry):
         stats.record(hit=True)
         log.info("Model cache hit for %s (%s): %s", redact(url), digest, entry)
         return entry
@@ -282,6 +301,7 @@ def fetch_verified(url: str, digest: str, *, cache_root: Path | None = None) -> 
     with filelock.FileLock(str(final.parent / f"{final.name}.lock")):
         entry = cached_entry(digest, cache_root=cache_root)
         if entry is not None:
+            mark_used(entry)
             stats.record(hit=True)
             return entry
         tree = list_tree(url)
@@ -294,8 +314,163 @@ def fetch_verified(url: str, digest: str, *, cache_root: Path | None = None) -> 
             final,
         )
         _fill(tree, final, digest)
+        mark_used(final)
         stats.record(hit=False)
-        return final
+    _enforce_budget(final.parent.parent, final)
+    return final
+
+
+# -- last use and eviction --------------------------------------------------------------
+
+USED_SUFFIX = ".used"
+LOCK_SUFFIX = ".lock"
+
+
+def _marker(entry: Path) -> Path:
+    return entry.parent / f"{entry.name}{USED_SUFFIX}"
+
+
+def _lock(entry: Path) -> filelock.FileLock:
+    return filelock.FileLock(str(entry.parent / f"{entry.name}{LOCK_SUFFIX}"))
+
+
+def mark_used(entry: Path) -> None:
+    """Record that ``entry`` was used now (its marker's modification time)."""
+    try:
+        _marker(entry).touch()
+    except OSError as exc:  # a read-only cache still serves; it just cannot be LRU-ordered
+        log.debug("Cannot record the use of %s: %s", entry, exc)
+
+
+def _hit(entry: Path) -> bool:
+    """Mark a hit on ``entry`` under its lock; ``False`` if it was evicted meanwhile.
+
+    Taking the lock (briefly, waiting if need be) orders the hit against an eviction:
+    either the evictor saw the lock held and skipped the entry, or the entry is gone now
+    and the caller downloads it again.
+    """
+    try:
+        with _lock(entry):
+            if not entry.is_dir():
+                return False
+            mark_used(entry)
+            return True
+    except PermissionError:  # a read-only cache (e.g. baked into an image) still serves
+        return entry.is_dir()
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One cache (or environment) folder: its size and when it was last used."""
+
+    path: Path
+    size: int
+    last_used: float  # seconds since the epoch
+
+    @property
+    def key(self) -> str:
+        return self.path.name
+
+
+def tree_size(folder: Path) -> int:
+    """Bytes of the files under ``folder`` (symlinks not followed, vanished files 0)."""
+    total = 0
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(dirpath, name)).st_size
+    return total
+
+
+def describe_entry(path: Path) -> CacheEntry:
+    """The size and last use of the entry folder ``path`` (never used: its own mtime)."""
+    try:
+        last_used = _marker(path).stat().st_mtime
+    except OSError:
+        last_used = path.stat().st_mtime
+    return CacheEntry(path=path, size=tree_size(path), last_used=last_used)
+
+
+def list_entries(cache_root: Path | None = None) -> list[CacheEntry]:
+    """The published entries of the download cache, least recently used first."""
+    root = Path(cache_root) if cache_root is not None else config.cache_dir()
+    entries = []
+    if root.is_dir():
+        for shard in root.iterdir():
+            if len(shard.name) != 2 or not shard.is_dir():
+                continue  # e.g. pins/
+            for path in shard.iterdir():
+                if path.is_dir() and not path.name.startswith("."):  # not a temporary
+                    with contextlib.suppress(FileNotFoundError):  # evicted meanwhile
+                        entries.append(describe_entry(path))
+    return sorted(entries, key=lambda e: e.last_used)
+
+
+def _remove_unless_in_use(entry: CacheEntry) -> bool:
+    """Remove ``entry`` if no process holds its lock now; whether it was removed."""
+    lock = _lock(entry.path)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        log.info("Keeping %s: another process is using it", entry.path)
+        return False
+    try:
+        if not entry.path.is_dir():
+            return False  # another process removed it first
+        _evict(entry.path)
+        _marker(entry.path).unlink(missing_ok=True)
+        return True
+    finally:
+        lock.release()
+
+
+def evict(
+    entries: Iterable[CacheEntry],
+    *,
+    max_bytes: int | None = None,
+    older_than: float | None = None,
+    keep: Collection[Path] = (),
+    now: float | None = None,
+    dry_run: bool = False,
+) -> list[CacheEntry]:
+    """Remove entries, least recently used first, until the rest fit in ``max_bytes`` and
+    none was last used more than ``older_than`` seconds ago; returns the removed ones.
+
+    Entries in ``keep`` and entries another process holds are skipped (the next one in
+    LRU order goes instead), so the total may stay above ``max_bytes`` when only those
+    are left. ``dry_run`` returns what would be removed and removes nothing.
+    """
+    ordered = sorted(entries, key=lambda e: e.last_used)
+    total = sum(e.size for e in ordered)
+    cutoff = None if older_than is None else (time.time() if now is None else now) - older_than
+    kept = {Path(p) for p in keep}
+    removed = []
+    for entry in ordered:
+        too_old = cutoff is not None and entry.last_used < cutoff
+        too_big = max_bytes is not None and total > max_bytes
+        if not (too_old or too_big) or entry.path in kept:
+            continue
+        if dry_run or _remove_unless_in_use(entry):
+            removed.append(entry)
+            total -= entry.size
+    return removed
+
+
+def _enforce_budget(root: Path, just_filled: Path) -> None:
+    """After a download: evict down to the configured budget, never ``just_filled``."""
+    budget = config.current_settings().cache_max_bytes
+    if budget is None:
+        return
+    removed = evict(list_entries(root), max_bytes=budget, keep=(just_filled,))
+    if removed:
+        log.info(
+            "Evicted %d cache entries (%d bytes, least recently used first) to keep %s "
+            "within its budget of %d bytes",
+            len(removed),
+            sum(e.size for e in removed),
+            root,
+            budget,
+        )
 
 
 # -- pins -------------------------------------------------------------------------------

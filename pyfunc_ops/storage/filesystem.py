@@ -13,10 +13,17 @@ one place. Options come from, lowest precedence first:
 There is no process-wide registry: two threads or asyncio tasks with different settings
 get different filesystems. Backends are imported by fsspec on first use, so ``s3fs`` is
 only imported for ``s3://``.
+
+S3 filesystems never create buckets: s3fs's ``makedirs`` (and ``put`` of a folder) creates
+a missing bucket, so ``predict -o s3://typo/x`` used to leave a bucket named ``typo``
+behind. :func:`get_filesystem` returns a subclass whose ``mkdir`` refuses a missing bucket
+with :class:`~pyfunc_ops.errors.StorageError` naming it; buckets are made by whoever
+administers the store.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from typing import Any
@@ -123,7 +130,10 @@ def get_filesystem(
     else:
         kwargs = {p: opts for p in protocols if (opts := get_storage_options(p, settings))}
     try:
-        fs, path = fsspec.core.url_to_fs(url, **kwargs)
+        if len(protocols) == 1 and _canonical(protocols[0]) == "s3":
+            fs, path = _s3_filesystem(url, kwargs)
+        else:
+            fs, path = fsspec.core.url_to_fs(url, **kwargs)
     except ImportError as exc:
         hint = _INSTALL_HINTS.get(_canonical(protocols[-1]), "install its fsspec backend")
         raise StorageError(
@@ -140,3 +150,51 @@ def get_filesystem(
             f"Cannot open a filesystem for {redact(url)!r}: {redact(str(exc))}"
         ) from exc
     return fs, path
+
+
+def _s3_filesystem(url: str, options: dict[str, Any]) -> tuple[fsspec.AbstractFileSystem, str]:
+    """What ``fsspec.core.url_to_fs`` gives for an ``s3://`` URL, as a filesystem that
+    never creates buckets."""
+    cls = _no_bucket_creation_class()
+    kwargs = {**cls._get_kwargs_from_urls(url), **options}
+    return cls(**kwargs), cls._strip_protocol(url)
+
+
+@functools.cache
+def _no_bucket_creation_class() -> type[fsspec.AbstractFileSystem]:
+    """s3fs's filesystem with ``mkdir``/``makedirs`` refusing a bucket that does not exist
+    (built on first use so that importing this module does not import s3fs)."""
+    from fsspec.asyn import sync_wrapper
+    from s3fs import S3FileSystem
+
+    class NoBucketCreationS3FileSystem(S3FileSystem):  # type: ignore[misc]
+        async def _mkdir(
+            self, path: str, acl: Any = False, create_parents: bool = True, **kwargs: Any
+        ) -> None:
+            bucket, _key, _ = self.split_path(self._strip_protocol(path).rstrip("/"))
+            if bucket and not await self._exists(bucket):
+                raise StorageError(
+                    f"Cannot write to s3://{path.removeprefix('s3://')}: the bucket "
+                    f"{bucket!r} does not exist on the configured S3 endpoint. pyfunc_ops "
+                    "never creates buckets: check the spelling of the URL, or create the "
+                    "bucket first (e.g. aws s3 mb s3://" + bucket + ")."
+                )
+            await super()._mkdir(path, acl=acl, create_parents=create_parents, **kwargs)
+
+        # s3fs binds its sync ``mkdir`` to its own ``_mkdir``: bind it to the override.
+        mkdir = sync_wrapper(_mkdir)
+
+    # One instance cache with s3fs's (tokens include the class, so entries never mix):
+    # S3FileSystem.clear_instance_cache(), which callers use after changing credentials
+    # or patching s3fs, then clears these instances too.
+    NoBucketCreationS3FileSystem._cache = S3FileSystem._cache
+    # Importable by name (module __getattr__ below), so instances pickle (Spark, spawn).
+    NoBucketCreationS3FileSystem.__module__ = __name__
+    NoBucketCreationS3FileSystem.__qualname__ = "NoBucketCreationS3FileSystem"
+    return NoBucketCreationS3FileSystem
+
+
+def __getattr__(name: str) -> Any:
+    if name == "NoBucketCreationS3FileSystem":
+        return _no_bucket_creation_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

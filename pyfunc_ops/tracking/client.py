@@ -183,6 +183,14 @@ class TrackingClient:
     def delete_registered_model(self, name: str) -> None:
         self.registry.delete_registered_model(name)
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Rename a registered model; its versions, tags and aliases move with it."""
+        validate_model_name(name)
+        return self.registry.rename_registered_model(name, validate_model_name(new_name))
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        self.registry.delete_registered_model_tag(name, key)
+
     # -- model versions -------------------------------------------------------------------
 
     def create_model_version(
@@ -302,6 +310,9 @@ class TrackingClient:
 
     def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
         self.registry.set_model_version_tag(name, version, key, value)
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        self.registry.delete_model_version_tag(name, version, key)
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         """The artifact URL of a version (its ``source``)."""

@@ -291,6 +291,58 @@ class RegistryStore:
                 conn.execute(table.delete().where(table.c.name == name))
             conn.execute(_rm.delete().where(_rm.c.name == name))
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        """Give ``name`` (its versions, tags and aliases) the name ``new_name``.
+
+        The foreign keys have no ``ON UPDATE CASCADE``, so the rows are copied under the
+        new name and the old ones deleted, children last in and first out, in one
+        transaction: a reader sees either the old name or the new one, never both.
+        """
+        new_name = validate_model_name(new_name)
+        children = (registered_model_tags, model_versions, model_version_tags)
+        try:
+            with write_transaction(self._engine) as conn:
+                row = self._require_model(conn, name, lock=True)
+                if exists_row(conn, _rm, name=new_name):
+                    raise self._exists(new_name)
+                conn.execute(
+                    _rm.insert().values(
+                        {**row._mapping, "name": new_name, "last_updated_timestamp": now_ms()}
+                    )
+                )
+                for table in (*children, registered_model_aliases):
+                    rows = conn.execute(select(table).where(table.c.name == name)).all()
+                    if rows:
+                        conn.execute(
+                            table.insert(), [{**r._mapping, "name": new_name} for r in rows]
+                        )
+                for table in (registered_model_aliases, *reversed(children)):
+                    conn.execute(table.delete().where(table.c.name == name))
+                conn.execute(_rm.delete().where(_rm.c.name == name))
+        except IntegrityError as exc:  # lost a race with a concurrent create
+            raise self._exists(new_name) from exc
+        return self.get_registered_model(new_name)
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        with write_transaction(self._engine) as conn:
+            self._require_model(conn, name, lock=True)
+            table = registered_model_tags
+            deleted = conn.execute(
+                table.delete().where(and_(table.c.name == name, table.c.key == key))
+            ).rowcount
+            if not deleted:
+                raise ResourceNotFoundError(
+                    f"registered model {name!r} has no tag {key!r}; its tags: "
+                    f"{self._tag_keys(conn, table, name) or 'none'}"
+                )
+
+    @staticmethod
+    def _tag_keys(conn: Connection, table: Any, name: str, version: int | None = None) -> str:
+        query = select(table.c.key).where(table.c.name == name)
+        if version is not None:
+            query = query.where(table.c.version == version)
+        return ", ".join(r[0] for r in conn.execute(query.order_by(table.c.key)))
+
     # -- model versions -------------------------------------------------------------------
 
     def create_model_version(
@@ -452,6 +504,22 @@ class RegistryStore:
                 {"name": name, "version": number, "key": key},
                 {"value": str(value)},
             )
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        number = validate_version(version, name)
+        with write_transaction(self._engine) as conn:
+            self._require_version(conn, name, number)
+            table = model_version_tags
+            deleted = conn.execute(
+                table.delete().where(
+                    and_(table.c.name == name, table.c.version == number, table.c.key == key)
+                )
+            ).rowcount
+            if not deleted:
+                raise ResourceNotFoundError(
+                    f"version {number} of registered model {name!r} has no tag {key!r}; its "
+                    f"tags: {self._tag_keys(conn, table, name, number) or 'none'}"
+                )
 
     # -- aliases --------------------------------------------------------------------------
 

@@ -54,3 +54,32 @@ def fetch_after_barrier(url: str, cache_root: str, barrier: Any, results: Any) -
     barrier.wait(120)
     path = child_cache.fetch(url, cache_root=Path(cache_root))
     results.put((str(path), child_cache.stats.misses))
+
+
+def fetch_then_hold(url: str, cache_root: str, holding: Any, release: Any, results: Any) -> None:
+    """Run in a spawned process: fetch ``url``, then hold its entry's lock (as a process
+    in the middle of using it does) until the test releases it."""
+    from pyfunc_ops.storage import cache as child_cache
+
+    path = child_cache.fetch(url, cache_root=Path(cache_root))
+    with child_cache._lock(path):
+        holding.set()
+        if not release.wait(120):
+            raise RuntimeError("the test never released the holder")
+    results.put(("holder", [str(path)]))
+
+
+def fetch_all(urls: list[str], cache_root: str, start: Any, results: Any, role: str) -> None:
+    """Run in a spawned process: wait for ``start``, then fetch every URL in turn; report
+    the paths, each checked to exist when its fetch returned."""
+    from pyfunc_ops.storage import cache as child_cache
+
+    if not start.wait(120):
+        raise RuntimeError("the test never started the filler")
+    paths = []
+    for url in urls:
+        path = child_cache.fetch(url, cache_root=Path(cache_root))
+        if not (path / "MLmodel").is_file():
+            raise RuntimeError(f"{path} was evicted before its fetch returned")
+        paths.append(str(path))
+    results.put((role, paths))

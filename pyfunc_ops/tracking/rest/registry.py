@@ -218,6 +218,23 @@ class RestRegistryStore:
         except NotFoundOnServer as exc:
             raise self._model_not_found(name) from exc
 
+    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+        new_name = validate_model_name(new_name)
+        self.get_registered_model(name)  # the SQL store's message when it is missing
+        if new_name in self._model_names():
+            raise ResourceExistsError(
+                f"registered model {new_name!r} already exists; choose another name for "
+                f"{name!r} or delete {new_name!r} first"
+            )
+        self._conn.call("POST", "/registered-models/rename", {"name": name, "new_name": new_name})
+        return self.get_registered_model(new_name)
+
+    def delete_registered_model_tag(self, name: str, key: str) -> None:
+        # Checked first: the server answers a missing key with success.
+        if key not in self.get_registered_model(name).tags:
+            raise ResourceNotFoundError(f"registered model {name!r} has no tag {key!r}")
+        self._conn.call("DELETE", "/registered-models/delete-tag", {"name": name, "key": key})
+
     # -- model versions -------------------------------------------------------------------
 
     def create_model_version(
@@ -346,6 +363,18 @@ class RestRegistryStore:
             )
         except NotFoundOnServer as exc:
             raise self._missing(name, number) from exc
+
+    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
+        number = validate_version(version, name)
+        if key not in self.get_model_version(name, number).tags:
+            raise ResourceNotFoundError(
+                f"version {number} of registered model {name!r} has no tag {key!r}"
+            )
+        self._conn.call(
+            "DELETE",
+            "/model-versions/delete-tag",
+            {"name": name, "version": str(number), "key": key},
+        )
 
     # -- aliases --------------------------------------------------------------------------
 
