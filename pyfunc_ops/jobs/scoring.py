@@ -24,6 +24,7 @@ published atomically, then a manifest (:mod:`pyfunc_ops.jobs.parts`, which also 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -223,6 +224,13 @@ def list_input_files(
 # -- streaming readers -------------------------------------------------------------------
 
 
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    """Whether ``fs`` is the local filesystem (its paths are plain OS paths)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
+
+
 def _read_batches(
     fs: fsspec.AbstractFileSystem, path: str, fmt: str, batch_size: int
 ) -> Iterator[pa.RecordBatch]:
@@ -245,8 +253,11 @@ def _read_batches_raw(
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        with fs.open(path, "rb") as fh:
-            parquet = pq.ParquetFile(fh)
+        # A local file is read by Arrow's own file reader: through a Python file object
+        # every read would take the GIL, which the reader thread must leave to predict.
+        with contextlib.ExitStack() as stack:
+            source = path if is_local(fs) else stack.enter_context(fs.open(path, "rb"))
+            parquet = pq.ParquetFile(source)
             # One row group per call: iter_batches over the whole file pre-buffers every
             # row group's bytes up front, i.e. reads the whole file into memory.
             for group in range(parquet.num_row_groups):
@@ -621,7 +632,9 @@ def _score_file(
     if parent:
         out_fs.makedirs(parent, exist_ok=True)
     try:
-        with out_fs.open(tmp_path, "wb") as raw:
+        with contextlib.ExitStack() as stack:
+            # Local output through Arrow's own writer, as the input (see _read_batches_raw).
+            raw = tmp_path if is_local(out_fs) else stack.enter_context(out_fs.open(tmp_path, "wb"))
             sink = _FileSink(raw, bar)
             try:
                 run_pipeline(source, predictor, sink, threaded=pipelined)
