@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import InputNotFoundError, IntegrityError, InvalidParameterError
+from pyfunc_ops.jobs.inputs import SUFFIXES, list_input_files
 
 if TYPE_CHECKING:
     import fsspec
@@ -66,11 +67,9 @@ class IncompletePartsError(InputNotFoundError):
 
 def input_stem(path: str) -> str:
     """The input's file name without its data suffix (``a/day-3.csv.gz`` -> ``day-3``)."""
-    from pyfunc_ops.jobs.scoring import _SUFFIXES
-
     name = path.rstrip("/").rsplit("/", 1)[-1]
     lower = name.lower()
-    for suffix in sorted(_SUFFIXES, key=len, reverse=True):
+    for suffix in sorted(SUFFIXES, key=len, reverse=True):
         if lower.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
     return name.rsplit(".", 1)[0] if "." in name[1:] else name
@@ -355,8 +354,6 @@ def check_parts(
         )
     if expected_inputs is not None:
         if isinstance(expected_inputs, str):
-            from pyfunc_ops.jobs.scoring import list_input_files
-
             in_fs, files, _ = list_input_files(expected_inputs)
             remote = is_url(expected_inputs)
             wanted = [in_fs.unstrip_protocol(f) if remote else f for f in files]
