@@ -286,16 +286,26 @@ def _model_columns(available: Sequence[str], columns: Sequence[str] | None, path
     return list(columns)
 
 
-def _output_table(batch: pa.Table, predictions: pd.DataFrame, kept: list[str]) -> pa.Table:
+def _predictions_table(predictions: Any, rows: int) -> pa.Table:
+    """The model's output as an Arrow table (see :func:`predictions_frame`). A 1-D
+    ndarray, what most estimators return, goes to Arrow directly: building a DataFrame
+    first and converting it back costs more than the rest of the batch's bookkeeping."""
+    import numpy as np
     import pyarrow as pa
 
-    clash = sorted(set(kept) & set(predictions.columns))
+    if isinstance(predictions, np.ndarray) and predictions.ndim == 1 and len(predictions) == rows:
+        return pa.table({PREDICTION_COLUMN: predictions})
+    return pa.Table.from_pandas(predictions_frame(predictions, rows), preserve_index=False)
+
+
+def _output_table(batch: pa.Table, predictions: pa.Table, kept: list[str]) -> pa.Table:
+    clash = sorted(set(kept) & set(predictions.column_names))
     if clash:
         raise InvalidParameterError(
             f"the prediction columns {clash} have the same names as input columns kept in "
             "the output; keep fewer input columns (keep_columns/key_column)."
         )
-    table = pa.Table.from_pandas(predictions, preserve_index=False)
+    table = predictions
     for position, name in enumerate(kept):
         table = table.add_column(position, name, batch.column(name))
     return table
@@ -481,7 +491,8 @@ class _Predictor:
             raw = self._model.predict(item.frame)
         else:
             raw = self._model.predict(item.frame, params=self._params)
-        table = _output_table(item.kept, predictions_frame(raw, item.rows), item.kept.column_names)
+        predictions = _predictions_table(raw, item.rows)
+        table = _output_table(item.kept, predictions, item.kept.column_names)
         result = self._result
         if self._schema is None:
             self._schema = table.schema
