@@ -79,7 +79,15 @@ print("RESULT " + json.dumps(result))
 
 
 def mlflow_python() -> str:
-    """The interpreter of the MLflow venv (built on first use by ``scripts/mlflow_venv.sh``)."""
+    """The interpreter of the MLflow venv (built on first use by ``scripts/mlflow_venv.sh``).
+
+    ``PYFUNC_OPS_BENCH_MLFLOW_PYTHON`` names an existing one instead: the script also
+    reinstalls this checkout into the venv, which a smoke run from a second checkout
+    should not do to a venv others share.
+    """
+    given = os.environ.get("PYFUNC_OPS_BENCH_MLFLOW_PYTHON")
+    if given:
+        return given
     out = subprocess.run(
         ["bash", str(ROOT / "scripts" / "mlflow_venv.sh")],
         check=True,

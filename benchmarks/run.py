@@ -25,15 +25,32 @@ Measured (medians of several runs; ``--quick`` runs fewer):
     .venv/bin/python benchmarks/run.py [--quick] [--only cache]
 
 ``--only cache`` runs just the cache measurement (no MLflow, no table or docs refresh) and
-prints its figures.
+prints its figures; ``--only <section>`` runs one of the sections below alone and prints
+its rows.
+
+Sections in their own modules, each exposing ``run(quick: bool) -> list[dict]``, are run
+after the measurements above when their module is present (issue 17):
+``score_files.py`` (batch scoring against the plain loop and MLflow's script, time and
+peak RSS), ``spark_udf.py`` (the cheap-model ``spark_udf`` rows), any other
+``spark_*.py`` (``score_spark`` against a plain Spark job) and ``wide_schema.py``
+(600-column signature enforcement). A row is ``{"name", "ours_s", "floor_s" or
+"mlflow_s" (or another ``<who>_s``), "target"}``, with ``_ms``/``_mb`` instead of ``_s``
+for milliseconds or megabytes; optional ``"reference_label"``, ``"kind"`` (``"max"``:
+ours/reference at most the target, the default; ``"min"``: reference/ours at least it;
+``"abs"``: ours at most the target in its unit; ``"info"``) and ``"note"``. A section whose
+module is absent or fails gets a "not measured" row naming its targets.
 
 Prints the table, writes benchmarks/results/results.json and benchmarks/results/ratios.png
-and refreshes the table in docs/benchmarks.md.
+and rewrites the block between ``<!-- results:start -->`` and ``<!-- results:end -->`` in
+docs/benchmarks.md and README.md (the table, the run's conditions and the plot); the prose
+around the block is never touched.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import os
 import pickle
 import shutil
 import subprocess
@@ -494,6 +511,119 @@ def bench_s3(
         server.stop()
 
 
+# --- sections in their own modules (issue 17) --------------------------------------------
+HERE = Path(__file__).resolve().parent
+# (module, what it measures and its targets): shown as "not measured" when absent.
+SECTIONS = [
+    (
+        "score_files",
+        "score_files, 2M rows into one Parquet file: <= 0.90x the plain loop, <= 0.50x "
+        "MLflow's script, peak RSS <= 1.3x the loop",
+    ),
+    (
+        "spark_udf",
+        "spark_udf, cheap LinearRegression: <= 1.05x a plain pandas UDF, <= 0.70x MLflow's "
+        "spark_udf (and the HistGradientBoosting variant)",
+    ),
+    ("spark_*", "score_spark: <= 1.05x a plain read.parquet/withColumn(udf)/write.parquet job"),
+    (
+        "wide_schema",
+        "600-column signature enforcement: <= 10 ms matched, <= 50 ms cast, <= 0.2x MLflow",
+    ),
+]
+_UNITS = {"_s": "s", "_ms": "ms", "_mb": "MB"}
+_WHO = {"floor": "floor", "loop": "plain loop", "plain": "plain", "mlflow": "MLflow"}
+
+
+def section_modules() -> list[tuple[str, str, list[str]]]:
+    """(section, description, module names present) for each section, in order."""
+    found = []
+    for section, description in SECTIONS:
+        if section == "spark_*":
+            names = sorted(p.stem for p in HERE.glob("spark_*.py") if p.stem not in {"spark_udf"})
+        else:
+            names = [section] if (HERE / f"{section}.py").is_file() else []
+        found.append((section, description, names))
+    return found
+
+
+def _missing(description: str, reason: str) -> dict[str, Any]:
+    return {
+        "benchmark": f"(not measured) {description}",
+        "kind": "missing",
+        "reason": reason,
+        "pass": None,
+    }
+
+
+def extra_row(row: dict[str, Any], module: str) -> dict[str, Any]:
+    """A section module's row in the table's form (see the module docstring)."""
+    ours_key = next((f"ours{u}" for u in _UNITS if f"ours{u}" in row), None)
+    if ours_key is None:
+        raise ValueError(f"{module}: row {row.get('name')!r} has no ours_s/ours_ms/ours_mb")
+    suffix = ours_key[len("ours") :]
+    unit = _UNITS[suffix]
+    ref_key = next(
+        (k for k in row if k.endswith(suffix) and k != ours_key and not k.startswith("target")),
+        None,
+    )
+    ours = float(row[ours_key])
+    ref = float(row[ref_key]) if ref_key is not None else None
+    who = ref_key[: -len(suffix)] if ref_key is not None else ""
+    target = row.get("target")
+    kind = row.get("kind") or ("info" if target is None else ("max" if ref is not None else "abs"))
+    ratio = None
+    if ref is not None and ref > 0:
+        ratio = ref / ours if kind == "min" else ours / ref
+    if kind == "max":
+        passed: bool | None = ratio is not None and ratio <= target
+    elif kind == "min":
+        passed = ratio is not None and ratio >= target
+    elif kind == "abs":
+        passed = ours <= target
+    else:
+        passed = None
+    return {
+        "benchmark": row["name"] if kind != "info" else f"(info) {row['name']}",
+        "ours": ours,
+        "reference": ref,
+        "reference_label": row.get("reference_label") or _WHO.get(who, who or "-"),
+        "ratio": ratio,
+        "ratio_label": "ours/ref",
+        "target": target,
+        "kind": kind,
+        "unit": unit,
+        "pass": passed,
+        "section": module,
+    }
+
+
+def run_sections(quick: bool, only: str | None = None) -> tuple[list[dict[str, Any]], dict]:
+    """Run each present section module's ``run(quick)``; its rows, or "not measured"."""
+    rows: list[dict[str, Any]] = []
+    raw: dict[str, Any] = {}
+    for section, description, names in section_modules():
+        if only is not None and only != section and only not in names:
+            continue
+        if not names:
+            rows.append(_missing(description, f"benchmarks/{section}.py is not there"))
+            continue
+        for name in names:
+            try:
+                module = importlib.import_module(name)
+                if not hasattr(module, "run"):
+                    rows.append(_missing(description, f"benchmarks/{name}.py has no run(quick)"))
+                    continue
+                print(f"{name} ...", flush=True)
+                section_rows = module.run(quick)
+                raw[name] = section_rows
+                rows.extend(extra_row(r, name) for r in section_rows)
+            except Exception as exc:  # one failing section must not lose the others' figures
+                print(f"  {name} failed: {type(exc).__name__}: {exc}", flush=True)
+                rows.append(_missing(description, f"benchmarks/{name}.py failed: {exc}"[:200]))
+    return rows, raw
+
+
 # --- report ------------------------------------------------------------------------------
 def summarise(
     cold: dict[str, Any], pred: dict[str, Any], s3: dict[str, Any]
@@ -671,8 +801,15 @@ def table(rows: list[dict[str, Any]]) -> str:
         "|---|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        fmt = "{:.3f} ms" if r["unit"] == "ms" else "{:.3f} s"
-        if r["kind"] == "max":
+        if r["kind"] == "missing":
+            lines.append(f"| {r['benchmark']} | - | - | - | - | not run: {r['reason']} |")
+            continue
+        fmt = {"ms": "{:.3f} ms", "MB": "{:.0f} MB"}.get(r["unit"], "{:.3f} s")
+        if r["kind"] == "abs":
+            ratio, target = "-", f"<= {r['target']} {r['unit']}"
+        elif r["ratio"] is None:
+            ratio, target = "-", "-"
+        elif r["kind"] == "max":
             ratio, target = f"{r['ratio']:.2f}x ours/ref", f"<= {r['target']}x"
         elif r["kind"] == "min":
             ratio, target = f"{r['ratio']:.1f}x faster", f">= {r['target']}x"
@@ -680,10 +817,14 @@ def table(rows: list[dict[str, Any]]) -> str:
             ratio, target = f"{r['ratio']:.2f}x {r['ratio_label']}", "-"
         result = "-" if r["pass"] is None else ("pass" if r["pass"] else "MISS")
         ours_label = r.get("ours_label", "ours")
+        reference = (
+            "-"
+            if r["reference"] is None
+            else f"{fmt.format(r['reference'])} ({r['reference_label']})"
+        )
         lines.append(
             f"| {r['benchmark']} | {fmt.format(r['ours'])} ({ours_label}) | "
-            f"{fmt.format(r['reference'])} ({r['reference_label']}) | {ratio} | {target} | "
-            f"{result} |"
+            f"{reference} | {ratio} | {target} | {result} |"
         )
     return "\n".join(lines)
 
@@ -695,12 +836,20 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    scored = [r for r in rows if r["kind"] != "info"]
-    labels = [r["benchmark"] for r in scored]
-    # Normalise so that every bar reads "higher is better" and the target sits at 1.
-    margin = [
-        r["target"] / r["ratio"] if r["kind"] == "max" else r["ratio"] / r["target"] for r in scored
+    scored = [
+        r for r in rows if r["kind"] in ("max", "min", "abs") and (r["kind"] == "abs" or r["ratio"])
     ]
+    labels = [r["benchmark"] for r in scored]
+
+    # Normalise so that every bar reads "higher is better" and the target sits at 1.
+    def _margin(r: dict[str, Any]) -> float:
+        if r["kind"] == "abs":
+            return float(r["target"]) / r["ours"]
+        if r["kind"] == "max":
+            return float(r["target"]) / r["ratio"]
+        return float(r["ratio"]) / r["target"]
+
+    margin = [_margin(r) for r in scored]
     fig, ax = plt.subplots(figsize=(9, 0.6 * len(scored) + 1.5))
     colors = ["tab:green" if r["pass"] else "tab:red" for r in scored]
     ax.barh(labels, margin, color=colors)
@@ -708,11 +857,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     ax.set_xscale("log")
     ax.invert_yaxis()
     for i, r in enumerate(scored):
-        text = (
-            f"{r['ratio']:.2f}x (<= {r['target']}x)"
-            if r["kind"] == "max"
-            else f"{r['ratio']:.1f}x (>= {r['target']}x)"
-        )
+        if r["kind"] == "abs":
+            text = f"{r['ours']:.3g} {r['unit']} (<= {r['target']} {r['unit']})"
+        elif r["kind"] == "max":
+            text = f"{r['ratio']:.2f}x (<= {r['target']}x)"
+        else:
+            text = f"{r['ratio']:.1f}x (>= {r['target']}x)"
         ax.text(margin[i], i, "  " + text, va="center", fontsize=8)
     ax.set_xlabel("measured vs target (>1: target met; log scale)")
     ax.set_title("pyfunc_ops vs floor / raw estimator / MLflow (medians)")
@@ -722,17 +872,34 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+PLOT_ALT = "Measured ratios against their targets"
+
+
+def results_block(markdown: str, doc: Path) -> str:
+    """What goes between the markers of ``doc``: the table and conditions, then the plot
+    (its path relative to ``doc``)."""
+    plot_path = Path(os.path.relpath(RESULTS_DIR / "ratios.png", doc.parent)).as_posix()
+    return f"{markdown}\n\n![{PLOT_ALT}]({plot_path})"
+
+
+def replace_block(text: str, block: str) -> str | None:
+    """``text`` with the part between the markers replaced by ``block``; everything
+    outside them kept byte for byte. ``None`` if the markers are not there."""
+    if DOCS_START not in text or DOCS_END not in text:
+        return None
+    head, rest = text.split(DOCS_START, 1)
+    _, tail = rest.split(DOCS_END, 1)
+    return f"{head}{DOCS_START}\n{block}\n{DOCS_END}{tail}"
+
+
 def update_docs(markdown: str) -> None:
-    """Replace the results block in docs/benchmarks.md and in the README."""
-    for doc in (DOCS, DOCS.parents[1] / "README.md"):
+    """Replace the results block in docs/benchmarks.md and in the README (nothing else)."""
+    for doc in (DOCS, ROOT / "README.md"):
         if not doc.is_file():
             continue
-        text = doc.read_text()
-        if DOCS_START not in text or DOCS_END not in text:
-            continue
-        head, rest = text.split(DOCS_START, 1)
-        _, tail = rest.split(DOCS_END, 1)
-        doc.write_text(f"{head}{DOCS_START}\n{markdown}\n{DOCS_END}{tail}")
+        new = replace_block(doc.read_text(), results_block(markdown, doc))
+        if new is not None:
+            doc.write_text(new)
 
 
 def run_cache_only(runs: int, keep: bool) -> None:
@@ -762,8 +929,8 @@ def main() -> None:
     parser.add_argument("--no-docs", action="store_true", help="do not refresh docs/benchmarks.md")
     parser.add_argument(
         "--only",
-        choices=["cache"],
-        help="run one section only and print its figures (no table, no docs refresh)",
+        choices=["cache"] + [s for s, _ in SECTIONS if s != "spark_*"] + ["spark"],
+        help="run one section only and print its figures (no docs refresh)",
     )
     opts = parser.parse_args()
     # Cold loads are single processes on a shared 2-CPU machine: more rounds keep their
@@ -771,6 +938,10 @@ def main() -> None:
     cold_runs, runs = (3, 3) if opts.quick else (9, 5)
     if opts.only == "cache":
         run_cache_only(runs, opts.keep)
+        return
+    if opts.only is not None:
+        section_rows, _ = run_sections(opts.quick, "spark_*" if opts.only == "spark" else opts.only)
+        print(table(section_rows))
         return
     started = time.perf_counter()
     before = conditions()
@@ -790,6 +961,8 @@ def main() -> None:
         if not opts.keep:
             shutil.rmtree(work, ignore_errors=True)
     rows = summarise(cold, pred, s3)
+    section_rows, section_raw = run_sections(opts.quick)
+    rows += section_rows
     after = conditions()
     markdown = table(rows)
     summary = (
@@ -815,7 +988,7 @@ def main() -> None:
             "conditions_after": after,
             "tree": {"files": paths["tree_files"], "bytes": paths["tree_bytes"]},
             "rows": rows,
-            "raw": {"cold_load": cold, "predict": pred, "s3": s3},
+            "raw": {"cold_load": cold, "predict": pred, "s3": s3, "sections": section_raw},
         },
     )
     plot(rows, RESULTS_DIR / "ratios.png")

@@ -1131,6 +1131,39 @@ def _add_predict(sub: Any) -> None:
         help="extra skops types you trust for this model (never read from the model file), "
         "e.g. sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     )
+
+    def json_object(text: str) -> dict[str, Any]:
+        # argparse shows an ArgumentTypeError's message as is (exit 2, no traceback).
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise argparse.ArgumentTypeError(
+                f"not valid JSON ({exc.msg} at position {exc.pos}): {text!r}; give an object "
+                "such as '{\"threshold\": 0.5}' (quote it for the shell)"
+            ) from None
+        if not isinstance(value, dict):
+            raise argparse.ArgumentTypeError(
+                f"must be a JSON object of parameter names to values, got "
+                f"{type(value).__name__} {text!r}; e.g. " + "'{\"threshold\": 0.5}'"
+            )
+        return value
+
+    p.add_argument(
+        "--params",
+        dest="params",
+        type=json_object,
+        metavar="JSON",
+        help="parameters for every predict call, a JSON object, e.g. '{\"threshold\": 0.5}' "
+        "(default: none)",
+    )
+    p.add_argument(
+        "--output-mode",
+        dest="output_mode",
+        choices=["file", "parts"],
+        help="file: one Parquet file at --output; parts: --output is a folder, one "
+        "part-<i>-<input stem>.parquet per input file plus a _manifest-<key>.json "
+        f"(default {defaults['output_mode']})",
+    )
     p.set_defaults(func=_cmd_predict)
 
 

@@ -7,34 +7,46 @@ folder or a glob at any fsspec URL) is streamed: Parquet row group by row group
 (``ParquetFile.iter_batches``), CSV and JSON lines block by block (pyarrow's streaming CSV
 and JSON readers). Rows are
 regrouped into batches of at most ``batch_size`` rows, each batch is predicted on and
-appended to one Parquet output file with a ``ParquetWriter``; so memory holds one batch and
-one reader block, never the whole input. The model is loaded once.
+appended to one Parquet output file with a ``ParquetWriter``. The model is loaded once.
 
-The output is written to a temporary name beside the destination and moved into place at
-the end, so a failed run leaves no partial output behind.
+Reading, predicting and writing overlap (:mod:`pyfunc_ops.jobs.pipeline`): a reader
+thread decodes the next batches and a writer thread encodes the previous ones while the
+model predicts, with a fixed number of batches in flight, so memory holds a handful of
+batches and reader blocks, never the whole input, and the output is the one the
+sequential loop writes, in the same order.
+
+``output_mode="file"`` (the default) writes one Parquet file, to a temporary name beside
+the destination moved into place at the end, so a failed run leaves no partial output
+behind. ``output_mode="parts"`` writes one part per input file into a folder, each
+published atomically, then a manifest (:mod:`pyfunc_ops.jobs.parts`, which also has
+:func:`~pyfunc_ops.jobs.parts.check_parts` for the step after a fan-out).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from pyfunc_ops.core.progress import Progress, progress
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import (
-    InputNotFoundError,
     InvalidParameterError,
     ResultTypeError,
     SerializationError,
 )
+from pyfunc_ops.jobs.inputs import FORMAT_NAMES, FORMATS, list_input_files
+from pyfunc_ops.jobs.pipeline import run_pipeline
 from pyfunc_ops.jobs.request import make_request
 
 if TYPE_CHECKING:
     import fsspec
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 logger = logging.getLogger(__name__)
 
@@ -42,23 +54,7 @@ logger = logging.getLogger(__name__)
 # per-batch overhead (one predict call, one Parquet row group) stays negligible.
 DEFAULT_BATCH_SIZE = 10_000
 PREDICTION_COLUMN = "prediction"
-FORMATS = ("parquet", "csv", "json")
-_FORMAT_NAMES = {"parquet": "Parquet", "csv": "CSV", "json": "JSON-lines"}
-_SUFFIXES = {
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".csv": "csv",
-    ".csv.gz": "csv",
-    ".csv.bz2": "csv",
-    ".csv.zst": "csv",
-    # "json" means JSON lines: one object per line, the only JSON that streams.
-    ".jsonl": "json",
-    ".jsonl.gz": "json",
-    ".ndjson": "json",
-    ".json": "json",
-    ".json.gz": "json",
-}
-_GLOB_CHARS = frozenset("*?[")
+OUTPUT_MODES = ("file", "parts")
 # Block size of the CSV and JSON readers (bytes): bounds memory together with batch_size.
 _CSV_BLOCK_SIZE = 4 << 20
 
@@ -73,7 +69,12 @@ class ScoreFilesRequest:
     to ``load_model`` (``"local"``, ``"virtualenv"``/``"uv"`` or ``"conda"``).
     ``input_format``: ``"parquet"``, ``"csv"`` or ``"json"`` (JSON lines); default from the
     file names. ``trust_remote_code`` and ``skops_trusted_types`` are passed to
-    ``load_model`` (``None``: the settings decide; see docs/security.md).
+    ``load_model`` (``None``: the settings decide; see docs/security.md). ``params`` (a
+    mapping, e.g. ``{"threshold": 0.5}``) is passed to every ``model.predict(frame,
+    params=params)`` call; ``None`` passes none. ``output_mode``: ``"file"`` writes one
+    Parquet file at ``output_url``; ``"parts"`` treats ``output_url`` as a folder and writes
+    ``part-<i:05d>-<input stem>.parquet`` per input file plus a manifest, for fan-out jobs
+    (see :mod:`pyfunc_ops.jobs.parts`).
     """
 
     model_uri: str
@@ -87,6 +88,8 @@ class ScoreFilesRequest:
     columns: Sequence[str] | None = None
     trust_remote_code: bool | None = None
     skops_trusted_types: Sequence[str] | None = None
+    params: Mapping[str, Any] | None = None
+    output_mode: Literal["file", "parts"] = "file"
 
     def __post_init__(self) -> None:
         from pyfunc_ops.pyfunc.trust import check_trust_parameter
@@ -97,17 +100,30 @@ class ScoreFilesRequest:
             raise InvalidParameterError(
                 f"batch_size must be a positive number of rows; got {size!r}."
             )
+        if self.output_mode not in OUTPUT_MODES:
+            raise InvalidParameterError(
+                f"output_mode must be one of {list(OUTPUT_MODES)}; got {self.output_mode!r} "
+                "('file': one Parquet file, 'parts': one part file per input in a folder)."
+            )
+        if self.params is not None and not isinstance(self.params, Mapping):
+            raise InvalidParameterError(
+                f"params must be a mapping of parameter names to values (or None); got a "
+                f"{type(self.params).__name__}: {self.params!r}."
+            )
 
 
 @dataclass
 class ScoreResult:
-    """What :func:`score_files` wrote."""
+    """What :func:`score_files` wrote. In ``parts`` mode ``output_uri`` is the folder,
+    ``parts`` the manifest's entries and ``manifest`` its URI."""
 
     output_uri: str
     rows_in: int
     rows_out: int
     files: list[str] = field(default_factory=list)
     batches: int = 0
+    parts: list[dict[str, Any]] = field(default_factory=list)
+    manifest: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -116,77 +132,19 @@ class ScoreResult:
             "rows_out": self.rows_out,
             "files": list(self.files),
             "batches": self.batches,
+            "parts": [dict(p) for p in self.parts],
+            "manifest": self.manifest,
         }
 
 
-# -- input discovery ---------------------------------------------------------------------
-
-
-def _format_of(path: str) -> str | None:
-    lower = path.lower()
-    for suffix, fmt in _SUFFIXES.items():
-        if lower.endswith(suffix):
-            return fmt
-    return None
-
-
-def _is_data_file(path: str) -> bool:
-    # Spark and Hadoop leave _SUCCESS, .crc and similar markers beside the data.
-    name = path.rstrip("/").rsplit("/", 1)[-1]
-    return not name.startswith(("_", "."))
-
-
-def list_input_files(
-    input_url: str, input_format: str | None = None
-) -> tuple[fsspec.AbstractFileSystem, list[str], str]:
-    """The filesystem, the sorted data files and their format for a file/folder/glob URL."""
-    from pyfunc_ops.storage.filesystem import get_filesystem
-
-    if input_format is not None and input_format not in FORMATS:
-        raise InvalidParameterError(
-            f"input_format {input_format!r} is not supported; use one of {list(FORMATS)} "
-            "or None to infer it from the file names."
-        )
-    fs, path = get_filesystem(str(input_url))
-    if _GLOB_CHARS & set(path):
-        candidates = [p for p in fs.glob(path) if fs.isfile(p)]
-    elif fs.isdir(path):
-        candidates = [p for p in fs.find(path) if _is_data_file(p)]
-        if input_format is None:
-            candidates = [p for p in candidates if _format_of(p)]
-    elif fs.isfile(path):
-        candidates = [path]
-    else:
-        raise InputNotFoundError(
-            f"scoring input {input_url!r} does not exist; give an existing file, a folder "
-            "of Parquet/CSV/JSON-lines files or a glob such as 'data/*.parquet'."
-        )
-    files = sorted(candidates)
-    if not files:
-        raise InputNotFoundError(
-            f"scoring input {input_url!r} matches no Parquet or CSV (or JSON-lines) files; "
-            "check the path (files must end in .parquet/.pq/.csv/.jsonl/.json) or pass "
-            "input_format."
-        )
-    if input_format is not None:
-        return fs, files, input_format
-    formats = {_format_of(p) for p in files}
-    if None in formats:
-        unknown = next(p for p in files if _format_of(p) is None)
-        raise InvalidParameterError(
-            f"cannot tell the format of {unknown!r} from its name; pass "
-            "input_format='parquet', 'csv' or 'json' (JSON lines)."
-        )
-    if len(formats) > 1:
-        mixed = [_FORMAT_NAMES[f] for f in FORMATS if f in formats]
-        raise InvalidParameterError(
-            f"scoring input {input_url!r} mixes {' and '.join(mixed)} files; score them "
-            "separately or narrow the input with a glob."
-        )
-    return fs, files, str(formats.pop())
-
-
 # -- streaming readers -------------------------------------------------------------------
+
+
+def is_local(fs: fsspec.AbstractFileSystem) -> bool:
+    """Whether ``fs`` is the local filesystem (its paths are plain OS paths)."""
+    from fsspec.implementations.local import LocalFileSystem
+
+    return isinstance(fs, LocalFileSystem)
 
 
 def _read_batches(
@@ -200,7 +158,7 @@ def _read_batches(
         yield from _read_batches_raw(fs, path, fmt, batch_size)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise SerializationError(
-            f"cannot read scoring input {path!r} as {_FORMAT_NAMES[fmt]}: {exc}. Check the "
+            f"cannot read scoring input {path!r} as {FORMAT_NAMES[fmt]}: {exc}. Check the "
             "file, or pass the right input_format ('parquet', 'csv' or 'json')."
         ) from exc
 
@@ -211,8 +169,11 @@ def _read_batches_raw(
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
-        with fs.open(path, "rb") as fh:
-            parquet = pq.ParquetFile(fh)
+        # A local file is read by Arrow's own file reader: through a Python file object
+        # every read would take the GIL, which the reader thread must leave to predict.
+        with contextlib.ExitStack() as stack:
+            source = path if is_local(fs) else stack.enter_context(fs.open(path, "rb"))
+            parquet = pq.ParquetFile(source)
             # One row group per call: iter_batches over the whole file pre-buffers every
             # row group's bytes up front, i.e. reads the whole file into memory.
             for group in range(parquet.num_row_groups):
@@ -325,16 +286,26 @@ def _model_columns(available: Sequence[str], columns: Sequence[str] | None, path
     return list(columns)
 
 
-def _output_table(batch: pa.Table, predictions: pd.DataFrame, kept: list[str]) -> pa.Table:
+def _predictions_table(predictions: Any, rows: int) -> pa.Table:
+    """The model's output as an Arrow table (see :func:`predictions_frame`). A 1-D
+    ndarray, what most estimators return, goes to Arrow directly: building a DataFrame
+    first and converting it back costs more than the rest of the batch's bookkeeping."""
+    import numpy as np
     import pyarrow as pa
 
-    clash = sorted(set(kept) & set(predictions.columns))
+    if isinstance(predictions, np.ndarray) and predictions.ndim == 1 and len(predictions) == rows:
+        return pa.table({PREDICTION_COLUMN: predictions})
+    return pa.Table.from_pandas(predictions_frame(predictions, rows), preserve_index=False)
+
+
+def _output_table(batch: pa.Table, predictions: pa.Table, kept: list[str]) -> pa.Table:
+    clash = sorted(set(kept) & set(predictions.column_names))
     if clash:
         raise InvalidParameterError(
             f"the prediction columns {clash} have the same names as input columns kept in "
             "the output; keep fewer input columns (keep_columns/key_column)."
         )
-    table = pa.Table.from_pandas(predictions, preserve_index=False)
+    table = predictions
     for position, name in enumerate(kept):
         table = table.add_column(position, name, batch.column(name))
     return table
@@ -371,7 +342,7 @@ def score_files(
 
     ``options`` are the other fields of :class:`ScoreFilesRequest` (``batch_size``,
     ``keep_columns``, ``key_column``, ``env_manager``, ``input_format``, ``columns``,
-    ``trust_remote_code``), with
+    ``trust_remote_code``, ``skops_trusted_types``, ``params``, ``output_mode``), with
     its defaults. An already loaded ``model`` (anything with ``predict``) skips loading.
     """
     request = make_request(
@@ -382,17 +353,25 @@ def score_files(
     return run_score_files(request, model=model)
 
 
-def run_score_files(request: ScoreFilesRequest, *, model: Any = None) -> ScoreResult:
-    """Run the job ``request`` describes (see :func:`score_files`)."""
-    from tqdm import tqdm
+def run_score_files(
+    request: ScoreFilesRequest, *, model: Any = None, pipelined: bool = True
+) -> ScoreResult:
+    """Run the job ``request`` describes (see :func:`score_files`).
 
+    Reading, predicting and writing overlap (:func:`pyfunc_ops.jobs.pipeline.run_pipeline`:
+    a reader thread decodes the next batches while the model predicts, a writer thread
+    encodes the previous ones), with a fixed number of batches in flight. ``pipelined=False``
+    runs the same steps one after the other in this thread (same output, byte for byte);
+    it is there for debugging and for the tests that compare the two.
+    """
     from pyfunc_ops.core.uri import is_url
     from pyfunc_ops.storage.filesystem import get_filesystem
 
     output_url = str(request.output_url)
     in_fs, files, fmt = list_input_files(request.input_url, request.input_format)
     out_fs, out_path = get_filesystem(output_url)
-    out_path = _output_path(out_fs, out_path, output_url)
+    if request.output_mode == "file":
+        out_path = _output_path(out_fs, out_path, output_url)
     output_uri = out_fs.unstrip_protocol(out_path) if is_url(output_url) else out_path
     if model is None:
         from pyfunc_ops.pyfunc.load import load_model
@@ -405,36 +384,28 @@ def run_score_files(request: ScoreFilesRequest, *, model: Any = None) -> ScoreRe
         )
     total = _parquet_rows(in_fs, files) if fmt == "parquet" else None
     logger.info(
-        "scoring %d %s file(s) from %s with %s into %s, %d rows per batch",
+        "scoring %d %s file(s) from %s with %s into %s (%s), %d rows per batch",
         len(files),
         fmt,
         redact(str(request.input_url)),
         redact(str(request.model_uri)),
         redact(output_uri),
+        "one file" if request.output_mode == "file" else "one part per input file",
         request.batch_size,
     )
-    tmp_path = f"{out_path}.tmp-{uuid.uuid4().hex[:12]}"
-    parent = out_path.rsplit("/", 1)[0] if "/" in out_path else ""
-    if parent:
-        out_fs.makedirs(parent, exist_ok=True)
     result = ScoreResult(output_uri=output_uri, rows_in=0, rows_out=0, files=list(files))
-    try:
-        _score_into(
-            model,
-            request,
-            in_fs,
-            files,
-            fmt,
-            out_fs,
-            tmp_path,
-            result,
-            tqdm(total=total, unit="rows", desc="scoring", mininterval=5),
-        )
-        out_fs.mv(tmp_path, out_path)
-    except BaseException:
-        if out_fs.exists(tmp_path):
-            out_fs.rm(tmp_path)
-        raise
+    predictor = _Predictor(model, request.params, result)
+    source = _work_items(request, in_fs, files, fmt)
+    with progress(total, "scoring", "rows", logger) as bar:
+        if request.output_mode == "parts":
+            inputs = [
+                in_fs.unstrip_protocol(p) if is_url(str(request.input_url)) else p for p in files
+            ]
+            _score_parts(
+                request, source, predictor, out_fs, out_path, inputs, result, bar, pipelined
+            )
+        else:
+            _score_file(source, predictor, out_fs, out_path, bar, pipelined, files)
     logger.info(
         "scored %d rows in %d batches into %s", result.rows_out, result.batches, redact(output_uri)
     )
@@ -459,54 +430,190 @@ def _parquet_rows(fs: fsspec.AbstractFileSystem, files: list[str]) -> int:
     return total
 
 
-def _score_into(
-    model: Any,
-    request: ScoreFilesRequest,
-    in_fs: fsspec.AbstractFileSystem,
-    files: list[str],
-    fmt: str,
-    out_fs: fsspec.AbstractFileSystem,
-    tmp_path: str,
-    result: ScoreResult,
-    progress: Any,
-) -> None:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+# -- the three stages: read (reader thread), predict (caller), write (writer thread) ------
 
-    batch_size = request.batch_size
-    writer: pq.ParquetWriter | None = None
-    with progress, out_fs.open(tmp_path, "wb") as sink:
-        try:
-            for path in files:
-                for batch in rebatch(_read_batches(in_fs, path, fmt, batch_size), batch_size):
-                    kept = _kept_columns(
-                        batch.column_names, request.keep_columns, request.key_column
-                    )
-                    features = batch.select(
-                        _model_columns(batch.column_names, request.columns, path)
-                    )
-                    frame = predictions_frame(model.predict(features.to_pandas()), batch.num_rows)
-                    table = _output_table(batch, frame, kept)
-                    if writer is None:
-                        writer = pq.ParquetWriter(sink, table.schema)
-                    else:
-                        table = _conform(table, writer.schema, result.batches + 1)
-                    writer.write_table(table)
-                    result.rows_in += batch.num_rows
-                    result.rows_out += table.num_rows
-                    result.batches += 1
-                    progress.update(batch.num_rows)
-            if writer is None:
-                # No rows at all: still publish a valid (empty) Parquet file.
-                logger.warning("scoring input %s has no rows; writing an empty output", files)
-                pq.write_table(pa.table({}), sink)
-        finally:
-            if writer is not None:
-                writer.close()
+
+@dataclass
+class _Batch:
+    """Read side: one batch of input file ``index``, the model's frame already built
+    (Arrow to pandas conversion happens in the reader thread too)."""
+
+    index: int
+    kept: pa.Table
+    frame: pd.DataFrame
+    rows: int
+
+
+@dataclass
+class _Output:
+    """Write side: the output rows of one batch of input file ``index``."""
+
+    index: int
+    table: pa.Table
+    rows_in: int
+
+
+@dataclass
+class _InputEnd:
+    """Input file ``index`` is exhausted (its part, in ``parts`` mode, can be published)."""
+
+    index: int
+
+
+def _work_items(
+    request: ScoreFilesRequest, fs: fsspec.AbstractFileSystem, files: list[str], fmt: str
+) -> Iterator[_Batch | _InputEnd]:
+    size = request.batch_size
+    for index, path in enumerate(files):
+        for batch in rebatch(_read_batches(fs, path, fmt, size), size):
+            names = batch.column_names
+            kept = batch.select(_kept_columns(names, request.keep_columns, request.key_column))
+            features = batch.select(_model_columns(names, request.columns, path))
+            yield _Batch(index, kept, features.to_pandas(), batch.num_rows)
+        yield _InputEnd(index)
+
+
+class _Predictor:
+    """The middle stage: predict on a batch and build its output rows, all batches
+    checked against the first one's schema."""
+
+    def __init__(self, model: Any, params: Mapping[str, Any] | None, result: ScoreResult) -> None:
+        self._model = model
+        # Only a given ``params`` is passed on: a bare model object's predict(df) works too.
+        self._params = dict(params) if params is not None else None
+        self._result = result
+        self._schema: pa.Schema | None = None
+
+    def __call__(self, item: _Batch | _InputEnd) -> _Output | _InputEnd:
+        if isinstance(item, _InputEnd):
+            return item
+        if self._params is None:
+            raw = self._model.predict(item.frame)
+        else:
+            raw = self._model.predict(item.frame, params=self._params)
+        predictions = _predictions_table(raw, item.rows)
+        table = _output_table(item.kept, predictions, item.kept.column_names)
+        result = self._result
+        if self._schema is None:
+            self._schema = table.schema
+        else:
+            table = _conform(table, self._schema, result.batches + 1)
+        result.rows_in += item.rows
+        result.rows_out += table.num_rows
+        result.batches += 1
+        return _Output(item.index, table, item.rows)
+
+
+class _FileSink:
+    """The write stage of ``file`` mode: every batch into one ParquetWriter."""
+
+    def __init__(self, raw: Any, bar: Progress) -> None:
+        self._raw = raw
+        self._bar = bar
+        self._writer: pq.ParquetWriter | None = None
+
+    def __call__(self, item: _Output | _InputEnd) -> None:
+        import pyarrow.parquet as pq
+
+        if isinstance(item, _InputEnd):
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self._raw, item.table.schema)
+        self._writer.write_table(item.table)
+        self._bar.update(item.rows_in)
+
+    def close(self, files: list[str]) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if self._writer is None:
+            # No rows at all: still publish a valid (empty) Parquet file.
+            logger.warning("scoring input %s has no rows; writing an empty output", files)
+            pq.write_table(pa.table({}), self._raw)
+            return
+        self._writer.close()
+
+    def abort(self) -> None:
+        import pyarrow as pa
+
+        if self._writer is not None:
+            try:
+                self._writer.close()
+            except (OSError, pa.ArrowException) as exc:  # the job's own error matters
+                logger.debug("closing the aborted output failed: %s", exc)
+
+
+def _score_file(
+    source: Iterator[_Batch | _InputEnd],
+    predictor: _Predictor,
+    out_fs: fsspec.AbstractFileSystem,
+    out_path: str,
+    bar: Progress,
+    pipelined: bool,
+    files: list[str],
+) -> None:
+    """``file`` mode: one output, written to a temporary name beside it and moved into
+    place when complete, so a failed run leaves nothing behind."""
+    tmp_path = f"{out_path}.tmp-{uuid.uuid4().hex[:12]}"
+    parent = out_path.rsplit("/", 1)[0] if "/" in out_path else ""
+    if parent:
+        out_fs.makedirs(parent, exist_ok=True)
+    try:
+        with contextlib.ExitStack() as stack:
+            # Local output through Arrow's own writer, as the input (see _read_batches_raw).
+            raw = tmp_path if is_local(out_fs) else stack.enter_context(out_fs.open(tmp_path, "wb"))
+            sink = _FileSink(raw, bar)
+            try:
+                run_pipeline(source, predictor, sink, threaded=pipelined)
+            except BaseException:
+                sink.abort()
+                raise
+            sink.close(files)
+        out_fs.mv(tmp_path, out_path)
+    except BaseException:
+        if out_fs.exists(tmp_path):
+            out_fs.rm(tmp_path)
+        raise
+
+
+def _score_parts(
+    request: ScoreFilesRequest,
+    source: Iterator[_Batch | _InputEnd],
+    predictor: _Predictor,
+    out_fs: fsspec.AbstractFileSystem,
+    folder: str,
+    inputs: list[str],
+    result: ScoreResult,
+    bar: Progress,
+    pipelined: bool,
+) -> None:
+    """``parts`` mode: one part per input file, each published atomically, then this
+    call's manifest (see :mod:`pyfunc_ops.jobs.parts`)."""
+    from pyfunc_ops.jobs.parts import PartsWriter
+
+    writer = PartsWriter(out_fs, folder, result.output_uri, str(request.model_uri), inputs)
+
+    def sink(item: _Output | _InputEnd) -> None:
+        if isinstance(item, _InputEnd):
+            writer.end_input(item.index)
+            return
+        writer.write(item.index, item.table)
+        bar.update(item.rows_in)
+
+    try:
+        run_pipeline(source, predictor, sink, threaded=pipelined)
+    except BaseException:
+        writer.abort()
+        raise
+    manifest = writer.finish()
+    result.parts = [dict(p) for p in manifest["parts"]]
+    result.manifest = f"{result.output_uri.rstrip('/')}/{writer.manifest}"
 
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
+    "FORMATS",
+    "OUTPUT_MODES",
     "PREDICTION_COLUMN",
     "ScoreFilesRequest",
     "ScoreResult",

@@ -267,3 +267,191 @@ def test_skops_types_the_caller_trusts_reach_the_loader(tmp_path: Path) -> None:
     argv = ["predict", "-m", str(model), "-i", str(tmp_path / "in"), "-o"]
     assert main([*argv, str(tmp_path / "cli.parquet"), "--skops-trusted-types", *types]) == 0
     assert pd.read_parquet(tmp_path / "cli.parquet").iloc[:, 0].tolist() == list(expected)
+
+
+# -- the pipelined job (reader and writer threads) -----------------------------------------
+
+
+def _mixed_input(folder: Path) -> None:
+    """Three files, row groups not aligned with the batches, one empty file."""
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for i, rows in enumerate((1_234, 0, 2_501)):
+        frame = pd.DataFrame(
+            {
+                "id": np.arange(rows) + 10_000 * i,
+                "a": rng.standard_normal(rows),
+                "b": rng.standard_normal(rows),
+                "tag": [f"t{j % 7}" for j in range(rows)],
+            }
+        )
+        pq.write_table(pa.Table.from_pandas(frame), folder / f"f{i}.parquet", row_group_size=333)
+
+
+class Slow(Recorder):
+    """A model whose predict takes a little time, so the threads really interleave."""
+
+    def predict(self, df: pd.DataFrame) -> Any:
+        import time
+
+        time.sleep(0.001)
+        return pd.DataFrame({"y": super().predict(df), "z": df["a"] * df["b"]})
+
+
+def test_pipelined_output_is_the_sequential_output(tmp_path: Path) -> None:
+    from pyfunc_ops.jobs.request import make_request
+    from pyfunc_ops.jobs.scoring import ScoreFilesRequest, run_score_files
+
+    _mixed_input(tmp_path / "in")
+    outputs = {}
+    for pipelined in (False, True):
+        out = tmp_path / f"out-{pipelined}.parquet"
+        request = make_request(
+            ScoreFilesRequest,
+            "test",
+            {
+                "model_uri": "unused",
+                "input_url": str(tmp_path / "in"),
+                "output_url": str(out),
+                "batch_size": 100,
+                "key_column": "id",
+                "keep_columns": ["tag"],
+                "columns": ["a", "b"],
+            },
+        )
+        result = run_score_files(request, model=Slow(), pipelined=pipelined)
+        outputs[pipelined] = (result.to_dict(), out.read_bytes(), pq.read_table(out))
+    (seq_result, seq_bytes, seq_table), (pip_result, pip_bytes, pip_table) = (
+        outputs[False],
+        outputs[True],
+    )
+    assert pip_table.equals(seq_table)
+    assert pip_table.column_names == ["id", "tag", "y", "z"]
+    assert pip_table.column("id").to_pylist()[:3] == [0, 1, 2]
+    assert pip_table.num_rows == 1_234 + 2_501
+    assert pip_bytes == seq_bytes  # the same row groups, the same bytes
+    assert {k: v for k, v in pip_result.items() if k != "output_uri"} == {
+        k: v for k, v in seq_result.items() if k != "output_uri"
+    }
+    assert pip_result["batches"] == 13 + 26
+
+
+def test_params_reach_every_predict_call(tmp_path: Path) -> None:
+    _write_parts(tmp_path / "in", parts=2, rows=10, row_group=10)
+    seen: list[Any] = []
+
+    class WithParams:
+        def predict(self, df: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+            seen.append(params)
+            return df["a"].to_numpy() * (params or {}).get("scale", 1)
+
+    out = str(tmp_path / "o.parquet")
+    score_files(
+        "m", str(tmp_path / "in"), out, batch_size=4, params={"scale": 3}, model=WithParams()
+    )
+    assert seen == [{"scale": 3}] * 6  # 3 batches per file
+    assert pd.read_parquet(out)["prediction"].tolist() == [3.0 * i for i in range(20)]
+    seen.clear()
+    score_files("m", str(tmp_path / "in"), out, model=WithParams())
+    assert seen == [None, None]
+    # A model without params still works when none are given (Recorder.predict(df)).
+    score_files("m", str(tmp_path / "in"), out, model=Recorder())
+    with pytest.raises(InvalidParameterError, match="params must be a mapping"):
+        score_files("m", str(tmp_path / "in"), out, params=[1, 2], model=WithParams())
+
+
+def test_real_model_gets_params(tmp_path: Path) -> None:
+    """Through ``PyFuncModel.predict(frame, params=...)`` to a PythonModel."""
+    from pyfunc_ops import pyfunc
+
+    class Scaled(pyfunc.PythonModel):
+        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
+            return model_input["a"].to_numpy() * (params or {}).get("scale", 1.0)
+
+    pyfunc.save_model(str(tmp_path / "m"), python_model=Scaled())
+    _write_parts(tmp_path / "in", parts=1, rows=5, row_group=5)
+    out = str(tmp_path / "o.parquet")
+    score_files(str(tmp_path / "m"), str(tmp_path / "in"), out, params={"scale": 2.0})
+    assert pd.read_parquet(out)["prediction"].tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
+
+
+def test_reader_error_reaches_the_caller_and_nothing_is_left(tmp_path: Path) -> None:
+    from pyfunc_ops.errors import SerializationError
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text("a,b\n" + "1,2\n" * 50)
+    (tmp_path / "in" / "b.csv").write_text("a,b\n1,2\n3\n")  # a short row: Arrow refuses it
+    with pytest.raises(SerializationError, match=r"cannot read scoring input .*b\.csv' as CSV"):
+        score_files(
+            "m", str(tmp_path / "in"), str(tmp_path / "o.parquet"), batch_size=10, model=Recorder()
+        )
+    assert not list(tmp_path.glob("o.parquet*"))
+
+
+def test_writer_error_reaches_the_caller_and_nothing_is_left(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _write_parts(tmp_path / "in", parts=2, rows=100, row_group=50)
+    calls = {"n": 0}
+    original = pq.ParquetWriter.write_table
+
+    def failing(self: pq.ParquetWriter, table: pa.Table, *args: Any, **kwargs: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("No space left on device (writing batch 3)")
+        original(self, table, *args, **kwargs)
+
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", failing)
+    with pytest.raises(OSError, match=r"No space left on device \(writing batch 3\)"):
+        score_files(
+            "m", str(tmp_path / "in"), str(tmp_path / "o.parquet"), batch_size=20, model=Recorder()
+        )
+    assert not list(tmp_path.glob("o.parquet*"))
+
+
+_RSS_CHILD = """
+import json, resource, sys, numpy as np, pyarrow as pa, pyarrow.parquet as pq
+from pyfunc_ops.jobs.scoring import score_files
+rows, folder = int(sys.argv[1]), sys.argv[2]
+for i in range(4):  # written in slices, so writing does not hold the input either
+    part = pq.ParquetWriter(f"{folder}/in/p{i}.parquet", pa.schema(
+        [("id", pa.int64())] + [(f"x{j}", pa.float64()) for j in range(8)]))
+    for start in range(0, rows // 4, 50_000):
+        n = min(50_000, rows // 4 - start)
+        cols = {"id": np.arange(n)} | {f"x{j}": np.random.rand(n) for j in range(8)}
+        part.write_table(pa.table(cols), row_group_size=50_000)
+    part.close()
+class M:
+    def predict(self, df):
+        return df.sum(axis=1).to_numpy()
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+pool = pa.default_memory_pool().max_memory()
+score_files("m", f"{folder}/in", f"{folder}/out.parquet", batch_size=20_000, key_column="id",
+            columns=[f"x{j}" for j in range(8)], model=M())
+print(json.dumps({"rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base,
+                  "arrow": pa.default_memory_pool().max_memory() - pool}))
+"""
+
+
+def test_peak_memory_does_not_grow_with_input_size_rss(tmp_path: Path) -> None:
+    """Peak RSS and Arrow's own peak (which tracemalloc does not see) of a fresh process
+    scoring 160,000 and 1,280,000 rows (9 columns: 11.5 MB and 92 MB of input)."""
+    import json
+    import subprocess
+    import sys
+
+    peaks = {}
+    for rows in (160_000, 1_280_000):
+        folder = tmp_path / str(rows)
+        (folder / "in").mkdir(parents=True)
+        out = subprocess.run(
+            [sys.executable, "-c", _RSS_CHILD, str(rows), str(folder)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        peaks[rows] = json.loads(out.strip().splitlines()[-1])
+    small, large = peaks[160_000], peaks[1_280_000]
+    # Holding the larger input (or its output) whole would add 80 MB or more.
+    assert large["arrow"] < small["arrow"] + 8 * 2**20, peaks
+    assert large["rss_kb"] < small["rss_kb"] + 30 * 1024, peaks
