@@ -415,7 +415,9 @@ def emit_output_event(
         "output_uri": output_uri,
         **{k: model.get(k) for k in ("model_uri", "name", "version", "digest")},
     }
-    events = context["outlet_events"]
+    events = context.get("outlet_events")
+    if events is None:  # called outside a task run (no event accessors): nothing to attach
+        return None
     if any(isinstance(o, Asset) and o.uri == asset.uri for o in outlets):
         events[asset].extra.update(extra)
         return asset
