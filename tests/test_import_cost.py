@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,10 +12,11 @@ from pathlib import Path
 HEAVY = ("pandas", "pyspark", "airflow", "sqlalchemy")
 
 
-def run(code: str, cwd: Path) -> dict:
+def run(code: str, cwd: Path, env: dict[str, str] | None = None) -> dict:
     proc = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
         cwd=cwd,
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -63,3 +65,22 @@ def test_pandas_is_imported_by_load_and_predict(tmp_path: Path) -> None:
         tmp_path,
     )
     assert out == {"before": False, "after": True, "prediction": [2, 3], "others": []}
+
+
+def test_parsing_a_dag_with_the_operators_loads_no_data_library(tmp_path: Path) -> None:
+    """What every DAG file parse pays: importing the operators (and the hooks and sensors)
+    brings Airflow, never pandas, pyarrow, scikit-learn, skops, pyspark or OpenLineage."""
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    env["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    heavy = ("pandas", "pyarrow", "sklearn", "skops", "pyspark", "openlineage")
+    found = run(
+        f"""
+        import json, sys
+        import pyfunc_ops.airflow.operators
+        import pyfunc_ops.airflow.hooks
+        print(json.dumps([m for m in {heavy!r} if m in sys.modules]))
+        """,
+        tmp_path,
+        env,
+    )
+    assert found == []
