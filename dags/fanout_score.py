@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pendulum
-from airflow.sdk import dag, task
+from airflow.sdk import AssetAlias, dag, task
 
 from pyfunc_ops.airflow.operators import PyfuncPredictOperator
+from pyfunc_ops.airflow.operators.base import OUTPUT_ASSET_ALIAS
 
 MODEL_NAME = os.environ.get("PYFUNC_OPS_DEMO_MODEL", "demo_regressor")
 FEATURES = ["f0", "f1", "f2", "f3"]
@@ -115,6 +116,9 @@ def fanout_score():
         output_mode="parts",
         columns=FEATURES,
         batch_size=2_000,
+        # .partial() does not run the operator's __init__, so name the outlet: each
+        # mapped task attaches its event to the output folder's Asset through the alias.
+        outlets=[AssetAlias(OUTPUT_ASSET_ALIAS)],
     ).expand(input_url=list_shards(root))
     pinned >> score >> check(root)
 

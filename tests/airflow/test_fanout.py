@@ -69,3 +69,11 @@ def test_fanout_scores_every_file_with_one_pinned_version(airflow_db: Path, tmp_
     assert len(parts) == 6  # one part per input file
     assert sum(len(pd.read_parquet(p)) for p in parts) == 300
     assert values[("check", -1)] is not None
+    # Every mapped task attached an event to the output's Asset through the alias.
+    from airflow.models.asset import AssetEvent
+
+    with create_session() as session:
+        events = session.query(AssetEvent).filter(AssetEvent.source_run_id == run.run_id).all()
+        uris = [e.asset.uri for e in events]
+    assert len(uris) == 3
+    assert all(u.startswith(f"file://{out}/predictions/fanout/v1") for u in uris)
