@@ -84,3 +84,25 @@ def test_parsing_a_dag_with_the_operators_loads_no_data_library(tmp_path: Path) 
         env,
     )
     assert found == []
+
+
+_SKOPS_UNDER_AIRFLOW = """
+import json, sys, warnings
+import airflow.sdk, airflow.models  # loads Airflow's deprecated-import shims
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    {importer}
+names = [type(w.message).__name__ for w in caught]
+print(json.dumps({{"deprecated_imports": names.count("DeprecatedImportWarning")}}))
+"""
+
+
+def test_skops_is_imported_without_airflows_deprecation_flood(tmp_path: Path) -> None:
+    """skops probes every loaded module when imported; under Airflow each deprecated-import
+    shim warns. Our import silences exactly those; a bare import shows the flood."""
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "airflow")}
+    ours = "from pyfunc_ops.sklearn import import_skops_io; import_skops_io()"
+    quiet = run(_SKOPS_UNDER_AIRFLOW.format(importer=ours), tmp_path, env)
+    assert quiet == {"deprecated_imports": 0}
+    bare = run(_SKOPS_UNDER_AIRFLOW.format(importer="import skops.io"), tmp_path, env)
+    assert bare["deprecated_imports"] > 100

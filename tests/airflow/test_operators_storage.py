@@ -219,3 +219,16 @@ def test_input_example_and_signature_errors(tmp_path: Path, estimator_file: str)
             input_example="x.csv",
             save_kwargs={"input_example": "y"},
         ).job_request()
+
+
+def test_aws_conn_id_is_a_templated_argument_airflow_sees() -> None:
+    import inspect
+
+    for operator in (PyfuncPredictOperator, SavePyfuncModelOperator):
+        assert "aws_conn_id" in operator.template_fields
+        assert inspect.signature(operator.__init__).parameters["aws_conn_id"].default is None
+    op = PyfuncPredictOperator(
+        task_id="s", model_uri="m", input_url="i", output_url="o", aws_conn_id="{{ params.c }}"
+    )
+    op.render_template_fields({"params": {"c": "aws_x"}})
+    assert op.aws_conn_id == "aws_x"
