@@ -93,6 +93,7 @@ def retrain_and_package():
         estimator_path="{{ ti.xcom_pull(task_ids='train') }}",
         registered_model_name=MODEL_NAME,
         tags={"features": ",".join(FEATURES)},
+        signature={"inputs": [{"name": f, "type": "double"} for f in FEATURES]},
     )
 
     @task

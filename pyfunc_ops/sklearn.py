@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.core.paths import confine
@@ -41,13 +44,28 @@ def default_pip_requirements(serialization_format: str = "skops") -> list[str]:
     return reqs
 
 
+def import_skops_io() -> ModuleType:
+    """``skops.io``, imported with Airflow's deprecation shims kept quiet.
+
+    At import, skops looks through every module already loaded. Inside an Airflow 3 task
+    that touches each of Airflow's deprecated-import shims, and each one warns (an
+    ``airflow.utils.deprecation_tools.DeprecatedImportWarning``, a ``FutureWarning``):
+    about 1,160 warnings per task log, and seconds of import time. Only that one import
+    ignores only ``FutureWarning``; everything later warns as usual.
+    """
+    if "skops.io" not in sys.modules:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            import skops.io  # noqa: F401
+    return sys.modules["skops.io"]
+
+
 def _dump(sk_model: Any, path: Path, fmt: str, trusted: list[str] | None) -> list[str] | None:
     """Serialize; for skops return the extra types the file needs trusted at load."""
     if fmt == "skops":
-        import skops.io
-
+        skops_io = import_skops_io()
         try:
-            skops.io.dump(sk_model, path)
+            skops_io.dump(sk_model, path)
         except Exception as exc:  # skops raises many types for unsupported objects
             raise SerializationError(
                 f"scikit-learn model {type(sk_model).__name__}: skops cannot serialize it "
@@ -55,7 +73,7 @@ def _dump(sk_model: Any, path: Path, fmt: str, trusted: list[str] | None) -> lis
             ) from exc
         # Refuse at save what a load would refuse: a type outside skops' safe set must be
         # trusted explicitly by the caller, never silently recorded as trusted for them.
-        needed = set(skops.io.get_untrusted_types(file=path))
+        needed = set(skops_io.get_untrusted_types(file=path))
         untrusted = sorted(needed - set(trusted or []))
         if untrusted:
             raise SerializationError(
@@ -173,11 +191,10 @@ def _read_estimator(
             "file. Restore the estimator file, or save the model again."
         )
     if fmt == "skops":
-        import skops.io
-
+        skops_io = import_skops_io()
         try:
-            return skops.io.load(path, trusted=list(trusted) or None)
-        except skops.io.exceptions.UntrustedTypesFoundException as exc:
+            return skops_io.load(path, trusted=list(trusted) or None)
+        except skops_io.exceptions.UntrustedTypesFoundException as exc:
             raise SerializationError(
                 f"{path}: refusing to load types not recorded as trusted by the caller "
                 f"({exc}). If loading them is safe, pass them as skops_trusted_types=[...] "

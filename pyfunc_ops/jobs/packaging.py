@@ -31,6 +31,7 @@ from pyfunc_ops.errors import (
     InputNotFoundError,
     InvalidParameterError,
     LoaderError,
+    PyfuncOpsError,
     SerializationError,
 )
 from pyfunc_ops.jobs.request import field_names, make_request
@@ -53,8 +54,13 @@ class PackageRequest:
     ``python_model_kwargs`` and ``artifacts``), ``loader_module`` (with ``data_path``) or
     ``estimator_path`` (a ``.skops``/pickle/joblib file; ``serialization_format`` is how
     the model stores it, ``skops_trusted_types`` the extra types to trust when reading
-    it). ``save_kwargs`` go to the flavor's ``save_model`` (``code_path``/``code_paths``,
-    ``pip_requirements``, ``signature``, ``input_example``, ...). With
+    it). ``input_example``: the path (any fsspec URL) of a Parquet or CSV sample of the
+    model's input; its first rows are saved with the model and, without ``signature``,
+    give the model its input signature (so scoring passes columns by name and refuses a
+    frame missing one). ``signature``: a ``ModelSignature`` or its MLmodel form
+    (``{"inputs": "<JSON column specs>", "outputs": ...}``; a list of column specs is
+    accepted for ``inputs``/``outputs`` too). ``save_kwargs`` go to the flavor's
+    ``save_model`` (``code_path``/``code_paths``, ``pip_requirements``, ...). With
     ``idempotency_key``, an earlier complete result for the same key is returned instead.
     """
 
@@ -72,8 +78,16 @@ class PackageRequest:
     run_name: str | None = None
     tags: Mapping[str, Any] | None = None
     save_kwargs: Mapping[str, Any] | None = None
+    input_example: str | None = None
+    signature: Any = None
 
     def __post_init__(self) -> None:
+        for name in ("input_example", "signature"):
+            if getattr(self, name) is not None and name in (self.save_kwargs or {}):
+                raise InvalidParameterError(
+                    f"package_model: {name} is given twice, as an option and in save_kwargs; "
+                    "give it once (as the option)."
+                )
         given = self.model_forms()
         if len(given) != 1:
             raise InvalidParameterError(
@@ -203,15 +217,17 @@ def _load_pickled(local: Path, shown: str, suffix: str) -> Any:
 
 
 def _load_skops(local: Path, shown: str, trusted: Sequence[str] | None) -> Any:
-    import skops.io
+    from pyfunc_ops.sklearn import import_skops_io
 
-    untrusted = sorted(set(skops.io.get_untrusted_types(file=local)) - set(trusted or []))
+    skops_io = import_skops_io()
+
+    untrusted = sorted(set(skops_io.get_untrusted_types(file=local)) - set(trusted or []))
     if untrusted:
         raise SerializationError(
             f"estimator file {shown!r} contains types skops does not trust by default: "
             f"{untrusted}. If you trust the file, pass skops_trusted_types={untrusted!r}."
         )
-    return skops.io.load(local, trusted=list(trusted or []) or None)
+    return skops_io.load(local, trusted=list(trusted or []) or None)
 
 
 def _reusable(client: Any, run: Any, registered_model_name: str | None) -> PackagedModel | None:
@@ -301,8 +317,82 @@ def run_package(request: PackageRequest) -> PackagedModel:
         )
 
 
+# Rows of an input example file kept in the model: enough to show the columns and types.
+EXAMPLE_ROWS = 5
+
+
+def read_input_example(url: str) -> Any:
+    """The first :data:`EXAMPLE_ROWS` rows of a Parquet or CSV file (any fsspec URL), as a
+    pandas DataFrame: the model's input example."""
+    from pyfunc_ops.storage.filesystem import get_filesystem
+
+    lower = str(url).lower()
+    fmt = "csv" if lower.endswith((".csv", ".csv.gz")) else "parquet"
+    if not lower.endswith((".csv", ".csv.gz", ".parquet", ".pq")):
+        raise InvalidParameterError(
+            f"input_example {url!r}: expected the path of a Parquet (.parquet/.pq) or CSV "
+            "(.csv) sample of the model's input; give such a file, or pass signature instead."
+        )
+    fs, fs_path = get_filesystem(str(url))
+    if not fs.isfile(fs_path):
+        raise InputNotFoundError(
+            f"input_example {url!r} does not exist; check the path (typically a sample the "
+            "training task wrote)."
+        )
+    import pandas as pd
+
+    try:
+        with fs.open(fs_path, "rb", compression="infer" if fmt == "csv" else None) as fh:
+            if fmt == "csv":
+                return pd.read_csv(fh, nrows=EXAMPLE_ROWS)
+            import pyarrow.parquet as pq
+
+            return pq.ParquetFile(fh).read_row_group(0).slice(0, EXAMPLE_ROWS).to_pandas()
+    except (ValueError, OSError) as exc:
+        raise SerializationError(
+            f"input_example {url!r} is not a readable {fmt} file ({type(exc).__name__}: "
+            f"{exc}); check that it was written completely."
+        ) from exc
+
+
+def signature_value(signature: Any) -> Any:
+    """``signature`` as a ``ModelSignature``: given as one, or in its MLmodel form (a
+    mapping whose ``inputs``/``outputs`` are JSON strings or lists of column specs), the
+    form a templated operator argument has."""
+    import json
+
+    from pyfunc_ops.models.signature import ModelSignature
+
+    if signature is None or isinstance(signature, ModelSignature):
+        return signature
+    if isinstance(signature, str):
+        try:
+            signature = json.loads(signature)
+        except ValueError as exc:
+            raise InvalidParameterError(
+                f"signature {signature[:80]!r} is not JSON; give a mapping such as "
+                '{"inputs": [{"name": "f0", "type": "double"}]}.'
+            ) from exc
+    if isinstance(signature, Mapping):
+        signature = {
+            key: json.dumps(value) if isinstance(value, (list, tuple)) else value
+            for key, value in signature.items()
+        }
+    try:
+        return ModelSignature.from_dict(signature, source="signature")
+    except PyfuncOpsError as exc:
+        raise InvalidParameterError(
+            f"{exc} Give a ModelSignature or a mapping such as "
+            '{"inputs": [{"name": "f0", "type": "double"}]}.'
+        ) from exc
+
+
 def _log(request: PackageRequest) -> Any:
     save_kwargs = dict(request.save_kwargs or {})
+    if request.input_example is not None:
+        save_kwargs["input_example"] = read_input_example(request.input_example)
+    if request.signature is not None:
+        save_kwargs["signature"] = signature_value(request.signature)
     name = request.registered_model_name
     if request.estimator_path:
         from pyfunc_ops import sklearn
@@ -343,5 +433,6 @@ __all__ = [
     "import_python_model",
     "load_estimator_file",
     "package_model",
+    "read_input_example",
     "run_package",
 ]

@@ -4,7 +4,8 @@ Model folders hold many small files, so per-file latency dominates, not bandwidt
 asynchronous backends (s3fs, gcsfs, http) one bulk ``fs.get``/``fs.put`` call lets the
 backend run all requests concurrently on its event loop; for synchronous backends (local,
 memory, sftp) a thread pool does the same. Both paths share the planning code below and
-report progress to one tqdm bar.
+report progress to one :mod:`pyfunc_ops.core.progress` (a bar on a terminal, INFO lines
+in a task log).
 
 Uploads write the ``MLmodel`` file last, after every other file has completed: readers
 (``load_model``, the Airflow sensor) treat the presence of ``MLmodel`` as "the model is
@@ -27,9 +28,10 @@ from typing import Any
 
 import fsspec
 from fsspec.asyn import AsyncFileSystem
-from fsspec.callbacks import TqdmCallback
+from fsspec.callbacks import Callback
 
 from pyfunc_ops.core.paths import iter_tree
+from pyfunc_ops.core.progress import Progress, progress
 from pyfunc_ops.core.uri import is_url, parse_model_uri
 from pyfunc_ops.errors import (
     ArtifactNotFoundError,
@@ -153,11 +155,31 @@ def list_tree(url: str) -> RemoteTree:
     return RemoteTree(url=url, fs=fs, root=root, is_file=False, files=dict(sorted(files.items())))
 
 
-def _progress(description: str) -> TqdmCallback:
-    # disable=None: a bar on a terminal, silence in logs (Airflow tasks, CI).
-    return TqdmCallback(
-        tqdm_kwargs={"desc": description, "unit": "file", "disable": None, "leave": False}
-    )
+class _FileProgress(Callback):  # type: ignore[misc]
+    """fsspec's transfer callback, shown through :mod:`pyfunc_ops.core.progress`: a bar on a
+    terminal, periodic INFO lines in a task log (a tqdm bar there arrives as ERROR lines)."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__()
+        self._description = description
+        self._progress: Progress | None = None
+
+    def call(self, *args: Any, **kwargs: Any) -> None:
+        if self._progress is None:
+            self._progress = progress(self.size, self._description, "file", log)
+        elif self.size is not None and self._progress.total is None:
+            self._progress.total = self.size
+        delta = int(self.value) - self._progress.n
+        if delta > 0:
+            self._progress.update(delta)
+
+    def close(self) -> None:
+        if self._progress is not None:
+            self._progress.close()
+
+
+def _progress(description: str) -> _FileProgress:
+    return _FileProgress(description)
 
 
 def _transfer(

@@ -36,8 +36,13 @@ class SavePyfuncModelOperator(PyfuncOpsBaseOperator):
     ``idempotency_key``: the task instance is the key (:func:`idempotency_key`), so a retry
     of the same task instance returns the first try's result instead of registering again.
     ``run_name`` defaults to the task id; the run is tagged with the DAG, run and task ids.
-    ``save_kwargs`` are further ``save_model`` arguments (``code_path`` for pyfunc models,
-    ``code_paths`` for estimators, ``pip_requirements``, ``input_example``, ...).
+    ``input_example`` is the path (templated, any fsspec URL) of a Parquet or CSV sample
+    of the model's input: its first rows are saved as the model's input example and give
+    it an input signature, so scoring (Spark too) passes columns by name and refuses a
+    frame that lacks one. Or give ``signature`` (``{"inputs": [{"name": "f0", "type":
+    "double"}, ...]}``). ``save_kwargs`` are further ``save_model`` arguments
+    (``code_path`` for pyfunc models, ``code_paths`` for estimators, ``pip_requirements``,
+    ...).
 
     Returns (XCom) ``{"model_uri", "run_id", "artifact_uri", "name", "version",
     "reused", "digest"}`` (``digest``: the model's manifest digest, as recorded);
@@ -48,13 +53,26 @@ class SavePyfuncModelOperator(PyfuncOpsBaseOperator):
 
     request_type = PackageRequest
     operator_fields = frozenset({"idempotency_key"})
-    template_fields_renderers = {"python_model_kwargs": "json", "artifacts": "json"}
+    template_fields_renderers = {
+        "python_model_kwargs": "json",
+        "artifacts": "json",
+        "signature": "json",
+    }
     ui_color = "#e3f2d9"
 
     def __init__(self, **kwargs: Any) -> None:
         if "outlets" not in kwargs:
             kwargs["outlets"] = model_outlets(kwargs.get("registered_model_name"))
         super().__init__(**kwargs)
+
+    def lineage_io(self) -> tuple[list[str], list[str]]:
+        """Inputs: the estimator file, data path, artifacts and input example."""
+        names = ("estimator_path", "data_path", "input_example")
+        inputs = [str(getattr(self, n)) for n in names if getattr(self, n, None)]
+        artifacts = getattr(self, "artifacts", None) or {}
+        if isinstance(artifacts, dict):
+            inputs += [str(v) for v in artifacts.values() if isinstance(v, str)]
+        return inputs, []
 
     def execute_job(self, context: Context) -> dict[str, Any]:
         from pyfunc_ops.jobs.packaging import run_package
@@ -75,6 +93,14 @@ class SavePyfuncModelOperator(PyfuncOpsBaseOperator):
         )
         result = run_package(request)
         digest = _recorded_digest(result, request.artifact_path)
+        self.record_model(
+            result.model_uri,
+            name=result.name,
+            version=result.version,
+            digest=digest,
+            source=result.artifact_uri,
+        )
+        self._lineage_outputs = [result.artifact_uri]
         if result.version is not None and result.name:
             emit_model_event(
                 context,

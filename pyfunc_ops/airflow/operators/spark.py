@@ -6,7 +6,11 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pyfunc_ops.airflow.operators.base import PyfuncOpsBaseOperator
+from pyfunc_ops.airflow.operators.base import (
+    PyfuncOpsBaseOperator,
+    emit_output_event,
+    output_outlets,
+)
 from pyfunc_ops.jobs.spark import ScoreSparkRequest, session_settings
 
 if TYPE_CHECKING:
@@ -35,6 +39,8 @@ class SparkUDFScoreOperator(PyfuncOpsBaseOperator):
     """Score ``input_path`` (Parquet) or ``input_table`` with the model at ``model_uri``
     through :func:`pyfunc_ops.pyfunc.spark_udf`, writing ``output_path`` (Parquet) or
     ``output_table``. Returns (XCom) ``{"output_uri", "rows_in", "rows_out", "model_uri"}``.
+    An ``output_path`` is an Asset (its event's extra names the model version), and the
+    task reports OpenLineage datasets (paths; tables as ``spark`` datasets).
 
     The arguments (all templated) are the fields of
     :class:`pyfunc_ops.jobs.spark.ScoreSparkRequest`, with its defaults, plus
@@ -52,8 +58,21 @@ class SparkUDFScoreOperator(PyfuncOpsBaseOperator):
     ui_color = "#fbe3cf"
 
     def __init__(self, *, spark_conn_id: str | None = None, **kwargs: Any) -> None:
+        if "outlets" not in kwargs:
+            path = kwargs.get("output_path")
+            kwargs["outlets"] = output_outlets(path) if path else []
         super().__init__(**kwargs)
         self.spark_conn_id = spark_conn_id
+
+    def lineage_io(self) -> tuple[list[str], list[str]]:
+        def where(path: Any, table: Any) -> list[str]:
+            if path:
+                return [str(path)]
+            return [f"spark://tables/{table}"] if table else []
+
+        inputs = where(getattr(self, "input_path", None), getattr(self, "input_table", None))
+        outputs = where(getattr(self, "output_path", None), getattr(self, "output_table", None))
+        return inputs, outputs
 
     def execute_job(self, context: Context) -> dict[str, Any]:
         from pyfunc_ops.jobs.spark import run_score_spark
@@ -67,6 +86,12 @@ class SparkUDFScoreOperator(PyfuncOpsBaseOperator):
             app_name=request.app_name or f"pyfunc-ops-{self.task_id}",
         )
         result = run_score_spark(request)
+        model = self.record_model(request.model_uri)
+        inputs, outputs = self.lineage_io()
+        self._lineage_inputs = [*inputs, *([model["source"]] if model.get("source") else [])]
+        self._lineage_outputs = outputs
+        if request.output_path:
+            emit_output_event(context, list(self.outlets), result.output_uri, model)
         return {
             "output_uri": result.output_uri,
             "rows_in": result.rows_in,
