@@ -100,7 +100,8 @@ def fanout_score():
     @task
     def check(root: str, params: dict[str, Any] | None = None, ti: Any = None) -> dict[str, Any]:
         """Every input file has its part in the output folder (raises when one is missing)."""
-        from pyfunc_ops.jobs.scoring import check_parts, list_input_files
+        from pyfunc_ops.jobs.parts import check_parts
+        from pyfunc_ops.jobs.scoring import list_input_files
 
         pinned = ti.xcom_pull(task_ids="resolve_model")
         output = f"{params['out_dir']}/predictions/fanout/v{pinned['version']}"

@@ -11,7 +11,6 @@ import pendulum
 import pytest
 
 from pyfunc_ops import tracking
-from pyfunc_ops.jobs import scoring as scoring_job
 
 REPO_DAGS = Path(__file__).parents[2] / "dags"
 
@@ -20,10 +19,8 @@ def test_dag_files_import_without_errors(airflow_db: Path) -> None:
     from airflow.dag_processing.dagbag import DagBag
 
     bag = DagBag(dag_folder=str(REPO_DAGS))
-    # GUARD until the scoring branch (output_mode="parts", check_parts) is merged: remove.
-    pending = set() if hasattr(scoring_job, "check_parts") else {"fanout_score"}
-    assert {Path(f).stem for f in bag.import_errors} == pending
-    assert set(bag.dag_ids) == {"retrain_and_package", "batch_score", "fanout_score"} - pending
+    assert bag.import_errors == {}
+    assert set(bag.dag_ids) == {"retrain_and_package", "batch_score", "fanout_score"}
     retrain = bag.get_dag("retrain_and_package")
     assert [t.task_id for t in retrain.topological_sort()] == [
         "build_training_set",

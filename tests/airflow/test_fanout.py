@@ -12,11 +12,8 @@ import pandas as pd
 import pytest
 
 from pyfunc_ops import tracking
-from pyfunc_ops.jobs import scoring
 
 pytestmark = [pytest.mark.airflow, pytest.mark.slow]
-# GUARD until the scoring branch (output_mode="parts", check_parts) is merged: remove.
-pytestmark.append(pytest.mark.skipif(not hasattr(scoring, "check_parts"), reason="no parts"))
 
 DAG_FILE = Path(__file__).parents[2] / "dags" / "fanout_score.py"
 
