@@ -274,9 +274,13 @@ def _kept_columns(
     return wanted
 
 
-def _model_columns(available: Sequence[str], columns: Sequence[str] | None, path: str) -> list[str]:
+def _model_columns(
+    available: Sequence[str], columns: Sequence[str] | None, key_column: str | None, path: str
+) -> list[str]:
+    """The columns the model receives: ``columns`` as given, else every input column but
+    the key column (an identifier copied to the output, never a feature, unless listed)."""
     if columns is None:
-        return list(available)
+        return [c for c in available if c != key_column]
     missing = [c for c in columns if c not in available]
     if missing:
         raise InvalidParameterError(
@@ -468,7 +472,9 @@ def _work_items(
         for batch in rebatch(_read_batches(fs, path, fmt, size), size):
             names = batch.column_names
             kept = batch.select(_kept_columns(names, request.keep_columns, request.key_column))
-            features = batch.select(_model_columns(names, request.columns, path))
+            features = batch.select(
+                _model_columns(names, request.columns, request.key_column, path)
+            )
             yield _Batch(index, kept, features.to_pandas(), batch.num_rows)
         yield _InputEnd(index)
 

@@ -455,3 +455,28 @@ def test_peak_memory_does_not_grow_with_input_size_rss(tmp_path: Path) -> None:
     # Holding the larger input (or its output) whole would add 80 MB or more.
     assert large["arrow"] < small["arrow"] + 8 * 2**20, peaks
     assert large["rss_kb"] < small["rss_kb"] + 30 * 1024, peaks
+
+
+class Columns:
+    """A model that records the columns it receives."""
+
+    def __init__(self) -> None:
+        self.columns: list[list[str]] = []
+
+    def predict(self, df: pd.DataFrame) -> Any:
+        self.columns.append(list(df.columns))
+        return np.zeros(len(df))
+
+
+def test_key_column_never_reaches_the_model_unless_listed(tmp_path: Path) -> None:
+    _write_parts(tmp_path / "in", parts=1, rows=10, row_group=10)
+    model = Columns()
+    out = tmp_path / "o.parquet"
+    score_files("m", str(tmp_path / "in"), str(out), key_column="id", model=model)
+    assert model.columns == [["a", "b"]]
+    assert pd.read_parquet(out).columns.tolist() == ["id", "prediction"]
+    listed = Columns()
+    score_files(
+        "m", str(tmp_path / "in"), str(out), key_column="id", columns=["id", "a"], model=listed
+    )
+    assert listed.columns == [["id", "a"]]
