@@ -8,8 +8,16 @@ rebuilds the same data. The new version becomes ``champion`` only if its RMSE on
 holdout is lower than the current champion's on the same holdout; ``set_champion`` emits
 the Asset event ``pyfunc-ops://models/<name>@champion`` that schedules ``batch_score``.
 
+Promotion is a compare-and-set: ``validate`` returns the champion version it compared
+against and ``set_champion`` moves the alias only if it still points there
+(``expected_version``; ``0`` when there was no champion), so a run that lost a race with
+another promotion fails with ``AliasConflictError`` instead of overwriting a better model.
+``max_active_runs=1`` keeps a manual trigger and the scheduled run of a day from racing in
+the first place.
+
 Everything is written under ``PYFUNC_OPS_DEMO_DIR`` (default: ``out/`` in the repository):
-data and estimator files here, the model and the registry wherever the ``pyfunc_ops``
+data and estimator files in a folder of their own per run (``<day>/<run_id>``, so two runs
+never write the same files), the model and the registry wherever the ``pyfunc_ops``
 connection or the ``PYFUNC_OPS_*`` variables point (``scripts/main_job.sh`` puts them under
 ``out/`` too).
 """
@@ -17,6 +25,7 @@ connection or the ``PYFUNC_OPS_*`` variables point (``scripts/main_job.sh`` puts
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +46,19 @@ def _day() -> str:
     return (run.logical_date or run.run_after).strftime("%Y%m%d")
 
 
+def _run_folder() -> str:
+    """``<day>/<run_id>``: this run's own working folder (the day first, so a listing stays
+    ordered; the run id, made a single path component, so reruns and a manual trigger on
+    the same day never share files)."""
+    run_id = str(get_current_context()["dag_run"].run_id)
+    return f"{_day()}/{re.sub(r'[^A-Za-z0-9._-]+', '_', run_id)}"
+
+
 @dag(
     schedule="@daily",
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
+    max_active_runs=1,
     params={"out_dir": OUT_DIR, "rows": 2000},
     tags=["pyfunc_ops", "example"],
     doc_md=__doc__,
@@ -62,7 +80,7 @@ def retrain_and_package():
             + 0.2 * rng.normal(size=rows)
         )
         frame = pd.DataFrame(x, columns=FEATURES).assign(target=y)
-        folder = Path(params["out_dir"]) / "data" / "training" / day
+        folder = Path(params["out_dir"]) / "data" / "training" / _run_folder()
         folder.mkdir(parents=True, exist_ok=True)
         cut = int(rows * 0.8)
         frame.iloc[:cut].to_parquet(folder / "train.parquet", index=False)
@@ -82,7 +100,7 @@ def retrain_and_package():
         alpha = float(np.random.default_rng(int(day) + 1).choice([0.1, 1.0, 30.0, 300.0]))
         frame = pd.read_parquet(data["train"])
         model = Ridge(alpha=alpha).fit(frame[FEATURES], frame["target"])
-        folder = Path(params["out_dir"]) / "estimators" / day
+        folder = Path(params["out_dir"]) / "estimators" / _run_folder()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "ridge.skops"
         skops.io.dump(model, path)
@@ -139,6 +157,8 @@ def retrain_and_package():
         name=MODEL_NAME,
         alias="champion",
         version="{{ ti.xcom_pull(task_ids='validate')['version'] }}",
+        # The champion validate compared against (0: there was none): compare-and-set.
+        expected_version="{{ ti.xcom_pull(task_ids='validate')['champion_version'] or 0 }}",
     )
 
     data = build_training_set()

@@ -67,6 +67,11 @@ class ResourceExistsError(PyfuncOpsError, ValueError):
     """A registry object with that name or key exists already."""
 
 
+class AliasConflictError(PyfuncOpsError, RuntimeError):
+    """A compare-and-set of a registered model alias found it moved (or created) by someone
+    else: the alias is not where the caller expected, so nothing was changed."""
+
+
 class LoaderError(PyfuncOpsError, ImportError):
     """The model's loader module cannot be imported or does not define ``_load_pyfunc``."""
 

@@ -23,6 +23,7 @@ EXPECTED_BUILTIN = {
     errors.UntrustedModelError: PermissionError,
     errors.ResourceNotFoundError: LookupError,
     errors.ResourceExistsError: ValueError,
+    errors.AliasConflictError: RuntimeError,
     errors.LoaderError: ImportError,
     errors.SchemaEnforcementError: ValueError,
     errors.SerializationError: ValueError,

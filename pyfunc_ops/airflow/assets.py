@@ -8,10 +8,24 @@ cares about::
 
     @dag(schedule=[model_asset("churn", alias="champion")])
 
-Each event's ``extra`` is ``{"name", "version", "model_uri", "digest"}`` plus ``"alias"`` or
-``"stage"``. When the model name (or alias, stage) is only known at run time (a templated
-argument), the operator's outlet is the asset alias ``pyfunc-ops-models`` and the events
-are attached to the same assets through it, so scheduling on the asset works either way.
+Each event's ``extra`` is ``{"name", "version", "model_uri", "requested_uri", "digest"}``
+plus ``"alias"`` or ``"stage"``; ``model_uri`` is pinned (``models:/<name>/<version>``).
+When the model name (or alias, stage) is only known at run time (a templated argument),
+the operator's outlet is the asset alias ``pyfunc-ops-models`` and the events are attached
+to the same assets through it, so scheduling on the asset works either way.
+
+Changes made outside Airflow (the CLI, a notebook, the MLflow UI) reach the same schedule
+through an asset watcher (:func:`model_watcher`, a
+:class:`~pyfunc_ops.airflow.triggers.registry_event.RegistryEventTrigger` in the
+triggerer)::
+
+    champion = model_asset("churn", alias="champion",
+                           watchers=[model_watcher("churn", alias="champion")])
+
+    @dag(schedule=[champion])
+
+Its events' ``extra`` is ``{"from_trigger": True, "payload": {...}}``, the payload holding
+the same keys (``model_uri`` pinned to the new version).
 """
 
 from __future__ import annotations
@@ -20,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from airflow.sdk import Asset, AssetAlias
+from airflow.sdk import Asset, AssetAlias, AssetWatcher
 
 from pyfunc_ops.errors import InvalidParameterError
 
@@ -28,8 +42,15 @@ ASSET_SCHEME = "pyfunc-ops"
 MODEL_ASSET_ALIAS = "pyfunc-ops-models"
 
 
-def model_asset(name: str, *, alias: str | None = None, stage: str | None = None) -> Asset:
-    """The asset of registered model ``name`` (or of one of its aliases or stages)."""
+def model_asset(
+    name: str,
+    *,
+    alias: str | None = None,
+    stage: str | None = None,
+    watchers: Sequence[AssetWatcher] = (),
+) -> Asset:
+    """The asset of registered model ``name`` (or of one of its aliases or stages);
+    ``watchers`` (see :func:`model_watcher`) make the triggerer emit its events."""
     if alias and stage:
         raise InvalidParameterError(
             f"model_asset({name!r}): give alias or stage, not both; got alias={alias!r} and "
@@ -40,7 +61,29 @@ def model_asset(name: str, *, alias: str | None = None, stage: str | None = None
         uri += f"@{quote(str(alias), safe='')}"
     elif stage:
         uri += f"/{quote(str(stage).capitalize(), safe='')}"
-    return Asset(uri)
+    return Asset(uri, watchers=list(watchers)) if watchers else Asset(uri)
+
+
+def model_watcher(
+    name: str,
+    *,
+    alias: str | None = None,
+    stage: str | None = None,
+    pyfunc_ops_conn_id: str | None = None,
+    poll_interval: float = 60.0,
+) -> AssetWatcher:
+    """An asset watcher that fires when the ``alias`` of registered model ``name`` moves,
+    the newest version in ``stage`` changes, or (neither given) a new version appears,
+    whoever made the change; give it to :func:`model_asset` with the same ``alias`` or
+    ``stage``. ``poll_interval`` is how often the triggerer asks the registry."""
+    from pyfunc_ops.airflow.triggers.registry_event import RegistryEventTrigger
+
+    connection = {"pyfunc_ops_conn_id": pyfunc_ops_conn_id} if pyfunc_ops_conn_id else {}
+    trigger = RegistryEventTrigger(
+        name=name, alias=alias, stage=stage, poll_interval=poll_interval, **connection
+    )
+    target = f"@{trigger.alias}" if trigger.alias else f"/{trigger.stage or 'versions'}"
+    return AssetWatcher(name=f"pyfunc-ops-{trigger.name}{target}", trigger=trigger)
 
 
 def is_templated(value: Any) -> bool:

@@ -56,6 +56,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "pyfunc_ops.airflow.triggers.model_version",
                     "pyfunc_ops.airflow.triggers.model",
+                    "pyfunc_ops.airflow.triggers.registry_event",
                 ],
             }
         ],

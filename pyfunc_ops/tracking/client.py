@@ -347,9 +347,25 @@ class TrackingClient:
 
     # -- aliases --------------------------------------------------------------------------
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
-        """Point ``alias`` at ``version`` (moving it from any other version)."""
-        self.registry.set_registered_model_alias(name, alias, version)
+    def set_registered_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        expected_version: int | str | None = None,
+    ) -> None:
+        """Point ``alias`` at ``version`` (moving it from any other version).
+
+        ``expected_version`` makes it a compare-and-set: ``None`` (default) moves the alias
+        whatever it points at; ``0`` requires that the alias does not exist yet; a number
+        requires that it points at that version now. When someone else moved (or created)
+        it first, :class:`~pyfunc_ops.errors.AliasConflictError` names the expected and the
+        found version and nothing changes; an alias already at ``version`` counts as done
+        (a retried promotion succeeds). Atomic on the SQL stores (SQLite, PostgreSQL); a
+        read-compare-write, not atomic, on an MLflow server (its API has no conditional
+        update).
+        """
+        self.registry.set_registered_model_alias(name, alias, version, expected_version)
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
         self.registry.delete_registered_model_alias(name, alias)

@@ -16,7 +16,18 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, not_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    String,
+    and_,
+    func,
+    literal,
+    not_,
+    select,
+    tuple_,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,6 +40,7 @@ from pyfunc_ops.core.names import (
     validate_version,
 )
 from pyfunc_ops.errors import (
+    AliasConflictError,
     InvalidParameterError,
     ResourceExistsError,
     ResourceNotFoundError,
@@ -52,6 +64,8 @@ from pyfunc_ops.tracking.validation import validate_key, validate_transition
 logger = logging.getLogger(__name__)
 
 MAX_VERSION_ATTEMPTS = 20
+# ``expected_version`` of a compare-and-set that means "the alias must not exist yet".
+ALIAS_ABSENT = 0
 
 _mv = model_versions
 _rm = registered_models
@@ -62,6 +76,53 @@ def describe_stages(versions: Sequence[ModelVersion]) -> str:
     if not versions:
         return "none (the model has no versions)"
     return ", ".join(f"{v.current_stage} (v{v.version})" for v in versions)
+
+
+def validate_expected_version(value: object, name: str, alias: str) -> int | None:
+    """The ``expected_version`` of an alias compare-and-set: ``None`` (no check: move the
+    alias whatever it points at), :data:`ALIAS_ABSENT` (``0``: the alias must not exist
+    yet) or a version number. Templated values arrive as strings: ``""`` and ``"None"``
+    (what ``{{ ... }}`` renders for an empty or ``None`` upstream value) mean ``None``."""
+    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
+        return None
+    number = -1  # refused below: booleans, non-numbers and negative numbers
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    if number < 0:
+        raise InvalidParameterError(
+            f"expected_version for alias {alias!r} of registered model {name!r} must be "
+            f"None (no check), 0 (the alias must not exist yet) or the version the alias "
+            f"points at now; got {value!r}"
+        )
+    return number
+
+
+def _describe_alias_state(version: int | None) -> str:
+    return "not to exist yet" if not version else f"at version {version}"
+
+
+def check_alias_expectation(
+    name: str, alias: str, version: int, expected: int, found: int | None
+) -> bool:
+    """Whether alias ``alias`` of ``name``, found at ``found`` (``None``: not set), may be
+    moved to ``version`` by a compare-and-set that expected ``expected``: ``True`` when
+    it is where the caller expected, ``False`` when it already points at ``version`` (a
+    retried promotion is idempotent: nothing to write). Raises
+    :class:`~pyfunc_ops.errors.AliasConflictError` otherwise."""
+    if (found or ALIAS_ABSENT) == expected:
+        return True
+    if found == version:
+        return False
+    now = "does not exist" if found is None else f"points at version {found}"
+    raise AliasConflictError(
+        f"alias {alias!r} of registered model {name!r} was expected "
+        f"{_describe_alias_state(expected)} but {now}: someone moved it first, so it was "
+        f"not moved to version {version}. Read the alias again, decide again, and retry "
+        f"with expected_version={found or ALIAS_ABSENT} (or expected_version=None to move it "
+        "whatever it points at)"
+    )
 
 
 class RegistryStore:
@@ -523,23 +584,68 @@ class RegistryStore:
 
     # -- aliases --------------------------------------------------------------------------
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
-        """Point ``alias`` at ``version``, moving it if it pointed elsewhere."""
+    def set_registered_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        expected_version: int | str | None = None,
+    ) -> None:
+        """Point ``alias`` at ``version``, moving it if it pointed elsewhere.
+
+        With ``expected_version`` this is a compare-and-set (see
+        :func:`validate_expected_version`): one conditional ``UPDATE ... WHERE version =
+        expected`` (or, for ``0``, ``INSERT ... SELECT ... WHERE NOT EXISTS``) inside the
+        write transaction that also holds the model row's lock, so of two concurrent
+        promotions that expected the same version exactly one moves the alias and the
+        other gets :class:`~pyfunc_ops.errors.AliasConflictError`.
+        """
         alias = validate_alias(alias, name)
         number = validate_version(version, name)
+        expected = validate_expected_version(expected_version, name, alias)
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             if not exists_row(conn, _mv, name=name, version=number):
                 raise self._version_not_found(conn, name, number)
-            upsert(
-                conn,
-                registered_model_aliases,
-                {"name": name, "alias": alias},
-                {"version": number},
-            )
+            if expected is None:
+                upsert(
+                    conn,
+                    registered_model_aliases,
+                    {"name": name, "alias": alias},
+                    {"version": number},
+                )
+            elif not self._compare_and_set_alias(conn, name, alias, number, expected):
+                found = self._aliases_of(conn, name).get(alias)
+                if check_alias_expectation(name, alias, number, expected, found):
+                    # Unreachable unless the database broke the conditional write.
+                    raise TrackingStoreError(
+                        f"the conditional write of alias {alias!r} of registered model "
+                        f"{name!r} changed no row although the alias is where expected "
+                        f"({found}); retry"
+                    )
+                return  # it points at ``number`` already: a retried promotion
             conn.execute(
                 _rm.update().where(_rm.c.name == name).values(last_updated_timestamp=now_ms())
             )
+
+    @staticmethod
+    def _compare_and_set_alias(
+        conn: Connection, name: str, alias: str, number: int, expected: int
+    ) -> bool:
+        """One conditional statement: whether it moved (or created) the alias."""
+        table = registered_model_aliases
+        same = and_(table.c.name == name, table.c.alias == alias)
+        if expected == ALIAS_ABSENT:
+            absent = not_(select(table.c.alias).where(same).exists())
+            row = select(
+                literal(name, String), literal(alias, String), literal(number, Integer)
+            ).where(absent)
+            statement: Any = table.insert().from_select(["name", "alias", "version"], row)
+        else:
+            statement = (
+                table.update().where(and_(same, table.c.version == expected)).values(version=number)
+            )
+        return bool(conn.execute(statement).rowcount == 1)
 
     def _alias_not_found(self, conn: Connection, name: str, alias: str) -> Exception:
         return hints.alias_not_found(name, alias, self._aliases_of(conn, name))

@@ -126,7 +126,13 @@ class RegistryStoreProtocol(Protocol):
         self, name: str, version: int | str, key: str, value: Any
     ) -> None: ...
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None: ...
+    def set_registered_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        expected_version: int | str | None = None,
+    ) -> None: ...
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None: ...
 

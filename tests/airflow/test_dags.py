@@ -61,7 +61,9 @@ def test_retrain_then_batch_score(airflow_db: Path, tmp_path: Path) -> None:
     client = tracking.TrackingClient()
     champion = client.get_model_version_by_alias("demo_regressor", "champion")
     assert champion.version == 1  # no champion before: the first version wins
-    holdout = pd.read_parquet(out / "data" / "training" / "20240301" / "holdout.parquet")
+    # Working files live in a folder of the run's own (<day>/<run_id>).
+    [holdout_file] = (out / "data" / "training" / "20240301").glob("*/holdout.parquet")
+    holdout = pd.read_parquet(holdout_file)
     # Better than predicting the mean: the model learned something.
     assert 0 < float(champion.tags["holdout_rmse"]) < holdout["target"].std()
     with create_session() as session:

@@ -267,7 +267,8 @@ def test_registry_operators_promote_and_emit(estimator_file: str) -> None:
         "name": "m",
         "version": 2,
         "alias": "champion",
-        "model_uri": "models:/m@champion",
+        "model_uri": "models:/m/2",
+        "requested_uri": "models:/m@champion",
         "digest": digests[2],
     }
     assert result == expected
@@ -289,6 +290,7 @@ def test_registry_operators_promote_and_emit(estimator_file: str) -> None:
         "version": 2,
         "stage": "Production",
         "model_uri": "models:/m/2",
+        "requested_uri": "models:/m/Production",
         "digest": digests[2],
     }
     assert ctx["outlet_events"][model_asset("m", stage="Production")].extra == result
@@ -313,7 +315,8 @@ def test_templated_model_name_emits_through_the_asset_alias(estimator_file: str)
             json.dumps(
                 {
                     "alias": "gold",
-                    "model_uri": "models:/tm@gold",
+                    "model_uri": "models:/tm/1",
+                    "requested_uri": "models:/tm@gold",
                     "name": "tm",
                     "version": 1,
                     "digest": tracking.TrackingClient().get_model_version("tm", 1).digest,

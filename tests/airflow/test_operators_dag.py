@@ -70,7 +70,8 @@ def test_package_promote_score_in_a_dag(
         "name": "dag_model",
         "version": 1,
         "alias": "champion",
-        "model_uri": "models:/dag_model@champion",
+        "model_uri": "models:/dag_model/1",
+        "requested_uri": "models:/dag_model@champion",
         "digest": client.get_model_version("dag_model", 1).digest,
     }
     assert promote["digest"].startswith("sha256:") and package["digest"] == promote["digest"]

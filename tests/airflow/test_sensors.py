@@ -26,6 +26,7 @@ from pyfunc_ops.airflow.triggers import model as model_trigger_module
 from pyfunc_ops.airflow.triggers import model_version as trigger_module
 from pyfunc_ops.airflow.triggers.conditions import (
     VersionCondition,
+    find_model,
     find_model_location,
     find_model_version,
 )
@@ -133,6 +134,18 @@ def _write_model(path: Path) -> Path:
     model.save(path)
     assert (path / MLMODEL_FILE_NAME).is_file()
     return path
+
+
+def _plain(uri: str) -> dict[str, Any]:
+    """PyfuncModelSensor's result for a URI that names no registered version."""
+    return {
+        "model_uri": uri,
+        "requested_uri": uri,
+        "location": uri,
+        "name": None,
+        "version": None,
+        "digest": None,
+    }
 
 
 # -- find_model_version: the lookup shared by poke and trigger ---------------------------
@@ -292,6 +305,7 @@ def test_poke_mode_waits_for_a_version_and_returns_it(
             "name": "churn",
             "version": 1,
             "model_uri": "models:/churn/1",
+            "requested_uri": "models:/churn/latest",
             "source": "/models/churn/1",
             "digest": None,
             "stage": "None",
@@ -450,12 +464,36 @@ def test_find_model_location(tmp_path: Path, client: TrackingClient) -> None:
     assert find_model_location("models:/churn/1") == str(folder)
 
 
+def test_find_model_pins_alias_stage_and_latest(tmp_path: Path, client: TrackingClient) -> None:
+    first, second = _write_model(tmp_path / "m1"), _write_model(tmp_path / "m2")
+    client.register_model(str(first), "churn")
+    client.register_model(str(second), "churn")
+    client.set_registered_model_alias("churn", "champion", 1)
+    client.transition_model_version_stage("churn", 2, "Staging")
+    assert find_model("models:/churn@ghost") is None  # an alias not set yet: not yet
+    for uri, version, location in [
+        ("models:/churn@champion", 1, first),
+        ("models:/churn/Staging", 2, second),
+        ("models:/churn/latest", 2, second),
+        ("models:/churn/1", 1, first),
+    ]:
+        assert find_model(uri) == {
+            "model_uri": f"models:/churn/{version}",
+            "requested_uri": uri,
+            "location": str(location),
+            "name": "churn",
+            "version": version,
+            "digest": None,  # registered without a manifest digest
+        }
+    assert find_model(first) == _plain(str(first))
+
+
 def test_model_sensor_on_a_local_folder(
     run_dag: Callable[[DAG], Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "published" / "model"
     seen = _after_first_miss(
-        monkeypatch, model_sensor_module, "find_model_location", lambda: _write_model(folder)
+        monkeypatch, model_sensor_module, "find_model", lambda: _write_model(folder)
     )
     recorder = Recorder()
     with _dag("model_local", params={"where": str(folder)}) as dag:
@@ -466,7 +504,7 @@ def test_model_sensor_on_a_local_folder(
 
     assert _states(dag_run) == {"wait": "success", "record": "success"}
     assert seen[0] is None
-    assert recorder.values == [{"model_uri": str(folder), "location": str(folder)}]
+    assert recorder.values == [_plain(str(folder))]
 
 
 def test_model_sensor_on_s3(
@@ -477,7 +515,7 @@ def test_model_sensor_on_s3(
     url = f"{s3_bucket}/team/model"
     local = _write_model(tmp_path / "model")
     seen = _after_first_miss(
-        monkeypatch, model_sensor_module, "find_model_location", lambda: upload_tree(local, url)
+        monkeypatch, model_sensor_module, "find_model", lambda: upload_tree(local, url)
     )
     recorder = Recorder()
     with _dag("model_s3") as dag:
@@ -487,8 +525,8 @@ def test_model_sensor_on_s3(
     dag_run = run_dag(dag)
 
     assert _states(dag_run) == {"wait": "success", "record": "success"}
-    assert seen[0] is None and seen[-1] == url
-    assert recorder.values == [{"model_uri": url, "location": url}]
+    assert seen[0] is None and seen[-1]["location"] == url
+    assert recorder.values == [_plain(url)]
 
 
 def test_model_sensor_deferrable_waits_in_the_trigger(
@@ -497,11 +535,9 @@ def test_model_sensor_deferrable_waits_in_the_trigger(
     folder = tmp_path / "published" / "model"
     # The sensor's own check misses and defers; the model appears only after the
     # trigger's first miss, so only the trigger can see it.
-    sensor_checks = _after_first_miss(
-        monkeypatch, model_sensor_module, "find_model_location", lambda: None
-    )
+    sensor_checks = _after_first_miss(monkeypatch, model_sensor_module, "find_model", lambda: None)
     trigger_checks = _after_first_miss(
-        monkeypatch, model_trigger_module, "find_model_location", lambda: _write_model(folder)
+        monkeypatch, model_trigger_module, "find_model", lambda: _write_model(folder)
     )
     recorder = Recorder()
     with _dag("model_deferrable", params={"where": str(folder)}) as dag:
@@ -518,8 +554,8 @@ def test_model_sensor_deferrable_waits_in_the_trigger(
 
     assert _states(dag_run) == {"wait": "success", "record": "success"}
     assert sensor_checks == [None]
-    assert trigger_checks[0] is None and trigger_checks[-1] == str(folder)
-    assert recorder.values == [{"model_uri": str(folder), "location": str(folder)}]
+    assert trigger_checks[0] is None and trigger_checks[-1]["location"] == str(folder)
+    assert recorder.values == [_plain(str(folder))]
 
 
 def test_model_sensor_execute_complete_maps_events() -> None:

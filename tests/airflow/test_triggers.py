@@ -84,6 +84,7 @@ def test_run_fires_when_a_version_is_registered_later() -> None:
             "name": "churn",
             "version": 2,
             "model_uri": "models:/churn/2",
+            "requested_uri": "models:/churn/latest",
             "source": "/models/churn/2",
             "digest": None,  # nothing at the source: no manifest, no digest
             "stage": "None",
@@ -246,7 +247,14 @@ def test_model_trigger_resolves_registry_uris_with_the_connection(
     )
     assert event.payload == {
         "status": "success",
-        "model": {"model_uri": "models:/fraud/1", "location": str(folder)},
+        "model": {
+            "model_uri": "models:/fraud/1",
+            "requested_uri": "models:/fraud/1",
+            "location": str(folder),
+            "name": "fraud",
+            "version": 1,
+            "digest": None,
+        },
     }
     # Without the connection the default registry has no such model: a timeout.
     event = _first_event(

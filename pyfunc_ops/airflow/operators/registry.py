@@ -1,9 +1,15 @@
 """Registry operators: promote a model version by alias or by stage.
 
 Both are idempotent (setting an alias or stage twice leaves the same state), return (XCom)
-``{"name", "version", "alias"|"stage", "model_uri", "digest"}`` and emit an Asset event for
-the model (see :mod:`pyfunc_ops.airflow.assets`), so scoring DAGs can be scheduled on a
-promotion.
+``{"name", "version", "alias"|"stage", "model_uri", "requested_uri", "digest"}`` and emit an
+Asset event with the same ``extra`` for the model (see :mod:`pyfunc_ops.airflow.assets`), so
+scoring DAGs can be scheduled on a promotion. ``model_uri`` is pinned,
+``models:/<name>/<version>``: a downstream task scores exactly the version promoted, even
+if the alias moves again before it starts; ``requested_uri`` is the moving URI
+(``models:/<name>@<alias>``, ``models:/<name>/<stage>``) for display and lineage.
+
+Each key is also its own XCom (``multiple_outputs``), so ``op.output["model_uri"]`` works
+in a DAG file.
 """
 
 from __future__ import annotations
@@ -23,18 +29,20 @@ class _RegistryOperator(PyfuncOpsBaseOperator):
     ui_color = "#e8def8"
 
     def __init__(self, *, name: str, version: int | str, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)
         super().__init__(**kwargs)
         self.name = name
         self.version = version
 
-    def _emit(self, context: Context, mv: Any, model_uri: str, **target: str) -> dict[str, Any]:
+    def _emit(self, context: Context, mv: Any, requested_uri: str, **target: str) -> dict[str, Any]:
         """The XCom result, also attached to the model's Asset events; ``target`` is the
         ``alias`` or the ``stage``; ``digest`` is the version's (``None``: it has none)."""
         result = {
             "name": self.name,
             "version": int(mv.version),
             **target,
-            "model_uri": model_uri,
+            "model_uri": f"models:/{self.name}/{int(mv.version)}",
+            "requested_uri": requested_uri,
             "digest": mv.digest,
         }
         emit_model_event(context, list(self.outlets), result)
@@ -43,23 +51,43 @@ class _RegistryOperator(PyfuncOpsBaseOperator):
 
 class SetModelAliasOperator(_RegistryOperator):
     """Point ``alias`` (e.g. ``champion``) of registered model ``name`` at ``version``
-    (templated, e.g. ``"{{ ti.xcom_pull('package')['version'] }}"``)."""
+    (templated, e.g. ``"{{ ti.xcom_pull('package')['version'] }}"``).
 
-    template_fields: Sequence[str] = ("name", "version", "alias")
+    :param expected_version: compare-and-set (templated): ``None`` (default) moves the
+        alias whatever it points at; ``0`` requires that it does not exist yet; a number
+        requires that it points at that version now, e.g. the champion an upstream task
+        compared against (``"{{ ti.xcom_pull('validate')['champion_version'] or 0 }}"``).
+        When someone moved it first the task fails with
+        :class:`~pyfunc_ops.errors.AliasConflictError` and the alias stays where they put
+        it; an alias already at ``version`` counts as done, so a retry succeeds.
+    """
 
-    def __init__(self, *, alias: str, **kwargs: Any) -> None:
+    template_fields: Sequence[str] = ("name", "version", "alias", "expected_version")
+
+    def __init__(
+        self, *, alias: str, expected_version: int | str | None = None, **kwargs: Any
+    ) -> None:
         if "outlets" not in kwargs:
             kwargs["outlets"] = model_outlets(kwargs.get("name"), alias=alias)
         super().__init__(**kwargs)
         self.alias = alias
+        self.expected_version = expected_version
 
     def execute_job(self, context: Context) -> dict[str, Any]:
         client = self.hook.get_client()
-        client.set_registered_model_alias(self.name, self.alias, self.version)
-        mv = client.get_model_version_by_alias(self.name, self.alias)
-        self.log.info("%s@%s -> version %s", self.name, self.alias, mv.version)
-        model_uri = f"models:/{self.name}@{self.alias}"
-        return self._emit(context, mv, model_uri, alias=self.alias)
+        client.set_registered_model_alias(
+            self.name, self.alias, self.version, expected_version=self.expected_version
+        )
+        # The version just set, not a second alias lookup: someone may move it meanwhile.
+        mv = client.get_model_version(self.name, self.version)
+        self.log.info(
+            "%s@%s -> version %s (expected before: %s)",
+            self.name,
+            self.alias,
+            mv.version,
+            "any" if self.expected_version in (None, "", "None") else self.expected_version,
+        )
+        return self._emit(context, mv, f"models:/{self.name}@{self.alias}", alias=self.alias)
 
 
 class TransitionModelStageOperator(_RegistryOperator):
@@ -81,5 +109,5 @@ class TransitionModelStageOperator(_RegistryOperator):
             self.name, self.version, self.stage, self.archive_existing_versions
         )
         self.log.info("%s version %s -> stage %s", self.name, mv.version, mv.current_stage)
-        model_uri = f"models:/{self.name}/{mv.version}"
-        return self._emit(context, mv, model_uri, stage=mv.current_stage)
+        requested = f"models:/{self.name}/{mv.current_stage}"
+        return self._emit(context, mv, requested, stage=mv.current_stage)

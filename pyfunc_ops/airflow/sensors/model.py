@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import PokeReturnValue
 
 from pyfunc_ops.airflow.sensors.base import PyfuncOpsSensor
-from pyfunc_ops.airflow.triggers.conditions import find_model_location
+from pyfunc_ops.airflow.triggers.conditions import find_model, observe_model_location, uses_registry
 from pyfunc_ops.airflow.triggers.model import PyfuncModelTrigger
 from pyfunc_ops.config import use_settings
 
@@ -28,8 +28,12 @@ if TYPE_CHECKING:
 
 
 class PyfuncModelSensor(PyfuncOpsSensor):
-    """Succeeds once ``model_uri`` holds a complete model; returns (XCom)
-    ``{"model_uri": <as given>, "location": <resolved local path or URL>}``.
+    """Succeeds once ``model_uri`` holds a complete model; returns (XCom; each key is also
+    its own XCom) ``{"model_uri", "requested_uri", "location", "name", "version",
+    "digest"}``: ``model_uri`` is pinned (``models:/<name>/<version>``) when the URI
+    selects a registered version by alias, stage or ``latest``, else the URI as given;
+    ``requested_uri`` is the URI as given; ``name``/``version``/``digest`` are ``None``
+    where there is no registered version (or no recorded digest).
 
     :param model_uri: a local path, ``file://`` or any fsspec URL (``s3://...``),
         ``runs:/<run_id>/<path>`` or a ``models:/`` URI (templated). A run or registered
@@ -52,14 +56,27 @@ class PyfuncModelSensor(PyfuncOpsSensor):
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         with use_settings(self.hook.get_settings()):
-            location = find_model_location(self.model_uri)
-        if location is None:
+            found = find_model(self.model_uri)
+        if found is None:
             self.log.info("no complete model at %s yet", self.model_uri)
             return False
-        self.log.info("model at %s is complete (%s)", self.model_uri, location)
-        return PokeReturnValue(
-            is_done=True, xcom_value={"model_uri": self.model_uri, "location": location}
+        self.log.info(
+            "model at %s is complete (%s, %s)",
+            self.model_uri,
+            found["location"],
+            found["model_uri"],
         )
+        return PokeReturnValue(is_done=True, xcom_value=found)
+
+    def awaiting(self) -> str:
+        return f"a complete model at {self.model_uri!r}"
+
+    def last_seen(self) -> str:
+        with use_settings(self.hook.get_settings()):
+            return observe_model_location(self.model_uri)
+
+    def needs_registry(self) -> bool:
+        return uses_registry(self.model_uri)
 
     def trigger(self, end_time: float) -> PyfuncModelTrigger:
         return PyfuncModelTrigger(

@@ -19,6 +19,8 @@ from pyfunc_ops.airflow.triggers.conditions import (
     VersionCondition,
     find_model_version,
     model_version_info,
+    observe_model_version,
+    requested_uri,
 )
 from pyfunc_ops.airflow.triggers.model_version import ModelVersionTrigger
 
@@ -28,9 +30,12 @@ if TYPE_CHECKING:
 
 class ModelVersionSensor(PyfuncOpsSensor):
     """Succeeds once registered model ``name`` has a matching version; returns (XCom)
-    ``{"name", "version", "model_uri", "source", "stage", "aliases"}`` of it, where
-    ``model_uri`` is ``models:/<name>/<version>`` (pinned: downstream tasks score exactly
-    the version the sensor saw, even if the alias moves meanwhile).
+    ``{"name", "version", "model_uri", "requested_uri", "source", "digest", "stage",
+    "aliases"}`` of it, where ``model_uri`` is ``models:/<name>/<version>`` (pinned:
+    downstream tasks score exactly the version the sensor saw, even if the alias moves
+    meanwhile) and ``requested_uri`` the moving URI waited for (``models:/<name>@<alias>``,
+    ``models:/<name>/<stage>`` or ``models:/<name>/latest``). Each key is also its own
+    XCom: ``sensor.output["model_uri"]``.
 
     :param name: registered model name (templated).
     :param stage: only a version in this stage counts, any casing (templated).
@@ -82,7 +87,14 @@ class ModelVersionSensor(PyfuncOpsSensor):
             self.log.info("waiting for %s", condition.describe())
             return False
         self.log.info("found %s: version %s", condition.describe(), found.version)
-        return PokeReturnValue(is_done=True, xcom_value=model_version_info(found))
+        requested = requested_uri(condition.name, condition.stage, condition.alias)
+        return PokeReturnValue(is_done=True, xcom_value=model_version_info(found, requested))
+
+    def awaiting(self) -> str:
+        return self._condition().describe()
+
+    def last_seen(self) -> str:
+        return observe_model_version(self.hook.get_client(), self._condition())
 
     def trigger(self, end_time: float) -> ModelVersionTrigger:
         condition = self._condition()

@@ -141,17 +141,103 @@ def find_model_version(
     return version
 
 
-def model_version_info(version: ModelVersion) -> dict[str, Any]:
-    """The JSON-able summary a sensor returns (its XCom) and a trigger event carries."""
+def requested_uri(name: str, stage: str | None = None, alias: str | None = None) -> str:
+    """The moving ``models:/`` URI of what a version condition asks for (the alias, the
+    stage, or ``latest``): what the user gave, beside the pinned ``model_uri``."""
+    if alias is not None:
+        return f"models:/{name}@{alias}"
+    return f"models:/{name}/{stage if stage is not None else 'latest'}"
+
+
+def model_version_info(version: ModelVersion, requested: str | None = None) -> dict[str, Any]:
+    """The JSON-able summary a sensor returns (its XCom) and a trigger event carries:
+    ``model_uri`` pins the version, ``requested_uri`` is the moving URI asked for."""
     return {
         "name": version.name,
         "version": version.version,
         "model_uri": f"models:/{version.name}/{version.version}",
+        "requested_uri": requested or f"models:/{version.name}/{version.version}",
         "source": version.source,
         "digest": version.digest,
         "stage": version.current_stage,
         "aliases": list(version.aliases),
     }
+
+
+def observe_model_version(client: TrackingClient, condition: VersionCondition) -> str:
+    """What the registry holds now for ``condition``, in words: the "last seen" state a
+    sensor names when it times out or skips. Lookup errors propagate."""
+    name = condition.name
+    try:
+        model = client.get_registered_model(name)
+    except ResourceNotFoundError:
+        return f"registered model {name!r} does not exist"
+    if condition.alias is not None:
+        if condition.alias not in model.aliases:
+            known = ", ".join(f"{a} -> v{v}" for a, v in sorted(model.aliases.items()))
+            return f"alias {condition.alias!r} is not set (aliases: {known or 'none'})"
+        version = client.get_model_version(name, model.aliases[condition.alias])
+        return (
+            f"alias {condition.alias!r} points at version {version.version} "
+            f"(stage {version.current_stage!r})"
+        )
+    newest = client.search_model_versions(name=name, stage=condition.stage, max_results=1)
+    where = f" in stage {condition.stage!r}" if condition.stage is not None else ""
+    if not newest:
+        return f"registered model {name!r} has no version{where}"
+    return f"the newest version{where} is {newest[0].version}"
+
+
+def find_model(model_uri: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """What :class:`PyfuncModelSensor` returns for a complete model at ``model_uri``, or
+    ``None`` if there is none yet (see :func:`find_model_location`).
+
+    Keys: ``model_uri`` (pinned: ``models:/<name>/<version>`` for any ``models:/`` URI that
+    selects a registered version by alias, stage, ``latest`` or number; otherwise the URI
+    as given), ``requested_uri`` (as given), ``location``, ``name``, ``version`` and
+    ``digest`` (``None`` where the URI names no registered version / no digest was
+    recorded). Location, version and digest come from one registry lookup, so they always
+    describe the same version.
+    """
+    from pyfunc_ops.core.uri import parse_model_uri
+    from pyfunc_ops.tracking.resolve import resolve_model_target
+
+    given = os.fspath(model_uri)
+    parsed = parse_model_uri(given)
+    try:
+        target = resolve_model_target(parsed)
+    except ResourceNotFoundError as exc:
+        logger.debug("not yet: %s", exc)
+        return None
+    if not mlmodel_exists(target.location):
+        return None
+    version = target.version
+    return {
+        "model_uri": given if version is None else f"models:/{version.name}/{version.version}",
+        "requested_uri": given,
+        "location": target.location,
+        "name": None if version is None else version.name,
+        "version": None if version is None else version.version,
+        "digest": target.digest,
+    }
+
+
+def observe_model_location(model_uri: str | os.PathLike[str]) -> str:
+    """What is at ``model_uri`` now, in words (a sensor's "last seen" state)."""
+    from pyfunc_ops.pyfunc.resolve import resolve_uri
+
+    try:
+        location = resolve_uri(model_uri)
+    except ResourceNotFoundError as exc:
+        return f"{os.fspath(model_uri)!r} does not resolve yet ({exc})"
+    if mlmodel_exists(location):
+        return f"{location!r} holds a complete model"
+    return f"{location!r} has no {MLMODEL_FILE_NAME} file"
+
+
+def uses_registry(model_uri: str | os.PathLike[str]) -> bool:
+    """Whether finding ``model_uri`` asks the tracking store (``runs:/``, ``models:/``)."""
+    return os.fspath(model_uri).startswith(("runs:/", "models:/"))
 
 
 def find_model_location(model_uri: str | os.PathLike[str]) -> str | None:

@@ -1,6 +1,6 @@
 """``PyfuncModelTrigger``: waits in the triggerer until a complete pyfunc model exists.
 
-The check is the sensor's own :func:`~pyfunc_ops.airflow.triggers.conditions.find_model_location`,
+The check is the sensor's own :func:`~pyfunc_ops.airflow.triggers.conditions.find_model`,
 run with the connection's settings current (tracking store for ``runs:/``/``models:/``,
 S3 endpoint and credentials); the waiting loop and the events are
 :class:`~pyfunc_ops.airflow.triggers.polling.PollingTrigger`'s.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyfunc_ops.airflow.triggers.conditions import find_model_location
+from pyfunc_ops.airflow.triggers.conditions import find_model
 from pyfunc_ops.airflow.triggers.polling import PollingTrigger
 
 CLASSPATH = "pyfunc_ops.airflow.triggers.model.PyfuncModelTrigger"
@@ -23,7 +23,8 @@ class PyfuncModelTrigger(PollingTrigger):
     :param polling: ``pyfunc_ops_conn_id``, ``poll_interval``, ``end_time``, see
         :class:`~pyfunc_ops.airflow.triggers.polling.PollingTrigger`.
 
-    Events: ``{"status": "success", "model": {"model_uri", "location"}}``,
+    Events: ``{"status": "success", "model": {...}}`` (the sensor's result, see
+    :func:`~pyfunc_ops.airflow.triggers.conditions.find_model`),
     ``{"status": "timeout", "message": ...}`` or ``{"status": "error", "message": ...}``.
     """
 
@@ -42,7 +43,5 @@ class PyfuncModelTrigger(PollingTrigger):
         return f"a complete model at {self.model_uri!r}"
 
     def check(self) -> dict[str, Any] | None:
-        location = find_model_location(self.model_uri)
-        if location is None:
-            return None
-        return {"model": {"model_uri": self.model_uri, "location": location}}
+        found = find_model(self.model_uri)
+        return None if found is None else {"model": found}

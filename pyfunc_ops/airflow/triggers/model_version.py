@@ -14,6 +14,7 @@ from pyfunc_ops.airflow.triggers.conditions import (
     VersionCondition,
     find_model_version,
     model_version_info,
+    requested_uri,
 )
 from pyfunc_ops.airflow.triggers.polling import PollingTrigger
 
@@ -30,8 +31,8 @@ class ModelVersionTrigger(PollingTrigger):
     :param polling: ``pyfunc_ops_conn_id``, ``poll_interval``, ``end_time``, see
         :class:`~pyfunc_ops.airflow.triggers.polling.PollingTrigger`.
 
-    Events: ``{"status": "success", "model_version": {name, version, model_uri, source,
-    stage, aliases}}``, ``{"status": "timeout", "message": ...}`` or
+    Events: ``{"status": "success", "model_version": {name, version, model_uri,
+    requested_uri, source, digest, stage, aliases}}``, ``{"status": "timeout", "message": ...}`` or
     ``{"status": "error", "message": ...}``.
     """
 
@@ -83,4 +84,7 @@ class ModelVersionTrigger(PollingTrigger):
             condition.alias,
             condition.min_version,
         )
-        return None if found is None else {"model_version": model_version_info(found)}
+        if found is None:
+            return None
+        requested = requested_uri(condition.name, condition.stage, condition.alias)
+        return {"model_version": model_version_info(found, requested)}

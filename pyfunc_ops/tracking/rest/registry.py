@@ -28,7 +28,11 @@ from pyfunc_ops.errors import InvalidParameterError, ResourceExistsError, Resour
 from pyfunc_ops.tracking import hints
 from pyfunc_ops.tracking.entities import ModelVersion, RegisteredModel
 from pyfunc_ops.tracking.filters import Condition
-from pyfunc_ops.tracking.registry import RegistryStore
+from pyfunc_ops.tracking.registry import (
+    RegistryStore,
+    check_alias_expectation,
+    validate_expected_version,
+)
 from pyfunc_ops.tracking.rest import convert
 from pyfunc_ops.tracking.rest.http import NotFoundOnServer, ServerConnection
 from pyfunc_ops.tracking.validation import validate_key, validate_transition
@@ -378,11 +382,33 @@ class RestRegistryStore:
 
     # -- aliases --------------------------------------------------------------------------
 
-    def set_registered_model_alias(self, name: str, alias: str, version: int | str) -> None:
-        """Point ``alias`` at ``version``, moving it if it pointed elsewhere."""
+    def set_registered_model_alias(
+        self,
+        name: str,
+        alias: str,
+        version: int | str,
+        expected_version: int | str | None = None,
+    ) -> None:
+        """Point ``alias`` at ``version``, moving it if it pointed elsewhere.
+
+        ``expected_version`` (see :func:`~pyfunc_ops.tracking.registry.
+        validate_expected_version`) is checked by reading the alias, comparing, then
+        writing: MLflow's REST API has no conditional alias update, so this is **not
+        atomic**. It catches a promotion that moved the alias any time before this call
+        read it, not one that lands between the read and the write (a window of one
+        request); serialize promotions (e.g. ``max_active_runs=1``) where that matters.
+        """
         alias = validate_alias(alias, name)
         number = validate_version(version, name)
+        expected = validate_expected_version(expected_version, name, alias)
         self.get_model_version(name, number)  # the SQL store's messages for what is missing
+        if expected is not None:
+            try:
+                found: int | None = self.get_model_version_by_alias(name, alias).version
+            except ResourceNotFoundError:
+                found = None
+            if not check_alias_expectation(name, alias, number, expected, found):
+                return  # it points at ``number`` already
         self._conn.call(
             "POST",
             "/registered-models/alias",
