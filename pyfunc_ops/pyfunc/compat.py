@@ -21,6 +21,8 @@ from ``sys.modules`` afterwards so that later code never mistakes them for MLflo
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import importlib
 import importlib.abc
 import importlib.machinery
@@ -35,7 +37,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import IO, Any
 
-from pyfunc_ops.errors import LoaderError, PyfuncOpsError
+from pyfunc_ops.errors import InvalidParameterError, LoaderError, PyfuncOpsError
 from pyfunc_ops.pyfunc.type_hints import PICKLE_NAMES
 
 # MLflow loader module -> the module of ours that reads the same files.
@@ -60,15 +62,14 @@ CLASS_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     **PICKLE_NAMES,
 }
 _CODE = "pyfunc_ops.pyfunc.python_model"
-_HINTS = "pyfunc_ops.pyfunc.type_hints"
 # While a models-from-code file runs: set_model, and a PythonModel that wraps a
 # type-hinted predict as MLflow's does.
 CODE_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     **CLASS_ALIASES,
-    ("mlflow.pyfunc", "PythonModel"): (_HINTS, "CodePythonModel"),
-    ("mlflow.pyfunc.model", "PythonModel"): (_HINTS, "CodePythonModel"),
-    ("mlflow.models", "set_model"): (_CODE, "set_model"),
-    ("mlflow.models.model", "set_model"): (_CODE, "set_model"),
+    ("mlflow.pyfunc", "PythonModel"): (_CODE, "CodePythonModel"),
+    ("mlflow.pyfunc.model", "PythonModel"): (_CODE, "CodePythonModel"),
+    ("mlflow.models", "set_model"): (_COMPAT, "set_model"),
+    ("mlflow.models.model", "set_model"): (_COMPAT, "set_model"),
 }
 
 
@@ -250,6 +251,50 @@ def load_pickle(fh: IO[bytes]) -> Any:
 
 
 # -- models from code ---------------------------------------------------------------------
+class _Registration:
+    """Where :func:`set_model` puts the model while a models-from-code file runs."""
+
+    def __init__(self) -> None:
+        self.model: Any = None
+
+
+_REGISTRATION: contextvars.ContextVar[_Registration | None] = contextvars.ContextVar(
+    "pyfunc_ops_set_model", default=None
+)
+_LAST_SET: list[Any] = [None]  # set_model called outside a load (the file run as a script)
+
+
+def set_model(model: Any) -> None:
+    """Register the model a models-from-code file defines (``mlflow.models.set_model``).
+
+    The file saved with ``save_model(path, python_model="model.py")`` ends with
+    ``set_model(MyModel())``; loading the model runs the file and takes what it
+    registered. ``model`` is a ``PythonModel`` instance or a callable
+    ``predict(model_input)``.
+    """
+    if isinstance(model, str) or not (hasattr(model, "predict") or callable(model)):
+        raise InvalidParameterError(
+            f"set_model: expected a PythonModel instance or a callable predict function, got "
+            f"{type(model).__name__} {model!r}."
+        )
+    slot = _REGISTRATION.get()
+    if slot is not None:
+        slot.model = model
+    else:
+        _LAST_SET[0] = model
+
+
+@contextlib.contextmanager
+def registering() -> Iterator[_Registration]:
+    """A fresh :func:`set_model` slot for the block (one models-from-code file run)."""
+    slot = _Registration()
+    token = _REGISTRATION.set(slot)
+    try:
+        yield slot
+    finally:
+        _REGISTRATION.reset(token)
+
+
 def run_model_code(path: str | os.PathLike[str]) -> Any:
     """Execute a models-from-code file and return the model it registered with
     ``set_model`` (ours, or MLflow's ``mlflow.models.set_model`` served by a stand-in).
@@ -259,8 +304,6 @@ def run_model_code(path: str | os.PathLike[str]) -> Any:
     ``PythonModel`` and ``PythonModelContext`` only. A real MLflow is never shadowed: the
     file then uses it, and the model it registered there is taken.
     """
-    from pyfunc_ops.pyfunc.python_model import registering
-
     file = os.fspath(path)
     name = f"_pyfunc_ops_model_code_{uuid.uuid4().hex}"
     spec = importlib.util.spec_from_file_location(name, file)

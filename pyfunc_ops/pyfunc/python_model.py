@@ -10,16 +10,14 @@ Saved models name :mod:`pyfunc_ops.pyfunc.model` as their ``loader_module``
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.core.paths import confine
-from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
+from pyfunc_ops.errors import ModelFormatError
 from pyfunc_ops.models.model import PYFUNC_FLAVOR
+from pyfunc_ops.pyfunc.type_hints import TypedPythonModel
 
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
@@ -63,48 +61,9 @@ class PythonModel:
         )
 
 
-class _Registration:
-    """Where :func:`set_model` puts the model while a models-from-code file runs."""
-
-    def __init__(self) -> None:
-        self.model: Any = None
-
-
-_REGISTRATION: contextvars.ContextVar[_Registration | None] = contextvars.ContextVar(
-    "pyfunc_ops_set_model", default=None
-)
-_LAST_SET: list[Any] = [None]  # set_model called outside a load (the file run as a script)
-
-
-def set_model(model: Any) -> None:
-    """Register the model a models-from-code file defines (``mlflow.models.set_model``).
-
-    The file saved with ``save_model(path, python_model="model.py")`` ends with
-    ``set_model(MyModel())``; loading the model runs the file and takes what it
-    registered. ``model`` is a ``PythonModel`` instance or a callable
-    ``predict(model_input)``.
-    """
-    if isinstance(model, str) or not (isinstance(model, PythonModel) or callable(model)):
-        raise InvalidParameterError(
-            f"set_model: expected a PythonModel instance or a callable predict function, got "
-            f"{type(model).__name__} {model!r}."
-        )
-    slot = _REGISTRATION.get()
-    if slot is not None:
-        slot.model = model
-    else:
-        _LAST_SET[0] = model
-
-
-@contextlib.contextmanager
-def registering() -> Iterator[_Registration]:
-    """A fresh :func:`set_model` slot for the block (one models-from-code file run)."""
-    slot = _Registration()
-    token = _REGISTRATION.set(slot)
-    try:
-        yield slot
-    finally:
-        _REGISTRATION.reset(token)
+class CodePythonModel(TypedPythonModel, PythonModel):
+    """``mlflow.pyfunc.PythonModel`` as a models-from-code file sees it without MLflow: a
+    subclass's type-hinted ``predict`` is wrapped as MLflow 3 wraps it."""
 
 
 class _FunctionModel:
@@ -235,8 +194,8 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _Pyth
 __all__ = [
     "ARTIFACTS_DIR",
     "PYTHON_MODEL_FILE",
+    "CodePythonModel",
     "PythonModel",
     "PythonModelContext",
     "model_code_file",
-    "set_model",
 ]

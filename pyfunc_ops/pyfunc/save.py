@@ -211,8 +211,9 @@ def save_model(
     code_file = _model_code_file(python_model)
     if python_model is not None and code_file is None and not isinstance(python_model, PythonModel):
         raise InvalidParameterError(
-            f"save_model: python_model must be an instance of a PythonModel subclass or the "
-            f"path of a models-from-code .py file, got {type(python_model).__name__}. Subclass "
+            f"save_model: python_model must be an instance of a PythonModel subclass, got "
+            f"{type(python_model).__name__}, or the path of a models-from-code .py file. "
+            "Subclass "
             "pyfunc_ops.pyfunc.PythonModel and pass an instance, or pass 'model.py'."
         )
     if "model_config" in flavor_kwargs:

@@ -25,7 +25,6 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from pyfunc_ops.errors import LoaderError, SchemaEnforcementError
-from pyfunc_ops.pyfunc.python_model import PythonModel
 
 _SCALARS: tuple[type, ...] = (int, str, bool, float, bytes, datetime.datetime)
 _UNIONS = (typing.Union, types.UnionType)
@@ -210,20 +209,23 @@ def validate_model_input(
 
 
 def wrap_predict(func: Callable[..., Any]) -> Callable[..., Any]:
-    """``func`` validating its input against its type hint first (MLflow's wrapper)."""
-    hint = input_hint(func)
-    if hint is None or (isinstance(hint, type) and hint in _no_validation_types()):
-        validated = None
-    else:
-        validated = hint
+    """``func`` validating its input against its type hint first (MLflow's wrapper).
+
+    The hint is resolved at the first call, not when the class is defined: a file may
+    import the names its annotations use after the class (``"pd.DataFrame"``)."""
     params = list(inspect.signature(func).parameters)
     index = 1 + (len(params) > 1 and params[1] == "context")
     name = params[index] if len(params) > index else "model_input"
+    resolved: list[Any] = []
 
     @functools.wraps(func)
     def predict(*args: Any, **kwargs: Any) -> Any:
-        if validated is not None:
-            args, kwargs = validate_model_input(args, kwargs, index, validated, name)
+        if not resolved:
+            hint = input_hint(func)
+            no_check = hint is None or (isinstance(hint, type) and hint in _no_validation_types())
+            resolved.append(None if no_check else hint)
+        if resolved[0] is not None:
+            args, kwargs = validate_model_input(args, kwargs, index, resolved[0], name)
         return func(*args, **kwargs)
 
     predict._is_pyfunc = True  # type: ignore[attr-defined]
@@ -264,7 +266,3 @@ class TypedPythonModel:
         predict = cls.__dict__.get("predict")
         if callable(predict) and not getattr(predict, "_is_pyfunc", False):
             cls.predict = wrap_predict(predict)  # type: ignore[attr-defined]
-
-
-class CodePythonModel(TypedPythonModel, PythonModel):
-    """``mlflow.pyfunc.PythonModel`` as a models-from-code file sees it without MLflow."""
