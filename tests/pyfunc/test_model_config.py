@@ -66,9 +66,7 @@ def test_no_saved_config_accepts_no_override(
 def test_a_yaml_or_json_file_path(tmp_path: Path, suffix: str) -> None:
     path = _model(tmp_path, {"temperature": 0.1, "top_k": 5})
     file = tmp_path / f"override{suffix}"
-    file.write_text(
-        json.dumps({"top_k": 7}) if suffix == ".json" else "top_k: 7\nextra: true\n"
-    )
+    file.write_text(json.dumps({"top_k": 7}) if suffix == ".json" else "top_k: 7\nextra: true\n")
     assert _seen(path, str(file)) == {"temperature": 0.1, "top_k": 7}
     assert _seen(path, file) == {"temperature": 0.1, "top_k": 7}  # a Path works too
 
