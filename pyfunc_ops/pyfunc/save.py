@@ -222,8 +222,7 @@ def save_model(
         config = read_model_config(flavor_kwargs.pop("model_config"))
         if config:
             flavor_kwargs["config"] = config
-    if code_file is not None:
-        _check_model_code(code_file)
+
     if data_path is not None and not Path(data_path).exists():
         raise InvalidParameterError(f"save_model: data_path {str(data_path)!r} does not exist.")
 
@@ -231,7 +230,7 @@ def save_model(
         params: dict[str, Any] = dict(flavor_kwargs)
         data = None
         if code_file is not None:
-            copy_into(code_file, staged.path)
+            _check_model_code(copy_into(code_file, staged.path), staged)
             params["model_code_path"] = code_file.name
             params.update(_save_artifacts(staged.path, artifacts or {}))
             module = PYTHON_MODEL_LOADER
@@ -281,11 +280,19 @@ def _model_code_file(python_model: object) -> Path | None:
     return file
 
 
-def _check_model_code(file: Path) -> None:
-    """Run the file once, as MLflow does when saving: it must register a model."""
-    from pyfunc_ops.pyfunc.compat import run_model_code
+def _check_model_code(file: Path, staged: StagedModel) -> None:
+    """Run the file once, as MLflow does when saving: it must register a model. It runs
+    from the staged model, with the model's ``code/`` importable as at load time."""
+    import contextlib
 
-    run_model_code(file)
+    from pyfunc_ops.pyfunc.compat import run_model_code
+    from pyfunc_ops.pyfunc.isolation import CodeScope
+    from pyfunc_ops.pyfunc.load import code_roots
+
+    roots = code_roots(staged.path, {"code": staged.code})
+    scope = CodeScope(roots, str(file)) if roots else None
+    with scope.loading() if scope is not None else contextlib.nullcontext():
+        run_model_code(file)
 
 
 def _save_python_model(

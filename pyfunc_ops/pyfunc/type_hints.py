@@ -85,8 +85,28 @@ def unsupported_part(hint: Any) -> Any | None:
     return hint
 
 
+def _recorded_hint(func: Callable[..., Any]) -> Any:
+    """The hint an MLflow-pickled wrapper recorded when the class was defined (its
+    ``FuncInfo`` closure cell), or ``inspect.Parameter.empty``.
+
+    Preferred over the annotations: a class pickled by value keeps only the globals its
+    code uses, so string annotations (``from __future__ import annotations``) may no
+    longer resolve after unpickling, while the recorded hint is already an object."""
+    for cell in getattr(getattr(func, "__func__", func), "__closure__", None) or ():
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, FuncInfo):
+            return value.input_type_hint
+    return inspect.Parameter.empty
+
+
 def input_hint(func: Callable[..., Any]) -> Any:
     """The type hint of ``predict``'s model input (after ``context`` if it takes one)."""
+    recorded = _recorded_hint(func)
+    if recorded is not inspect.Parameter.empty:
+        return recorded
     func = inspect.unwrap(func)
     params = [p for p in inspect.signature(func).parameters.values() if p.name != "self"]
     if params and params[0].name == "context":

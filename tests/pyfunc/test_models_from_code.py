@@ -276,3 +276,18 @@ def test_an_unsupported_hint_is_refused_at_load(tmp_path: Path) -> None:
     save_model(path, python_model=_write(tmp_path, source))
     with pytest.raises(LoaderError, match=r"input type hint .*Request.*not a plain Python"):
         load_model(path)
+
+
+def test_the_code_file_imports_its_code_path_modules(tmp_path: Path) -> None:
+    helper = _write(tmp_path, "WORD = 'from-code-path'\n", "fc_helper.py")
+    source = """
+    import fc_helper
+    from pyfunc_ops.pyfunc import set_model
+
+    set_model(lambda model_input: [fc_helper.WORD] * len(model_input))
+    """
+    path = tmp_path / "model"
+    # Not importable from here: the file runs (at save and load) with the model's code/.
+    save_model(path, python_model=_write(tmp_path, source), code_path=[str(helper)])
+    assert load_model(path).predict(pd.DataFrame({"x": [1]})) == ["from-code-path"]
+    assert "fc_helper" not in sys.modules
