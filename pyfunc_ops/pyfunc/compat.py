@@ -17,6 +17,11 @@ pickled function touched. So during unpickling only, and only when MLflow is not
 installed, ``mlflow`` and its submodules import as empty stand-ins that expose exactly the
 mapped names; any other attribute raises an error naming it. The stand-ins are removed
 from ``sys.modules`` afterwards so that later code never mistakes them for MLflow.
+
+Models from code: :func:`run_model_code` executes the model's file with the same kind of
+stand-ins (:data:`CODE_ALIASES`: ``mlflow.models.set_model`` is :func:`set_model`, and
+``mlflow.pyfunc.PythonModel`` wraps a type-hinted ``predict`` as MLflow 3 does), only for
+the duration of that run and never in place of an installed MLflow.
 """
 
 from __future__ import annotations
