@@ -4,6 +4,10 @@
 #   - a virtual environment (.venv) with pyfunc_ops and its dev extras, installed with uv
 #   - a PostgreSQL server on 127.0.0.1 for the shared-deployment registry tests
 #   - a separate virtual environment holding MLflow, for the interoperability tests
+#   - a small pandas-3 virtual environment (uv, cached) that runs the unit tests needing no
+#     Spark, Airflow, MLflow or PostgreSQL a second time: the main .venv stays on pandas 2.x
+#     because PySpark 4.x supports pandas 2.x (see pyproject.toml). It runs after a full run
+#     (no arguments) or when PYFUNC_OPS_TEST_PANDAS3=1; PYFUNC_OPS_TEST_PANDAS3=0 skips it.
 # Extra arguments go to pytest (e.g. `bash scripts/test.sh tests/models -x`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,4 +57,27 @@ if [ "$status" -eq 5 ]; then
   log "pytest collected no tests"
   exit 1
 fi
-exit "$status"
+[ "$status" -eq 0 ] || exit "$status"
+
+pandas3="${PYFUNC_OPS_TEST_PANDAS3:-}"
+if [ -z "$pandas3" ]; then
+  if [ "$#" -eq 0 ]; then pandas3=1; else pandas3=0; fi
+fi
+if [ "$pandas3" = "1" ]; then
+  p3="${PYFUNC_OPS_PANDAS3_VENV:-$HOME/.cache/pyfunc_ops/pandas3-venv}"
+  if [ ! -f "$p3/.pyfunc_ops-ready-v1" ]; then
+    log "creating the pandas-3 venv ($p3)"
+    rm -rf "$p3"
+    uv venv -q --python 3.11 "$p3"
+    uv pip install -q --python "$p3/bin/python" -e ".[s3,postgres]" "pandas>=3,<4" \
+      pytest pytest-timeout "moto[server]>=5"
+    touch "$p3/.pyfunc_ops-ready-v1"
+  fi
+  # pyfunc_ops itself is refreshed every time (cheap); its dependencies stay cached.
+  uv pip install -q --python "$p3/bin/python" --no-deps -e .
+  log "pytest on pandas $("$p3/bin/python" -c 'import pandas; print(pandas.__version__)')"
+  PYSPARK_PYTHON="$p3/bin/python" PYSPARK_DRIVER_PYTHON="$p3/bin/python" \
+    "$p3/bin/python" -m pytest -q -p no:cacheprovider tests/models tests/pyfunc tests/core \
+    -m "not spark and not mlflow and not airflow and not postgres" \
+    --deselect tests/pyfunc/test_one_pass.py::test_the_spark_driver
+fi

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from pyfunc_ops.models.env import get_default_conda_env
+from pyfunc_ops.pyfunc.compat import set_model
 from pyfunc_ops.pyfunc.load import load_model, load_pyfunc
 from pyfunc_ops.pyfunc.log import ModelInfo, log_model
 from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
@@ -26,6 +27,7 @@ __all__ = [
     "load_pyfunc",
     "log_model",
     "save_model",
+    "set_model",
     "spark_udf",
 ]
 

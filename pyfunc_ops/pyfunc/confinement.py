@@ -26,7 +26,7 @@ from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
 __all__ = ["check_model_folder", "named_paths"]
 
 # python_function keys whose value is a path inside the model folder.
-_PYFUNC_PATH_KEYS = ("data", "code", "python_model", "model_path", "model_code_path")
+_PYFUNC_PATH_KEYS = ("data", "code", "python_model", "model_path")
 # Keys of any flavor that name a path (scikit-learn's estimator file, a flavor's code/).
 _FLAVOR_PATH_KEYS = ("pickled_model", "code", "data")
 _EXAMPLE_KEYS = ("artifact_path", "serving_input_path")
@@ -43,6 +43,11 @@ def named_paths(model: Model) -> list[tuple[str, Any]]:
         for key in keys:
             if conf.get(key) is not None:
                 out.append((f"{flavor}.{key}", conf[key]))
+        if flavor == PYFUNC_FLAVOR and isinstance(conf.get("model_code_path"), str):
+            # MLflow records where the file was when saved (often an absolute path on
+            # another machine); the file read is the one of that name at the model root.
+            name = conf["model_code_path"].replace("\\", "/").rsplit("/", 1)[-1]
+            out.append((f"{flavor}.model_code_path", name))
         if isinstance(conf.get("model_config"), str):  # a config file, not inline values
             out.append((f"{flavor}.model_config", conf["model_config"]))
         env = conf.get("env")

@@ -21,6 +21,7 @@ from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.pyfunc.compat import import_loader
 from pyfunc_ops.pyfunc.confinement import check_model_folder
+from pyfunc_ops.pyfunc.isolation import CodeScope, isolate_predict
 from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
 from pyfunc_ops.pyfunc.resolve import resolve_model
 from pyfunc_ops.pyfunc.trust import (
@@ -137,18 +138,19 @@ def _no_bytecode() -> Iterator[None]:
         sys.dont_write_bytecode = previous
 
 
-def add_code_to_sys_path(
+def code_roots(
     model_dir: Path, conf: dict[str, Any], trust: TrustDecision = TRUSTED_LOCAL
-) -> None:
-    """Put the model's ``code`` folder (and its sub-folders, as the format's writers expect)
-    at the front of ``sys.path`` so the loader module and its imports are found.
+) -> list[str]:
+    """The model's ``code`` folder and its sub-folders (the format's writers expect both
+    importable), for the model's private :class:`~pyfunc_ops.pyfunc.isolation.CodeScope`.
 
-    Only for a trusted model: once on ``sys.path``, the folder's modules shadow installed
-    ones for the rest of the process.
+    Only for a trusted model: its modules are imported (run) while it loads. They are
+    never put on ``sys.path``, so they cannot shadow another model's modules or installed
+    ones outside this model's load and predict calls.
     """
     code = conf.get("code")
     if not code:
-        return
+        return []
     trust.require(f"its code folder {code!r} (python_function 'code') would be imported")
     root = confine(model_dir, code, key="python_function.code")
     if not root.is_dir():
@@ -157,12 +159,9 @@ def add_code_to_sys_path(
             f"but {str(root)!r} is not a folder. Restore it, or remove the 'code' key if the "
             "loader module is installed."
         )
-    paths = [str(root)] + sorted(
+    return [str(root)] + sorted(
         str(p) for p in root.iterdir() if p.is_dir() and p.name != "__pycache__"
     )
-    for p in reversed(paths):
-        if p not in sys.path:
-            sys.path.insert(0, p)
 
 
 def _warn_environment(model: Model, model_dir: Path) -> None:
@@ -189,14 +188,69 @@ def _warn_environment(model: Model, model_dir: Path) -> None:
         )
 
 
-def _model_config(conf: dict[str, Any], override: Any) -> dict[str, Any] | None:
-    """The saved ``config`` of the flavor with the load-time ``model_config`` keys on top.
+def read_model_config(value: Any) -> dict[str, Any] | None:
+    """The load-time ``model_config`` as a dict: a dict as given, or the YAML/JSON file a
+    path names (JSON is YAML). ``None`` or empty: nothing to override."""
+    if value is None:
+        return None
+    if isinstance(value, (str, os.PathLike)):
+        import yaml
 
-    MLflow hands its loaders the same merge (and the saved config when nothing is
-    overridden), so a loader module sees the same configuration under both tools.
+        path = Path(value).expanduser().absolute()
+        if not path.is_file():
+            raise InvalidParameterError(
+                f"model_config: {str(path)!r} is not a file. Pass a dict, or the path of an "
+                "existing YAML or JSON file holding a mapping of config keys."
+            )
+        try:
+            value = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as exc:
+            raise InvalidParameterError(
+                f"model_config: {str(path)!r} is not valid YAML or JSON ({exc}). Fix the file "
+                "or pass a dict."
+            ) from exc
+        if value is None:
+            return None
+        where = f"the file {str(path)!r}"
+    else:
+        where = "model_config"
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise InvalidParameterError(
+            f"model_config: {where} must hold a mapping with string keys, found "
+            f"{type(value).__name__} {value!r}. Pass e.g. {{'temperature': 0.2}}."
+        )
+    return value
+
+
+def merged_model_config(conf: dict[str, Any], override: Any) -> dict[str, Any] | None:
+    """The saved ``config`` of the flavor, with the load-time ``model_config`` applied as
+    MLflow 3 applies it, so a loader module sees the same configuration under both tools.
+
+    Only keys the saved config already has are overridden (the saved config declares what
+    the model accepts); other keys are dropped with a warning, and with no saved config at
+    all every override is dropped. Nothing overridden: the saved config as it is.
     """
-    merged = {**(conf.get("config") or {}), **(override or {})}
-    return merged or None
+    saved = conf.get("config") or None
+    overrides = read_model_config(override)
+    if not overrides:
+        return saved
+    if not saved:
+        log.warning(
+            "model_config keys %s were ignored: the model saved no 'config' in its "
+            "python_function flavor, so it accepts none. Save it with config={...} (or "
+            "model_config) naming the keys to override.",
+            sorted(overrides),
+        )
+        return None
+    ignored = sorted(set(overrides) - set(saved))
+    if ignored:
+        log.warning(
+            "model_config keys %s were ignored: they are not keys of the model's saved "
+            "config (which has %s). Save the model with those keys to allow them.",
+            ignored,
+            sorted(saved),
+        )
+    return {**saved, **{k: v for k, v in overrides.items() if k in saved}}
 
 
 def _check_loader_location(module: Any, model_dir: Path, trust: TrustDecision) -> None:
@@ -229,8 +283,10 @@ def load_local(
     conf = model.get_flavor(PYFUNC_FLAVOR)
     if not suppress_warnings:
         _warn_environment(model, model_dir)
-    with _no_bytecode():
-        add_code_to_sys_path(model_dir, conf, trust)
+    config = merged_model_config(conf, model_config)
+    roots = code_roots(model_dir, conf, trust)
+    scope = CodeScope(roots, str(model_dir)) if roots else None
+    with _no_bytecode(), scope.loading() if scope is not None else contextlib.nullcontext():
         loader = import_loader(conf["loader_module"])
         _check_loader_location(loader, model_dir, trust)
         data = conf.get("data")
@@ -240,11 +296,9 @@ def load_local(
         load = loader._load_pyfunc
         takes_config = accepts_parameter(load, "model_config")
         with _loading(model_dir, model, trust, skops_trusted_types):
-            impl = (
-                load(data_path, _model_config(conf, model_config))
-                if takes_config
-                else load(data_path)
-            )
+            impl = load(data_path, config) if takes_config and config else load(data_path)
+    if scope is not None:
+        impl = isolate_predict(impl, scope)
     log.debug("Loaded model %s with %s", model_dir, conf["loader_module"])
     return PyFuncModel(model, impl, model_dir)
 
@@ -267,7 +321,7 @@ def load_decided(
     *,
     env_manager: str = "local",
     suppress_warnings: bool = True,
-    model_config: dict[str, Any] | None = None,
+    model_config: Any = None,
     model: Model | None = None,
     skops_trusted_types: Sequence[str] = (),
     walked: bool = False,
@@ -301,7 +355,7 @@ def load_model(
     model_uri: str | os.PathLike[str] | ModelURI,
     suppress_warnings: bool = True,
     env_manager: str = "local",
-    model_config: dict[str, Any] | None = None,
+    model_config: dict[str, Any] | str | os.PathLike[str] | None = None,
     *,
     trust_remote_code: bool | None = None,
     skops_trusted_types: Sequence[str] | None = None,

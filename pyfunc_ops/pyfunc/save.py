@@ -166,7 +166,7 @@ def save_model(
     code_path: list[str | os.PathLike[str]] | None = None,
     conda_env: dict[str, Any] | str | None = None,
     mlflow_model: Model | None = None,
-    python_model: PythonModel | None = None,
+    python_model: PythonModel | str | os.PathLike[str] | None = None,
     artifacts: dict[str, str] | None = None,
     signature: Any = None,
     input_example: Any = None,
@@ -178,6 +178,12 @@ def save_model(
 
     Workflow 1: ``python_model`` (+ ``artifacts``). Workflow 2: ``loader_module`` (+
     ``data_path``). The two cannot be mixed; ``code_path`` works with both.
+
+    ``python_model`` may be the path of a Python file instead of an instance (*models
+    from code*, what MLflow 3 recommends over pickles): the file is run once now (it must
+    call ``set_model(model)``), copied to the model's root and named by the flavor's
+    ``model_code_path``; loading runs it again. ``model_config`` (a dict, or a YAML/JSON
+    file) is saved as the flavor's ``config``, the keys a load may override.
 
     ``path`` is a local folder (a path or ``file://``). A remote URL (``s3://``,
     ``memory://``, any ``protocol://``) is refused with a pointer to ``log_model``, which
@@ -202,19 +208,34 @@ def save_model(
             "save_model: give python_model=<PythonModel instance> (workflow 1) or "
             "loader_module='pkg.module' with data_path=... (workflow 2)."
         )
-    if python_model is not None and not isinstance(python_model, PythonModel):
+    code_file = _model_code_file(python_model)
+    if python_model is not None and code_file is None and not isinstance(python_model, PythonModel):
         raise InvalidParameterError(
             f"save_model: python_model must be an instance of a PythonModel subclass, got "
-            f"{type(python_model).__name__}. Subclass pyfunc_ops.pyfunc.PythonModel and pass "
-            "an instance."
+            f"{type(python_model).__name__}, or the path of a models-from-code .py file. "
+            "Subclass "
+            "pyfunc_ops.pyfunc.PythonModel and pass an instance, or pass 'model.py'."
         )
+    if "model_config" in flavor_kwargs:
+        from pyfunc_ops.pyfunc.load import read_model_config
+
+        config = read_model_config(flavor_kwargs.pop("model_config"))
+        if config:
+            flavor_kwargs["config"] = config
+
     if data_path is not None and not Path(data_path).exists():
         raise InvalidParameterError(f"save_model: data_path {str(data_path)!r} does not exist.")
 
     def write_pyfunc(staged: StagedModel) -> None:
         params: dict[str, Any] = dict(flavor_kwargs)
         data = None
-        if python_model is not None:
+        if code_file is not None:
+            _check_model_code(copy_into(code_file, staged.path), staged)
+            params["model_code_path"] = code_file.name
+            params.update(_save_artifacts(staged.path, artifacts or {}))
+            module = PYTHON_MODEL_LOADER
+        elif python_model is not None:
+            assert isinstance(python_model, PythonModel)
             params.update(_save_python_model(staged.path, python_model, artifacts or {}))
             module = PYTHON_MODEL_LOADER
         else:
@@ -245,14 +266,40 @@ def save_model(
     )
 
 
+def _model_code_file(python_model: object) -> Path | None:
+    """The models-from-code file ``python_model`` names, or ``None`` for an instance."""
+    if not isinstance(python_model, (str, os.PathLike)):
+        return None
+    file = Path(python_model)
+    if file.suffix != ".py" or not file.is_file():
+        raise InvalidParameterError(
+            f"save_model: python_model {str(python_model)!r} is not an existing .py file. "
+            "Pass the path of the Python file that defines the model and calls "
+            "set_model(model), or a PythonModel instance."
+        )
+    return file
+
+
+def _check_model_code(file: Path, staged: StagedModel) -> None:
+    """Run the file once, as MLflow does when saving: it must register a model. It runs
+    from the staged model, with the model's ``code/`` importable as at load time."""
+    import contextlib
+
+    from pyfunc_ops.pyfunc.compat import run_model_code
+    from pyfunc_ops.pyfunc.isolation import CodeScope
+    from pyfunc_ops.pyfunc.load import code_roots
+
+    roots = code_roots(staged.path, {"code": staged.code})
+    scope = CodeScope(roots, str(file)) if roots else None
+    with scope.loading() if scope is not None else contextlib.nullcontext():
+        run_model_code(file)
+
+
 def _save_python_model(
     model_dir: Path, python_model: PythonModel, artifacts: dict[str, str]
 ) -> dict[str, Any]:
     """Pickle the instance and copy its artifacts; return the flavor keys describing them."""
     import cloudpickle
-
-    from pyfunc_ops.pyfunc.resolve import artifact_name, resolve_uri
-    from pyfunc_ops.storage.transfer import copy_artifact
 
     try:
         with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
@@ -263,6 +310,19 @@ def _save_python_model(
             f"({exc}). Keep only picklable values on the instance; create connections, locks "
             "and open files in load_context instead."
         ) from exc
+    out: dict[str, Any] = {
+        "python_model": PYTHON_MODEL_FILE,
+        "cloudpickle_version": cloudpickle.__version__,
+    }
+    out.update(_save_artifacts(model_dir, artifacts))
+    return out
+
+
+def _save_artifacts(model_dir: Path, artifacts: dict[str, str]) -> dict[str, Any]:
+    """Copy the artifacts into the model; return the flavor's ``artifacts`` key (if any)."""
+    from pyfunc_ops.pyfunc.resolve import artifact_name, resolve_uri
+    from pyfunc_ops.storage.transfer import copy_artifact
+
     recorded: dict[str, dict[str, str]] = {}
     if artifacts:
         if not isinstance(artifacts, dict):
@@ -284,10 +344,4 @@ def _save_python_model(
             slot.mkdir(exist_ok=True)
             copied = copy_artifact(location, slot / artifact_name(location))
             recorded[name] = {"path": copied.relative_to(model_dir).as_posix(), "uri": str(uri)}
-    out: dict[str, Any] = {
-        "python_model": PYTHON_MODEL_FILE,
-        "cloudpickle_version": cloudpickle.__version__,
-    }
-    if recorded:
-        out["artifacts"] = recorded
-    return out
+    return {"artifacts": recorded} if recorded else {}

@@ -144,7 +144,9 @@ def decide_for(
 
 
 # Loader modules whose models are pickles (cloudpickle python_model, pickled estimators).
-_PYTHON_MODEL_LOADERS = frozenset({"pyfunc_ops.pyfunc.model", "mlflow.pyfunc.model"})
+_PYTHON_MODEL_LOADERS = frozenset(
+    {"pyfunc_ops.pyfunc.model", "mlflow.pyfunc.model", "mlflow.pyfunc.loaders.code_model"}
+)
 _SKLEARN_LOADERS = frozenset({"pyfunc_ops.sklearn", "mlflow.sklearn"})
 
 
@@ -159,6 +161,16 @@ def code_reason(flavors: dict[str, dict[str, Any]]) -> str | None:
     if conf.get("code"):
         return f"its code folder {conf['code']!r} (python_function 'code') would be imported"
     loader = conf.get("loader_module")
+    if (
+        loader in _PYTHON_MODEL_LOADERS
+        and conf.get("model_code_path")
+        and not conf.get("python_model")
+    ):
+        # Models from code: loading runs the file, so it is code like a pickle.
+        return (
+            f"its model code file {conf['model_code_path']!r} (python_function "
+            "'model_code_path') would be run"
+        )
     if loader in _PYTHON_MODEL_LOADERS:
         return "its python_model is a cloudpickle file, and unpickling runs code"
     if loader in _SKLEARN_LOADERS:

@@ -20,9 +20,10 @@ import pytest
 
 import pyfunc_ops.pyfunc.model as our_model_module
 import pyfunc_ops.sklearn as our_sklearn
-from pyfunc_ops.errors import LoaderError
+from pyfunc_ops.errors import LoaderError, ModelFormatError
 from pyfunc_ops.pyfunc import load_model
 from pyfunc_ops.pyfunc.compat import TypeHints, import_loader, load_pickle
+from pyfunc_ops.pyfunc.type_hints import FuncInfo, TypeHintError, validate_model_input
 
 
 def _global(module: str, name: str) -> io.BytesIO:
@@ -48,6 +49,10 @@ def _write_mlmodel(model_dir: Path, text: str) -> Path:
         ("mlflow.pyfunc.model", "PythonModelContext", our_model_module.PythonModelContext),
         ("mlflow.pyfunc", "PythonModelContext", our_model_module.PythonModelContext),
         ("mlflow.models.signature", "_TypeHints", TypeHints),
+        # MLflow 3's type-hint wrapper of predict (pyfunc_ops.pyfunc.type_hints).
+        ("mlflow.pyfunc.utils.data_validation", "_validate_model_input", validate_model_input),
+        ("mlflow.pyfunc.utils.data_validation", "FuncInfo", FuncInfo),
+        ("mlflow.exceptions", "MlflowException", TypeHintError),
     ],
 )
 def test_mlflow_base_classes_unpickle_as_ours(module: str, name: str, ours: type) -> None:
@@ -61,7 +66,7 @@ def test_mlflow_base_classes_unpickle_as_ours(module: str, name: str, ours: type
         ("mlflow.tracking", "MlflowClient"),
         ("mlflow", "log_metric"),
         ("mlflow.pyfunc.model", "_PythonModelPyfuncWrapper"),  # beside a mapped name
-        ("mlflow.pyfunc.utils.data_validation", "_validate_model_input"),
+        ("mlflow.pyfunc.utils.data_validation", "_check_func_signature"),  # beside mapped ones
     ],
 )
 def test_any_other_mlflow_global_fails_clearly(module: str, name: str) -> None:
@@ -180,7 +185,9 @@ def test_unimplemented_mlflow_flavor_uses_the_real_module_when_installed(tmp_pat
     assert proc.stdout.split("\n")[:3] == ["mlflow.xgboost", "[10, 20]", "pyfunc_ops.sklearn"]
 
 
-def test_models_from_code_are_refused_clearly(tmp_path: Path) -> None:
+def test_models_from_code_need_their_code_file(tmp_path: Path) -> None:
+    # Models from code load (tests/pyfunc/test_models_from_code.py); without the file the
+    # MLmodel names, the error says which file is missing.
     model_dir = _write_mlmodel(
         tmp_path / "from_code",
         """\
@@ -190,7 +197,7 @@ def test_models_from_code_are_refused_clearly(tmp_path: Path) -> None:
             model_code_path: model.py
         """,
     )
-    with pytest.raises(LoaderError, match=r"saved by MLflow 'from code'.*python_model="):
+    with pytest.raises(ModelFormatError, match=r"'model_code_path' is 'model\.py'.*not a file"):
         load_model(model_dir)
 
 
