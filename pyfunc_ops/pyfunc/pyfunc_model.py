@@ -26,7 +26,11 @@ class PyFuncModel:
         self._predict = model_impl.predict
         self._takes_params = accepts_parameter(self._predict, "params")
         sig = model_meta.signature
-        self._input_schema = sig.inputs if sig is not None else None
+        # A signature MLflow inferred from type hints is not enforced here: the model's
+        # type-hint wrapper validates the input against the hint itself (as MLflow does).
+        # MLflow records that as a top-level MLmodel key, kept in ``extra`` here.
+        hinted = model_meta.extra.get("is_signature_from_type_hint") is True
+        self._input_schema = sig.inputs if sig is not None and not hinted else None
         self._params_schema = sig.params if sig is not None else None
 
     @property
@@ -46,7 +50,8 @@ class PyFuncModel:
         a dict of them) of the declared dtype, shape checked; without a signature the input
         reaches the model untouched. ``params`` are checked against the signature's params
         schema (defaults filled, undeclared keys dropped) and passed only to a ``predict``
-        that accepts them.
+        that accepts them. A signature inferred from the model's type hints leaves the
+        input check to the hint.
         """
         if self._input_schema is not None:
             data = enforce_schema(data, self._input_schema)

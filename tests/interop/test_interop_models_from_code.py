@@ -103,12 +103,6 @@ def test_an_mlflow_pickled_type_hinted_model_loads(written: Written) -> None:
     assert _no_mlflow_loaded()
 
 
-@pytest.mark.xfail(
-    reason="MLflow skips signature enforcement when the MLmodel says "
-    "is_signature_from_type_hint (the hint is validated instead); PyFuncModel.predict "
-    "(pyfunc_model.py, issue 14 point 2) still enforces the inferred map signature",
-    strict=False,
-)
 def test_predict_skips_the_signature_inferred_from_the_hint(written: Written) -> None:
     model = load_model(written.mlflow_models / "pickled_records")
     expected = written.results["pickled_records"]

@@ -121,3 +121,17 @@ def test_dict_and_tensor_examples(tmp_path: Path) -> None:
     save_model(tmp_path / "a", python_model=Echo(), input_example=array)
     back = load_input_example(tmp_path / "a")
     assert back.dtype == np.int32 and back.tolist() == array.tolist()
+
+
+def test_a_signature_from_type_hints_leaves_the_check_to_the_hint(tmp_path: Path) -> None:
+    """MLflow marks a signature it inferred from a PythonModel's hints with a top-level
+    ``is_signature_from_type_hint``; then predict does not enforce it (the hint does)."""
+    signature = infer_signature(pd.DataFrame({"a": [1.0]}))
+    path = tmp_path / "m"
+    save_model(path, python_model=Echo(), signature=signature)
+    mlmodel = path / "MLmodel"
+    mlmodel.write_text(mlmodel.read_text() + "is_signature_from_type_hint: true\n")
+    records = [{"text": "x"}]
+    assert load_model(path).predict(records)["input"] == records
+    with pytest.raises(SchemaEnforcementError, match="'a'"):
+        echo(tmp_path / "enforced", signature=signature).predict(pd.DataFrame({"b": [1]}))
