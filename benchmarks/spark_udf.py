@@ -1,7 +1,11 @@
 """Benchmark: pyfunc_ops ``spark_udf`` vs a plain pandas UDF vs MLflow's ``spark_udf``.
 
-All three score the same fitted scikit-learn model (HistGradientBoostingRegressor, 8
-float columns) on the same rows (default 2,000,000 in 64 partitions) on ``local[2]``:
+All three score the same fitted scikit-learn model on the same rows (default 2,000,000 in
+64 partitions, 8 float columns) on ``local[2]``. Two models: ``--model linear``, a
+LinearRegression whose predict costs almost nothing, so the per-batch overhead of the UDF
+(frame building, enforcement, result conversion) is what is measured (targets: at most
+1.05x the plain UDF and 0.70x MLflow's); ``--model hgb``, a HistGradientBoostingRegressor
+whose predict cost dominates.
 
 * ``ours``   - ``pyfunc_ops.pyfunc.spark_udf`` on the model saved by pyfunc_ops;
 * ``plain``  - a hand-written iterator pandas UDF calling ``estimator.predict`` directly
@@ -16,9 +20,10 @@ partition count and caches them, so timed runs measure scoring only. A run is
 one thread per worker for every variant so the two Python workers do not oversubscribe
 the two cores.
 
-    .venv/bin/python benchmarks/spark_udf.py [--rows N] [--partitions P] [--runs R]
+    .venv/bin/python benchmarks/spark_udf.py [--model linear|hgb] [--rows N] [--runs R]
 
-Prints a table and writes it as JSON to benchmarks/results/spark_udf.json.
+Prints a table and writes it as JSON to benchmarks/results/spark_udf[_linear].json.
+``run(quick)`` runs both models and returns the rows of the suite's table (``run.py``).
 """
 
 from __future__ import annotations
@@ -59,27 +64,50 @@ def _load() -> str:
         return "n/a"
 
 
-def make_data(work: Path, rows: int) -> tuple[Path, Path, Path]:
-    """Write the rows (Parquet), a fitting sample and the fitted estimator (pickle)."""
+MODELS = {
+    "linear": "LinearRegression, 8 float columns",
+    "hgb": "HistGradientBoostingRegressor(max_iter=50), 8 float columns",
+}
+TARGETS = {"linear": "<= 1.05x plain, <= 0.70x MLflow", "hgb": "<= 1.05x plain"}
+
+
+def fit_estimator(model: str, train: Any, target: Any) -> Any:
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.linear_model import LinearRegression
+
+    if model == "linear":
+        return LinearRegression().fit(train, target)
+    return HistGradientBoostingRegressor(max_iter=50, random_state=0).fit(train, target)
+
+
+def write_rows(data: Path, rows: int, seed: int = 0) -> None:
+    """``rows`` rows of the 8 features as Parquet files in the folder ``data``."""
     import numpy as np
-    import pandas as pd
     import pyarrow as pa
     import pyarrow.parquet as pq
-    from sklearn.ensemble import HistGradientBoostingRegressor
 
-    rng = np.random.default_rng(0)
-    data = work / "rows.parquet"
+    rng = np.random.default_rng(seed)
     data.mkdir()
     chunk = 250_000
     for i, start in enumerate(range(0, rows, chunk)):
         n = min(chunk, rows - start)
         table = pa.table({name: rng.random(n) for name in FEATURES})
         pq.write_table(table, data / f"part-{i:05d}.parquet")
+
+
+def make_data(work: Path, rows: int, model: str = "hgb") -> tuple[Path, Path, Path]:
+    """Write the rows (Parquet), a fitting sample and the fitted estimator (pickle)."""
+    import numpy as np
+    import pandas as pd
+
+    data = work / "rows.parquet"
+    write_rows(data, rows)
+    rng = np.random.default_rng(1)
     train = pd.DataFrame({name: rng.random(20_000) for name in FEATURES})
     target = (
         train.to_numpy() @ np.arange(1, 9) + np.sin(train["x0"] * 6) + rng.normal(0, 0.1, 20_000)
     )
-    estimator = HistGradientBoostingRegressor(max_iter=50, random_state=0).fit(train, target)
+    estimator = fit_estimator(model, train, target)
     sample = work / "sample.parquet"
     train.head(100).to_parquet(sample)
     est_path = work / "estimator.pkl"
@@ -199,7 +227,9 @@ def run_mlflow(
     return result
 
 
-def bench_arguments(doc: str, rows: int, partitions: int, out_name: str) -> argparse.Namespace:
+def bench_arguments(
+    doc: str, rows: int, partitions: int, out_name: str, *, model_choice: bool = False
+) -> argparse.Namespace:
     """The command line shared by the Spark benchmarks."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=rows)
@@ -207,6 +237,8 @@ def bench_arguments(doc: str, rows: int, partitions: int, out_name: str) -> argp
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--skip-mlflow", action="store_true")
+    if model_choice:
+        parser.add_argument("--model", choices=sorted(MODELS), default="hgb")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / out_name)
     return parser.parse_args()
 
@@ -258,13 +290,16 @@ def report(
     print(f"written {args.out}")
 
 
-def main() -> None:
-    args = bench_arguments(__doc__ or "", 2_000_000, 64, "spark_udf.json")
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Run the three variants on ``args.model``; the medians, ratios and raw figures."""
     load_before = prepare_process()
     with tempfile.TemporaryDirectory(prefix="bench_spark_udf_") as tmp:
         work = Path(tmp)
-        data, sample, est_path = make_data(work, args.rows)
-        print(f"{args.rows:,} rows, {args.partitions} partitions, local[2]; load {load_before}")
+        data, sample, est_path = make_data(work, args.rows, args.model)
+        print(
+            f"{args.model}: {args.rows:,} rows, {args.partitions} partitions, local[2]; "
+            f"load {load_before}"
+        )
         ours = run_ours_and_plain(args, work, data, sample, est_path)
         mlflow = None if args.skip_mlflow else run_mlflow(args, work, data, sample, est_path)
     runs = dict(ours["times"])
@@ -276,11 +311,46 @@ def main() -> None:
     ratios = {"ours/plain": medians["ours"] / medians["plain"]}
     if "mlflow" in medians:
         ratios["ours/mlflow"] = medians["ours"] / medians["mlflow"]
-    result = {
-        "model": "HistGradientBoostingRegressor(max_iter=50), 8 float columns",
-        "prediction_sums": totals,
-    }
+    result = {"model": MODELS[args.model], "prediction_sums": totals}
     report(args, runs, ratios, result, load_before, mlflow["mlflow"] if mlflow else None)
+    return {"medians": medians, "ratios": ratios}
+
+
+def run(quick: bool) -> list[dict[str, Any]]:
+    """Both models at the issue's size (``quick``: a small smoke size, one timed run); one
+    row per model for the suite's table: seconds of ours, the plain UDF (the floor) and
+    MLflow's ``spark_udf``, and the target."""
+    rows, partitions, runs = (100_000, 8, 1) if quick else (2_000_000, 64, 5)
+    out = []
+    for model in ("linear", "hgb"):
+        suffix = "" if model == "hgb" else f"_{model}"
+        args = argparse.Namespace(
+            rows=rows,
+            partitions=partitions,
+            runs=runs,
+            warmup=1,
+            skip_mlflow=False,
+            model=model,
+            out=ROOT / "benchmarks" / "results" / f"spark_udf{suffix}.json",
+        )
+        medians = measure(args)["medians"]
+        out.append(
+            {
+                "name": f"spark_udf, {MODELS[model]}, {rows:,} rows",
+                "ours_s": medians["ours"],
+                "floor_s": medians["plain"],
+                "mlflow_s": medians.get("mlflow"),
+                "target": TARGETS[model],
+            }
+        )
+    return out
+
+
+def main() -> None:
+    args = bench_arguments(__doc__ or "", 2_000_000, 64, "spark_udf.json", model_choice=True)
+    if args.model != "hgb" and args.out.name == "spark_udf.json":
+        args.out = args.out.with_name(f"spark_udf_{args.model}.json")
+    measure(args)
 
 
 if __name__ == "__main__":

@@ -51,8 +51,8 @@ class ScoreSparkRequest:
     (default: the signature's). The output has ``keep_columns`` of the input (default all)
     and ``prediction_column``; ``mode`` is the Spark write mode. ``master``, ``conf`` and
     ``app_name`` apply only when the job starts the session itself (no active one).
-    ``trust_remote_code`` (``None``: the settings decide) and ``skops_trusted_types`` are
-    passed to ``spark_udf``.
+    ``trust_remote_code`` (``None``: the settings decide), ``skops_trusted_types`` and
+    ``params`` (passed to every ``predict`` call) are passed to ``spark_udf``.
     """
 
     model_uri: str
@@ -71,6 +71,7 @@ class ScoreSparkRequest:
     app_name: str | None = None
     trust_remote_code: bool | None = None
     skops_trusted_types: Sequence[str] | None = None
+    params: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         from pyfunc_ops.pyfunc.trust import check_trust_parameter
@@ -184,6 +185,15 @@ def _read_input(spark: Any, request: ScoreSparkRequest) -> Any:
 
 
 def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
+    """Score and write in one Spark job; the row counts come from that job.
+
+    Both counts are observed metrics (``DataFrame.observe``) of the write's own plan: Spark
+    aggregates them from the tasks that succeeded while the data streams through, so
+    there is no ``count()`` of the input and no read-back of the output.
+    """
+    from pyspark.sql import Observation
+    from pyspark.sql import functions as F
+
     from pyfunc_ops.pyfunc.spark import spark_udf
 
     frame = _read_input(spark, request)
@@ -201,17 +211,19 @@ def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
         env_manager=request.env_manager,
         trust_remote_code=request.trust_remote_code,
         skops_trusted_types=request.skops_trusted_types,
+        params=request.params,
     )
     prediction = udf(*request.columns) if request.columns else udf()
-    scored = frame.select(*kept, prediction.alias(prediction_column))
-    rows_in = frame.count()
+    read, written = Observation("pyfunc_ops_rows_in"), Observation("pyfunc_ops_rows_out")
+    observed = frame.observe(read, F.count(F.lit(1)).alias("rows"))
+    scored = observed.select(*kept, prediction.alias(prediction_column))
+    scored = scored.observe(written, F.count(F.lit(1)).alias("rows"))
     writer = scored.write.mode(request.mode)
     if request.output_path:
         writer.parquet(request.output_path)
-        rows_out = spark.read.parquet(request.output_path).count()
     else:
         writer.saveAsTable(request.output_table)
-        rows_out = spark.table(request.output_table).count()
+    rows_in, rows_out = int(read.get["rows"]), int(written.get["rows"])
     source = str(request.input_path or request.input_table)
     target = str(request.output_path or request.output_table)
     logger.info("Spark scored %d rows of %s into %s", rows_out, source, target)

@@ -10,12 +10,20 @@ Scoring cost is dominated by what happens per Arrow batch, so the work is split:
   tasks (``spark.python.worker.reuse``, on by default), so later tasks find the model
   already loaded; a shipped archive is unpacked once per executor under a file lock;
 * per batch, only the input frame is built, the model predicts and the predictions are
-  fitted to ``result_type`` (see :mod:`pyfunc_ops.pyfunc.spark_result`).
+  fitted to ``result_type`` (see :mod:`pyfunc_ops.pyfunc.spark_result`). Numeric columns
+  go from Arrow to the model untouched; only object columns are looked at, to turn Spark's
+  arrays (numpy arrays) and structs (DataFrames, or dicts when nested) into the lists and
+  dicts a pyfunc model gets elsewhere, as MLflow's ``spark_udf`` does.
+
+The UDF is an iterator-of-batches pandas UDF (``SCALAR_ITER``), so the model lookup and
+the per-partition decisions (how to name the columns, which converter fits the result)
+happen once per task, not once per batch.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import hashlib
 import logging
 import os
@@ -24,7 +32,7 @@ import tempfile
 import threading
 import uuid
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +74,7 @@ class _ModelSource:
     # environment (nor from the local folder they unpacked the archive into).
     trust: TrustDecision
     skops_trusted_types: tuple[str, ...] = ()  # the caller's, as for load_model
+    params: dict[str, Any] | None = None  # passed to every predict call
 
 
 def spark_udf(
@@ -77,12 +86,16 @@ def spark_udf(
     ship_model: bool | None = None,
     trust_remote_code: bool | None = None,
     skops_trusted_types: Sequence[str] | None = None,
+    params: Mapping[str, Any] | None = None,
 ) -> ModelUDF:
     """A Spark pandas UDF (iterator of batches) scoring with the pyfunc model at ``model_uri``.
 
     ``result_type`` is a DDL string or pyspark ``DataType``: ``int``, ``long``, ``float``,
-    ``double``, ``string`` (the leftmost prediction column that fits) or an ``array<...>``
-    of one of them (every column that fits). ``env_manager`` ("local", "virtualenv"/"uv",
+    ``double``, ``string`` (the leftmost prediction column that fits), an ``array<...>``
+    of one of them (every column that fits) or a ``struct<name:type,...>`` of those (one
+    prediction column per field, by name when the model returns a DataFrame).
+    ``params`` are passed to every ``predict(frame, params=params)`` call (they are
+    pickled into the UDF). ``env_manager`` ("local", "virtualenv"/"uv",
     "conda") is passed to ``load_model`` in each worker.
 
     The model is read in place when Spark runs locally (master ``local...``) and the URI
@@ -114,6 +127,11 @@ def spark_udf(
         )
     check_trust_parameter(trust_remote_code)
     skops_types = check_skops_types(skops_trusted_types)
+    if params is not None and not isinstance(params, Mapping):
+        raise InvalidParameterError(
+            f"spark_udf: params must be a mapping of parameter names to values (or None); "
+            f"got a {type(params).__name__}. Pass params={{'name': value}}."
+        )
     parsed = parse_model_uri(model_uri)  # once: the lookup below gets the parsed form
     resolved = resolve_model(parsed)
     trust = decide_for(resolved, trust_remote_code, str(model_uri))
@@ -132,7 +150,18 @@ def spark_udf(
     else:
         folder = str(model_dir)
         key = ("folder", folder, fingerprint, manager, trust.as_flag(), *skops_types)
-    source = _ModelSource(key, folder, archive, manager, names, required, spec, trust, skops_types)
+    source = _ModelSource(
+        key,
+        folder,
+        archive,
+        manager,
+        names,
+        required,
+        spec,
+        trust,
+        skops_types,
+        dict(params) if params is not None else None,
+    )
     log.info(
         "spark_udf for %s: %s, result_type %s",
         model_uri,
@@ -268,9 +297,10 @@ def _pandas_udf(source: _ModelSource) -> Any:
 
     # pyspark picks the UDF kind (iterator of batches in and out) from the annotations; set
     # them as real objects, since this module's postponed (string) annotations would be
-    # evaluated where pandas is not imported.
+    # evaluated where pandas is not imported. A struct result is a DataFrame per batch.
     batch_iterator = typing.Iterator[pd.Series]
-    predict.__annotations__ = {"batches": batch_iterator, "return": batch_iterator}
+    output = typing.Iterator[pd.DataFrame] if source.result.kind == "struct" else batch_iterator
+    predict.__annotations__ = {"batches": batch_iterator, "return": output}
     udf: Any = pandas_udf
     return udf(predict, returnType=source.result.spark_type())
 
@@ -278,9 +308,11 @@ def _pandas_udf(source: _ModelSource) -> Any:
 # --------------------------------------------------------------------------- worker side
 
 
-def _score(source: _ModelSource, batches: Iterator[Any]) -> Iterator[pd.Series]:
+def _score(source: _ModelSource, batches: Iterator[Any]) -> Iterator[Any]:
     """The UDF body: one cached model, then per batch frame -> predict -> convert."""
     predict = _model(source).predict
+    if source.params is not None:
+        predict = functools.partial(predict, params=source.params)
     convert = make_converter(source.result)
     to_frame = None
     for batch in batches:
@@ -348,11 +380,12 @@ def _frame_builder(first: Any, source: _ModelSource) -> Any:
     Decided once per partition from the first batch's shape: a DataFrame (one struct
     argument) passes through with its field names; one Series or a tuple of Series
     (positional arguments) is named by the signature's input names, or 0, 1, ...
+    A DataFrame among several arguments is a struct column: it becomes a column of dicts.
     """
     import pandas as pd
 
     if isinstance(first, pd.DataFrame):
-        return lambda batch: batch
+        return _plain_frame
     count = 1 if isinstance(first, pd.Series) else len(first)
     if source.input_names:
         _check_count(count, source.input_names, source.required)
@@ -361,9 +394,57 @@ def _frame_builder(first: Any, source: _ModelSource) -> Any:
         names = list(range(count))
     if isinstance(first, pd.Series):
         name = names[0]
-        return lambda batch: batch.to_frame(name)
+        return lambda batch: _plain_values(batch).to_frame(name)
 
-    def build(batch: tuple[pd.Series, ...]) -> pd.DataFrame:
-        return pd.DataFrame(dict(zip(names, batch, strict=True)), copy=False)
+    def build(batch: tuple[Any, ...]) -> pd.DataFrame:
+        columns = {n: _plain_column(c) for n, c in zip(names, batch, strict=True)}
+        return pd.DataFrame(columns, copy=False)
 
     return build
+
+
+def _plain_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A struct argument's fields as the model's columns, nested values made plain."""
+    converted = {name: _plain_values(frame[name]) for name in frame.columns}
+    if all(converted[name] is frame[name] for name in frame.columns):
+        return frame
+    import pandas as pd
+
+    return pd.DataFrame(converted, copy=False)
+
+
+def _plain_column(column: Any) -> Any:
+    """One positional argument: a struct (a DataFrame) becomes a Series of dicts."""
+    import pandas as pd
+
+    if isinstance(column, pd.DataFrame):
+        records = _plain_frame(column).to_dict(orient="records")
+        return pd.Series(records, index=column.index, dtype=object)
+    return _plain_values(column)
+
+
+def _plain_values(series: pd.Series) -> pd.Series:
+    """``series`` with Spark's arrays (numpy arrays) as lists and nested structs as plain
+    dicts; numeric and string columns are returned as they are, unexamined."""
+    if series.dtype != object:
+        return series
+    index = series.first_valid_index()
+    if index is None:
+        return series
+    import numpy as np
+
+    if not isinstance(series.loc[index], np.ndarray | dict):
+        return series
+    return series.map(_to_python, na_action="ignore")
+
+
+def _to_python(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        if value.dtype != object:
+            return value.tolist()
+        return [_to_python(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_python(v) for k, v in value.items()}
+    return value

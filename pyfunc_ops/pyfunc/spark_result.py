@@ -2,7 +2,11 @@
 
 The format's reference fixes the semantics: a scalar type takes the *leftmost* prediction
 column that fits it, an array type takes *every* column that fits, string types turn
-values into text. Parsing happens once on the driver (so a bad type fails before any job
+values into text. A struct type (``struct<a:double,b:string>`` or a ``StructType`` of
+those element types) takes one prediction column per field: by name from a DataFrame
+(MLflow's rule), by position from a 2-D array, each fitted to its field's type.
+
+Parsing happens once on the driver (so a bad type fails before any job
 runs); conversion runs once per Arrow batch inside the workers and therefore stays
 vectorized: dtype checks, a min/max range check and one ``astype`` per selected column.
 """
@@ -38,7 +42,8 @@ _SPARK_CLASSES = {
 }
 ACCEPTED = (
     "'int', 'long', 'float', 'double', 'string', 'array<int>', 'array<long>', "
-    "'array<float>', 'array<double>', 'array<string>' (or the matching pyspark DataType)"
+    "'array<float>', 'array<double>', 'array<string>', 'struct<name:type,...>' of those "
+    "(or the matching pyspark DataType)"
 )
 _INT32 = (-(2**31), 2**31 - 1)
 _INT64 = (-(2**63), 2**63 - 1)
@@ -47,19 +52,25 @@ _NUMPY_TYPES = {"int": "int32", "long": "int64", "float": "float32", "double": "
 
 @dataclass(frozen=True)
 class ResultSpec:
-    """A validated ``result_type``: the element ``kind`` and whether it is an array."""
+    """A validated ``result_type``: the element ``kind`` and whether it is an array, or
+    (``kind == "struct"``) the struct's ``fields``, each a scalar or array spec."""
 
     kind: str
     array: bool = False
+    fields: tuple[tuple[str, ResultSpec], ...] = ()
 
     @property
     def ddl(self) -> str:
+        if self.kind == "struct":
+            return "struct<" + ",".join(f"{n}:{f.ddl}" for n, f in self.fields) + ">"
         return f"array<{self.kind}>" if self.array else self.kind
 
     def spark_type(self) -> Any:
         """The pyspark ``DataType`` (imported lazily: workers unpickle specs without Spark)."""
         from pyspark.sql import types as T
 
+        if self.kind == "struct":
+            return T.StructType([T.StructField(n, f.spark_type()) for n, f in self.fields])
         element = {
             "int": T.IntegerType,
             "long": T.LongType,
@@ -78,24 +89,75 @@ def _refuse(result_type: Any) -> ResultTypeError:
     )
 
 
-def parse_result_type(result_type: Any) -> ResultSpec:
-    """Validate ``result_type`` (a DDL string or a pyspark ``DataType``) on the driver."""
-    if isinstance(result_type, str):
-        text = "".join(result_type.split()).lower()
-        array = text.startswith("array<") and text.endswith(">")
-        inner = text[len("array<") : -1] if array else text
-        kind = _KINDS.get(inner)
-        if kind is None:
+def _split_fields(text: str) -> list[str]:
+    """The comma-separated parts of ``text`` at nesting depth 0 (``array<..>`` keeps its own)."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += {"<": 1, ">": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def _parse_struct(result_type: Any, inner: str) -> ResultSpec:
+    fields: list[tuple[str, ResultSpec]] = []
+    for part in _split_fields(inner):
+        name, sep, type_text = part.strip().partition(":")
+        if not sep:  # Spark's DDL also allows "name type"
+            name, _, type_text = part.strip().partition(" ")
+        name = name.strip().strip("`")
+        field = _parse_plain(type_text) if name else None
+        if field is None or name in dict(fields):
             raise _refuse(result_type)
-        return ResultSpec(kind, array)
+        fields.append((name, field))
+    return ResultSpec("struct", fields=tuple(fields))
+
+
+def _parse_plain(text: str) -> ResultSpec | None:
+    """A scalar or array spec from DDL text, or None."""
+    text = "".join(text.split()).lower()
+    array = text.startswith("array<") and text.endswith(">")
+    kind = _KINDS.get(text[len("array<") : -1] if array else text)
+    return None if kind is None else ResultSpec(kind, array)
+
+
+def _parse_datatype(result_type: Any) -> ResultSpec | None:
+    """A scalar or array spec from a pyspark ``DataType``, or None."""
     name = type(result_type).__name__
     if name == "ArrayType":
         element = getattr(result_type, "elementType", None)
         kind = _SPARK_CLASSES.get(type(element).__name__)
-        if kind is not None:
-            return ResultSpec(kind, True)
-    elif name in _SPARK_CLASSES and type(result_type).__module__.startswith("pyspark"):
+        return None if kind is None else ResultSpec(kind, True)
+    if name in _SPARK_CLASSES and type(result_type).__module__.startswith("pyspark"):
         return ResultSpec(_SPARK_CLASSES[name])
+    return None
+
+
+def parse_result_type(result_type: Any) -> ResultSpec:
+    """Validate ``result_type`` (a DDL string or a pyspark ``DataType``) on the driver."""
+    if isinstance(result_type, str):
+        text = result_type.strip()
+        if text.lower().startswith("struct<") and text.endswith(">"):
+            return _parse_struct(result_type, text[len("struct<") : -1])
+        spec = _parse_plain(text)
+        if spec is None:
+            raise _refuse(result_type)
+        return spec
+    if type(result_type).__name__ == "StructType" and hasattr(result_type, "fields"):
+        fields = []
+        for field in result_type.fields:
+            spec = _parse_datatype(field.dataType)
+            if spec is None:
+                raise _refuse(result_type)
+            fields.append((str(field.name), spec))
+        if not fields or len({n for n, _ in fields}) != len(fields):
+            raise _refuse(result_type)
+        return ResultSpec("struct", fields=tuple(fields))
+    spec = _parse_datatype(result_type)
+    if spec is not None:
+        return spec
     raise _refuse(result_type)
 
 
@@ -192,8 +254,45 @@ def _select(columns: list[Any], kind: str, first_only: bool) -> list[Any]:
     return numeric[:1] if first_only else numeric
 
 
-def make_converter(spec: ResultSpec) -> Callable[[Any], pd.Series]:
-    """A function turning one batch of predictions into the Series Spark expects."""
+def _struct_converter(spec: ResultSpec) -> Callable[[Any], pd.DataFrame]:
+    """Predictions to the DataFrame a struct-typed pandas UDF returns, one column per field."""
+    import pandas as pd
+
+    names = [name for name, _ in spec.fields]
+    converters = [make_converter(field) for _, field in spec.fields]
+
+    def convert(predictions: Any) -> pd.DataFrame:
+        if isinstance(predictions, pd.DataFrame):
+            missing = [n for n in names if n not in predictions.columns]
+            if missing:
+                raise ResultTypeError(
+                    f"spark_udf: result_type {spec.ddl!r} takes the prediction columns named "
+                    f"{names}; the model returned columns {list(map(str, predictions.columns))} "
+                    f"(missing {missing}). Name the result_type's fields after the model's "
+                    "output columns."
+                )
+            columns = [predictions[n] for n in names]
+        elif isinstance(predictions, dict):
+            columns = [predictions[n] for n in names if n in predictions]
+        else:
+            columns = _columns(predictions)
+        if len(columns) < len(names):
+            raise ResultTypeError(
+                f"spark_udf: result_type {spec.ddl!r} has {len(names)} fields; the model "
+                f"returned {len(columns)} column(s) ({_describe(columns) or 'none'}). Return "
+                "a DataFrame with those columns, or a 2-D array with one column per field."
+            )
+        fitted = zip(names, converters, columns, strict=False)
+        return pd.DataFrame({name: fit(column) for name, fit, column in fitted})
+
+    return convert
+
+
+def make_converter(spec: ResultSpec) -> Callable[[Any], Any]:
+    """A function turning one batch of predictions into the Series (a DataFrame for a struct
+    type) Spark expects."""
+    if spec.kind == "struct":
+        return _struct_converter(spec)
     import numpy as np
     import pandas as pd
 

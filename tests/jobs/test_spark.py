@@ -85,6 +85,74 @@ def test_parquet_in_table_out_with_named_columns(
     )
 
 
+def test_parquet_in_parquet_out_is_one_job_counted_by_the_write(
+    spark: Any, model: tuple[Path, Any], data: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Scoring and writing are one Spark job, and the row counts come from it (observed
+    metrics): no count() of the input, no read-back of the output."""
+    path, estimator = model
+    source = tmp_path / "input"
+    source.mkdir()
+    for i, part in enumerate(np.array_split(data, 3)):
+        part.to_parquet(source / f"part-{i}.parquet")
+    target = tmp_path / "output"
+    sc = spark.sparkContext
+
+    def jobs_of(group: str, work: Any) -> tuple[Any, list[int]]:
+        sc.setJobGroup(group, "score_spark job count")
+        try:
+            return work(), sc.statusTracker().getJobIdsForGroup(group)
+        finally:
+            sc.setLocalProperty("spark.jobGroup.id", None)
+
+    # Reading a Parquet folder's schema is a (small) job of its own; the plain
+    # read -> withColumn(udf) -> write job has it too.
+    _, schema_jobs = jobs_of("score-spark-schema", lambda: spark.read.parquet(str(source)))
+    result, jobs = jobs_of(
+        "score-spark-one-job",
+        lambda: score_spark(
+            spark, str(path), input_path=str(source), output_path=str(target), keep_columns=["id"]
+        ),
+    )
+    assert (result.rows_in, result.rows_out) == (300, 300)
+    assert len(jobs) == len(schema_jobs) + 1, (jobs, schema_jobs)
+    scored = pd.read_parquet(target).sort_values("id")
+    assert scored["id"].tolist() == list(range(300))
+    np.testing.assert_allclose(
+        scored["prediction"].to_numpy(), estimator.predict(data[["a", "b"]]), rtol=1e-12
+    )
+    # mode="ignore" on an existing output writes nothing, and says so.
+    ignored = score_spark(
+        spark, str(path), input_path=str(source), output_path=str(target), mode="ignore"
+    )
+    assert ignored.rows_out == 0
+
+
+def test_params_are_passed_to_spark_udf(
+    spark: Any, model: tuple[Path, Any], data: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyfunc_ops.pyfunc import spark as spark_module
+
+    seen: list[Any] = []
+    real = spark_module.spark_udf
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        seen.append(kwargs.get("params"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(spark_module, "spark_udf", recording)
+    spark.createDataFrame(data).createOrReplaceTempView("scoring_params")
+    result = score_spark(
+        spark,
+        str(model[0]),
+        input_table="scoring_params",
+        output_table="scoring_params_out",
+        params={"alpha": 0.5},
+    )
+    assert result.rows_out == 300
+    assert seen == [{"alpha": 0.5}]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -46,7 +46,7 @@ class Model:
     def __init__(self, path):
         self.path = path
 
-    def predict(self, df):
+    def predict(self, df{predict_extra}):
         if PREDICT_LOG:
             from pyspark import TaskContext
 
@@ -66,8 +66,10 @@ def make_model(
     signature: ModelSignature | None = None,
     load_log: Path | None = None,
     predict_log: Path | None = None,
+    predict_extra: str = "",
 ) -> Path:
-    """Save a model whose ``predict(self, df)`` runs ``body`` (indented Python)."""
+    """Save a model whose ``predict(self, df{predict_extra})`` runs ``body`` (indented
+    Python)."""
     name = f"spark_loader_{uuid.uuid4().hex[:12]}"
     code = tmp_path / f"src_{name}"
     code.mkdir()
@@ -75,6 +77,7 @@ def make_model(
         load_log=str(load_log) if load_log else None,
         predict_log=str(predict_log) if predict_log else None,
         body=textwrap.indent(textwrap.dedent(body).strip(), " " * 8),
+        predict_extra=predict_extra,
     )
     (code / f"{name}.py").write_text(source)
     path = tmp_path / f"model_{name}"
@@ -192,7 +195,17 @@ def test_result_types_as_datatypes(spark: Any, frame: Any, mixed_model: Path) ->
 
 @pytest.mark.parametrize(
     "result_type",
-    ["boolean", "map<string,int>", "struct<a:int>", "date", "array<boolean>", "array<array<int>>"],
+    [
+        "boolean",
+        "map<string,int>",
+        "date",
+        "array<boolean>",
+        "array<array<int>>",
+        "struct<>",
+        "struct<a:boolean>",
+        "struct<a:int,a:long>",
+        "struct<a:struct<b:int>>",
+    ],
 )
 def test_unsupported_result_type_strings_are_refused(
     spark: Any, mixed_model: Path, result_type: str
@@ -208,7 +221,8 @@ def test_unsupported_result_datatypes_are_refused(spark: Any, mixed_model: Path)
         T.BooleanType(),
         T.DateType(),
         T.ArrayType(T.ArrayType(T.IntegerType())),
-        T.StructType([T.StructField("a", T.IntegerType())]),
+        T.StructType([T.StructField("a", T.BooleanType())]),
+        T.StructType([]),
         42,
     ):
         with pytest.raises(ResultTypeError, match=r"is not supported\. Use one of 'int', 'long'"):
@@ -517,3 +531,100 @@ def test_skops_types_the_caller_trusts_reach_the_workers(
     refused = spark_udf(spark, str(model), ship_model=True)
     with pytest.raises(Exception, match="skops_trusted_types"):
         collect(frame.withColumn("p", refused("x")))
+
+
+# --------------------------------------------------------------- struct results (issue 14.8)
+
+
+def test_struct_result_types_take_columns_by_name(
+    spark: Any, frame: Any, mixed_model: Path
+) -> None:
+    from pyspark.sql import types as T
+
+    ddl = spark_udf(spark, str(mixed_model), result_type="struct<f:double, s:string, i:int>")
+    typed = spark_udf(
+        spark,
+        str(mixed_model),
+        result_type=T.StructType(
+            [T.StructField("big", T.LongType()), T.StructField("i", T.ArrayType(T.LongType()))]
+        ),
+    )
+    out = frame.select("x", ddl("x").alias("a"), typed("x").alias("b"))
+    assert out.schema["a"].dataType.simpleString() == "struct<f:double,s:string,i:int>"
+    assert out.schema["b"].dataType.simpleString() == "struct<big:bigint,i:array<bigint>>"
+    rows = out.orderBy("x").collect()
+    assert [r.a.asDict() for r in rows] == [
+        {"f": v + 0.5, "s": f"v{v}", "i": int(v * 2)} for v in X
+    ]
+    assert [r.b.asDict() for r in rows] == [{"big": int(v + 2**40), "i": [int(v * 2)]} for v in X]
+
+
+def test_struct_result_type_takes_array_columns_by_position(
+    spark: Any, frame: Any, tmp_path: Path
+) -> None:
+    body = "x = df.iloc[:, 0].to_numpy()\nreturn np.stack([x, -x], axis=1)"
+    udf = spark_udf(spark, str(make_model(tmp_path, body)), result_type="struct<p:double,q:float>")
+    rows = frame.select("x", udf("x").alias("r")).orderBy("x").collect()
+    assert [(r.r.p, r.r.q) for r in rows] == [(float(v), float(-v)) for v in X]
+
+
+def test_struct_result_errors_name_the_fields(
+    spark: Any, frame: Any, mixed_model: Path, tmp_path: Path
+) -> None:
+    udf = spark_udf(spark, str(mixed_model), result_type="struct<f:double,missing:double>")
+    with pytest.raises(Exception, match=r"ResultTypeError: .*named \['f', 'missing'\].*"):
+        frame.select(udf("x")).collect()
+    one = make_model(tmp_path, "return df.iloc[:, 0].to_numpy()")
+    udf = spark_udf(spark, str(one), result_type="struct<a:double,b:double>")
+    with pytest.raises(Exception, match=r"ResultTypeError: .*has 2 fields; the model returned 1"):
+        frame.select(udf("x")).collect()
+
+
+# ------------------------------------------------------- array and struct inputs (issue 14.8)
+
+# Reports the Python types and values the model received in its first row.
+TYPES = """
+row = df.iloc[0]
+text = ";".join(f"{name}:{type(row[name]).__name__}={row[name]}" for name in df.columns)
+return pd.Series([text] * len(df))
+"""
+
+
+def test_array_and_struct_inputs_become_lists_and_dicts(
+    spark: Any, frame: Any, tmp_path: Path
+) -> None:
+    from pyspark.sql import functions as F
+
+    udf = spark_udf(spark, str(make_model(tmp_path, TYPES)), result_type="string")
+    data = frame.filter("x = 1").select(
+        "x",
+        F.array("x", "y").alias("arr"),
+        F.struct(F.col("x").alias("a"), F.array("y").alias("b")).alias("st"),
+    )
+    got = first(data.withColumn("p", udf("x", "arr", "st")))
+    assert got == "0:float64=1.0;1:list=[1.0, 10.0];2:dict={'a': 1.0, 'b': [10.0]}"
+    # A lone struct argument is the whole input frame; its nested values are made plain.
+    nested = data.select(
+        "x", F.struct("arr", F.struct(F.col("x").alias("c")).alias("inner")).alias("st")
+    )
+    assert first(nested.withColumn("p", udf("st"))) == (
+        "arr:list=[1.0, 10.0];inner:dict={'c': 1.0}"
+    )
+
+
+# ----------------------------------------------------------------------- params (issue 14.3)
+
+
+def test_params_reach_every_predict_call(spark: Any, frame: Any, tmp_path: Path) -> None:
+    body = "return df.iloc[:, 0].to_numpy() * (params or {}).get('scale', 1.0)"
+    model = str(make_model(tmp_path, body, predict_extra=", params=None"))
+    scaled = spark_udf(spark, model, params={"scale": 3.0})
+    plain = spark_udf(spark, model)
+    got = columns_of(frame.select("x", scaled("x").alias("s"), plain("x").alias("p")))
+    assert got["s"] == [v * 3.0 for v in X]
+    assert got["p"] == [float(v) for v in X]
+
+
+def test_params_must_be_a_mapping(spark: Any, mixed_model: Path) -> None:
+    with pytest.raises(InvalidParameterError, match=r"params must be a mapping .*got a list"):
+        spark_udf(spark, str(mixed_model), params=["scale", 3.0])  # type: ignore[arg-type]
