@@ -455,11 +455,13 @@ def test_job_operator_arguments_are_the_request_fields(operator: type) -> None:
     """A field added to the request is an argument (templated, with the request's default)
     of the operator without touching the operator; one it forgets fails here."""
     request_type = operator.request_type
-    arguments = set(field_names(request_type)) - operator.operator_fields
+    renamed = operator.renamed_fields
+    fields = set(field_names(request_type)) - operator.operator_fields
+    arguments = {renamed.get(f, f) for f in fields}
     assert set(operator.job_arguments()) == arguments
     assert arguments | {"pyfunc_ops_conn_id"} <= set(operator.template_fields)
     params = inspect.signature(operator.__init__).parameters
-    defaults = option_defaults(request_type)
+    defaults = {renamed.get(f, f): v for f, v in option_defaults(request_type).items()}
     for name in arguments:
         assert params[name].kind is inspect.Parameter.KEYWORD_ONLY
         expected = defaults.get(name, inspect.Parameter.empty)
@@ -474,6 +476,23 @@ def test_job_operator_arguments_are_the_request_fields(operator: type) -> None:
     assert op.job_request() == make_request(request_type, "test", given)
     for name in arguments - set(given):
         assert getattr(op, name) == defaults[name]
+
+
+@pytest.mark.parametrize("operator", [PyfuncPredictOperator, SparkUDFScoreOperator])
+def test_model_params_are_not_the_dags_params(operator: type) -> None:
+    """Airflow gives every operator the DAG's ``params``; the model's params are
+    ``model_params``, so DAG params never reach ``predict``."""
+    from airflow.sdk import DAG
+
+    given = {"model_uri": "m", "input_url": "i", "output_url": "o"}
+    if operator is SparkUDFScoreOperator:
+        given = {"model_uri": "m", "input_path": "p", "output_path": "q"}
+    with DAG("params_dag", schedule=None, params={"out_dir": "/tmp/x"}):
+        plain = operator(task_id="plain", **given)
+        scaled = operator(task_id="scaled", model_params={"scale": 2}, **given)
+    assert plain.job_request().params is None
+    assert scaled.job_request().params == {"scale": 2}
+    assert "model_params" in operator.template_fields
 
 
 @pytest.mark.parametrize("operator", ALL_OPERATORS)

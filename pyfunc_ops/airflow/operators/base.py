@@ -34,6 +34,7 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import cached_property
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -87,6 +88,9 @@ class PyfuncOpsBaseOperator(BaseOperator):
     request_type: ClassVar[type[Any] | None] = None
     # Request fields the operator computes itself instead of taking them as arguments.
     operator_fields: ClassVar[frozenset[str]] = frozenset()
+    # Request fields taken under another argument name: Airflow's BaseOperator owns
+    # ``params`` (the DAG's params, always set), so the model's params are ``model_params``.
+    renamed_fields: ClassVar[Mapping[str, str]] = MappingProxyType({"params": "model_params"})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -98,7 +102,7 @@ class PyfuncOpsBaseOperator(BaseOperator):
             cls.__init__ = _forwarding_init(cls)  # type: ignore[method-assign]
         init = cls.__dict__["__init__"]
         # Runs before BaseOperatorMeta wraps __init__, so Airflow sees these parameters.
-        init.__signature__ = _job_signature(init, cls.request_type, cls.job_arguments())
+        init.__signature__ = _job_signature(init, cls.request_type, cls._argument_fields())
 
     def __init__(
         self,
@@ -107,7 +111,7 @@ class PyfuncOpsBaseOperator(BaseOperator):
         aws_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
-        defaults = option_defaults(self.request_type) if self.request_type else {}
+        defaults = self._argument_defaults()
         options = {
             name: kwargs.pop(name) if name in kwargs else defaults[name]
             for name in self.job_arguments()
@@ -125,10 +129,26 @@ class PyfuncOpsBaseOperator(BaseOperator):
 
     @classmethod
     def job_arguments(cls) -> tuple[str, ...]:
-        """The request fields this operator takes as (templated) keyword arguments."""
+        """The (templated) keyword arguments this operator takes for its request's fields."""
+        return tuple(cls._argument_fields())
+
+    @classmethod
+    def _argument_fields(cls) -> dict[str, str]:
+        """Argument name -> request field, for the fields the operator takes as arguments."""
         if cls.request_type is None:
-            return ()
-        return tuple(n for n in field_names(cls.request_type) if n not in cls.operator_fields)
+            return {}
+        return {
+            cls.renamed_fields.get(n, n): n
+            for n in field_names(cls.request_type)
+            if n not in cls.operator_fields
+        }
+
+    @classmethod
+    def _argument_defaults(cls) -> dict[str, Any]:
+        if cls.request_type is None:
+            return {}
+        defaults = option_defaults(cls.request_type)
+        return {arg: defaults[f] for arg, f in cls._argument_fields().items() if f in defaults}
 
     @cached_property
     def hook(self) -> PyfuncOpsHook:
@@ -141,15 +161,15 @@ class PyfuncOpsBaseOperator(BaseOperator):
         as ``"{{ params.key or '' }}"`` means "not given"."""
         if self.request_type is None:
             raise TypeError(f"{type(self).__name__} has no request_type")
-        defaults = option_defaults(self.request_type)
+        defaults = self._argument_defaults()
         values = {}
-        for name in self.job_arguments():
+        for name, request_field in self._argument_fields().items():
             if not hasattr(self, name):
                 continue  # a required argument that was never given: make_request says so
             value = getattr(self, name)
             if name in defaults and defaults[name] is None and _is_empty(value):
                 value = None
-            values[name] = value
+            values[request_field] = value
         return make_request(self.request_type, type(self).__name__, values)
 
     def task_settings(self) -> Settings:
@@ -260,7 +280,7 @@ def _forwarding_init(cls: type[PyfuncOpsBaseOperator]) -> Callable[..., None]:
 
 
 def _job_signature(
-    init: Any, request_type: type[Any], arguments: Sequence[str]
+    init: Any, request_type: type[Any], arguments: Mapping[str, str]
 ) -> inspect.Signature:
     """``init``'s own parameters, then the job's ``arguments`` (with the request's defaults
     and types), then ``pyfunc_ops_conn_id``, ``aws_conn_id`` and ``**kwargs``."""
@@ -273,8 +293,9 @@ def _job_signature(
     for name in (*arguments, _CONN_FIELD, _AWS_FIELD):
         if name in taken:
             continue
-        default: Any = defaults.get(name, kinds.empty)
-        annotation: Any = types.get(name, "str")
+        request_field = arguments.get(name, name)
+        default: Any = defaults.get(request_field, kinds.empty)
+        annotation: Any = types.get(request_field, "str")
         if name == _CONN_FIELD:
             default = PyfuncOpsHook.default_conn_name
         elif name == _AWS_FIELD:
