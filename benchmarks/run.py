@@ -530,6 +530,11 @@ SECTIONS = [
         "wide_schema",
         "600-column signature enforcement: <= 10 ms matched, <= 50 ms cast, <= 0.2x MLflow",
     ),
+    (
+        "airflow_task",
+        "a PyfuncPredictOperator task on 20,000 rows beside a plain @task calling the "
+        "estimator (reported, no target)",
+    ),
 ]
 _UNITS = {"_s": "s", "_ms": "ms", "_mb": "MB"}
 _WHO = {"floor": "floor", "loop": "plain loop", "plain": "plain", "mlflow": "MLflow"}

@@ -71,11 +71,12 @@ def _fresh_process(tmp_path: Path, *uris: str) -> dict[str, Any]:
 
 
 def _cache_snapshot(cache_dir: Path) -> dict[str, int]:
-    """{file path: mtime_ns} of every file in the cache (lock files excluded)."""
+    """{file path: mtime_ns} of every file in the cache (lock files and the last-use
+    markers, which a hit touches on purpose, excluded)."""
     return {
         str(p.relative_to(cache_dir)): p.stat().st_mtime_ns
         for p in cache_dir.rglob("*")
-        if p.is_file() and not p.name.endswith(".lock")
+        if p.is_file() and not p.name.endswith((".lock", ".used"))
     }
 
 

@@ -102,8 +102,29 @@ def _recorded_hint(func: Callable[..., Any]) -> Any:
     return inspect.Parameter.empty
 
 
+# Hints left as text (``from __future__ import annotations`` in a module whose globals
+# did not survive pickling) that name a plain type; anything else stays text and is refused.
+_NAMED_HINTS: dict[str, Any] = {
+    "Any": Any,
+    "typing.Any": Any,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "bytes": bytes,
+}
+
+
+def _resolved(hint: Any) -> Any:
+    return _NAMED_HINTS.get(hint, hint) if isinstance(hint, str) else hint
+
+
 def input_hint(func: Callable[..., Any]) -> Any:
     """The type hint of ``predict``'s model input (after ``context`` if it takes one)."""
+    return _resolved(_input_hint(func))
+
+
+def _input_hint(func: Callable[..., Any]) -> Any:
     recorded = _recorded_hint(func)
     if recorded is not inspect.Parameter.empty:
         return recorded

@@ -229,9 +229,11 @@ def fetch(url: str, *, cache_root: Path | None = None) -> Path:
         _fill(tree, final)
         mark_used(final)
         stats.record(hit=False)
+        # Under the entry's lock: another process's eviction skips a held entry, so the
+        # one just downloaded cannot vanish before this call returns it.
+        _enforce_budget(root, final)
     finally:
         lock.release()
-    _enforce_budget(root, final)
     return final
 
 
@@ -316,7 +318,7 @@ def fetch_verified(url: str, digest: str, *, cache_root: Path | None = None) -> 
         _fill(tree, final, digest)
         mark_used(final)
         stats.record(hit=False)
-    _enforce_budget(final.parent.parent, final)
+        _enforce_budget(final.parent.parent, final)  # under the lock, as in fetch()
     return final
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from pyfunc_ops.models.signature import ModelSignature, ParamSchema, ParamSpec
 from pyfunc_ops.pyfunc import save_model
 
 # A tiny pure-Python package whose pinned version differs from the host's (six 1.17.0).
@@ -60,5 +61,7 @@ def save_version_model(path: Path, requirements: list[str]) -> Path:
         loader_module="version_model",
         code_path=[str(code / "version_model.py")],
         pip_requirements=requirements,
+        # Only params are declared (the input reaches the model as given): ``kind``.
+        signature=ModelSignature(params=ParamSchema([ParamSpec("kind", "string", "series")])),
     )
     return path

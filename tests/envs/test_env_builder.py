@@ -225,7 +225,8 @@ def test_racing_builders_build_once_and_ignore_leftovers(
     assert len(builds) == 1
     # Exactly these entries; sorted on both sides, since whether "builds.jsonl" sorts before
     # the hex cache key depends on the key's first digit (and so on the checkout's path).
-    expected = [key, f"{key}.lock", builder.BUILD_LOG]
+    # (``<key>.used`` records the last use, for ``pyfunc-ops env prune``.)
+    expected = [key, f"{key}.lock", f"{key}.used", builder.BUILD_LOG]
     assert sorted(p.name for p in env_dir.iterdir()) == sorted(expected)
     assert (env_dir / key / builder.MARKER).is_file()
 

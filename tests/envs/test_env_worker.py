@@ -16,7 +16,7 @@ import pytest
 import six
 from env_helpers import PINNED_SIX, save_version_model
 
-from pyfunc_ops.errors import InvalidParameterError, WorkerError
+from pyfunc_ops.errors import InvalidParameterError, SchemaEnforcementError, WorkerError
 from pyfunc_ops.pyfunc import PyFuncModel, load_model
 
 FRAME = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
@@ -97,9 +97,9 @@ def test_worker_crash_is_reported_then_restarted(venv_model: PyFuncModel) -> Non
     assert worker.pid != before
 
 
-def test_params_must_be_json(venv_model: PyFuncModel) -> None:
+def test_params_are_checked_before_they_reach_the_worker(venv_model: PyFuncModel) -> None:
     model = venv_model
-    with pytest.raises(InvalidParameterError, match="params must be JSON-serialisable"):
+    with pytest.raises(SchemaEnforcementError, match="kind"):
         model.predict(FRAME, params={"kind": object()})
 
 

@@ -244,7 +244,13 @@ def test_cli_params_and_output_mode(tmp_path: Path) -> None:
         def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
             return model_input["a"].to_numpy() * (params or {}).get("scale", 1.0)
 
-    pyfunc.save_model(str(tmp_path / "m"), python_model=Scaled())
+    from pyfunc_ops.models.signature import ModelSignature, ParamSchema, ParamSpec
+
+    pyfunc.save_model(
+        str(tmp_path / "m"),
+        python_model=Scaled(),
+        signature=ModelSignature(params=ParamSchema([ParamSpec("scale", "double", 1.0)])),
+    )
     _inputs(tmp_path / "in", {"a": 3, "b": 2})
     argv = ["predict", "-m", str(tmp_path / "m"), "-i", str(tmp_path / "in"), "--columns", "a"]
     out = tmp_path / "out"

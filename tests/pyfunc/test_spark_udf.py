@@ -617,7 +617,10 @@ def test_array_and_struct_inputs_become_lists_and_dicts(
 
 def test_params_reach_every_predict_call(spark: Any, frame: Any, tmp_path: Path) -> None:
     body = "return df.iloc[:, 0].to_numpy() * (params or {}).get('scale', 1.0)"
-    model = str(make_model(tmp_path, body, predict_extra=", params=None"))
+    from pyfunc_ops.models.signature import ParamSchema, ParamSpec
+
+    declared = ModelSignature(params=ParamSchema([ParamSpec("scale", "double", 1.0)]))
+    model = str(make_model(tmp_path, body, signature=declared, predict_extra=", params=None"))
     scaled = spark_udf(spark, model, params={"scale": 3.0})
     plain = spark_udf(spark, model)
     got = columns_of(frame.select("x", scaled("x").alias("s"), plain("x").alias("p")))
