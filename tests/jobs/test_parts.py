@@ -236,23 +236,11 @@ def test_names() -> None:
     assert part_name(12, "/x/a.jsonl") == "part-00012-a.parquet"
 
 
-def test_cli_params_and_output_mode(tmp_path: Path) -> None:
-    from pyfunc_ops import pyfunc
+def test_cli_params_and_output_mode(tmp_path: Path, scaled_model: Path) -> None:
     from pyfunc_ops.cli import main
 
-    class Scaled(pyfunc.PythonModel):
-        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
-            return model_input["a"].to_numpy() * (params or {}).get("scale", 1.0)
-
-    from pyfunc_ops.models.signature import ModelSignature, ParamSchema, ParamSpec
-
-    pyfunc.save_model(
-        str(tmp_path / "m"),
-        python_model=Scaled(),
-        signature=ModelSignature(params=ParamSchema([ParamSpec("scale", "double", 1.0)])),
-    )
     _inputs(tmp_path / "in", {"a": 3, "b": 2})
-    argv = ["predict", "-m", str(tmp_path / "m"), "-i", str(tmp_path / "in"), "--columns", "a"]
+    argv = ["predict", "-m", str(scaled_model), "-i", str(tmp_path / "in"), "--columns", "a"]
     out = tmp_path / "out"
     assert main([*argv, "-o", str(out), "--params", '{"scale": 10}', "--output-mode", "parts"]) == 0
     assert check_parts(str(out))["rows"] == 5

@@ -360,25 +360,11 @@ def test_params_reach_every_predict_call(tmp_path: Path) -> None:
         score_files("m", str(tmp_path / "in"), out, params=[1, 2], model=WithParams())
 
 
-def test_real_model_gets_params(tmp_path: Path) -> None:
+def test_real_model_gets_params(tmp_path: Path, scaled_model: Path) -> None:
     """Through ``PyFuncModel.predict(frame, params=...)`` to a PythonModel."""
-    from pyfunc_ops import pyfunc
-
-    class Scaled(pyfunc.PythonModel):
-        def predict(self, context: Any, model_input: pd.DataFrame, params: Any = None) -> Any:
-            return model_input["a"].to_numpy() * (params or {}).get("scale", 1.0)
-
-    from pyfunc_ops.models.signature import ModelSignature, ParamSchema, ParamSpec
-
-    # Params reach a model that declares them (undeclared ones are dropped, as in MLflow).
-    pyfunc.save_model(
-        str(tmp_path / "m"),
-        python_model=Scaled(),
-        signature=ModelSignature(params=ParamSchema([ParamSpec("scale", "double", 1.0)])),
-    )
     _write_parts(tmp_path / "in", parts=1, rows=5, row_group=5)
     out = str(tmp_path / "o.parquet")
-    score_files(str(tmp_path / "m"), str(tmp_path / "in"), out, params={"scale": 2.0})
+    score_files(str(scaled_model), str(tmp_path / "in"), out, params={"scale": 2.0})
     assert pd.read_parquet(out)["prediction"].tolist() == [0.0, 2.0, 4.0, 6.0, 8.0]
 
 
