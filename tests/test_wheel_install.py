@@ -82,8 +82,6 @@ def test_built_wheel_installs_with_airflow_extra_and_runs(tmp_path: Path) -> Non
     cli = venv / "bin" / "pyfunc-ops"
     usage = _ok(_run(cli, "--help", cwd=tmp_path)).stdout
     assert "predict" in usage
-    if "--version" not in usage:
-        # --version comes with the CLI work of issue 16; drop this xfail once it is merged.
-        pytest.xfail("pyfunc-ops --help lists no --version yet")
+    assert "--version" in usage
     version = _ok(_run(cli, "--version", cwd=tmp_path))
     assert pyfunc_ops.__version__ in version.stdout + version.stderr
