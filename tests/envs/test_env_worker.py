@@ -101,6 +101,9 @@ def test_params_are_checked_before_they_reach_the_worker(venv_model: PyFuncModel
     model = venv_model
     with pytest.raises(SchemaEnforcementError, match="kind"):
         model.predict(FRAME, params={"kind": object()})
+    # What the signature lets through must still cross the pipe as JSON (the worker's check).
+    with pytest.raises(InvalidParameterError, match="params must be JSON-serialisable"):
+        model.get_raw_model().worker.predict(FRAME, params={"kind": object()})
 
 
 def test_unwrap_python_model_explains_the_worker(venv_model: PyFuncModel) -> None:
