@@ -26,6 +26,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import fsspec
@@ -82,6 +83,30 @@ def _environment_options(protocol: str) -> dict[str, Any]:
         if token:
             options["token"] = token
     return options
+
+
+def s3_options(
+    base: Mapping[str, Any] | None = None,
+    *,
+    key: str | None = None,
+    secret: str | None = None,
+    token: str | None = None,
+    endpoint_url: str | None = None,
+    region_name: str | None = None,
+) -> dict[str, Any]:
+    """s3fs keyword arguments: ``base`` with the given credentials, endpoint and region
+    over it (each only when set). The endpoint and region go in ``client_kwargs``, where
+    ``AWS_ENDPOINT_URL`` goes, so a connection's endpoint replaces the environment's
+    instead of competing with it. One home for the hooks that turn a connection into
+    storage options (the ``pyfunc_ops`` one and the Amazon provider's)."""
+    client_kwargs = {
+        name: value
+        for name, value in (("endpoint_url", endpoint_url), ("region_name", region_name))
+        if value
+    }
+    over: dict[str, Any] = {"client_kwargs": client_kwargs} if client_kwargs else {}
+    over.update({n: v for n, v in (("key", key), ("secret", secret), ("token", token)) if v})
+    return _merge(dict(base or {}), over)
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

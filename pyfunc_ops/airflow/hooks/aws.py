@@ -35,19 +35,12 @@ def aws_storage_options(aws_conn_id: str) -> dict[str, Any]:
         ) from exc
     hook = AwsBaseHook(aws_conn_id=aws_conn_id, client_type="s3")
     credentials = hook.get_credentials()
-    options: dict[str, Any] = {}
-    if credentials.access_key:
-        options["key"] = credentials.access_key
-    if credentials.secret_key:
-        options["secret"] = credentials.secret_key
-    if credentials.token:
-        options["token"] = credentials.token
-    client_kwargs: dict[str, Any] = {}
-    endpoint = hook.conn_config.get_service_endpoint_url(service_name="s3")
-    if endpoint:
-        client_kwargs["endpoint_url"] = endpoint
-    if hook.region_name:
-        client_kwargs["region_name"] = hook.region_name
-    if client_kwargs:
-        options["client_kwargs"] = client_kwargs
-    return options
+    from pyfunc_ops.storage.filesystem import s3_options
+
+    return s3_options(
+        key=credentials.access_key,
+        secret=credentials.secret_key,
+        token=credentials.token,
+        endpoint_url=hook.conn_config.get_service_endpoint_url(service_name="s3"),
+        region_name=hook.region_name,
+    )

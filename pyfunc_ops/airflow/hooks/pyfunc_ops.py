@@ -64,23 +64,16 @@ class PyfuncOpsConfig:
 
     def s3_storage_options(self) -> dict[str, Any]:
         """s3fs keyword arguments for this configuration (empty: s3fs's own defaults)."""
-        options: dict[str, Any] = dict(self.storage_options)
-        client_kwargs = dict(options.get("client_kwargs") or {})
-        # In client_kwargs, where pyfunc_ops.storage puts AWS_ENDPOINT_URL, so that the
-        # connection's endpoint replaces the environment's instead of competing with it.
-        if self.endpoint_url:
-            client_kwargs["endpoint_url"] = self.endpoint_url
-        if self.region_name:
-            client_kwargs["region_name"] = self.region_name
-        if client_kwargs:
-            options["client_kwargs"] = client_kwargs
-        if self.aws_access_key_id:
-            options["key"] = self.aws_access_key_id
-        if self.aws_secret_access_key:
-            options["secret"] = self.aws_secret_access_key
-        if self.aws_session_token:
-            options["token"] = self.aws_session_token
-        return options
+        from pyfunc_ops.storage.filesystem import s3_options
+
+        return s3_options(
+            self.storage_options,
+            key=self.aws_access_key_id,
+            secret=self.aws_secret_access_key,
+            token=self.aws_session_token,
+            endpoint_url=self.endpoint_url,
+            region_name=self.region_name,
+        )
 
 
 def _trust_extra(value: Any, conn_id: str) -> bool | None:
