@@ -183,7 +183,7 @@ def measure(rows: int, batch_size: int, runs: int, with_mlflow: bool = True) -> 
 def run(quick: bool) -> list[dict[str, Any]]:
     """The benchmark rows: time against the loop and against MLflow, peak RSS against the
     loop (and MLflow's RSS for information)."""
-    rows, batch, runs = (QUICK_ROWS, QUICK_BATCH_SIZE, 2) if quick else (FULL_ROWS, BATCH_SIZE, 3)
+    rows, batch, runs = (QUICK_ROWS, QUICK_BATCH_SIZE, 2) if quick else (FULL_ROWS, BATCH_SIZE, 5)
     raw = measure(rows, batch, runs)
     write_json("score_files.json", {"rows": rows, "batch_size": batch, "runs": raw})
     m = {name: {k: median(v) for k, v in d.items()} for name, d in raw.items()}

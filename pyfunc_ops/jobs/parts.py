@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import InputNotFoundError, IntegrityError, InvalidParameterError
 from pyfunc_ops.jobs.inputs import SUFFIXES, list_input_files
+from pyfunc_ops.jobs.outputs import open_parquet_writer
 
 if TYPE_CHECKING:
     import fsspec
@@ -175,13 +176,11 @@ class PartsWriter:
 
     def write(self, index: int, table: pa.Table) -> None:
         """Append ``table`` to the part of input ``index``."""
-        import pyarrow.parquet as pq
-
         part = self._part(index)
         if part.writer is None:
             if self._schema is None:
                 self._schema = table.schema
-            part.writer = pq.ParquetWriter(part.sink, self._schema)
+            part.writer = open_parquet_writer(part.sink, table, self._schema)
         part.writer.write_table(table)
         part.rows += table.num_rows
 

@@ -39,6 +39,7 @@ from pyfunc_ops.errors import (
     SerializationError,
 )
 from pyfunc_ops.jobs.inputs import FORMAT_NAMES, FORMATS, list_input_files
+from pyfunc_ops.jobs.outputs import open_parquet_writer
 from pyfunc_ops.jobs.pipeline import run_pipeline
 from pyfunc_ops.jobs.request import make_request
 
@@ -519,12 +520,10 @@ class _FileSink:
         self._writer: pq.ParquetWriter | None = None
 
     def __call__(self, item: _Output | _InputEnd) -> None:
-        import pyarrow.parquet as pq
-
         if isinstance(item, _InputEnd):
             return
         if self._writer is None:
-            self._writer = pq.ParquetWriter(self._raw, item.table.schema)
+            self._writer = open_parquet_writer(self._raw, item.table)
         self._writer.write_table(item.table)
         self._bar.update(item.rows_in)
 

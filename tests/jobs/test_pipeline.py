@@ -125,3 +125,73 @@ def test_a_failing_transform_stops_both_threads() -> None:
         run_pipeline(source, transform, lambda x: None)
     assert closed[0]
     assert not [t for t in threading.enumerate() if t.name.startswith("pyfunc-ops-")]
+
+
+# -- BLAS's threads while the stages run ---------------------------------------------------
+
+
+def _blas_counts() -> set[int]:
+    from threadpoolctl import threadpool_info
+
+    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+
+
+@pytest.fixture
+def blas_at_three(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """BLAS at 3 threads on a machine that reports 3 cores (so the pipeline leaves 1), with
+    no BLAS variable set."""
+    import numpy  # noqa: F401  (loads BLAS, which threadpoolctl finds among the loaded libraries)
+    from threadpoolctl import threadpool_limits
+
+    for name in ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    monkeypatch.setattr("os.cpu_count", lambda: 3)
+    with threadpool_limits(limits=3, user_api="blas"):
+        assert _blas_counts() == {3}
+        yield
+
+
+def test_blas_gets_the_cores_the_reader_and_writer_leave(blas_at_three: None) -> None:
+    seen: list[set[int]] = []
+    run_pipeline(iter(range(3)), lambda x: seen.append(_blas_counts()) or x, lambda x: None)
+    assert seen == [{1}, {1}, {1}]
+    assert _blas_counts() == {3}  # lifted afterwards
+
+
+def test_sequential_run_leaves_blas_alone(blas_at_three: None) -> None:
+    seen: list[set[int]] = []
+    run_pipeline(iter(range(2)), lambda x: seen.append(_blas_counts()), print, threaded=False)
+    assert seen == [{3}, {3}]
+
+
+def test_a_blas_thread_count_the_user_set_stands(
+    blas_at_three: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "3")
+    seen: list[set[int]] = []
+    run_pipeline(iter(range(2)), lambda x: seen.append(_blas_counts()), lambda x: None)
+    assert seen == [{3}, {3}]
+
+
+def test_overlapping_pipelines_lift_the_limit_only_when_the_last_ends(blas_at_three: None) -> None:
+    """The limit is process-wide: a pipeline (in another thread) ending while this one
+    runs must not lift it under this one, and the last one to end restores the count.
+    (OpenBLAS takes a thread count set from the main thread only, so this pipeline, which
+    takes the limit first, runs in it.)"""
+    seen_after_other: list[set[int]] = []
+
+    def transform(x: int) -> int:
+        if x == 0:
+            other = threading.Thread(
+                target=run_pipeline, args=(iter(range(2)), lambda y: y, lambda y: None)
+            )
+            other.start()
+            other.join(10)
+            assert not other.is_alive()
+            seen_after_other.append(_blas_counts())
+        return x
+
+    run_pipeline(iter(range(2)), transform, lambda x: None)
+    assert seen_after_other == [{1}]
+    assert _blas_counts() == {3}
