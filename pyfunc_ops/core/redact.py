@@ -63,6 +63,10 @@ _SECRET_WORDS = frozenset(
         "cookie",
     }
 )
+# "signature" names a request signature (a token: X-Amz-Signature) but also a model's
+# signature (a document: {"inputs": ...}); a key secret through these words only hides
+# text that is not a structure or a JSON document (see _hides).
+_SIGNATURE_WORDS = frozenset({"signature", "sig"})
 # ... or two adjacent words are one of these pairs (api_key, AccessKeyId, private-key).
 _SECRET_PAIRS = frozenset(
     {("api", "key"), ("access", "key"), ("private", "key"), ("account", "key")}
@@ -77,6 +81,19 @@ def _words(key: str) -> list[str]:
     for part in re.split(r"[^A-Za-z0-9]+", key):
         words.extend(w.lower() for w in _WORD.findall(part))
     return words
+
+
+def _hides(key: object, value: object) -> bool:
+    """Whether ``value`` under ``key`` is masked (vs. copied and scanned in turn)."""
+    if value in (None, "") or not is_secret_key(key):
+        return False
+    words = set(_words(str(key)))
+    if words & _SIGNATURE_WORDS and not words & (_SECRET_WORDS - _SIGNATURE_WORDS):
+        if isinstance(value, (Mapping, list, tuple)):
+            return False
+        if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
+            return False
+    return True
 
 
 def is_secret_key(key: object) -> bool:
@@ -189,7 +206,8 @@ def redact_mapping(obj: T) -> T:
 
     Dicts (any mapping, returned as ``dict``), lists, tuples and sets are copied; a value
     whose key :func:`is_secret_key` becomes ``"***"`` (``None`` and ``""`` stay as they are:
-    they reveal nothing and show the value is unset); every other string goes through
+    they reveal nothing and show the value is unset; a model ``signature``, a structure or
+    a JSON document, is kept and scanned like any value); every other string goes through
     :func:`redact`. Other objects are returned as they are (not copied). Reference cycles
     are preserved, not followed forever.
     """
@@ -205,7 +223,7 @@ def _redact_obj(obj: Any, memo: dict[int, Any]) -> Any:
         result: dict[Any, Any] = {}
         memo[id(obj)] = result
         for key, value in obj.items():
-            if is_secret_key(key) and value not in (None, ""):
+            if _hides(key, value):
                 result[key] = REDACTED
             else:
                 result[key] = _redact_obj(value, memo)

@@ -253,6 +253,28 @@ def test_redact_mapping_on_scalars_and_strings() -> None:
     assert redact_mapping([marker])[0] is marker
 
 
+def test_a_model_signature_is_kept_but_a_request_signature_is_hidden() -> None:
+    """A model's signature (a structure, or its JSON text as MLmodel stores it) is not a
+    token; a request signature (X-Amz-Signature, sig) is, and so is anything under a key
+    that is also secret by another word."""
+    shown = redact_mapping(
+        {
+            "signature": {"inputs": [{"name": "a", "type": "double", "password": "pw1"}]},
+            "model": {"signature": {"inputs": '[{"name": "a", "type": "double"}]'}},
+            "saved_signature": '  [{"name": "b"}]',
+            "X-Amz-Signature": "0f3a9c",
+            "sig": "deadbeef",
+            "signature_token": {"value": "tok1"},
+        }
+    )
+    assert shown["signature"] == {"inputs": [{"name": "a", "type": "double", "password": "***"}]}
+    assert shown["model"] == {"signature": {"inputs": '[{"name": "a", "type": "double"}]'}}
+    assert shown["saved_signature"] == '  [{"name": "b"}]'
+    assert shown["X-Amz-Signature"] == "***"
+    assert shown["sig"] == "***"
+    assert shown["signature_token"] == "***"
+
+
 def test_redact_mapping_survives_cycles() -> None:
     data: dict[str, object] = {"password": "pw"}
     data["self"] = data
