@@ -13,7 +13,9 @@ Reading, predicting and writing overlap (:mod:`pyfunc_ops.jobs.pipeline`): a rea
 thread decodes the next batches and a writer thread encodes the previous ones while the
 model predicts, with a fixed number of batches in flight, so memory holds a handful of
 batches and reader blocks, never the whole input, and the output is the one the
-sequential loop writes, in the same order.
+sequential loop writes, in the same order. While the threads run, BLAS may use only the
+cores they leave (see :mod:`pyfunc_ops.jobs.pipeline`), and the output's column encodings
+are chosen from the first batch (:mod:`pyfunc_ops.jobs.outputs`).
 
 ``output_mode="file"`` (the default) writes one Parquet file, to a temporary name beside
 the destination moved into place at the end, so a failed run leaves no partial output
