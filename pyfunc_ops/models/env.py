@@ -19,6 +19,7 @@ import yaml
 
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.core.versions import python_version
+from pyfunc_ops.core.yamltext import load_yaml
 from pyfunc_ops.errors import InvalidParameterError, ModelEnvironmentError, ModelFormatError
 
 log = logging.getLogger(__name__)
@@ -173,7 +174,7 @@ def read_conda_env(conda_env: dict[str, Any] | str | os.PathLike[str]) -> dict[s
 def _load_yaml(path: Path, error: type[Exception], what: str) -> Any:
     """Parsed YAML of ``path``; binary, non-UTF-8 or invalid YAML raise ``error``."""
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:
         raise error(f"{what}: {path} is not UTF-8 text; expected a YAML file.") from None
     except yaml.YAMLError as exc:

@@ -18,10 +18,9 @@ from typing import Any
 import yaml
 
 from pyfunc_ops.core.versions import package_version
+from pyfunc_ops.core.yamltext import load_yaml
 from pyfunc_ops.errors import ModelFormatError, ModelNotFoundError, SerializationError
 
-# libyaml's safe loader when PyYAML was built with it (same result, ~8x faster).
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MLMODEL_FILE_NAME = "MLmodel"
 PYFUNC_FLAVOR = "python_function"
 # Keys of the python_function flavor that the legacy flat layout kept at the top level.
@@ -223,7 +222,7 @@ class Model:
             ) from None
         try:
             # Once per load_model, cold or cached: the Model is handed down, not re-read.
-            data = yaml.load(text, Loader=_YAML_LOADER)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
             raise ModelFormatError(f"{target}: not valid YAML ({exc}).") from None
         return cls.from_dict(data, source=str(target))

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.core.versions import SUBSTITUTED_PACKAGES, python_version
+from pyfunc_ops.core.yamltext import load_yaml
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
@@ -203,7 +204,7 @@ def read_model_config(value: Any) -> dict[str, Any] | None:
                 "existing YAML or JSON file holding a mapping of config keys."
             )
         try:
-            value = yaml.safe_load(path.read_text(encoding="utf-8"))
+            value = load_yaml(path.read_text(encoding="utf-8"))
         except (yaml.YAMLError, UnicodeDecodeError) as exc:
             raise InvalidParameterError(
                 f"model_config: {str(path)!r} is not valid YAML or JSON ({exc}). Fix the file "

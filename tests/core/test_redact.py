@@ -351,7 +351,8 @@ def test_install_covers_child_loggers(
     second = install_log_redaction()  # idempotent: one filter, one factory wrapper
     assert first is second
     assert sum(isinstance(f, RedactingFilter) for f in logging.getLogger("pyfunc_ops").filters) == 1
-    with caplog.at_level(logging.INFO):
+    # The package logger's own level too: an earlier test (a CLI run) may have set it.
+    with caplog.at_level(logging.INFO), caplog.at_level(logging.INFO, logger="pyfunc_ops"):
         logging.getLogger("pyfunc_ops").info("top %s", "http://u:pw1@h")
         # a child created after the installation
         logging.getLogger("pyfunc_ops.tests.new_child_logger").info("child %s", "password=pw2")
