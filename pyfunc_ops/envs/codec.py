@@ -106,6 +106,10 @@ def _refuse_type(value: Any) -> _Refused:
     name = f"a {kind.__module__}.{kind.__qualname__}"
     if hasattr(value, "toarray"):
         return _Refused(name, "Convert it to a dense array with .toarray()")
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return _Refused(f"{name} (an ndarray subclass)", "Convert it with numpy.asarray()")
     return _Refused(name)
 
 

@@ -264,7 +264,7 @@ def test_inputs_that_cannot_cross_are_refused_naming_them() -> None:
         protocol.encode_request(np.array([1, _Custom()], dtype=object), None)
     with pytest.raises(SerializationError, match="structured array with object fields"):
         protocol.encode_request(np.array([(1, "x")], dtype=[("a", "i4"), ("b", "O")]), None)
-    with pytest.raises(SerializationError, match=r"numpy\.ma\.core\.MaskedArray"):
+    with pytest.raises(SerializationError, match=r"MaskedArray \(an ndarray subclass\).*asarray"):
         protocol.encode_request(np.ma.masked_array([1, 2], mask=[0, 1]), None)
     mixed = pd.DataFrame({"x": [1, "a"]})
     with pytest.raises(SerializationError, match=r"DataFrame that Arrow cannot hold.*single type"):

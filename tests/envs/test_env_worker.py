@@ -200,7 +200,7 @@ def test_tensor_dict_input_and_datetime_params_reach_the_worker_as_locally(
         "a": ["ndarray", "<f4", [3, 2], True],
         "b": ["ndarray", "<i8", [3], True],
     }
-    assert remote["seen"][1] == {"when": "datetime", "days": ["datetime"], "ids": ["int", "int"]}
+    assert remote["seen"][1] == {"when": "datetime", "days": ["date"], "ids": ["int", "int"]}
     assert remote["params"] == local["params"]
     assert remote["params"]["when"] == datetime.datetime(2024, 5, 6, 7, 8, 9)
     assert remote["data"].keys() == local["data"].keys()
