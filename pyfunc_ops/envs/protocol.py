@@ -1,11 +1,17 @@
-"""The worker protocol: messages over a pipe, data as Arrow IPC streams.
+"""The worker protocol: messages over a pipe, data as Arrow IPC streams and raw buffers.
 
-A message is two length-prefixed frames: a small JSON header, then a body (an Arrow IPC
-stream, possibly empty). Requests are ``{"op": "predict", "params": ...}`` with the input
-DataFrame as body; replies are ``{"ok": true, "kind": ...}`` with the predictions as body,
-or ``{"ok": false, "error": ..., "traceback": ...}``. The worker greets with a reply once
-its model is loaded. Results are always sent as a table; ``kind`` says how to rebuild the
-ndarray, Series or list the model returned (anything else travels pickled).
+A message is two length-prefixed frames: a small JSON header, then a body (possibly
+empty). Requests are ``{"op": "predict", "input": node, "params": node, "buffers":
+[[offset, size], ...]}``: the model input and the params encoded by
+:mod:`pyfunc_ops.envs.codec` (DataFrames as Arrow IPC, ndarrays as raw bytes with dtype
+and shape, dicts, lists and scalars in the JSON, datetimes tagged ``{"$": "datetime",
+"iso": ...}``), the body holding the buffers the nodes point at; nothing the caller
+sends is ever unpickled by the worker. A request without ``"input"`` (an older caller)
+carries a DataFrame as its body and plain JSON params. Replies are ``{"ok": true,
+"kind": ...}`` with the predictions as body, or ``{"ok": false, "error": ...,
+"traceback": ...}``. The worker greets with a reply once its model is loaded. Results
+are sent as a table; ``kind`` says how to rebuild the ndarray, Series or list the model
+returned (anything else travels pickled: the caller trusts its own worker).
 
 This module runs on both sides, so it only needs pyarrow, pandas and numpy.
 """
@@ -15,28 +21,37 @@ from __future__ import annotations
 import json
 import pickle
 import struct
+from collections.abc import Sequence
 from typing import IO, Any
+
+from pyfunc_ops.envs import codec
+from pyfunc_ops.envs.codec import frame_to_ipc, ipc_to_frame
+from pyfunc_ops.errors import InvalidParameterError, SerializationError
+
+__all__ = ["frame_to_ipc", "ipc_to_frame"]  # kept here for the callers of the old names
 
 _LEN = struct.Struct("<Q")
 
 
-def _write_frame(stream: IO[bytes], data: bytes) -> None:
-    stream.write(_LEN.pack(len(data)))
-    stream.write(data)
+def _write_frame(stream: IO[bytes], parts: Sequence[Any]) -> None:
+    stream.write(_LEN.pack(sum(memoryview(p).nbytes for p in parts)))
+    for part in parts:
+        stream.write(part)
 
 
-def _read_exact(stream: IO[bytes], size: int) -> bytes:
-    chunks, remaining = [], size
-    while remaining:
-        chunk = stream.read(remaining)
-        if not chunk:
+def _read_exact(stream: IO[bytes], size: int) -> bytearray:
+    """``size`` bytes into one writable buffer (arrays decoded on it are writable)."""
+    data = bytearray(size)
+    view, done = memoryview(data), 0
+    while done < size:
+        got = stream.readinto(view[done:])  # type: ignore[attr-defined]
+        if not got:
             raise EOFError("the pipe closed in the middle of a message")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        done += got
+    return data
 
 
-def _read_frame(stream: IO[bytes], first: bool = False) -> bytes:
+def _read_frame(stream: IO[bytes], first: bool = False) -> bytearray:
     head = stream.read(_LEN.size)
     if not head and first:
         raise EOFError("the pipe is closed")
@@ -45,32 +60,51 @@ def _read_frame(stream: IO[bytes], first: bool = False) -> bytes:
     return _read_exact(stream, _LEN.unpack(head)[0])
 
 
-def write_message(stream: IO[bytes], header: dict[str, Any], body: bytes = b"") -> None:
-    _write_frame(stream, json.dumps(header).encode())
-    _write_frame(stream, body)
+def write_message(
+    stream: IO[bytes], header: dict[str, Any], body: bytes | Sequence[Any] = b""
+) -> None:
+    """Send one message; ``body`` is bytes or a sequence of buffers sent back to back."""
+    _write_frame(stream, [json.dumps(header).encode()])
+    _write_frame(stream, [body] if isinstance(body, (bytes, bytearray, memoryview)) else body)
     stream.flush()
 
 
-def read_message(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
+def read_message(stream: IO[bytes]) -> tuple[dict[str, Any], bytearray]:
     """The next message; ``EOFError`` when the other side closed the pipe."""
     header = json.loads(_read_frame(stream, first=True))
     return header, _read_frame(stream)
 
 
-def frame_to_ipc(frame: Any) -> bytes:
-    import pyarrow as pa
+def encode_request(data: Any, params: dict[str, Any] | None) -> tuple[dict[str, Any], list[Any]]:
+    """A predict request for ``data`` and ``params`` as (header, body parts).
 
-    table = pa.Table.from_pandas(frame)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return bytes(sink.getvalue())
+    Raises :class:`InvalidParameterError` for params and :class:`SerializationError` for
+    the input, naming the part (``params[...]``, ``input[...]``) that cannot cross."""
+    buffers = codec.Buffers()
+    try:
+        params_node = codec.encode(params, buffers, "params")
+    except SerializationError as exc:
+        raise InvalidParameterError(
+            "predict: params must be JSON-serialisable, or values the worker protocol tags "
+            f"(datetimes, numpy scalars and arrays, ...), to reach the scoring worker: {exc}"
+        ) from None
+    try:
+        node = codec.encode(data, buffers, "input")
+    except SerializationError as exc:
+        raise SerializationError(f"predict: {exc}") from None
+    header = {"op": "predict", "input": node, "params": params_node, "buffers": buffers.spans}
+    return header, buffers.parts
 
 
-def ipc_to_frame(body: bytes) -> Any:
-    import pyarrow as pa
-
-    return pa.ipc.open_stream(body).read_all().to_pandas()
+def decode_request(header: dict[str, Any], body: Any) -> tuple[Any, dict[str, Any] | None]:
+    """The (input, params) of a predict request, as the caller had them."""
+    if "input" not in header:  # an older caller: a DataFrame and JSON params
+        return ipc_to_frame(body), header.get("params")
+    spans = header.get("buffers") or []
+    return (
+        codec.decode(header["input"], body, spans),
+        codec.decode(header.get("params"), body, spans),
+    )
 
 
 def encode_result(result: Any) -> tuple[dict[str, Any], bytes]:
@@ -104,7 +138,7 @@ def encode_result(result: Any) -> tuple[dict[str, Any], bytes]:
     return {"ok": True, "kind": "pickle"}, pickle.dumps(result, protocol=4)
 
 
-def decode_result(header: dict[str, Any], body: bytes) -> Any:
+def decode_result(header: dict[str, Any], body: bytes | bytearray) -> Any:
     kind = header["kind"]
     if kind == "pickle":
         return pickle.loads(body)

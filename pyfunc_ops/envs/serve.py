@@ -73,10 +73,10 @@ def _predictor(raw: Any) -> Any:
     """The loaded model's own predict: the caller's PyFuncModel enforced the signature."""
     takes_params = accepts_parameter(raw.predict, "params")
 
-    def predict(frame: Any, params: dict[str, Any] | None) -> Any:
+    def predict(data: Any, params: dict[str, Any] | None) -> Any:
         if params is not None and takes_params:
-            return raw.predict(frame, params=params)
-        return raw.predict(frame)
+            return raw.predict(data, params=params)
+        return raw.predict(data)
 
     return predict
 
@@ -89,7 +89,7 @@ def _error(exc: BaseException) -> dict[str, Any]:
     }
 
 
-# Loads the model in a folder; returns the object whose predict(frame[, params]) scores.
+# Loads the model in a folder; returns the object whose predict(data[, params]) scores.
 Loader = Callable[[Path], Any]
 
 
@@ -113,7 +113,7 @@ def serve(load: Loader, model_dir: Path, proto_in: IO[bytes], proto_out: IO[byte
         try:
             if header.get("op") != "predict":
                 raise ValueError(f"unknown request {header.get('op')!r}")
-            result = predict(protocol.ipc_to_frame(body), header.get("params"))
+            result = predict(*protocol.decode_request(header, body))
             reply, payload = protocol.encode_result(result)
         except Exception as exc:
             reply, payload = _error(exc), b""

@@ -3,7 +3,9 @@
 :func:`load_in_environment` builds (or finds) the environment, starts one worker per
 (environment, model) in this process, and returns a :class:`RemoteModel`, the
 implementation object ``pyfunc.load_model`` wraps in its ``PyFuncModel``: that enforces
-the signature here, and the batch goes to the worker as Arrow. The worker runs the
+the signature here, and the input goes to the worker as Arrow IPC (DataFrames) or raw
+buffers (ndarrays) with a JSON description (see :mod:`pyfunc_ops.envs.codec`), so the
+model receives what it would locally. The worker runs the
 program the caller names by module (``python -m <worker_module>``), so this package never
 imports the pyfunc layer that sits above it. Workers are shared by every model object of
 this process for the same model and stop when the last one is garbage-collected or the
@@ -13,7 +15,6 @@ process exits.
 from __future__ import annotations
 
 import collections
-import json
 import logging
 import os
 import subprocess
@@ -25,7 +26,7 @@ from typing import Any
 from pyfunc_ops.envs import protocol
 from pyfunc_ops.envs.builder import env_python, get_environment
 from pyfunc_ops.envs.serve import LOG_LEVEL_ENV, PARENT_ENV, PDEATHSIG_ENV
-from pyfunc_ops.errors import InvalidParameterError, SerializationError, WorkerError
+from pyfunc_ops.errors import InvalidParameterError, WorkerError
 from pyfunc_ops.models.model import Model
 
 log = logging.getLogger(__name__)
@@ -140,21 +141,11 @@ class EnvironmentWorker:
     def _alive(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def predict(self, frame: Any, params: dict[str, Any] | None = None) -> Any:
-        try:
-            body = protocol.frame_to_ipc(frame)
-        except (ValueError, TypeError) as exc:
-            raise SerializationError(
-                f"predict: the input cannot be sent to the scoring worker as Arrow ({exc}). "
-                "Give every column a single type."
-            ) from exc
-        try:
-            json.dumps(params)
-        except (TypeError, ValueError) as exc:
-            raise InvalidParameterError(
-                f"predict: params must be JSON-serialisable to reach the scoring worker ({exc})."
-            ) from exc
-        header = {"op": "predict", "params": params}
+    def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
+        """Score ``data`` (any input ``PyFuncModel.predict`` hands a model) in the worker;
+        it arrives there with the same types, dtypes and shapes (see
+        :mod:`pyfunc_ops.envs.codec` for what can cross)."""
+        header, body = protocol.encode_request(data, params)
         with self._lock:
             if self._owner != os.getpid():  # forked: the pipes belong to the parent's worker
                 if self._finalizer is not None:

@@ -1,4 +1,4 @@
-"""Helpers shared by the environment tests: the version-reporting model."""
+"""Helpers shared by the environment tests: the version-reporting and echo models."""
 
 from __future__ import annotations
 
@@ -51,17 +51,59 @@ VERSION_MODEL = textwrap.dedent(
 )
 
 
-def save_version_model(path: Path, requirements: list[str]) -> Path:
-    """Save the version-reporting model with the given pip requirements."""
+ECHO_MODEL = textwrap.dedent(
+    '''
+    """Test model: returns what it received, and how it saw it, from the process it ran in."""
+    import os
+
+    import numpy as np
+
+
+    def _seen(value):
+        if isinstance(value, np.ndarray):
+            return ["ndarray", value.dtype.str, list(value.shape), bool(value.flags.writeable)]
+        if isinstance(value, dict):
+            return {k: _seen(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [_seen(v) for v in value]
+        return type(value).__name__
+
+
+    class EchoModel:
+        def predict(self, data, params=None):
+            return {"data": data, "params": params, "seen": [_seen(data), _seen(params)],
+                    "pid": os.getpid()}
+
+
+    def _load_pyfunc(path):
+        return EchoModel()
+    '''
+)
+
+
+def _save_code_model(
+    path: Path, module: str, source: str, requirements: list[str], signature: ModelSignature
+) -> Path:
     code = path.parent / f"{path.name}-code"
     code.mkdir(parents=True)
-    (code / "version_model.py").write_text(VERSION_MODEL)
+    (code / f"{module}.py").write_text(source)
     save_model(
         path,
-        loader_module="version_model",
-        code_path=[str(code / "version_model.py")],
+        loader_module=module,
+        code_path=[str(code / f"{module}.py")],
         pip_requirements=requirements,
-        # Only params are declared (the input reaches the model as given): ``kind``.
-        signature=ModelSignature(params=ParamSchema([ParamSpec("kind", "string", "series")])),
+        signature=signature,
     )
     return path
+
+
+def save_version_model(path: Path, requirements: list[str]) -> Path:
+    """Save the version-reporting model with the given pip requirements."""
+    # Only params are declared (the input reaches the model as given): ``kind``.
+    signature = ModelSignature(params=ParamSchema([ParamSpec("kind", "string", "series")]))
+    return _save_code_model(path, "version_model", VERSION_MODEL, requirements, signature)
+
+
+def save_echo_model(path: Path, requirements: list[str], signature: ModelSignature) -> Path:
+    """Save the model that echoes its input and params (with the types it saw them as)."""
+    return _save_code_model(path, "echo_model", ECHO_MODEL, requirements, signature)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+import importlib.metadata
 import os
 import shutil
 import subprocess
@@ -14,9 +16,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import six
-from env_helpers import PINNED_SIX, save_version_model
+from env_helpers import PINNED_SIX, save_echo_model, save_version_model
 
 from pyfunc_ops.errors import InvalidParameterError, SchemaEnforcementError, WorkerError
+from pyfunc_ops.models.signature import ModelSignature, ParamSchema, ParamSpec, Schema, TensorSpec
 from pyfunc_ops.pyfunc import PyFuncModel, load_model
 
 FRAME = pd.DataFrame({"x": [1.0, 2.0, 3.0]})
@@ -166,3 +169,41 @@ def test_worker_stops_when_its_models_are_gone(six_model: Path, tmp_path: Path) 
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid)
+
+
+def test_tensor_dict_input_and_datetime_params_reach_the_worker_as_locally(
+    tmp_path: Path,
+) -> None:
+    """Same requirements as six_model (its environment is reused); a tensor signature, so
+    the model gets a dict of ndarrays, and params of types JSON does not have."""
+    ours = importlib.metadata.version("pyfunc-ops")
+    signature = ModelSignature(
+        inputs=Schema([TensorSpec("float32", (-1, 2), "a"), TensorSpec("int64", (-1,), "b")]),
+        params=ParamSchema(
+            [
+                ParamSpec("when", "datetime", datetime.datetime(2024, 1, 1)),
+                ParamSpec("days", "datetime", [datetime.datetime(2024, 1, 2)], (-1,)),
+                ParamSpec("ids", "long", [1], (-1,)),
+            ]
+        ),
+    )
+    path = save_echo_model(
+        tmp_path / "echo", [f"pyfunc-ops=={ours}", f"six=={PINNED_SIX}"], signature
+    )
+    data = {"a": np.arange(6, dtype="float32").reshape(3, 2), "b": np.array([7, 8, 9])}
+    params = {"when": "2024-05-06T07:08:09", "days": ["2024-02-03"], "ids": [4, 5]}
+    local = load_model(path, env_manager="local").predict(data, params=params)
+    remote = load_model(path, env_manager="virtualenv").predict(data, params=params)
+    assert remote["pid"] != os.getpid() and local["pid"] == os.getpid()
+    assert remote["seen"] == local["seen"]
+    assert remote["seen"][0] == {
+        "a": ["ndarray", "<f4", [3, 2], True],
+        "b": ["ndarray", "<i8", [3], True],
+    }
+    assert remote["seen"][1] == {"when": "datetime", "days": ["date"], "ids": ["int", "int"]}
+    assert remote["params"] == local["params"]
+    assert remote["params"]["when"] == datetime.datetime(2024, 5, 6, 7, 8, 9)
+    assert remote["data"].keys() == local["data"].keys()
+    for name in data:
+        np.testing.assert_array_equal(remote["data"][name], local["data"][name])
+        assert remote["data"][name].dtype == local["data"][name].dtype
