@@ -4,6 +4,10 @@ Every measurement is repeated and summarised by its median, because the machine 
 shared and single runs are noisy. Code that must not share a process with the suite (cold
 loads, anything MLflow) runs in a child interpreter and reports back one ``RESULT <json>``
 line on stdout.
+
+It is a plain module (standard library only, no pytest) so that the tests can use it too:
+``mlflow_server`` is the one way both the benchmarks and tests/interop and the Airflow
+sensor tests start a real ``mlflow server`` (``from benchmarks.common import ...``).
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+import urllib.request
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -164,6 +170,62 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def clean_env() -> dict[str, str]:
+    """Our environment without what would redirect MLflow's interpreter or our settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYFUNC_OPS_"))}
+
+
+@contextmanager
+def mlflow_server(mlflow_python: str | Path, root: Path, timeout: float = 120) -> Iterator[str]:
+    """A running ``mlflow server``'s URL, stopped on exit: from the MLflow venv whose
+    interpreter is ``mlflow_python``, on a free port of 127.0.0.1, one worker, SQLite backend
+    and proxied artifacts under ``root``; its output goes to ``root / "server.log"``.
+
+    Raises RuntimeError with that log when the server exits or does not answer ``/health``
+    within ``timeout`` seconds (a starting server offers nothing to wait on but polling).
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = root / "server.log"
+    command = [
+        str(Path(mlflow_python).parent / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{root / 'mlflow.db'}",
+        "--artifacts-destination",
+        str(root / "artifacts"),
+    ]
+    with log_path.open("wb") as log_file:
+        proc = subprocess.Popen(
+            command, cwd=root, stdout=log_file, stderr=subprocess.STDOUT, env=clean_env()
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not _healthy(url):
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log = log_path.read_text(errors="replace")
+                    raise RuntimeError(f"mlflow server did not start at {url}:\n{log}")
+                time.sleep(0.5)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # refused, reset or timed out while starting; HTTP errors are OSErrors too
+        return False
 
 
 def load_average() -> tuple[float, float, float]:

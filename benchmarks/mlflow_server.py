@@ -1,9 +1,9 @@
 """A ``models:/`` load through a real MLflow tracking server: first and cached, ours beside
 MLflow's ``mlflow.pyfunc.load_model`` on the same server and model.
 
-The suite starts ``mlflow server`` (from the MLflow venv, SQLite backend, proxied
-artifacts in a scratch folder) on 127.0.0.1, lets MLflow log and register a scikit-learn
-model there, then times in one warm process per library:
+The suite starts ``mlflow server`` (``common.mlflow_server``, shared with the tests: MLflow
+venv, SQLite backend, proxied artifacts in a scratch folder) on 127.0.0.1, lets MLflow log
+and register a scikit-learn model there, then times in one warm process per library:
 
 * ours, first: ``load_model("models:/bench/1")`` with an empty cache folder (registry
   lookup over REST, listing and download through ``mlflow-artifacts``, load);
@@ -21,12 +21,8 @@ rows and, unless ``--no-docs``, writes them into README.md between
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import subprocess
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +31,9 @@ from common import (
     ROOT,
     child_env,
     conditions,
-    free_port,
     median,
     mlflow_python,
+    mlflow_server,
     run_child,
 )
 
@@ -95,46 +91,6 @@ print("RESULT " + json.dumps(res))
 """
 
 
-def start_server(mlflow_py: str, root: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """``mlflow server`` on a free port of 127.0.0.1, answering ``/health``."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYFUNC_OPS_"))}
-    proc = subprocess.Popen(
-        [
-            str(Path(mlflow_py).parent / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{root / 'mlflow.db'}",
-            "--artifacts-destination",
-            str(root / "artifacts"),
-        ],
-        cwd=root,
-        stdout=(root / "server.log").open("wb"),
-        stderr=subprocess.STDOUT,
-        env=env,
-    )
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as answer:
-                if answer.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if proc.poll() is not None:
-            break
-        time.sleep(0.5)  # polling a starting server: it offers nothing to wait on
-    proc.terminate()
-    raise RuntimeError(f"mlflow server did not start:\n{(root / 'server.log').read_text()}")
-
-
 def rows(ours: dict[str, Any], theirs: dict[str, Any]) -> list[tuple[str, float, float, str]]:
     first, cached, mlflow = median(ours["first"]), median(ours["cached"]), median(theirs["load"])
     return [
@@ -167,17 +123,15 @@ def main() -> None:
     mlflow_py = mlflow_python()
     before = conditions()
     work = Path(tempfile.mkdtemp(prefix="pyfunc-ops-bench-server-"))
-    proc, url = start_server(mlflow_py, work)
     try:
-        env = child_env()
-        _, info = run_child(mlflow_py, MLFLOW_LOG, {"url": url, "trusted": TRUSTED}, env)
-        ours_env = child_env({"PYFUNC_OPS_HOME": str(work / "home")})
-        args = {"url": url, "out": str(work / "ours"), "runs": opts.runs, "trusted": TRUSTED}
-        _, ours = run_child(OUR_PYTHON, OURS, args, ours_env)
-        _, theirs = run_child(mlflow_py, THEIRS, {"url": url, "runs": opts.runs}, env)
+        with mlflow_server(mlflow_py, work) as url:
+            env = child_env()
+            _, info = run_child(mlflow_py, MLFLOW_LOG, {"url": url, "trusted": TRUSTED}, env)
+            ours_env = child_env({"PYFUNC_OPS_HOME": str(work / "home")})
+            args = {"url": url, "out": str(work / "ours"), "runs": opts.runs, "trusted": TRUSTED}
+            _, ours = run_child(OUR_PYTHON, OURS, args, ours_env)
+            _, theirs = run_child(mlflow_py, THEIRS, {"url": url, "runs": opts.runs}, env)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
         shutil.rmtree(work, ignore_errors=True)
     after = conditions()
     summary = (

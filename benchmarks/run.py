@@ -33,12 +33,14 @@ after the measurements above when their module is present (issue 17):
 ``score_files.py`` (batch scoring against the plain loop and MLflow's script, time and
 peak RSS), ``spark_udf.py`` (the cheap-model ``spark_udf`` rows), any other
 ``spark_*.py`` (``score_spark`` against a plain Spark job) and ``wide_schema.py``
-(600-column signature enforcement). A row is ``{"name", "ours_s", "floor_s" or
-"mlflow_s" (or another ``<who>_s``), "target"}``, with ``_ms``/``_mb`` instead of ``_s``
-for milliseconds or megabytes; optional ``"reference_label"``, ``"kind"`` (``"max"``:
-ours/reference at most the target, the default; ``"min"``: reference/ours at least it;
-``"abs"``: ours at most the target in its unit; ``"info"``) and ``"note"``. A section whose
-module is absent or fails gets a "not measured" row naming its targets.
+(600-column signature enforcement). A row is one comparison: ``{"name", "ours_s",
+"floor_s" or "mlflow_s" (or another ``<who>_s``; none for an absolute limit),
+"reference_label", "target"}``, with ``_ms``/``_mb`` instead of ``_s`` for milliseconds or
+megabytes; ``target`` is a number, or None for a comparison shown but not judged; optional
+``"kind"`` (``"max"``: ours/reference at most the target, the default with a reference;
+``"min"``: reference/ours at least it; ``"abs"``: ours at most the target in its unit, the
+default without one; ``"info"``, the default without a target) and ``"note"``. A section
+whose module is absent or fails gets a "not measured" row naming its targets.
 
 Prints the table, writes benchmarks/results/results.json and benchmarks/results/ratios.png
 and rewrites the block between ``<!-- results:start -->`` and ``<!-- results:end -->`` in
@@ -52,7 +54,6 @@ import argparse
 import importlib
 import os
 import pickle
-import re
 import shutil
 import subprocess
 import sys
@@ -562,46 +563,9 @@ def _missing(description: str, reason: str) -> dict[str, Any]:
     }
 
 
-_TARGET_PART = re.compile(r"<=\s*([0-9.]+)\s*(x|ms|s)\b\s*([A-Za-z]+)?")
-_REF_NAMES = {"mlflow": ("mlflow",), "plain": ("plain", "floor", "loop"), "loop": ("loop",)}
-
-
-def expand_targets(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """A section row whose ``target`` is text ("<= 1.05x plain, <= 0.70x MLflow",
-    "<= 10 ms and <= 0.2x MLflow") as one row per stated target, each numeric: a ratio
-    against the reference it names, or an absolute limit on ours."""
-    target = row.get("target")
-    if not isinstance(target, str):
-        return [row]
-    ours_key = next((k for k in row if k.startswith("ours_")), None)
-    if ours_key is None:
-        return [row]
-    suffix = ours_key[len("ours") :]
-    out: list[dict[str, Any]] = []
-    used: set[str] = set()
-    for value, unit, who in _TARGET_PART.findall(target):
-        base = {k: v for k, v in row.items() if k not in {"target"} and not k.endswith(suffix)}
-        base[ours_key] = row[ours_key]
-        if unit == "x":
-            names = _REF_NAMES.get((who or "plain").lower(), ((who or "").lower(),))
-            ref = next((f"{n}{suffix}" for n in names if row.get(f"{n}{suffix}") is not None), None)
-            if ref is None:
-                continue
-            used.add(ref)
-            out.append({**base, ref: row[ref], "target": float(value)})
-        else:
-            limit = float(value) / 1000 if unit == "ms" and suffix == "_s" else float(value)
-            out.append({**base, "target": limit, "kind": "abs", "name": f"{row['name']} (abs)"})
-    for key in row:  # references no target names: shown, not judged
-        if key.endswith(suffix) and key != ours_key and key not in used and row[key] is not None:
-            info = {k: v for k, v in row.items() if k != "target" and not k.endswith(suffix)}
-            out.append({**info, ours_key: row[ours_key], key: row[key], "target": None})
-    return out or [row]
-
-
 def section_rows(raw_rows: list[dict[str, Any]], module: str) -> list[dict[str, Any]]:
     """A section module's raw rows in the table's form."""
-    return [extra_row(r, module) for row in raw_rows for r in expand_targets(row)]
+    return [extra_row(row, module) for row in raw_rows]
 
 
 def extra_row(row: dict[str, Any], module: str) -> dict[str, Any]:
@@ -611,14 +575,18 @@ def extra_row(row: dict[str, Any], module: str) -> dict[str, Any]:
         raise ValueError(f"{module}: row {row.get('name')!r} has no ours_s/ours_ms/ours_mb")
     suffix = ours_key[len("ours") :]
     unit = _UNITS[suffix]
-    ref_key = next(
-        (k for k in row if k.endswith(suffix) and k != ours_key and not k.startswith("target")),
-        None,
-    )
+    refs = [k for k in row if k.endswith(suffix) and k != ours_key and not k.startswith("target")]
+    target = row.get("target")
+    if len(refs) > 1 or (target is not None and not isinstance(target, (int, float))):
+        raise ValueError(
+            f"{module}: row {row.get('name')!r} must compare ours with at most one reference "
+            f"against a numeric target or None; found references {refs} and target "
+            f"{target!r}: emit one row per comparison"
+        )
+    ref_key = refs[0] if refs else None
     ours = float(row[ours_key])
     ref = float(row[ref_key]) if ref_key is not None else None
     who = ref_key[: -len(suffix)] if ref_key is not None else ""
-    target = row.get("target")
     kind = row.get("kind") or ("info" if target is None else ("max" if ref is not None else "abs"))
     ratio = None
     if ref is not None and ref > 0:

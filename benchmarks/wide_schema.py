@@ -14,8 +14,9 @@ frames, read from Parquet. Medians of ``runs`` calls after one warm-up call.
 
     .venv/bin/python benchmarks/wide_schema.py [--quick]
 
-``run(quick)`` returns the rows for ``benchmarks/run.py``: ``{name, ours_s, mlflow_s,
-target}`` where ``target`` states the issue's limit.
+``run(quick)`` returns the rows for ``benchmarks/run.py``, two per frame: ours against
+the issue's absolute limit (``{name, ours_s, kind: "abs", target}``, seconds) and ours
+against MLflow (``{name, ours_s, mlflow_s, target}``, at most 0.2x).
 """
 
 from __future__ import annotations
@@ -34,6 +35,10 @@ from common import child_env, median, mlflow_python, run_child, time_calls
 COLUMNS = 600
 ROWS = 10_000
 TYPES = ("double", "long", "string")
+# Issue 17: seconds per call at most (10 ms on a matching frame, 50 ms when casting), and
+# at most 0.2x MLflow's time.
+LIMITS = {"matching": 0.010, "castable": 0.050}
+MLFLOW_TARGET = 0.2
 
 MLFLOW_SIDE = r"""
 import json, sys, time
@@ -80,7 +85,7 @@ def make_frames(columns: int, rows: int) -> tuple[list[tuple[str, str]], dict[st
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    """Rows {name, ours_s, mlflow_s, target} for the two frames."""
+    """Two rows per frame: the absolute limit and the ratio to MLflow (module docstring)."""
     from pyfunc_ops.models.signature import ColSpec, Schema, enforce_schema
 
     columns, rows = (60, 1_000) if quick else (COLUMNS, ROWS)
@@ -103,16 +108,22 @@ def run(quick: bool) -> list[dict[str, Any]]:
             env=child_env(),
         )
     shape = f"{columns} columns x {rows} rows"
-    limits = {"matching": 0.010, "castable": 0.050}
-    return [
-        {
-            "name": f"wide schema enforcement, {name} ({shape})",
-            "ours_s": ours[name],
-            "mlflow_s": theirs[name],
-            "target": f"<= {limits[name] * 1000:.0f} ms and <= 0.2x MLflow",
-        }
-        for name in frames
-    ]
+    out = []
+    for name in frames:
+        label = f"wide schema enforcement, {name} ({shape})"
+        out.append(
+            {"name": f"{label} (abs)", "ours_s": ours[name], "kind": "abs", "target": LIMITS[name]}
+        )
+        out.append(
+            {
+                "name": label,
+                "ours_s": ours[name],
+                "mlflow_s": theirs[name],
+                "reference_label": "MLflow",
+                "target": MLFLOW_TARGET,
+            }
+        )
+    return out
 
 
 def main() -> None:
@@ -121,11 +132,17 @@ def main() -> None:
     args = parser.parse_args()
     rows = run(args.quick)
     for row in rows:
-        ratio = row["ours_s"] / row["mlflow_s"] if row["mlflow_s"] else float("nan")
-        sys.stdout.write(
-            f"{row['name']}: ours {row['ours_s'] * 1000:.2f} ms, MLflow "
-            f"{row['mlflow_s'] * 1000:.2f} ms ({ratio:.3f}x); target {row['target']}\n"
-        )
+        if "mlflow_s" in row:
+            ratio = row["ours_s"] / row["mlflow_s"] if row["mlflow_s"] else float("nan")
+            sys.stdout.write(
+                f"{row['name']}: ours {row['ours_s'] * 1000:.2f} ms, MLflow "
+                f"{row['mlflow_s'] * 1000:.2f} ms ({ratio:.3f}x); target <= {row['target']}x\n"
+            )
+        else:
+            sys.stdout.write(
+                f"{row['name']}: ours {row['ours_s'] * 1000:.2f} ms; "
+                f"target <= {row['target'] * 1000:.0f} ms\n"
+            )
     sys.stdout.write(json.dumps(rows) + "\n")
 
 

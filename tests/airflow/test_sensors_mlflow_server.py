@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 import test_sensors
 from airflow.sdk import DAG
-from mlflow_server import clean_env, mlflow_server
 from test_sensors import FAST, Recorder, _after_first_miss, _dag, _record, _states
 
+from benchmarks.common import clean_env, mlflow_server
 from pyfunc_ops.airflow.sensors import ModelVersionSensor
 from pyfunc_ops.airflow.sensors import model_version as version_sensor_module
 from pyfunc_ops.airflow.triggers import model_version as trigger_module

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from conftest import run_in_mlflow
-from mlflow_server import free_port, mlflow_server
 from sklearn.linear_model import LinearRegression
 
+from benchmarks.common import free_port, mlflow_server
 from pyfunc_ops import pyfunc, tracking
 from pyfunc_ops import sklearn as our_sklearn
 from pyfunc_ops.errors import ResourceNotFoundError, TrackingStoreError
