@@ -145,8 +145,7 @@ def main() -> None:
             )
         else:
             sys.stdout.write(
-                f"{row['name']}: ours {row['ours_ms']:.2f} ms; "
-                f"target <= {row['target']:.0f} ms\n"
+                f"{row['name']}: ours {row['ours_ms']:.2f} ms; target <= {row['target']:.0f} ms\n"
             )
     sys.stdout.write(json.dumps(rows) + "\n")
 
