@@ -1023,7 +1023,9 @@ def main() -> None:
     summary = (
         f"Model: {MODEL_DESCRIPTION}; MLflow {paths['mlflow_version']}; "
         f"{'quick' if opts.quick else 'full'} run ({cold_runs} cold-load rounds, {runs} runs "
-        f"otherwise); transfer tree: {paths['tree_files']} files, "
+        f"otherwise, {'1 run' if opts.quick else '9 runs'} of the Spark sections, "
+        f"{'2 runs' if opts.quick else '5 runs'} of score_files); "
+        f"transfer tree: {paths['tree_files']} files, "
         f"{paths['tree_bytes'] / 2**20:.1f} MiB. {before['cpus']} CPUs; load average "
         f"{before['load_average'][0]} before, {after['load_average'][0]} after; "
         f"{after['time']}; suite took {time.perf_counter() - started:.0f} s."

@@ -136,7 +136,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(quick: bool) -> list[dict[str, Any]]:
     """The suite's row: ``score_spark`` against the plain job (``quick``: a smoke size)."""
-    rows, partitions, runs = (100_000, 8, 1) if quick else (2_000_000, 64, 5)
+    rows, partitions, runs = (100_000, 8, 1) if quick else (2_000_000, 64, 9)
     args = argparse.Namespace(
         rows=rows,
         partitions=partitions,

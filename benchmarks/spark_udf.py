@@ -325,7 +325,7 @@ def run(quick: bool) -> list[dict[str, Any]]:
     """Both models at the issue's size (``quick``: a small smoke size, one timed run); one
     row per model and reference for the suite's table: seconds of ours against the plain
     UDF (the floor) and against MLflow's ``spark_udf`` (when it ran), each with its target."""
-    rows, partitions, runs = (100_000, 8, 1) if quick else (2_000_000, 64, 5)
+    rows, partitions, runs = (100_000, 8, 1) if quick else (2_000_000, 64, 9)
     out = []
     for model in ("linear", "hgb"):
         suffix = "" if model == "hgb" else f"_{model}"
