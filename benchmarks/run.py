@@ -826,11 +826,11 @@ def table(rows: list[dict[str, Any]]) -> str:
         elif r["ratio"] is None:
             ratio, target = "-", "-"
         elif r["kind"] == "max":
-            ratio, target = f"{r['ratio']:.2f}x ours/ref", f"<= {r['target']}x"
+            ratio, target = f"{_ratio(r['ratio'])} ours/ref", f"<= {r['target']}x"
         elif r["kind"] == "min":
             ratio, target = f"{r['ratio']:.1f}x faster", f">= {r['target']}x"
         else:
-            ratio, target = f"{r['ratio']:.2f}x {r['ratio_label']}", "-"
+            ratio, target = f"{_ratio(r['ratio'])} {r['ratio_label']}", "-"
         result = "-" if r["pass"] is None else ("pass" if r["pass"] else "MISS")
         ours_label = r.get("ours_label", "ours")
         reference = (
@@ -843,6 +843,12 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"{reference} | {ratio} | {target} | {result} |"
         )
     return "\n".join(lines)
+
+
+def _ratio(value: float) -> str:
+    """A ratio as text: two decimals, or two significant digits below 0.01 (a 0.0005x
+    row must not read as 0.00x)."""
+    return f"{value:.2g}x" if abs(value) < 0.01 else f"{value:.2f}x"
 
 
 def plot(rows: list[dict[str, Any]], path: Path) -> None:
@@ -866,9 +872,12 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         return float(r["ratio"]) / r["target"]
 
     margin = [_margin(r) for r in scored]
-    fig, ax = plt.subplots(figsize=(9, 0.6 * len(scored) + 1.5))
+    fig, ax = plt.subplots(figsize=(13, 0.45 * len(scored) + 1.5))
     colors = ["tab:green" if r["pass"] else "tab:red" for r in scored]
-    ax.barh(labels, margin, color=colors)
+    # Bars by position, labelled afterwards: names may repeat (one row per reference).
+    positions = list(range(len(scored)))
+    ax.barh(positions, margin, color=colors)
+    ax.set_yticks(positions, labels, fontsize=8)
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_xscale("log")
     ax.invert_yaxis()
@@ -876,13 +885,14 @@ def plot(rows: list[dict[str, Any]], path: Path) -> None:
         if r["kind"] == "abs":
             text = f"{r['ours']:.3g} {r['unit']} (<= {r['target']} {r['unit']})"
         elif r["kind"] == "max":
-            text = f"{r['ratio']:.2f}x (<= {r['target']}x)"
+            text = f"{_ratio(r['ratio'])} (<= {r['target']}x)"
         else:
             text = f"{r['ratio']:.1f}x (>= {r['target']}x)"
         ax.text(margin[i], i, "  " + text, va="center", fontsize=8)
     ax.set_xlabel("measured vs target (>1: target met; log scale)")
     ax.set_title("pyfunc_ops vs floor / raw estimator / MLflow (medians)")
-    ax.set_xlim(min(min(margin) * 0.5, 0.5), max(margin) * 3)
+    # Room on the right for the text after the longest bar (a log axis: a factor).
+    ax.set_xlim(min(min(margin) * 0.5, 0.5), max(margin) * 60)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -342,20 +342,20 @@ def run(quick: bool) -> list[dict[str, Any]]:
         name = f"spark_udf, {MODELS[model]}, {rows:,} rows"
         out.append(
             {
-                "name": name,
+                "name": f"{name} vs plain pandas UDF",
                 "ours_s": medians["ours"],
                 "floor_s": medians["plain"],
-                "reference_label": "floor",
+                "reference_label": "plain pandas UDF",
                 "target": TARGETS[model]["floor"],
             }
         )
         if medians.get("mlflow") is not None:
             out.append(
                 {
-                    "name": name,
+                    "name": f"{name} vs MLflow",
                     "ours_s": medians["ours"],
                     "mlflow_s": medians["mlflow"],
-                    "reference_label": "MLflow",
+                    "reference_label": "MLflow spark_udf",
                     "target": TARGETS[model]["mlflow"],
                 }
             )
