@@ -82,6 +82,13 @@ def airflow_db() -> Iterator[Path]:
     shutil.rmtree(_HOME, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def migrated_db(airflow_db: Path) -> Path:
+    """The freshly migrated metadata database file (the cached copy, which no test writes
+    to), for tests that start Airflow processes on a private copy of it."""
+    return _cached_db()
+
+
 @pytest.fixture
 def airflow_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """The Airflow variables, for tests that start ``airflow`` in a subprocess."""

@@ -24,7 +24,6 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,13 +65,6 @@ WATCHING = (
     f"watching a change of the alias 'champion' of registered model '{MODEL}'; now: version 1"
 )
 T = TypeVar("T")
-
-
-def _migrated_db() -> Path:
-    """The migrated database ``airflow_db`` caches (tests/airflow/conftest.py), before any
-    test wrote to the session's copy."""
-    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "pyfunc_ops"
-    return cache / f"airflow-{version('apache-airflow')}-test.db"
 
 
 def _tail(path: Path, lines: int = 60) -> str:
@@ -125,7 +117,7 @@ def _airflow(command: str, env: dict[str, str], log: Path) -> Iterator[subproces
 
 
 def test_a_real_triggerer_fires_the_asset_and_the_scheduler_runs_the_dag(
-    airflow_db: Path, airflow_env: dict[str, str], tmp_path: Path
+    migrated_db: Path, airflow_env: dict[str, str], tmp_path: Path
 ) -> None:
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.models.dagrun import DagRun
@@ -138,7 +130,7 @@ def test_a_real_triggerer_fires_the_asset_and_the_scheduler_runs_the_dag(
     dags.mkdir(parents=True)
     (dags / "watched_champion.py").write_text(DAG_SOURCE)
     database = home / "airflow.db"
-    shutil.copyfile(_migrated_db(), database)
+    shutil.copyfile(migrated_db, database)
     registry = {"tracking_uri": str(tmp_path / "registry.db"), "artifact_root": str(tmp_path / "a")}
     env = {
         **airflow_env,
