@@ -6,8 +6,9 @@ empty). Requests are ``{"op": "predict", "input": node, "params": node, "buffers
 :mod:`pyfunc_ops.envs.codec` (DataFrames as Arrow IPC, ndarrays as raw bytes with dtype
 and shape, dicts, lists and scalars in the JSON, datetimes tagged ``{"$": "datetime",
 "iso": ...}``), the body holding the buffers the nodes point at; nothing the caller
-sends is ever unpickled by the worker. A request without ``"input"`` (an older caller)
-carries a DataFrame as its body and plain JSON params. Replies are ``{"ok": true,
+sends is ever unpickled by the worker. Both sides always run the same pyfunc_ops (the
+environment holds the caller's own code, see :mod:`pyfunc_ops.envs.builder`), so there
+is one request format. Replies are ``{"ok": true,
 "kind": ...}`` with the predictions as body, or ``{"ok": false, "error": ...,
 "traceback": ...}``. The worker greets with a reply once its model is loaded. Results
 are sent as a table; ``kind`` says how to rebuild the ndarray, Series or list the model
@@ -27,8 +28,6 @@ from typing import IO, Any
 from pyfunc_ops.envs import codec
 from pyfunc_ops.envs.codec import frame_to_ipc, ipc_to_frame
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
-
-__all__ = ["frame_to_ipc", "ipc_to_frame"]  # kept here for the callers of the old names
 
 _LEN = struct.Struct("<Q")
 
@@ -98,8 +97,6 @@ def encode_request(data: Any, params: dict[str, Any] | None) -> tuple[dict[str, 
 
 def decode_request(header: dict[str, Any], body: Any) -> tuple[Any, dict[str, Any] | None]:
     """The (input, params) of a predict request, as the caller had them."""
-    if "input" not in header:  # an older caller: a DataFrame and JSON params
-        return ipc_to_frame(body), header.get("params")
     spans = header.get("buffers") or []
     return (
         codec.decode(header["input"], body, spans),

@@ -204,14 +204,6 @@ def test_dicts_lists_and_scalars_cross_unchanged() -> None:
     assert isinstance(timestamp, pd.Timestamp) and str(timestamp.tz) == "Europe/Paris"
 
 
-def test_frame_body_of_an_older_caller_is_still_read() -> None:
-    frame = pd.DataFrame({"x": [1.0, 2.0]})
-    header = {"op": "predict", "params": {"kind": "series"}}
-    data, params = protocol.decode_request(header, protocol.frame_to_ipc(frame))
-    pd.testing.assert_frame_equal(data, frame)  # type: ignore[arg-type]
-    assert params == {"kind": "series"}
-
-
 def test_params_of_every_declarable_type_keep_their_python_types() -> None:
     schema = ParamSchema(
         [
