@@ -225,45 +225,70 @@ def _encode_objects(array: Any, buffers: Buffers) -> dict[str, Any]:
     kinds = {type(v) for v in flat} - {type(None)}
     if kinds == {str} or kinds == {bytes}:
         arrow = pa.array(flat, type=pa.large_string() if kinds == {str} else pa.large_binary())
-        batch = pa.record_batch([arrow], names=["values"])
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_stream(sink, batch.schema) as writer:
-            writer.write_batch(batch)
-        return {"arrow": buffers.add(sink.getvalue())}
+        return {"arrow": buffers.add(_table_ipc(pa.table({"values": arrow})))}
     return {"items": [_at(f"[{i}]", _encode, v, buffers) for i, v in enumerate(flat)]}
 
 
 def decode(node: Any, body: Any, spans: list[list[int]]) -> Any:
     """The value of ``node`` (see :func:`encode`); ``body`` is the message body (a
     writable buffer, so arrays built on it are writable) and ``spans`` its buffers."""
-    if isinstance(node, list):
-        return [decode(v, body, spans) for v in node]
-    if not isinstance(node, dict):
-        return node
-    view = memoryview(body)
+    return _Decoder(body, spans).decode(node)
 
-    def buf(index: int) -> memoryview:
-        offset, size = spans[index]
-        return view[offset : offset + size]
 
-    tag = node[TAG]
-    if tag == "dict":
-        if "v" in node:
-            return {k: decode(v, body, spans) for k, v in node["v"].items()}
-        return {decode(k, body, spans): decode(v, body, spans) for k, v in node["items"]}
-    if tag == "tuple":
-        return tuple(decode(v, body, spans) for v in node["v"])
-    if tag == "ndarray":
-        return _decode_array(node, body, spans, buf)
-    if tag == "npscalar":
-        return _decode_array(node["array"], body, spans, buf)[()]
-    if tag == "frame":
-        return ipc_to_frame(buf(node["buf"]))
-    if tag == "series":
-        return ipc_to_frame(buf(node["buf"]))["values"].rename(decode(node["name"], body, spans))
-    if tag == "bytes":
-        return bytes(buf(node["buf"]))
-    return _decode_scalar(tag, node)
+class _Decoder:
+    """Rebuilds values from their nodes over one message body."""
+
+    def __init__(self, body: Any, spans: list[list[int]]) -> None:
+        self._view = memoryview(body)
+        self._spans = spans
+
+    def buf(self, index: int) -> memoryview:
+        offset, size = self._spans[index]
+        return self._view[offset : offset + size]
+
+    def decode(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.decode(v) for v in node]
+        if not isinstance(node, dict):
+            return node
+        tag = node[TAG]
+        if tag == "dict":
+            if "v" in node:
+                return {k: self.decode(v) for k, v in node["v"].items()}
+            return {self.decode(k): self.decode(v) for k, v in node["items"]}
+        if tag == "tuple":
+            return tuple(self.decode(v) for v in node["v"])
+        if tag == "ndarray":
+            return self.array(node)
+        if tag == "npscalar":
+            return self.array(node["array"])[()]
+        if tag == "frame":
+            return ipc_to_frame(self.buf(node["buf"]))
+        if tag == "series":
+            values = ipc_to_frame(self.buf(node["buf"]))["values"]
+            return values.rename(self.decode(node["name"]))
+        if tag == "bytes":
+            return bytes(self.buf(node["buf"]))
+        return _decode_scalar(tag, node)
+
+    def array(self, node: dict[str, Any]) -> Any:
+        import numpy as np
+
+        shape = tuple(node["shape"])
+        if node["dtype"] == "|O":
+            if "arrow" in node:
+                column = _ipc_table(self.buf(node["arrow"])).column(0)
+                flat = column.to_numpy(zero_copy_only=False).astype(object)
+            else:
+                flat = np.empty(len(node["items"]), dtype=object)
+                for i, item in enumerate(node["items"]):
+                    flat[i] = self.decode(item)
+            return flat.reshape(shape)
+        dtype = np.lib.format.descr_to_dtype(node["dtype"])
+        data = self.buf(node["buf"])
+        if not data.nbytes:
+            return np.empty(shape, dtype=dtype)
+        return np.frombuffer(data, dtype=dtype).reshape(shape, order=node.get("order", "C"))
 
 
 def _decode_scalar(tag: str, node: dict[str, Any]) -> Any:
@@ -296,28 +321,6 @@ def _decode_scalar(tag: str, node: dict[str, Any]) -> Any:
     )
 
 
-def _decode_array(node: dict[str, Any], body: Any, spans: list[list[int]], buf: Any) -> Any:
-    import numpy as np
-    import pyarrow as pa
-
-    shape = tuple(node["shape"])
-    if node["dtype"] == "|O":
-        if "arrow" in node:
-            column = pa.ipc.open_stream(buf(node["arrow"])).read_all().column(0)
-            flat = column.to_numpy(zero_copy_only=False).astype(object)
-        else:
-            flat = np.empty(len(node["items"]), dtype=object)
-            for i, item in enumerate(node["items"]):
-                flat[i] = decode(item, body, spans)
-        return flat.reshape(shape)
-    dtype = np.lib.format.descr_to_dtype(node["dtype"])
-    data = buf(node["buf"])
-    if not data.nbytes:
-        return np.empty(shape, dtype=dtype)
-    flat = np.frombuffer(data, dtype=dtype)
-    return flat.reshape(shape, order=node.get("order", "C"))
-
-
 def _frame_buffer(frame: Any, label: str) -> Any:
     import pyarrow as pa
 
@@ -335,11 +338,7 @@ def frame_ipc_buffer(frame: Any) -> Any:
     metadata), as a ``pyarrow.Buffer`` (no copy)."""
     import pyarrow as pa
 
-    table = pa.Table.from_pandas(frame)
-    sink = pa.BufferOutputStream()
-    with pa.ipc.new_stream(sink, table.schema) as writer:
-        writer.write_table(table)
-    return sink.getvalue()
+    return _table_ipc(pa.Table.from_pandas(frame))
 
 
 def frame_to_ipc(frame: Any) -> bytes:
@@ -347,6 +346,20 @@ def frame_to_ipc(frame: Any) -> bytes:
 
 
 def ipc_to_frame(body: Any) -> Any:
+    return _ipc_table(body).to_pandas()
+
+
+def _table_ipc(table: Any) -> Any:
+    """``table`` as one Arrow IPC stream, a ``pyarrow.Buffer``."""
     import pyarrow as pa
 
-    return pa.ipc.open_stream(body).read_all().to_pandas()
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue()
+
+
+def _ipc_table(body: Any) -> Any:
+    import pyarrow as pa
+
+    return pa.ipc.open_stream(body).read_all()
