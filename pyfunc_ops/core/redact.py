@@ -83,12 +83,21 @@ def _words(key: str) -> list[str]:
     return words
 
 
+def _secret(words: list[str]) -> bool:
+    if any(word in _SECRET_WORDS for word in words):
+        return True
+    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
+
+
 def _hides(key: object, value: object) -> bool:
     """Whether ``value`` under ``key`` is masked (vs. copied and scanned in turn)."""
-    if value in (None, "") or not is_secret_key(key):
+    if value in (None, "") or not isinstance(key, str):
         return False
-    words = set(_words(str(key)))
-    if words & _SIGNATURE_WORDS and not words & (_SECRET_WORDS - _SIGNATURE_WORDS):
+    words = _words(key)
+    if not _secret(words):
+        return False
+    found = set(words)
+    if found & _SIGNATURE_WORDS and not found & (_SECRET_WORDS - _SIGNATURE_WORDS):
         if isinstance(value, (Mapping, list, tuple)):
             return False
         if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
@@ -104,12 +113,7 @@ def is_secret_key(key: object) -> bool:
     ``access_token``, ``Authorization`` and ``spark.hadoop.fs.s3a.secret.key`` are secret
     while ``tokenizer``, ``max_tokens`` or ``keyword`` are not.
     """
-    if not isinstance(key, str):
-        return False
-    words = _words(key)
-    if any(word in _SECRET_WORDS for word in words):
-        return True
-    return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
+    return isinstance(key, str) and _secret(_words(key))
 
 
 # scheme://user:password@ -- the password runs to the last "@" before the host (a raw
