@@ -173,7 +173,10 @@ def free_port() -> int:
 
 
 def clean_env() -> dict[str, str]:
-    """Our environment without what would redirect MLflow's interpreter or our settings."""
+    """For the server and MLflow-side processes: our environment without ``PYTHON*``
+    (which would redirect the MLflow venv's interpreter, e.g. PYTHONPATH into this
+    checkout) or our own settings. Unlike :func:`child_env` it keeps ``MLFLOW_*``: a
+    caller may configure the server with them."""
     return {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYFUNC_OPS_"))}
 
 
