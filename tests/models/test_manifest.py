@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -156,18 +155,17 @@ def test_manifest_is_immutable(tmp_path: Path) -> None:
         manifest.files["x"] = FileEntry(EMPTY_SHA, 0)  # type: ignore[index]
 
 
-def test_hash_file_large_and_fast(tmp_path: Path) -> None:
+def test_hash_file_large(tmp_path: Path) -> None:
+    # Speed is measured in benchmarks/, not here: this checks a file much larger than one
+    # read chunk hashes to the same digest as hashing it whole.
     big = tmp_path / "big.bin"
     chunk = os.urandom(1 << 20)
     with open(big, "wb") as fh:
         for _ in range(100):
             fh.write(chunk)
-    start = time.perf_counter()
     entry = hash_file(big)
-    elapsed = time.perf_counter() - start
     assert entry.size == 100 << 20
     assert entry.sha256 == hashlib.sha256(chunk * 100).hexdigest()
-    assert elapsed < 5, f"hashing 100 MB took {elapsed:.1f} s"
 
 
 # --------------------------------------------------------------------------- verify
