@@ -92,8 +92,11 @@ def retrain_and_package():
         """Fit a ridge regression whose strength varies by day, so champions come and go."""
         import numpy as np
         import pandas as pd
-        import skops.io
         from sklearn.linear_model import Ridge
+
+        # Not a bare ``import skops.io``: inside a task, skops' module scan at import
+        # touches every Airflow deprecation shim and floods the task log with warnings.
+        from pyfunc_ops.sklearn import import_skops_io
 
         assert params is not None
         day = _day()
@@ -103,7 +106,7 @@ def retrain_and_package():
         folder = Path(params["out_dir"]) / "estimators" / _run_folder()
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "ridge.skops"
-        skops.io.dump(model, path)
+        import_skops_io().dump(model, path)
         return str(path)
 
     package = SavePyfuncModelOperator(

@@ -19,14 +19,14 @@ DAG_FILE = Path(__file__).parents[2] / "dags" / "fanout_score.py"
 
 
 def _register_champion(tmp_path: Path, name: str) -> None:
-    import skops.io
     from sklearn.linear_model import LinearRegression
 
     from pyfunc_ops.jobs.packaging import package_model
+    from pyfunc_ops.sklearn import import_skops_io
 
     frame = pd.DataFrame({f"f{i}": [float(i + j) for j in range(8)] for i in range(4)})
     estimator = LinearRegression().fit(frame, frame.sum(axis=1))
-    skops.io.dump(estimator, tmp_path / "est.skops")
+    import_skops_io().dump(estimator, tmp_path / "est.skops")
     sample = tmp_path / "sample.parquet"
     frame.to_parquet(sample)
     package_model(

@@ -49,12 +49,13 @@ def _context(task_id: str = "package", run_id: str = "manual__1", try_number: in
 
 @pytest.fixture
 def estimator_file(tmp_path: Path) -> str:
-    import skops.io
     from sklearn.linear_model import LinearRegression
+
+    from pyfunc_ops.sklearn import import_skops_io
 
     x = np.arange(20, dtype=float).reshape(10, 2)
     path = tmp_path / "est.skops"
-    skops.io.dump(LinearRegression().fit(x, x.sum(axis=1)), path)
+    import_skops_io().dump(LinearRegression().fit(x, x.sum(axis=1)), path)
     return str(path)
 
 
@@ -217,11 +218,12 @@ def test_save_errors(tmp_path: Path, estimator_file: str) -> None:
 
 
 def test_skops_untrusted_types_must_be_listed(tmp_path: Path) -> None:
-    import skops.io
     from sklearn.tree import DecisionTreeRegressor
 
+    from pyfunc_ops.sklearn import import_skops_io
+
     path = tmp_path / "tree.skops"
-    skops.io.dump(DecisionTreeRegressor().fit([[0], [1]], [0, 1]), path)
+    import_skops_io().dump(DecisionTreeRegressor().fit([[0], [1]], [0, 1]), path)
     op = SavePyfuncModelOperator(task_id="package", estimator_path=str(path))
     with pytest.raises(
         SerializationError, match=r"skops_trusted_types=\['sklearn.tree._tree.Tree'\]"

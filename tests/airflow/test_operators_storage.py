@@ -32,12 +32,13 @@ def _context(task_id: str = "t") -> dict:
 
 @pytest.fixture
 def estimator_file(tmp_path: Path) -> str:
-    import skops.io
     from sklearn.linear_model import LinearRegression
+
+    from pyfunc_ops.sklearn import import_skops_io
 
     frame = pd.DataFrame({"a": np.arange(10, dtype=float), "b": np.arange(10) % 3.0})
     path = tmp_path / "est.skops"
-    skops.io.dump(LinearRegression().fit(frame, frame["a"] * 2 + frame["b"]), path)
+    import_skops_io().dump(LinearRegression().fit(frame, frame["a"] * 2 + frame["b"]), path)
     return str(path)
 
 

@@ -338,12 +338,11 @@ def test_packaging_twice_with_one_idempotency_key_registers_once(
 ) -> None:
     """A retried packaging task finds its earlier run by the key tag (runs/search with
     ``tags.`pyfunc_ops.idempotency_key` = '...'``) and registers nothing new."""
-    import skops.io
-
     from pyfunc_ops.jobs.packaging import IDEMPOTENCY_TAG, package_model
+    from pyfunc_ops.sklearn import import_skops_io
 
     estimator = tmp_path / "model.skops"
-    skops.io.dump(LinearRegression().fit(X, 2.0 * X["x"]), estimator)
+    import_skops_io().dump(LinearRegression().fit(X, 2.0 * X["x"]), estimator)
     options = {"estimator_path": str(estimator), "registered_model_name": "packaged-once"}
     first = package_model(idempotency_key="dag.task.2026-12-01", **options)
     again = package_model(idempotency_key="dag.task.2026-12-01", **options)
@@ -363,13 +362,12 @@ def test_a_retry_after_a_crash_between_register_and_bookkeeping_reuses_the_versi
 ) -> None:
     """The first try registered but died before tagging its run with the result: the
     version whose run_id is that run is found (model-versions/search) and reused."""
-    import skops.io
-
     from pyfunc_ops.jobs.packaging import IDEMPOTENCY_TAG, package_model
+    from pyfunc_ops.sklearn import import_skops_io
 
     fitted = LinearRegression().fit(X, X["x"] + 1.0)
     estimator = tmp_path / "model.skops"
-    skops.io.dump(fitted, estimator)
+    import_skops_io().dump(fitted, estimator)
     with tracking.start_run(tags={IDEMPOTENCY_TAG: "crashed-key"}) as run:
         our_sklearn.log_model(fitted, "model", registered_model_name="packaged-crash")
     again = package_model(
