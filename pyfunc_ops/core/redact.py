@@ -67,6 +67,7 @@ _SECRET_WORDS = frozenset(
 # signature (a document: {"inputs": ...}); a key secret through these words only hides
 # text that is not a structure or a JSON document (see _hides).
 _SIGNATURE_WORDS = frozenset({"signature", "sig"})
+_NON_SIGNATURE_WORDS = _SECRET_WORDS - _SIGNATURE_WORDS
 # ... or two adjacent words are one of these pairs (api_key, AccessKeyId, private-key).
 _SECRET_PAIRS = frozenset(
     {("api", "key"), ("access", "key"), ("private", "key"), ("account", "key")}
@@ -83,8 +84,8 @@ def _words(key: str) -> list[str]:
     return words
 
 
-def _secret(words: list[str]) -> bool:
-    if any(word in _SECRET_WORDS for word in words):
+def _secret(words: list[str], secret_words: frozenset[str] = _SECRET_WORDS) -> bool:
+    if any(word in secret_words for word in words):
         return True
     return any(pair in _SECRET_PAIRS for pair in itertools.pairwise(words))
 
@@ -94,15 +95,14 @@ def _hides(key: object, value: object) -> bool:
     if value in (None, "") or not isinstance(key, str):
         return False
     words = _words(key)
-    if not _secret(words):
+    if _secret(words, _NON_SIGNATURE_WORDS):
+        return True  # secret by another word or pair (api_key_signature): whatever the value
+    if not any(word in _SIGNATURE_WORDS for word in words):
         return False
-    found = set(words)
-    if found & _SIGNATURE_WORDS and not found & (_SECRET_WORDS - _SIGNATURE_WORDS):
-        if isinstance(value, (Mapping, list, tuple)):
-            return False
-        if isinstance(value, str) and value.lstrip()[:1] in ("{", "["):
-            return False
-    return True
+    # Secret only as a signature: a request signature is a token, a model's a document.
+    if isinstance(value, (Mapping, list, tuple)):
+        return False
+    return not (isinstance(value, str) and value.lstrip()[:1] in ("{", "["))
 
 
 def is_secret_key(key: object) -> bool:

@@ -265,6 +265,8 @@ def test_a_model_signature_is_kept_but_a_request_signature_is_hidden() -> None:
             "X-Amz-Signature": "0f3a9c",
             "sig": "deadbeef",
             "signature_token": {"value": "tok1"},
+            "api_key_signature": {"value": "k1"},  # secret by a pair of words
+            "access_key_sig": '["k2"]',
         }
     )
     assert shown["signature"] == {"inputs": [{"name": "a", "type": "double", "password": "***"}]}
@@ -273,6 +275,7 @@ def test_a_model_signature_is_kept_but_a_request_signature_is_hidden() -> None:
     assert shown["X-Amz-Signature"] == "***"
     assert shown["sig"] == "***"
     assert shown["signature_token"] == "***"
+    assert shown["api_key_signature"] == shown["access_key_sig"] == "***"
 
 
 def test_redact_mapping_survives_cycles() -> None:
