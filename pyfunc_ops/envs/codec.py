@@ -341,10 +341,6 @@ def frame_ipc_buffer(frame: Any) -> Any:
     return _table_ipc(pa.Table.from_pandas(frame))
 
 
-def frame_to_ipc(frame: Any) -> bytes:
-    return bytes(frame_ipc_buffer(frame))
-
-
 def ipc_to_frame(body: Any) -> Any:
     return _ipc_table(body).to_pandas()
 

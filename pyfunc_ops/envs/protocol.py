@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from pyfunc_ops.envs import codec
-from pyfunc_ops.envs.codec import frame_to_ipc, ipc_to_frame
+from pyfunc_ops.envs.codec import frame_ipc_buffer, ipc_to_frame
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
 
 _LEN = struct.Struct("<Q")
@@ -59,12 +59,11 @@ def _read_frame(stream: IO[bytes], first: bool = False) -> bytearray:
     return _read_exact(stream, _LEN.unpack(head)[0])
 
 
-def write_message(
-    stream: IO[bytes], header: dict[str, Any], body: bytes | Sequence[Any] = b""
-) -> None:
-    """Send one message; ``body`` is bytes or a sequence of buffers sent back to back."""
+def write_message(stream: IO[bytes], header: dict[str, Any], body: Any = b"") -> None:
+    """Send one message; ``body`` is one buffer (bytes, a ``pyarrow.Buffer``, ...) or a
+    list or tuple of buffers sent back to back."""
     _write_frame(stream, [json.dumps(header).encode()])
-    _write_frame(stream, [body] if isinstance(body, (bytes, bytearray, memoryview)) else body)
+    _write_frame(stream, body if isinstance(body, (list, tuple)) else [body])
     stream.flush()
 
 
@@ -104,8 +103,9 @@ def decode_request(header: dict[str, Any], body: Any) -> tuple[Any, dict[str, An
     )
 
 
-def encode_result(result: Any) -> tuple[dict[str, Any], bytes]:
-    """A model's predictions as (header, body); pickled when Arrow cannot hold them."""
+def encode_result(result: Any) -> tuple[dict[str, Any], Any]:
+    """A model's predictions as (header, body: a buffer, not copied into bytes); pickled
+    when Arrow cannot hold them."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
@@ -129,7 +129,7 @@ def encode_result(result: Any) -> tuple[dict[str, Any], bytes]:
             frame = pd.DataFrame({"values": array.reshape(-1)})
     if frame is not None:
         try:
-            return header, frame_to_ipc(frame)
+            return header, frame_ipc_buffer(frame)
         except (ValueError, TypeError, pa.ArrowException):
             pass  # e.g. mixed-type objects: fall back to pickle below
     return {"ok": True, "kind": "pickle"}, pickle.dumps(result, protocol=4)
