@@ -4,9 +4,10 @@ The default serialization is skops, which refuses to construct types it was not 
 trust, so loading a model from an untrusted place cannot run arbitrary code. cloudpickle
 and pickle remain available for estimators skops cannot represent; such a file is read
 only when the load is trusted (see :mod:`pyfunc_ops.pyfunc.trust`), whatever the MLmodel
-says. The extra types skops may build come from the caller only
-(``skops_trusted_types=``): the ``skops_trusted_types`` the flavor records are what the
-file needs, shown in the error, never trusted because the file says so. The ``sklearn``
+says. The extra types skops may build come from the caller (``skops_trusted_types=``) and,
+when the source is trusted (a local path, a registry version matching its digest, which
+may run a pickle anyway), from the ``skops_trusted_types`` the flavor records; from an
+untrusted source the recorded list is never trusted because the file says so. The ``sklearn``
 flavor section has the keys other tools of the format read (``pickled_model``,
 ``serialization_format``, ``sklearn_version``), so those tools load our models too.
 """
@@ -31,8 +32,9 @@ if TYPE_CHECKING:
     from pyfunc_ops.pyfunc.trust import TrustDecision
 
 FLAVOR_NAME = "sklearn"
-# The loader module saved models name: this module's path, part of every saved model.
-LOADER_MODULE = "pyfunc_ops.sklearn"
+# The loader module saved models name: MLflow's, so stock MLflow loads them; ours serves it
+# through the flavor registry (and older models naming this module keep loading).
+LOADER_MODULE = "mlflow.sklearn"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 _FILE_NAMES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
 
@@ -42,6 +44,24 @@ def default_pip_requirements(serialization_format: str = "skops") -> list[str]:
     if serialization_format == "skops":
         reqs.append(env_files.pinned("skops"))
     return reqs
+
+
+def code_reason(flavors: dict[str, Any]) -> str | None:
+    """What loading would run: a pickled estimator does; skops builds data only."""
+    fmt = (flavors.get(FLAVOR_NAME) or {}).get("serialization_format", "pickle")
+    if fmt != "skops":
+        return f"its scikit-learn estimator is a {fmt} file, and unpickling runs code"
+    return None
+
+
+def _skops_types(conf: dict[str, Any], caller: Sequence[str], trust: TrustDecision) -> list[str]:
+    """The types skops may build: the caller's, plus the model's recorded list when the
+    source is trusted (a local path, a registry version matching its digest: such a source
+    may run a pickle anyway). From an untrusted source only the caller's list counts."""
+    recorded = conf.get("skops_trusted_types") or []
+    if not trust.trusted or not isinstance(recorded, list):
+        return list(caller)
+    return sorted({*caller, *(t for t in recorded if isinstance(t, str))})
 
 
 def import_skops_io() -> ModuleType:
@@ -203,7 +223,7 @@ def _read_estimator(
             raise SerializationError(
                 f"{path}: refusing to load types not recorded as trusted by the caller "
                 f"({exc}). If loading them is safe, pass them as skops_trusted_types=[...] "
-                "when loading; the model file cannot widen what skops builds."
+                "when loading; an untrusted model file cannot widen what skops builds."
             ) from None
     if trust is not None:
         trust.require(f"its scikit-learn estimator is a {fmt} file, and unpickling runs code")
@@ -238,7 +258,7 @@ def load_model(
     """Load the scikit-learn estimator itself (not a pyfunc wrapper) from any model URI.
 
     ``skops_trusted_types``: extra types skops may build (the caller's choice; the model
-    file's own list is ignored). ``trust_remote_code`` as for
+    file's own list counts only when its source is trusted). ``trust_remote_code`` as for
     :func:`pyfunc_ops.pyfunc.load_model`: pickled estimators from an untrusted URL load
     only with it.
     """
@@ -260,7 +280,8 @@ def load_model(
         )
     check_model_folder(model_dir, model)
     path = _estimator_file(model_dir, conf, {})
-    return _read_estimator(path, conf.get("serialization_format", "pickle"), types, trust)
+    fmt = conf.get("serialization_format", "pickle")
+    return _read_estimator(path, fmt, _skops_types(conf, types, trust), trust)
 
 
 class _SklearnModelWrapper:
@@ -315,18 +336,21 @@ def _load_pyfunc(path: str, model_config: Any = None) -> _SklearnModelWrapper:
         file = _estimator_file(target, conf, pyfunc_conf)
         predict_fn = _predict_fn(pyfunc_conf, target / "MLmodel")
         fmt = conf.get("serialization_format", "pickle")
-        estimator = _read_estimator(file, fmt, caller_skops_types(target), load_trust(target))
+        trust = load_trust(target)
+        types = _skops_types(conf, caller_skops_types(target), trust)
+        estimator = _read_estimator(file, fmt, types, trust)
         return _wrap(estimator, predict_fn, target / "MLmodel")
     # Legacy layout: ``data: model.pkl`` hands us the file itself.
     folder = target.parent
     fmt = "skops" if target.suffix == ".skops" else "pickle"
     predict_fn = "predict"
     mlmodel = folder / "MLmodel"
+    conf = {}
     if mlmodel.is_file():
         conf, pyfunc_conf = _flavor_of(folder)
         fmt = conf.get("serialization_format", fmt)
         predict_fn = _predict_fn(pyfunc_conf, mlmodel)
-    estimator = _read_estimator(
-        target, fmt, caller_skops_types(folder), load_trust(folder), "python_function.data"
-    )
+    trust = load_trust(folder)
+    types = _skops_types(conf, caller_skops_types(folder), trust)
+    estimator = _read_estimator(target, fmt, types, trust, "python_function.data")
     return _wrap(estimator, predict_fn, mlmodel)

@@ -26,13 +26,12 @@ from typing import Any
 from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
 from pyfunc_ops.models import env as env_files
+from pyfunc_ops.models.flavors import PYTHON_MODEL_LOADER
 from pyfunc_ops.models.manifest import write_manifest
 from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.writer import copy_into, staged_directory
 from pyfunc_ops.pyfunc.python_model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
 
-# The loader module saved PythonModel models name; its path is part of the saved model.
-PYTHON_MODEL_LOADER = "pyfunc_ops.pyfunc.model"
 CODE_DIR = "code"
 # An artifact name becomes a folder name inside the model: one safe path component.
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -301,9 +300,11 @@ def _save_python_model(
     """Pickle the instance and copy its artifacts; return the flavor keys describing them."""
     import cloudpickle
 
+    from pyfunc_ops.pyfunc.compat import dump_pickle
+
     try:
         with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
-            cloudpickle.dump(python_model, fh)
+            dump_pickle(python_model, fh)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise SerializationError(
             f"python_model {type(python_model).__name__} cannot be pickled with cloudpickle "
