@@ -54,7 +54,9 @@ _SPECS = (
     FlavorSpec("xgboost", "pyfunc_ops.xgboost", "xgboost", "xgboost", ("xgboost",)),
     FlavorSpec("lightgbm", "pyfunc_ops.lightgbm", "lightgbm", "lightgbm", ("lightgbm",)),
     FlavorSpec("catboost", "pyfunc_ops.catboost", "catboost", "catboost", ("catboost",)),
-    FlavorSpec("statsmodels", "pyfunc_ops.statsmodels", "statsmodels", "statsmodels", ("statsmodels",)),
+    FlavorSpec(
+        "statsmodels", "pyfunc_ops.statsmodels", "statsmodels", "statsmodels", ("statsmodels",)
+    ),
     FlavorSpec("onnx", "pyfunc_ops.onnx", "onnxruntime", "onnx onnxruntime", ("onnx",), "onnx"),
     FlavorSpec("spark", "pyfunc_ops.spark", "pyspark", "pyspark", ("pyspark",)),
     FlavorSpec("pytorch", "pyfunc_ops.pytorch", "torch", "torch", ("torch",)),

@@ -73,9 +73,7 @@ def open_for_load(
             f"{sorted(model.flavors)}); load it with pyfunc_ops.pyfunc.load_model instead."
         )
     check_model_folder(resolved.path, model, walked=resolved.verified)
-    return OpenedFlavor(
-        resolved.path, model, conf, model.flavors.get(PYFUNC_FLAVOR) or {}, trust
-    )
+    return OpenedFlavor(resolved.path, model, conf, model.flavors.get(PYFUNC_FLAVOR) or {}, trust)
 
 
 def open_for_pyfunc(path: str | os.PathLike[str], flavor: str) -> OpenedFlavor:
@@ -84,9 +82,7 @@ def open_for_pyfunc(path: str | os.PathLike[str], flavor: str) -> OpenedFlavor:
     from pyfunc_ops.pyfunc.load import load_trust, model_metadata
 
     target = Path(path).absolute()
-    folder = next(
-        (p for p in (target, *target.parents) if (p / MLMODEL_FILE_NAME).is_file()), None
-    )
+    folder = next((p for p in (target, *target.parents) if (p / MLMODEL_FILE_NAME).is_file()), None)
     if folder is None:
         raise ModelFormatError(
             f"{target}: no {MLMODEL_FILE_NAME} file in it or above it; the {flavor} loader "
