@@ -122,7 +122,7 @@ def assert_same(actual: Any, expected: Any, rtol: float = 0.0) -> None:
             assert_same(actual[key], expected[key], rtol)
     elif isinstance(expected, (list, tuple)):
         assert len(actual) == len(expected)
-        for a, e in zip(actual, expected):
+        for a, e in zip(actual, expected, strict=True):
             assert_same(a, e, rtol)
     else:
         assert actual == expected

@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from flavor_cases import all_cases  # noqa: E402
+from flavor_cases import all_cases
 
 
 def _dump(path: Path, value: object) -> None:
