@@ -143,7 +143,7 @@ def test_tampered_registered_files_are_refused(damage: str, message: str) -> Non
         (folder / "extra.py").write_text("import os")
     elif damage == "mlmodel":
         mlmodel = folder / "MLmodel"
-        mlmodel.write_text(mlmodel.read_text().replace("pyfunc_ops.sklearn", "evil_module"))
+        mlmodel.write_text(mlmodel.read_text().replace("mlflow.sklearn", "evil_module"))
     else:  # rewriting the manifest does not help: the digest is recorded elsewhere
         (folder / "extra.py").write_text("import os")
         from pyfunc_ops.models.manifest import write_manifest
