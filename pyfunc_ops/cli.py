@@ -182,6 +182,7 @@ def describe(model_uri: str) -> dict[str, Any]:
         "created": model.utc_time_created,
         "run_id": model.run_id,
         "flavors": sorted(model.flavors),
+        "flavor": _flavor_facts(model.flavors),
         "loader_module": pyfunc_conf.get("loader_module"),
         # Always an object: the redaction takes a bare value under a key named like
         # "signature" for a secret (URL signatures), so absence is stated in "warnings".
@@ -218,6 +219,23 @@ def describe(model_uri: str) -> dict[str, Any]:
     return info
 
 
+def _flavor_facts(flavors: dict[str, Any]) -> dict[str, Any] | None:
+    """The registered flavor of the model, its framework version and what loading runs."""
+    from pyfunc_ops.models.flavors import spec_for_model
+    from pyfunc_ops.pyfunc.trust import code_reason
+
+    spec = spec_for_model(flavors)
+    conf = flavors.get(spec.name) or {} if spec is not None else {}
+    version = next((v for k, v in conf.items() if k.endswith("_version") and v), None)
+    reason = code_reason(flavors)
+    return {
+        "name": spec.name if spec is not None else "python_function",
+        "framework_version": version,
+        "runs_code": reason is not None,
+        "runs_code_because": reason,
+    }
+
+
 def _digest_line(info: dict[str, Any]) -> str:
     if info["digest"]:
         state = "files verified" if info["verified"] else "files not verified"
@@ -228,6 +246,18 @@ def _digest_line(info: dict[str, Any]) -> str:
             "files not verified"
         )
     return "digest:         - (a path or URL, not through the registry: not verified)"
+
+
+def _flavor_line(flavor: dict[str, Any] | None) -> str:
+    if flavor is None:
+        return "flavor:         -"
+    version = f" {flavor['framework_version']}" if flavor["framework_version"] else ""
+    runs = (
+        f"loading runs code: {flavor['runs_code_because']}"
+        if flavor["runs_code"]
+        else "loading runs no code of the model"
+    )
+    return f"flavor:         {flavor['name']}{version} ({runs})"
 
 
 def _pairs(mapping: dict[str, Any]) -> str:
@@ -244,6 +274,7 @@ def _cmd_describe(args: argparse.Namespace) -> None:
         f"source:         {info['source']}",
         f"flavors:        {', '.join(info['flavors'])}",
         f"loader module:  {info['loader_module']}",
+        _flavor_line(info["flavor"]),
         f"created:        {info['created'] or '-'}",
         f"run:            {info['run_id'] or '-'}",
         f"python:         {info['environment']['python_version']}",
