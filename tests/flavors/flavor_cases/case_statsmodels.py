@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+
 from flavor_cases import Case, frame, target
 
 
