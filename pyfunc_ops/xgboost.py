@@ -223,7 +223,12 @@ def _read_into(model: Any, path: Path) -> Any:
     if not path.is_file():
         raise ModelFormatError(f"{path}: the xgboost model file is missing or not a file.")
     try:
-        model.load_model(str(path))
+        if path.suffix in (".ubj", ".json"):
+            model.load_model(str(path))
+        else:
+            # Another extension (model.xgb, model.deprecated): xgboost would guess UBJSON
+            # from the name and warn; from a buffer it tells the encoding by the content.
+            model.load_model(bytearray(path.read_bytes()))
     except xgb.core.XGBoostError as exc:
         kind = _sniff(path)
         hint = "Restore the file, or save the model again."
