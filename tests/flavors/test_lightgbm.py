@@ -244,3 +244,14 @@ def test_a_missing_lightgbm_names_the_package(
     assert "mlflow" not in str(info.value)
     with pytest.raises(LoaderError, match="pip install lightgbm"):
         pyfunc.load_model(tmp_path / "m")
+
+
+def test_log_model_registers_and_loads_back(tmp_path: Path) -> None:
+    native = _regressor()
+    info = pyfunc_lgb.log_model(native, "model", registered_model_name="lgb-model")
+    assert info.registered_model_version == 1
+    assert info.flavors["lightgbm"]["serialization_format"] == "skops"
+    for uri in (info.model_uri, "models:/lgb-model/1"):
+        assert type(pyfunc_lgb.load_model(uri)) is lgb.LGBMRegressor
+        got = pyfunc.load_model(uri).predict(frame())
+        np.testing.assert_array_equal(got, native.predict(frame()))

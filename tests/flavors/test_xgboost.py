@@ -210,3 +210,16 @@ def test_a_missing_xgboost_names_the_package(
     assert "mlflow" not in str(info.value)
     with pytest.raises(LoaderError, match="pip install xgboost"):
         pyfunc.load_model(tmp_path / "m")
+
+
+def test_log_model_registers_and_loads_back(tmp_path: Path) -> None:
+    native = _booster()
+    info = pyfunc_xgb.log_model(
+        native, "model", registered_model_name="xgb-model", model_format="json"
+    )
+    assert info.registered_model_version == 1
+    assert info.flavors["xgboost"]["model_format"] == "json"
+    expected = native.predict(xgb.DMatrix(frame()))
+    for uri in (info.model_uri, "models:/xgb-model/1"):
+        assert type(pyfunc_xgb.load_model(uri)) is xgb.Booster
+        np.testing.assert_array_equal(pyfunc.load_model(uri).predict(frame()), expected)

@@ -1,5 +1,5 @@
 """xgboost: the scikit-learn API and ``Booster``, each as ubj (the default) and json; a
-classifier (pyfunc predicts its labels)."""
+classifier (pyfunc predicts its labels); the ``xgb`` extension older MLflow wrote."""
 
 from __future__ import annotations
 
@@ -63,4 +63,12 @@ CASES = [
         requires=("xgboost",),
     ),
     Case("xgboost-classifier", "xgboost", _classifier, requires=("xgboost",)),
+    # The extension older MLflow versions wrote (the content is UBJSON since xgboost 2.1).
+    Case(
+        "xgboost-sklearn-xgb",
+        "xgboost",
+        _regressor,
+        {"model_format": "xgb"},
+        requires=("xgboost",),
+    ),
 ]
