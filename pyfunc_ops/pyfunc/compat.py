@@ -45,6 +45,9 @@ from typing import IO, Any
 
 from pyfunc_ops.errors import InvalidParameterError, LoaderError, PyfuncOpsError
 from pyfunc_ops.models.flavors import FLAVORS, loader_target
+
+# Re-exported: a pickle made by an earlier pyfunc_ops may name compat.TypeHints.
+from pyfunc_ops.pyfunc.python_model import TypeHints as TypeHints
 from pyfunc_ops.pyfunc.type_hints import PICKLE_NAMES
 
 _OURS = "pyfunc_ops.pyfunc.python_model"
@@ -56,7 +59,7 @@ CLASS_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     ("mlflow.pyfunc.model", "PythonModelContext"): (_OURS, "PythonModelContext"),
     ("mlflow.pyfunc", "PythonModelContext"): (_OURS, "PythonModelContext"),
     # MLflow 3's PythonModel stores the predict type hints of each instance in one of these.
-    ("mlflow.models.signature", "_TypeHints"): (_COMPAT, "TypeHints"),
+    ("mlflow.models.signature", "_TypeHints"): (_OURS, "TypeHints"),
     # MLflow 3 wraps a type-hinted predict; the pickled wrapper calls these (type_hints.py).
     **PICKLE_NAMES,
 }
@@ -70,21 +73,6 @@ CODE_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     ("mlflow.models", "set_model"): (_COMPAT, "set_model"),
     ("mlflow.models.model", "set_model"): (_COMPAT, "set_model"),
 }
-
-
-class TypeHints:
-    """Stand-in for MLflow's ``_TypeHints``: the input/output type hints of ``predict``.
-
-    MLflow 3's ``PythonModel`` caches them on every instance it saves, so they are in the
-    pickle; we keep them as plain data (pyfunc_ops does not validate by type hints).
-    """
-
-    def __init__(self, input_: Any = None, output: Any = None) -> None:
-        self.input = input_
-        self.output = output
-
-    def __repr__(self) -> str:
-        return f"TypeHints(input={self.input!r}, output={self.output!r})"
 
 
 def _with_parents(names: set[str]) -> frozenset[str]:

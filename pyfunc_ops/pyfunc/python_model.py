@@ -43,6 +43,22 @@ class PythonModelContext:
         return f"PythonModelContext(artifacts={self._artifacts!r})"
 
 
+class TypeHints:
+    """The input/output type hints of a ``predict``, as MLflow's ``_TypeHints`` holds them.
+
+    MLflow 3's ``PythonModel`` caches one on every instance it saves (so it is in MLflow's
+    pickles, unpickled to this class), and MLflow's loader asks every python model for its
+    :attr:`PythonModel.predict_type_hints`. We keep them as plain data.
+    """
+
+    def __init__(self, input_: Any = None, output: Any = None) -> None:
+        self.input = input_
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"TypeHints(input={self.input!r}, output={self.output!r})"
+
+
 class PythonModel:
     """Base class of custom models: override ``predict`` and, optionally, ``load_context``.
 
@@ -50,6 +66,24 @@ class PythonModel:
     documented form) or ``predict(self, model_input, params=None)``; the loader looks at
     the signature and passes the context only when asked for.
     """
+
+    @property
+    def predict_type_hints(self) -> TypeHints:
+        """The type hints of ``predict``'s model input and return value.
+
+        Stock MLflow loads our models with its own loader (they name
+        ``mlflow.pyfunc.model``), and that loader asks the model for these; a subclass of
+        ours, unpickled where pyfunc_ops is installed beside MLflow, must answer too.
+        """
+        import typing
+
+        from pyfunc_ops.pyfunc.type_hints import input_hint
+
+        try:
+            output = typing.get_type_hints(self.predict).get("return")
+        except (NameError, TypeError, AttributeError):
+            output = None
+        return TypeHints(input_hint(self.predict), output)
 
     def load_context(self, context: PythonModelContext) -> None:
         """Called once when the model is loaded, before any ``predict``."""
