@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +31,12 @@ from pyfunc_ops.models.flavors import PYTHON_MODEL_LOADER
 from pyfunc_ops.models.manifest import write_manifest
 from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.writer import copy_into, staged_directory
-from pyfunc_ops.pyfunc.python_model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
+from pyfunc_ops.pyfunc.python_model import (
+    ARTIFACTS_DIR,
+    PYTHON_MODEL_FILE,
+    PythonModel,
+    PythonModelContext,
+)
 
 CODE_DIR = "code"
 # An artifact name becomes a folder name inside the model: one safe path component.
@@ -225,17 +231,29 @@ def save_model(
     if data_path is not None and not Path(data_path).exists():
         raise InvalidParameterError(f"save_model: data_path {str(data_path)!r} does not exist.")
 
+    # What predict runs on when the signature comes from its type hints (MLflow's context).
+    context = PythonModelContext(
+        artifacts if isinstance(artifacts, dict) else {}, flavor_kwargs.get("config")
+    )
+    example = (input_example, context)
+
     def write_pyfunc(staged: StagedModel) -> None:
         params: dict[str, Any] = dict(flavor_kwargs)
         data = None
         if code_file is not None:
-            _check_model_code(copy_into(code_file, staged.path), staged)
+            _check_model_code(
+                copy_into(code_file, staged.path),
+                staged,
+                lambda model: _sign_from_type_hints(staged.model, model, signature, *example),
+            )
             params["model_code_path"] = code_file.name
             params.update(_save_artifacts(staged.path, artifacts or {}))
             module = PYTHON_MODEL_LOADER
         elif python_model is not None:
             assert isinstance(python_model, PythonModel)
             params.update(_save_python_model(staged.path, python_model, artifacts or {}))
+            # After pickling: running predict on the example must not change the pickle.
+            _sign_from_type_hints(staged.model, python_model, signature, *example)
             module = PYTHON_MODEL_LOADER
         else:
             assert loader_module is not None
@@ -279,9 +297,10 @@ def _model_code_file(python_model: object) -> Path | None:
     return file
 
 
-def _check_model_code(file: Path, staged: StagedModel) -> None:
-    """Run the file once, as MLflow does when saving: it must register a model. It runs
-    from the staged model, with the model's ``code/`` importable as at load time."""
+def _check_model_code(file: Path, staged: StagedModel, use: Callable[[Any], None]) -> None:
+    """Run the file once, as MLflow does when saving: it must register a model, which
+    ``use`` then gets. It runs from the staged model, with the model's ``code/`` importable
+    as at load time (also while ``use`` runs)."""
     import contextlib
 
     from pyfunc_ops.pyfunc.compat import run_model_code
@@ -291,7 +310,38 @@ def _check_model_code(file: Path, staged: StagedModel) -> None:
     roots = code_roots(staged.path, {"code": staged.code})
     scope = CodeScope(roots, str(file)) if roots else None
     with scope.loading() if scope is not None else contextlib.nullcontext():
-        run_model_code(file)
+        use(run_model_code(file))
+
+
+def _sign_from_type_hints(
+    model: Model, python_model: Any, signature: Any, input_example: Any, context: Any
+) -> None:
+    """Give ``model`` the signature ``predict``'s type hints imply, as MLflow 3 does when
+    saving (its loader needs it for a ``list[dict[...]]`` hint). MLflow marks such a
+    signature ``is_signature_from_type_hint``: the hint, not the signature, then checks
+    the input (here too, see ``PyFuncModel``). Without such hints nothing changes: the
+    given signature, or the one inferred from the input example, stays.
+
+    A given ``signature`` that differs from the hints' is kept, with a warning (MLflow
+    replaces it with the hints' and warns that it will refuse the mismatch)."""
+    from pyfunc_ops.pyfunc.type_hints import signature_from_hints
+
+    inferred = signature_from_hints(python_model, input_example, context)
+    if inferred is None:
+        return
+    if signature is not None:
+        given = signature.to_dict() if hasattr(signature, "to_dict") else signature
+        if given != inferred.to_dict():
+            warnings.warn(
+                f"save_model: the given signature differs from the one predict's type hints "
+                f"imply ({inferred.to_dict()}); the given signature is saved. MLflow would "
+                "save the hints' signature instead: make them agree, or drop signature=.",
+                stacklevel=4,
+            )
+            return
+    model.signature = inferred
+    model.extra["is_signature_from_type_hint"] = True
+    model.extra["type_hint_from_example"] = False
 
 
 def _save_python_model(
