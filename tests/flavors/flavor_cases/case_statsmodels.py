@@ -37,8 +37,13 @@ def _range() -> pd.DataFrame:
 
 
 def _example() -> dict[str, Any]:
-    """An input example, so the model has a signature: spark_udf names the columns it hands
-    the model after the signature (else 0, 1, ...), and a formula needs the names."""
+    """An input example, so the model has a signature: a formula needs the column names
+    (spark_udf names the columns after the signature, else 0, 1, ...).
+
+    The plain OLS cases go without one: MLflow's schema enforcement hands the model a new
+    C-ordered copy of the frame, and BLAS then rounds ``X @ params`` differently in the
+    last bit from the caller's frame, which ours passes on as it is.
+    """
     return {"input_example": frame(3)}
 
 
@@ -59,7 +64,7 @@ CASES = [
         "statsmodels-ols-remove-data",
         "statsmodels",
         _ols,
-        {"remove_data": True, **_example()},
+        {"remove_data": True},
         runs_code=True,
         requires=("statsmodels",),
     ),
