@@ -185,8 +185,14 @@ def _infer_signature(pipeline: Any, input_example: Any) -> Any:
     if frame is None:
         return None
     try:
-        predictions = _predict(_session(), pipeline.copy(), frame.copy(), None)
-        signature = infer_signature(frame, pd.Series(predictions))
+        # As MLflow: the example scored as it is (no array-to-vector help), on a copy
+        # (choosing the prediction column may rename the last stage's output).
+        spark = _session()
+        pipeline = pipeline.copy()
+        example = spark.createDataFrame(frame)
+        column = _prediction_column(spark, pipeline, example)
+        rows = pipeline.transform(example).select(column).collect()
+        signature = infer_signature(frame, pd.Series([row[0] for row in rows]))
     except Exception as exc:  # as MLflow: an inference failure only warns
         log.warning("could not infer the signature from the input example: %s", exc)
         return None

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
+
 from flavor_cases import Case, frame, target
 
 
@@ -88,6 +89,8 @@ CASES = [
         "spark-pipeline",
         "spark",
         _pipeline,
+        # Both sides infer the signature from it: spark_udf then knows the column names.
+        {"input_example": frame().head(3)},
         native_predict=_predict_pipeline,
         requires=("pyspark",),
     ),
@@ -98,6 +101,8 @@ CASES = [
         native_predict=_predict_vectors,
         model_input=_feature_arrays,
         requires=("pyspark",),
-        udf_result_type="double",
+        # No signature (MLflow's inference cannot score the array example either), so
+        # spark_udf would name the one column "0": nothing to score it by.
+        udf_result_type=None,  # type: ignore[arg-type]
     ),
 ]
