@@ -142,12 +142,14 @@ def _example_tensors(torch: Any, input_example: Any) -> tuple[list[Any], bool]:
     return tensors, single_array
 
 
-def _pt2_signature(torch: Any, model: Any, tensors: list[Any], signature: Any) -> Any:
+def _pt2_signature(
+    torch: Any, model: Any, tensors: list[Any], signature: Any, single_array: bool
+) -> Any:
     """The signature a pt2 save records: the caller's, else (a single ndarray example, as
     MLflow infers it) tensor specs of the example and of the model's output on it."""
     from pyfunc_ops.models.signature import ModelSignature, infer_signature
 
-    if signature is None and len(tensors) == 1:
+    if signature is None and single_array:
         with torch.no_grad():
             out = model(tensors[0])
         output = out.detach().cpu().numpy() if isinstance(out, torch.Tensor) else None
@@ -257,7 +259,7 @@ def save_model(
                 "serialization_format='pickle'."
             )
         tensors, single_array = _example_tensors(torch, input_example)
-        signature = _pt2_signature(torch, pytorch_model, tensors, signature)
+        signature = _pt2_signature(torch, pytorch_model, tensors, signature, single_array)
         # As MLflow: a tensor or several example tensors give no python_function flavor
         # (pyfunc feeds one array), and such an example is not written as input example.
         pyfunc = single_array
@@ -610,7 +612,8 @@ def _pickle_module_named(name: str, where: Path) -> Any:
             f"{where}: names the pickle module {name!r}; only {list(_PICKLE_MODULES)} are "
             "imported to read a PyTorch model. Save the model again."
         )
-    if name == MLFLOW_PICKLE_MODULE:
+    if name in (MLFLOW_PICKLE_MODULE, "cloudpickle"):
+        # cloudpickle has no ``Unpickler`` (torch.load needs one); its files are pickle's.
         return _pickle_module()
     return importlib.import_module(name)
 

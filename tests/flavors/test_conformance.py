@@ -128,9 +128,12 @@ def test_spark_udf_scores_it(case: Case, tmp_path: Path, spark: Any) -> None:
     data = case.model_input()
     udf = pyfunc.spark_udf(spark, str(tmp_path / "m"), result_type=case.udf_result_type)
     scored = spark.createDataFrame(data).withColumn("p", udf(*data.columns)).toPandas()
-    expected = _as_rows(pyfunc.load_model(tmp_path / "m").predict(data))
+    raw = pyfunc.load_model(tmp_path / "m").predict(data)
+    expected = _as_rows(raw)
     got = np.asarray([np.asarray(v, dtype=np.float64).ravel() for v in scored["p"]])
-    np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=1e-6)
+    # A float32 model (torch, keras) may round a last bit differently per Spark batch size.
+    rtol = 1e-5 if np.asarray(raw).dtype == np.float32 else 1e-6
+    np.testing.assert_allclose(got.reshape(expected.shape), expected, rtol=rtol)
 
 
 @pytest.mark.slow
