@@ -531,9 +531,8 @@ class _OnnxModelWrapper:
         # JSON and Spark hand over float64 where the graph takes float32: cast, as MLflow.
         for name, kind in self.inputs:
             value = feed.get(name)
-            is_double = isinstance(value, np.ndarray) and value.dtype == np.float64
-            if kind == "tensor(float)" and is_double:
-                feed[name] = value.astype(np.float32)
+            if kind == "tensor(float)" and isinstance(value, np.ndarray):
+                feed[name] = value.astype(np.float32) if value.dtype == np.float64 else value
         predicted = self.rt.run(self.output_names, feed)
         if isinstance(data, pd.DataFrame):
             return pd.DataFrame.from_dict(
