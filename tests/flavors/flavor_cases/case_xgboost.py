@@ -7,6 +7,11 @@ from typing import Any
 
 from flavor_cases import Case, classes, frame, target
 
+# xgboost checks feature names at predict, and a Spark UDF names the columns of a model
+# without a signature by position ("0", "1", ...), in MLflow as here: every case is saved
+# with an input example, so its signature names f0..f3 (as MLflow's docs recommend).
+_EXAMPLE: dict[str, Any] = {"input_example": frame(3)}
+
 
 def _regressor() -> Any:
     import xgboost as xgb
@@ -38,19 +43,19 @@ def _booster_predict(native: Any, model_input: Any) -> Any:
 
 
 CASES = [
-    Case("xgboost-sklearn-ubj", "xgboost", _regressor, requires=("xgboost",)),
+    Case("xgboost-sklearn-ubj", "xgboost", _regressor, _EXAMPLE, requires=("xgboost",)),
     Case(
         "xgboost-sklearn-json",
         "xgboost",
         _regressor,
-        {"model_format": "json"},
+        {"model_format": "json", **_EXAMPLE},
         requires=("xgboost",),
     ),
     Case(
         "xgboost-booster-ubj",
         "xgboost",
         _booster,
-        {"model_format": "ubj"},
+        {"model_format": "ubj", **_EXAMPLE},
         native_predict=_booster_predict,
         requires=("xgboost",),
     ),
@@ -58,17 +63,17 @@ CASES = [
         "xgboost-booster-json",
         "xgboost",
         _booster,
-        {"model_format": "json"},
+        {"model_format": "json", **_EXAMPLE},
         native_predict=_booster_predict,
         requires=("xgboost",),
     ),
-    Case("xgboost-classifier", "xgboost", _classifier, requires=("xgboost",)),
+    Case("xgboost-classifier", "xgboost", _classifier, _EXAMPLE, requires=("xgboost",)),
     # The extension older MLflow versions wrote (the content is UBJSON since xgboost 2.1).
     Case(
         "xgboost-sklearn-xgb",
         "xgboost",
         _regressor,
-        {"model_format": "xgb"},
+        {"model_format": "xgb", **_EXAMPLE},
         requires=("xgboost",),
     ),
 ]
