@@ -312,6 +312,11 @@ def set_model(model: Any) -> None:
         slot.model = model
     else:
         _LAST_SET[0] = model
+    real = sys.modules.get("mlflow.models.model")
+    if real is not None and not isinstance(real, _StandInModule):
+        # Stock MLflow is running this file (our models name its loader, and a file may
+        # import our set_model): hand it the model where its own set_model puts it.
+        real.__mlflow_model__ = model  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

@@ -25,7 +25,7 @@ from conftest import SideResults, assert_same, mlflow_env, save_ours
 from flavor_cases import Case, all_cases
 
 from pyfunc_ops import pyfunc
-from pyfunc_ops.errors import UntrustedModelError
+from pyfunc_ops.errors import SerializationError, UntrustedModelError
 from pyfunc_ops.models.flavors import FLAVORS, import_flavor
 
 CASES = all_cases()
@@ -107,6 +107,12 @@ def test_an_untrusted_source(case: Case, tmp_path: Path, s3_bucket: str) -> None
         with pytest.raises(UntrustedModelError, match="untrusted"):
             import_flavor(FLAVORS[case.flavor]).load_model(url)
         assert_same(pyfunc.load_model(url, trust_remote_code=True).predict(data), local)
+    elif case.caller_types:
+        # The types the model records count only from a trusted source: here the caller's.
+        with pytest.raises(SerializationError, match="untrusted model file cannot widen"):
+            pyfunc.load_model(url)
+        loaded = pyfunc.load_model(url, skops_trusted_types=list(case.caller_types))
+        assert_same(loaded.predict(data), local)
     else:
         assert_same(pyfunc.load_model(url).predict(data), local)
         assert import_flavor(FLAVORS[case.flavor]).load_model(url) is not None
@@ -124,6 +130,14 @@ def test_spark_udf_scores_it(case: Case, tmp_path: Path, spark: Any) -> None:
     need(case)
     if not isinstance(case.model_input(), pd.DataFrame) or case.udf_result_type is None:
         pytest.skip(f"{case.id} takes no tabular input")
+    if case.udf_result_type == "string":
+        save_ours(case, tmp_path / "m")
+        data = case.model_input()
+        udf = pyfunc.spark_udf(spark, str(tmp_path / "m"), result_type="string")
+        scored = spark.createDataFrame(data).withColumn("p", udf(*data.columns)).toPandas()
+        expected = pyfunc.load_model(tmp_path / "m").predict(data)
+        assert scored["p"].tolist() == [str(v) for v in np.asarray(expected).ravel()]
+        return
     save_ours(case, tmp_path / "m")
     data = case.model_input()
     udf = pyfunc.spark_udf(spark, str(tmp_path / "m"), result_type=case.udf_result_type)

@@ -50,7 +50,9 @@ class Case:
     values). ``runs_code``: loading unpickles (an untrusted source needs trust).
     ``requires``: import names the case needs (missing: skipped). ``heavy``: torch/keras
     cases, run by scripts/test.sh in the torch venv. ``udf_result_type``: the Spark type of
-    one prediction column for ``spark_udf``.
+    one prediction column for ``spark_udf`` (``None``: not scored with a UDF).
+    ``caller_types``: skops types the model records, which an untrusted load takes from
+    the caller only (a trusted one honours the recorded list).
     """
 
     id: str
@@ -63,7 +65,8 @@ class Case:
     runs_code: bool = False
     requires: tuple[str, ...] = ()
     heavy: bool = False
-    udf_result_type: str = "double"
+    udf_result_type: str | None = "double"
+    caller_types: tuple[str, ...] = ()
 
     def available(self) -> bool:
         return all(importlib.util.find_spec(name) is not None for name in self.requires)
