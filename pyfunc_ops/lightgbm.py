@@ -13,7 +13,7 @@ load reads what the file *is* (a text model, a skops zip or a pickle), never wha
 MLmodel claims: a text ``Booster`` builds from data and loads from an untrusted place; skops
 builds only its safe types, the four LightGBM types MLflow trusts (a ``Booster`` rebuilds
 from its model text, the estimators from their attributes) and the caller's, plus the types
-the model records when its source is trusted (see :func:`pyfunc_ops.sklearn._skops_types`);
+the model records when its source is trusted (the scikit-learn flavor's rule);
 a pickle is read only when the load is trusted. ``model_class`` must name a LightGBM class.
 The pyfunc wrapper predicts as MLflow's: the model's ``predict`` on the input, no params.
 """
@@ -22,10 +22,18 @@ from __future__ import annotations
 
 import os
 import pickle
+import sys
+import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, SerializationError
+from pyfunc_ops.errors import (
+    InvalidParameterError,
+    LoaderError,
+    ModelFormatError,
+    SerializationError,
+)
 
 if TYPE_CHECKING:
     from pyfunc_ops.models.model import Model
@@ -57,6 +65,37 @@ def _lgb() -> Any:
     from pyfunc_ops.models.flavors import import_framework
 
     return import_framework(FLAVOR_NAME)
+
+
+def _skops_io() -> Any:
+    """``skops.io``, imported as the scikit-learn flavor does (a flavor module imports no
+    other): scikit-learn first, and FutureWarnings of Airflow's deprecated-import shims,
+    which skops touches at import, kept quiet for that one import."""
+    if sys.modules.get("skops.io") is None:
+        _lgb()  # a missing lightgbm is the first thing to report
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            try:
+                import sklearn  # noqa: F401
+                import skops.io  # noqa: F401
+            except ImportError as exc:
+                raise LoaderError(
+                    f"A LightGBM model saved with skops needs the Python packages "
+                    f"'scikit-learn' and 'skops' ({exc}). Install them: pip install "
+                    "scikit-learn skops"
+                ) from exc
+    return sys.modules["skops.io"]
+
+
+def _skops_types(conf: dict[str, Any], caller: Sequence[str], trust: TrustDecision) -> list[str]:
+    """The types skops may build: LightGBM's own, the caller's, and the model's recorded
+    list only when the source is trusted (it may run a pickle anyway); from an untrusted
+    source the file cannot widen what skops builds."""
+    recorded = conf.get("skops_trusted_types") or []
+    types = {*SKOPS_LIGHTGBM_TYPES, *caller}
+    if trust.trusted and isinstance(recorded, list):
+        types.update(t for t in recorded if isinstance(t, str))
+    return sorted(types)
 
 
 def get_default_pip_requirements(
@@ -105,9 +144,7 @@ def _check_model(lgb_model: Any) -> bool:
 def _dump_estimator(lgb_model: Any, path: Path, fmt: str, trusted: list[str] | None) -> None:
     """Serialize an estimator; a skops file must need no type beyond ``trusted``."""
     if fmt == "skops":
-        from pyfunc_ops.sklearn import import_skops_io
-
-        skops_io = import_skops_io()
+        skops_io = _skops_io()
         try:
             skops_io.dump(lgb_model, path)
         except Exception as exc:  # skops raises many types for objects it cannot represent
@@ -275,9 +312,7 @@ def _read_booster(path: Path) -> Any:
 
 
 def _read_skops(path: Path, types: list[str]) -> Any:
-    from pyfunc_ops.sklearn import import_skops_io
-
-    skops_io = import_skops_io()
+    skops_io = _skops_io()
     try:
         return skops_io.load(path, trusted=types)
     except skops_io.exceptions.UntrustedTypesFoundException as exc:
@@ -296,8 +331,6 @@ def _read_skops(path: Path, types: list[str]) -> Any:
 
 def _read_model(opened: OpenedFlavor, path: Path, caller_types: tuple[str, ...] | list[str]) -> Any:
     """Read the model file by what it is; the recorded class must agree with it."""
-    from pyfunc_ops.sklearn import _skops_types
-
     where = opened.path
     recorded = opened.conf.get("model_class", BOOSTER_CLASS)
     cls = _model_class(recorded, where)
@@ -312,7 +345,7 @@ def _read_model(opened: OpenedFlavor, path: Path, caller_types: tuple[str, ...] 
         return _read_booster(path)
     if kind == "skops":
         trust: TrustDecision = opened.trust
-        types = sorted(SKOPS_LIGHTGBM_TYPES.union(_skops_types(opened.conf, caller_types, trust)))
+        types = _skops_types(opened.conf, caller_types, trust)
         model = _read_skops(path, types)
     elif kind == "pickle" or opened.conf.get("serialization_format") in ("pickle", "cloudpickle"):
         from pyfunc_ops.pyfunc.flavor_support import read_pickle

@@ -255,3 +255,12 @@ def test_log_model_registers_and_loads_back(tmp_path: Path) -> None:
         assert type(pyfunc_lgb.load_model(uri)) is lgb.LGBMRegressor
         got = pyfunc.load_model(uri).predict(frame())
         np.testing.assert_array_equal(got, native.predict(frame()))
+
+
+def test_a_missing_skops_names_the_packages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pyfunc_lgb.save_model(_regressor(), tmp_path / "m")
+    monkeypatch.setitem(sys.modules, "skops.io", None)
+    with pytest.raises(LoaderError, match="pip install scikit-learn skops"):
+        pyfunc_lgb.load_model(tmp_path / "m")
