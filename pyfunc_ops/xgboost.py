@@ -33,6 +33,7 @@ from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, Serializa
 
 if TYPE_CHECKING:
     from pyfunc_ops.models.model import Model
+    from pyfunc_ops.pyfunc.flavor_support import OpenedFlavor
 
 log = logging.getLogger(__name__)
 
@@ -256,14 +257,11 @@ def _load_from(folder: Path, conf: dict[str, Any], data_path: Path) -> Any:
     return _read_into(cls(), data_path)
 
 
-def _data_file(opened: Any) -> Path:
+def _data_file(opened: OpenedFlavor) -> Path:
     """The model file: the flavor's ``data``, else (older MLmodels) python_function's."""
-    conf, pyfunc_conf = opened.conf, opened.pyfunc_conf
-    if conf.get("data") is not None:
-        file: Path = opened.file(conf["data"], f"{FLAVOR_NAME}.data")
-        return file
-    file = opened.file(pyfunc_conf.get("data"), "python_function.data")
-    return file
+    if opened.conf.get("data") is not None:
+        return opened.file(opened.conf["data"], f"{FLAVOR_NAME}.data")
+    return opened.file(opened.pyfunc_conf.get("data"), "python_function.data")
 
 
 def load_model(
