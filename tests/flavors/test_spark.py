@@ -416,3 +416,133 @@ def test_score_spark_errors(spark: Any, saved: Path, tmp_path: Path, no_udf: Non
             output_table="x",
             prediction_column="score",
         )
+
+
+# -- a standalone cluster: a master and a worker on 127.0.0.1 ------------------------------
+
+_CLUSTER_SCRIPT = """
+import sys
+import numpy as np
+import pandas as pd
+from pyspark.sql import SparkSession
+
+sys.path.insert(0, sys.argv[3])
+from flavor_cases import frame
+from flavor_cases.case_spark import _pipeline, _predict_pipeline
+
+from pyfunc_ops import pyfunc
+from pyfunc_ops import spark as pyfunc_spark
+from pyfunc_ops.jobs.spark import score_spark
+
+master, root = sys.argv[1], sys.argv[2]
+spark = (
+    SparkSession.builder.master(master)
+    .config("spark.ui.enabled", "false")
+    .config("spark.driver.host", "127.0.0.1")
+    .config("spark.driver.bindAddress", "127.0.0.1")
+    .config("spark.executor.memory", "512m")
+    .config("spark.executor.cores", "1")
+    .getOrCreate()
+)
+pipeline = _pipeline()
+pyfunc_spark.save_model(pipeline, root + "/model", input_example=frame().head(3))
+data = frame(50)
+data.insert(0, "id", np.arange(50))
+data.to_parquet(root + "/in.parquet")
+result = score_spark(
+    spark, root + "/model", input_path=root + "/in.parquet", output_path=root + "/out",
+    keep_columns=["id"],
+)
+assert (result.rows_in, result.rows_out) == (50, 50), result
+out = pd.read_parquet(root + "/out").sort_values("id")
+expected = _predict_pipeline(pipeline, data.drop(columns="id"))
+assert out["prediction"].tolist() == expected
+loaded = pyfunc.load_model(root + "/model")
+assert loaded.get_raw_model().spark is spark
+assert loaded.predict(frame()) == _predict_pipeline(pipeline, frame())
+assert spark.sparkContext.master == master
+print("cluster-ok")
+spark.stop()
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_for_port(port: int, timeout: float = 60.0) -> None:
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)  # polling: the master JVM takes seconds to bind
+
+
+@pytest.mark.slow
+def test_a_standalone_cluster_saves_scores_and_predicts(tmp_path: Path) -> None:
+    """A Spark standalone master and one worker on 127.0.0.1 (separate JVMs): the model is
+    written through Hadoop's file system by the executors, scored by ``transform`` on the
+    worker, and pyfunc ``predict`` reuses the cluster session (a fresh driver process,
+    since the test session's ``local[2]`` one is active here)."""
+    import os
+    import subprocess
+
+    import pyspark
+
+    home = Path(pyspark.__file__).parent
+    env = {
+        **os.environ,
+        "SPARK_HOME": str(home),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+        "PYSPARK_PYTHON": sys.executable,
+        "PYSPARK_DRIVER_PYTHON": sys.executable,
+        "SPARK_WORKER_DIR": str(tmp_path / "work"),
+    }
+    port = _free_port()
+    master = f"spark://127.0.0.1:{port}"
+    spark_class = [str(home / "bin" / "spark-class")]
+    procs = [
+        subprocess.Popen(
+            [*spark_class, "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1"]
+            + ["--port", str(port), "--webui-port", str(_free_port())],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=(tmp_path / "master.log").open("w"),
+        )
+    ]
+    try:
+        _wait_for_port(port)  # a worker registers only with a listening master
+        procs.append(
+            subprocess.Popen(
+                [*spark_class, "org.apache.spark.deploy.worker.Worker", master]
+                + ["--host", "127.0.0.1", "--cores", "1", "--memory", "1g"]
+                + ["--webui-port", str(_free_port())],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=(tmp_path / "worker.log").open("w"),
+            )
+        )
+        flavors = str(Path(__file__).parent)
+        proc = subprocess.run(
+            [sys.executable, "-c", _CLUSTER_SCRIPT, master, str(tmp_path), flavors],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert "cluster-ok" in proc.stdout, proc.stderr[-4000:]
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            p.wait(timeout=30)
