@@ -142,6 +142,25 @@ def test_code_reason_is_none() -> None:
     assert pyfunc_spark.code_reason({"spark": {"model_class": "x"}}) is None
 
 
+def test_log_model_registers_and_loads_back(pipeline: Any) -> None:
+    info = pyfunc_spark.log_model(pipeline, "model", registered_model_name="spark-model")
+    assert info.registered_model_version == 1
+    assert info.flavors["spark"]["model_class"] == "pyspark.ml.pipeline.PipelineModel"
+    expected = _predict_pipeline(pipeline, frame())
+    for uri in (info.model_uri, "models:/spark-model/1"):
+        assert len(pyfunc_spark.load_model(uri).stages) == 2
+        assert pyfunc.load_model(uri).predict(frame()) == expected
+
+
+def test_package_model_picks_the_spark_flavor(pipeline: Any) -> None:
+    from pyfunc_ops.jobs.packaging import package_model
+
+    packaged = package_model(estimator=pipeline, registered_model_name="spark-packaged")
+    model = pyfunc.load_model(packaged.model_uri)
+    assert model.loader_module == "mlflow.spark"
+    assert model.predict(frame()) == _predict_pipeline(pipeline, frame())
+
+
 # -- what save refuses --------------------------------------------------------------------
 
 
