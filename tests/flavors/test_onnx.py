@@ -327,3 +327,77 @@ def test_log_model_registers_and_loads_back() -> None:
     for uri in (info.model_uri, "models:/onnx-model/1"):
         pd.testing.assert_frame_equal(pyfunc.load_model(uri).predict(frame()), expected)
         assert pyfunc_onnx.load_model(uri).graph.node[0].op_type == "MatMul"
+
+
+def _with_subgraph() -> Any:
+    """An If node whose branches hold 1 KB initializers: external data below the top graph."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    def branch(name: str, scale: float) -> Any:
+        weights = np.full((4, 64), scale, dtype=np.float32)
+        return helper.make_graph(
+            [helper.make_node("MatMul", ["x", f"W_{name}"], [f"out_{name}"])],
+            name,
+            [],
+            [helper.make_tensor_value_info(f"out_{name}", TensorProto.FLOAT, [None, 64])],
+            [numpy_helper.from_array(weights, f"W_{name}")],
+        )
+
+    node = helper.make_node(
+        "If", ["cond"], ["y"], then_branch=branch("then", 1.0), else_branch=branch("else", -1.0)
+    )
+    graph = helper.make_graph(
+        [node],
+        "with_if",
+        [
+            helper.make_tensor_value_info("cond", TensorProto.BOOL, []),
+            helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4]),
+        ],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 64])],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 9
+    return model
+
+
+def test_the_wire_walk_finds_what_onnx_finds_in_subgraphs(tmp_path: Path) -> None:
+    """The pyfunc load reads external data locations from the protobuf bytes itself (no
+    ``import onnx``); it must see every tensor onnx sees, subgraphs included."""
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    pyfunc_onnx.save_model(_with_subgraph(), tmp_path / "m", all_tensors_to_one_file=False)
+    file = tmp_path / "m" / "model.onnx"
+    proto = onnx.load(str(file), load_external_data=False)
+    expected = sorted(
+        (t.name, next(e.value for e in t.external_data if e.key == "location"))
+        for t in _get_all_tensors(proto)
+        if uses_external_data(t)
+    )
+    assert len(expected) == 2
+    found = sorted(pyfunc_onnx._external_locations(memoryview(file.read_bytes())))
+    assert found == expected
+    _point_subgraph_data_at(file, "../escape.data")
+    with pytest.raises(ModelFormatError, match="tensor 'W_then' external data location"):
+        pyfunc.load_model(tmp_path / "m")
+
+
+def _point_subgraph_data_at(file: Path, location: str) -> None:
+    proto = onnx.load(str(file), load_external_data=False)
+    branch = next(a.g for a in proto.graph.node[0].attribute if a.name == "then_branch")
+    for entry in branch.initializer[0].external_data:
+        if entry.key == "location":
+            entry.value = location
+    file.write_bytes(proto.SerializeToString())
+
+
+def test_the_pyfunc_load_does_not_import_onnx(tmp_path: Path) -> None:
+    import subprocess
+
+    pyfunc_onnx.save_model(_hidden(), tmp_path / "m")
+    code = (
+        "import sys\nfrom pyfunc_ops import pyfunc\nimport pandas as pd\n"
+        f"m = pyfunc.load_model({str(tmp_path / 'm')!r})\n"
+        "m.predict(pd.DataFrame([[1.0, 2.0, 3.0, 4.0]], columns=list('abcd')))\n"
+        "assert 'onnx' not in sys.modules, 'onnx was imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=300)
