@@ -52,29 +52,34 @@ _BACKEND_PACKAGES = {"torch": "torch", "tensorflow": "tensorflow", "jax": "jax",
 
 
 def _keras() -> Any:
-    """``keras``, imported with a backend this process can run (see the module docstring)."""
-    if "keras" not in sys.modules and not os.environ.get("KERAS_BACKEND"):
-        os.environ["KERAS_BACKEND"] = BACKEND
-    backend = os.environ.get("KERAS_BACKEND", BACKEND)
-    try:
-        return importlib.import_module("keras")
-    except ImportError as exc:
+    """``keras``, imported with a backend this process can run (see the module docstring).
+    A missing keras, or a missing backend package, raises :class:`LoaderError` naming it."""
+    from pyfunc_ops.models.flavors import import_framework
+
+    if "keras" not in sys.modules:
+        if not os.environ.get("KERAS_BACKEND"):
+            os.environ["KERAS_BACKEND"] = BACKEND
+        backend = os.environ["KERAS_BACKEND"]
         package = _BACKEND_PACKAGES.get(backend, backend)
-        if backend != BACKEND and importlib.util.find_spec(package) is None:
+        if _installed("keras") and not _installed(package):
+            other = (
+                f"pyfunc_ops serves Keras with the torch backend: set KERAS_BACKEND=torch (or "
+                f"unset it), or install {package!r}: "
+                if backend != BACKEND
+                else ""
+            )
             raise LoaderError(
                 f"Keras is configured with the {backend!r} backend (KERAS_BACKEND), whose "
-                f"package {package!r} cannot be imported here ({exc}). pyfunc_ops serves Keras "
-                f"with the torch backend: set KERAS_BACKEND=torch (or unset it), or install it: "
-                f"pip install {package}"
-            ) from exc
-        from pyfunc_ops.models.flavors import import_framework
+                f"package {package!r} is not installed here. {other}pip install {package}"
+            )
+    return import_framework(FLAVOR_NAME)
 
-        import_framework(FLAVOR_NAME, BACKEND)  # names torch when the backend is missing
-        raise LoaderError(
-            f"The keras flavor needs the Python package 'keras' (Keras 3) with its {backend} "
-            f"backend, which cannot be imported here ({exc}). Install it: pip install keras "
-            f"{_BACKEND_PACKAGES.get(backend, backend)}"
-        ) from exc
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # ValueError: sys.modules[name] is None
+        return False
 
 
 def _backend_requirement() -> list[str]:

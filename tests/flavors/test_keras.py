@@ -248,3 +248,17 @@ def test_log_model_registers_and_loads_back() -> None:
         pd.testing.assert_frame_equal(
             pyfunc.load_model(uri).predict(frame()), _predict(native, frame())
         )
+
+
+@_keras_test
+def test_a_missing_torch_backend_names_torch() -> None:
+    code = (
+        "import sys\n"
+        "sys.modules['torch'] = None\n"
+        "from pyfunc_ops.errors import LoaderError\n"
+        "from pyfunc_ops.keras import _keras\n"
+        "try:\n    _keras()\nexcept LoaderError as exc:\n    print(exc)\n"
+    )
+    proc = _run(code)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "'torch' backend" in proc.stdout and "pip install torch" in proc.stdout
