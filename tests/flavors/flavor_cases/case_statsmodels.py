@@ -52,14 +52,7 @@ def _predict_range(native: Any, data: pd.DataFrame) -> Any:
 
 
 CASES = [
-    Case(
-        "statsmodels-ols",
-        "statsmodels",
-        _ols,
-        _example(),
-        runs_code=True,
-        requires=("statsmodels",),
-    ),
+    Case("statsmodels-ols", "statsmodels", _ols, runs_code=True, requires=("statsmodels",)),
     Case(
         "statsmodels-ols-remove-data",
         "statsmodels",
