@@ -264,3 +264,14 @@ def test_a_missing_skops_names_the_packages(
     monkeypatch.setitem(sys.modules, "skops.io", None)
     with pytest.raises(LoaderError, match="pip install scikit-learn skops"):
         pyfunc_lgb.load_model(tmp_path / "m")
+
+
+def test_package_model_packages_a_booster_text_file(tmp_path: Path) -> None:
+    from pyfunc_ops.jobs.packaging import package_model
+
+    native = _booster()
+    native.save_model(str(tmp_path / "model.lgb"))
+    result = package_model(estimator_path=str(tmp_path / "model.lgb"))
+    assert type(pyfunc_lgb.load_model(result.model_uri)) is lgb.Booster
+    got = pyfunc.load_model(result.model_uri).predict(frame())
+    np.testing.assert_array_equal(got, native.predict(frame()))
