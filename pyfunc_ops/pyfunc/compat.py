@@ -47,8 +47,8 @@ from pyfunc_ops.errors import InvalidParameterError, LoaderError, PyfuncOpsError
 from pyfunc_ops.models.flavors import FLAVORS, loader_target
 
 # Re-exported: a pickle made by an earlier pyfunc_ops may name compat.TypeHints.
-from pyfunc_ops.pyfunc.python_model import TypeHints as TypeHints
 from pyfunc_ops.pyfunc.type_hints import PICKLE_NAMES
+from pyfunc_ops.pyfunc.type_hints import TypeHints as TypeHints
 
 _OURS = "pyfunc_ops.pyfunc.python_model"
 _COMPAT = "pyfunc_ops.pyfunc.compat"
@@ -59,7 +59,7 @@ CLASS_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
     ("mlflow.pyfunc.model", "PythonModelContext"): (_OURS, "PythonModelContext"),
     ("mlflow.pyfunc", "PythonModelContext"): (_OURS, "PythonModelContext"),
     # MLflow 3's PythonModel stores the predict type hints of each instance in one of these.
-    ("mlflow.models.signature", "_TypeHints"): (_OURS, "TypeHints"),
+    ("mlflow.models.signature", "_TypeHints"): (_COMPAT, "TypeHints"),
     # MLflow 3 wraps a type-hinted predict; the pickled wrapper calls these (type_hints.py).
     **PICKLE_NAMES,
 }

@@ -154,19 +154,20 @@ def flavor_requirements(flavor: str, *extra: str) -> list[str]:
 def add_sections(
     staged: Any,
     flavor: str,
-    data: str | None,
+    pyfunc_data: str | None,
     pyfunc_keys: dict[str, Any] | None = None,
     **flavor_keys: Any,
 ) -> None:
-    """Add python_function (MLflow's loader name for ``flavor``) and the flavor section to
-    the staged model. ``None`` values are left out of the flavor section."""
+    """Add python_function (MLflow's loader name for ``flavor``, ``pyfunc_data`` its
+    ``data``) and the flavor section (``flavor_keys``, which may hold a ``data`` key of its
+    own) to the staged model. ``None`` values are left out of the flavor section."""
     from pyfunc_ops.pyfunc.save import add_to_model
 
     spec = FLAVORS[flavor]
     add_to_model(
         staged.model,
         loader_module=spec.mlflow_loader,
-        data=data,
+        data=pyfunc_data,
         code=staged.code,
         env=staged.env,
         **(pyfunc_keys or {}),

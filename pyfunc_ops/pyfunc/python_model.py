@@ -17,7 +17,7 @@ from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.errors import ModelFormatError
 from pyfunc_ops.models.model import PYFUNC_FLAVOR
-from pyfunc_ops.pyfunc.type_hints import TypedPythonModel
+from pyfunc_ops.pyfunc.type_hints import TypedPythonModel, TypeHints
 
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
@@ -41,22 +41,6 @@ class PythonModelContext:
 
     def __repr__(self) -> str:
         return f"PythonModelContext(artifacts={self._artifacts!r})"
-
-
-class TypeHints:
-    """The input/output type hints of a ``predict``, as MLflow's ``_TypeHints`` holds them.
-
-    MLflow 3's ``PythonModel`` caches one on every instance it saves (so it is in MLflow's
-    pickles, unpickled to this class), and MLflow's loader asks every python model for its
-    :attr:`PythonModel.predict_type_hints`. We keep them as plain data.
-    """
-
-    def __init__(self, input_: Any = None, output: Any = None) -> None:
-        self.input = input_
-        self.output = output
-
-    def __repr__(self) -> str:
-        return f"TypeHints(input={self.input!r}, output={self.output!r})"
 
 
 class PythonModel:

@@ -314,6 +314,22 @@ def model_input_for(python_model: Any, data: Any) -> Any:
     return data
 
 
+class TypeHints:
+    """The input/output type hints of a ``predict``, as MLflow's ``_TypeHints`` holds them.
+
+    MLflow 3's ``PythonModel`` caches one on every instance it saves (so it is in MLflow's
+    pickles, unpickled to this class), and MLflow's loader asks every python model for its
+    :attr:`PythonModel.predict_type_hints`. We keep them as plain data.
+    """
+
+    def __init__(self, input_: Any = None, output: Any = None) -> None:
+        self.input = input_
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"TypeHints(input={self.input!r}, output={self.output!r})"
+
+
 class TypedPythonModel:
     """Mixin behind ``mlflow.pyfunc.PythonModel`` while a models-from-code file runs: a
     subclass's type-hinted ``predict`` is wrapped as MLflow wraps it."""
