@@ -35,6 +35,7 @@ import os
 import pickle
 import pickletools
 import re
+import sys
 import types
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -222,7 +223,7 @@ def save_model(
     ``extra_files`` is not supported (MLflow's ``requirements_file`` sections are
     deprecated); pass files with ``code_paths``.
     """
-    from pyfunc_ops.pyfunc.flavor_support import add_sections, framework_version_of
+    from pyfunc_ops.pyfunc.flavor_support import add_sections
     from pyfunc_ops.pyfunc.save import StagedModel, write_model
 
     torch = _torch()
@@ -300,8 +301,6 @@ def save_model(
             code=staged.code,
             serialization_format=fmt,
         )
-        if framework_version_of(FLAVOR_NAME) is None:  # pragma: no cover - torch is imported
-            log.warning("torch's distribution metadata is missing; requirements pin no torch.")
         if metadata is not None:
             staged.model.extra["metadata"] = dict(metadata)
 
@@ -744,15 +743,18 @@ class _PyTorchWrapper:
 
     def predict(self, data: Any, params: dict[str, Any] | None = None) -> Any:
         import numpy as np
-        import pandas as pd
 
+        # A DataFrame exists only once pandas is imported: an ndarray caller (a pt2 model's
+        # usual input) does not pay pandas' import on its first call.
+        pd = sys.modules.get("pandas")
+        is_frame = pd is not None and isinstance(data, pd.DataFrame)
         torch = _torch()
         if params and "device" in params:
             raise InvalidParameterError(
                 "'device' is not an inference parameter; choose it at load time: "
                 "pyfunc.load_model(uri, model_config={'device': 'cuda'})."
             )
-        if isinstance(data, pd.DataFrame):
+        if is_frame:
             values = data.to_numpy(dtype=np.float32)
         elif isinstance(data, np.ndarray):
             values = data
@@ -769,7 +771,7 @@ class _PyTorchWrapper:
                     "needs a model returning a single tensor."
                 )
             array = preds.to("cpu").numpy()
-        if isinstance(data, pd.DataFrame):
+        if pd is not None and is_frame:
             return pd.DataFrame(array, index=data.index)
         return array
 
