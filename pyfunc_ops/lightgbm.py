@@ -23,14 +23,12 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import (
     InvalidParameterError,
-    LoaderError,
     ModelFormatError,
     SerializationError,
 )
@@ -68,34 +66,19 @@ def _lgb() -> Any:
 
 
 def _skops_io() -> Any:
-    """``skops.io``, imported as the scikit-learn flavor does (a flavor module imports no
-    other): scikit-learn first, and FutureWarnings of Airflow's deprecated-import shims,
-    which skops touches at import, kept quiet for that one import."""
+    """``skops.io`` (a missing lightgbm is reported first)."""
+    from pyfunc_ops.pyfunc.flavor_support import import_skops_io
+
     if sys.modules.get("skops.io") is None:
-        _lgb()  # a missing lightgbm is the first thing to report
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            try:
-                import sklearn  # noqa: F401
-                import skops.io  # noqa: F401
-            except ImportError as exc:
-                raise LoaderError(
-                    f"A LightGBM model saved with skops needs the Python packages "
-                    f"'scikit-learn' and 'skops' ({exc}). Install them: pip install "
-                    "scikit-learn skops"
-                ) from exc
-    return sys.modules["skops.io"]
+        _lgb()
+    return import_skops_io("A LightGBM model saved with skops")
 
 
 def _skops_types(conf: dict[str, Any], caller: Sequence[str], trust: TrustDecision) -> list[str]:
-    """The types skops may build: LightGBM's own, the caller's, and the model's recorded
-    list only when the source is trusted (it may run a pickle anyway); from an untrusted
-    source the file cannot widen what skops builds."""
-    recorded = conf.get("skops_trusted_types") or []
-    types = {*SKOPS_LIGHTGBM_TYPES, *caller}
-    if trust.trusted and isinstance(recorded, list):
-        types.update(t for t in recorded if isinstance(t, str))
-    return sorted(types)
+    """LightGBM's own skops types, the caller's, and a trusted source's recorded ones."""
+    from pyfunc_ops.pyfunc.flavor_support import skops_types
+
+    return skops_types(conf, caller, trust, SKOPS_LIGHTGBM_TYPES)
 
 
 def get_default_pip_requirements(

@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, SerializationError
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import Model
+
+# ``import_skops_io`` is shared with the other flavors that read skops files (LightGBM);
+# importable from here as before (the example DAG and older code use this path).
+from pyfunc_ops.pyfunc.flavor_support import import_skops_io, skops_types
 
 if TYPE_CHECKING:
     from pyfunc_ops.pyfunc.trust import TrustDecision
@@ -52,37 +53,6 @@ def code_reason(flavors: dict[str, Any]) -> str | None:
     if fmt != "skops":
         return f"its scikit-learn estimator is a {fmt} file, and unpickling runs code"
     return None
-
-
-def _skops_types(conf: dict[str, Any], caller: Sequence[str], trust: TrustDecision) -> list[str]:
-    """The types skops may build: the caller's, plus the model's recorded list when the
-    source is trusted (a local path, a registry version matching its digest: such a source
-    may run a pickle anyway). From an untrusted source only the caller's list counts."""
-    recorded = conf.get("skops_trusted_types") or []
-    if not trust.trusted or not isinstance(recorded, list):
-        return list(caller)
-    return sorted({*caller, *(t for t in recorded if isinstance(t, str))})
-
-
-def import_skops_io() -> ModuleType:
-    """``skops.io``, imported with Airflow's deprecation shims kept quiet.
-
-    At import, skops looks through every module already loaded. Inside an Airflow 3 task
-    that touches each of Airflow's deprecated-import shims, and each one warns (an
-    ``airflow.utils.deprecation_tools.DeprecatedImportWarning``, a ``FutureWarning``):
-    about 1,160 warnings per task log, and seconds of import time. Only that one import
-    ignores only ``FutureWarning``; everything later warns as usual.
-
-    scikit-learn is imported first: imported the other way round (skops pulling in
-    scikit-learn and SciPy while it sets itself up) the same modules took about 0.5 s more
-    (tens of thousands of extra mmap/munmap calls), a fifth of a cold skops load.
-    """
-    if "skops.io" not in sys.modules:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            import sklearn  # noqa: F401
-            import skops.io  # noqa: F401
-    return sys.modules["skops.io"]
 
 
 def _dump(sk_model: Any, path: Path, fmt: str, trusted: list[str] | None) -> list[str] | None:
@@ -281,7 +251,7 @@ def load_model(
     check_model_folder(model_dir, model)
     path = _estimator_file(model_dir, conf, {})
     fmt = conf.get("serialization_format", "pickle")
-    return _read_estimator(path, fmt, _skops_types(conf, types, trust), trust)
+    return _read_estimator(path, fmt, skops_types(conf, types, trust), trust)
 
 
 class _SklearnModelWrapper:
@@ -337,7 +307,7 @@ def _load_pyfunc(path: str, model_config: Any = None) -> _SklearnModelWrapper:
         predict_fn = _predict_fn(pyfunc_conf, target / "MLmodel")
         fmt = conf.get("serialization_format", "pickle")
         trust = load_trust(target)
-        types = _skops_types(conf, caller_skops_types(target), trust)
+        types = skops_types(conf, caller_skops_types(target), trust)
         estimator = _read_estimator(file, fmt, types, trust)
         return _wrap(estimator, predict_fn, target / "MLmodel")
     # Legacy layout: ``data: model.pkl`` hands us the file itself.
@@ -351,6 +321,6 @@ def _load_pyfunc(path: str, model_config: Any = None) -> _SklearnModelWrapper:
         fmt = conf.get("serialization_format", fmt)
         predict_fn = _predict_fn(pyfunc_conf, mlmodel)
     trust = load_trust(folder)
-    types = _skops_types(conf, caller_skops_types(folder), trust)
+    types = skops_types(conf, caller_skops_types(folder), trust)
     estimator = _read_estimator(target, fmt, types, trust, "python_function.data")
     return _wrap(estimator, predict_fn, mlmodel)
