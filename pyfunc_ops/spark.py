@@ -64,6 +64,13 @@ def get_default_pip_requirements() -> list[str]:
     return flavor_requirements(FLAVOR_NAME)
 
 
+def get_default_conda_env() -> dict[str, Any]:
+    """The conda environment of :func:`get_default_pip_requirements`."""
+    from pyfunc_ops.models import env as env_files
+
+    return env_files.conda_env_from_pip(get_default_pip_requirements())
+
+
 def code_reason(flavors: dict[str, Any]) -> str | None:
     """``None``: Spark ML's format is JSON metadata and Parquet data, nothing is unpickled.
     (A stage class outside Spark ML is found, and needs trust, only when the files are
@@ -300,15 +307,39 @@ def _metadata_records(file: Path) -> list[dict[str, Any]]:
 def _check_stage_uids(record: dict[str, Any], file: Path) -> None:
     # Spark joins each stage uid into a folder name: one that is not a plain name would
     # send the reader outside the model.
-    uids = (record.get("paramMap") or {}).get("stageUids")
+    params = record.get("paramMap")
+    uids = params.get("stageUids") if isinstance(params, dict) else None
     if uids is None:
         return
-    bad = [u for u in uids if not isinstance(u, str) or not u or {"/", "\\"} & set(u)]
+    listed = uids if isinstance(uids, list) else [uids]
+    bad = [u for u in listed if not isinstance(u, str) or not u or {"/", "\\"} & set(u)]
     if not isinstance(uids, list) or bad or any(u in (".", "..") for u in uids):
         raise ModelFormatError(
             f"{file}: stageUids must be plain stage names, found {bad or uids!r}; refusing to "
             "read stages outside the model folder. Save the model again."
         )
+
+
+def _is_spark_ml_class(name: str) -> bool:
+    """Whether ``name`` (a JVM or Python class a stage's metadata names) is a Spark ML
+    stage class: its Python twin (``org.apache.spark`` read as ``pyspark``, as Spark's
+    reader does) is a ``Params`` class of a ``pyspark.ml`` module. Spark ML's own modules
+    are imported to tell; anything else is not imported here."""
+    import importlib
+
+    python_name = name.replace("org.apache.spark", "pyspark", 1)
+    module, _, attr = python_name.rpartition(".")
+    in_spark_ml = module == "pyspark.ml" or module.startswith("pyspark.ml.")
+    if not in_spark_ml or (module + ".").startswith(_CONNECT_PREFIX):
+        return False
+    if not name.startswith(tuple(p + "." for p in SPARK_ML_CLASSES)):
+        return False
+    try:
+        found = getattr(importlib.import_module(module), attr, None)
+    except ImportError:  # a Spark ML module needing an optional package (torch, ...)
+        return False
+    params = importlib.import_module("pyspark.ml.param").Params
+    return isinstance(found, type) and issubclass(found, params)
 
 
 def check_sparkml_tree(root: Path, trust: TrustDecision) -> None:
@@ -333,9 +364,7 @@ def check_sparkml_tree(root: Path, trust: TrustDecision) -> None:
             for record in _metadata_records(file):
                 _check_stage_uids(record, file)
                 name = record["class"]
-                if name.startswith(_CONNECT_PREFIX) or not name.startswith(
-                    tuple(p + "." for p in SPARK_ML_CLASSES)
-                ):
+                if not _is_spark_ml_class(name):
                     trust.require(
                         f"its Spark ML metadata {file.relative_to(root.parent)} names the "
                         f"class {name!r}, outside Spark ML, and loading imports it"
@@ -549,6 +578,7 @@ __all__ = [
     "SparkNativeScorer",
     "check_sparkml_tree",
     "code_reason",
+    "get_default_conda_env",
     "get_default_pip_requirements",
     "load_model",
     "log_model",

@@ -9,6 +9,7 @@ flavor reuses the active session, as MLflow's does.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -207,19 +208,29 @@ def test_a_model_without_model_class_loads(saved: Path, tmp_path: Path) -> None:
     assert len(pyfunc.load_model(path).predict(frame())) == len(frame())
 
 
+@pytest.mark.parametrize(
+    "stage_class",
+    [
+        "evil_module.Stage",
+        "pyspark.ml.linalg.np",  # a module attribute, not a stage class
+        "org.apache.spark.sql.Dataset",
+        "pyspark.ml.connect.feature.MaxAbsScalerModel",
+    ],
+)
 def test_a_stage_class_outside_spark_ml_needs_trust(
-    saved: Path, tmp_path: Path, s3_bucket: str
+    saved: Path, tmp_path: Path, s3_bucket: str, stage_class: str
 ) -> None:
     from pyfunc_ops.storage.transfer import upload_tree
 
     path = _copy(saved, tmp_path)
     meta = _metadata_file(_stage(path, 0))
     record = json.loads(meta.read_text())
-    record["class"] = "evil_module.Stage"
+    record["class"] = stage_class
     meta.write_text(json.dumps(record) + "\n")
     url = f"{s3_bucket}/evil"
     upload_tree(path, url)
-    with pytest.raises(UntrustedModelError, match=r"'evil_module\.Stage', outside Spark ML"):
+    shown = re.escape(repr(stage_class))
+    with pytest.raises(UntrustedModelError, match=f"{shown}, outside Spark ML"):
         pyfunc.load_model(url)
     with pytest.raises(UntrustedModelError, match="outside Spark ML"):
         pyfunc_spark.load_model(url)
@@ -280,14 +291,15 @@ def test_the_model_data_path_stays_inside_the_model(saved: Path, tmp_path: Path)
         pyfunc_spark.load_model(path)
 
 
-def test_a_model_without_the_spark_flavor(tmp_path: Path) -> None:
-    from sklearn.linear_model import Ridge
-
-    from pyfunc_ops import sklearn as pyfunc_sklearn
-
-    pyfunc_sklearn.save_model(Ridge().fit(frame(), frame()["f0"]), tmp_path / "m")
+def test_a_model_without_the_spark_flavor(saved: Path, tmp_path: Path) -> None:
+    path = _copy(saved, tmp_path)
+    mlmodel = yaml.safe_load((path / "MLmodel").read_text())
+    del mlmodel["flavors"]["spark"]
+    (path / "MLmodel").write_text(yaml.safe_dump(mlmodel))
     with pytest.raises(InvalidParameterError, match="has no 'spark' flavor"):
-        pyfunc_spark.load_model(tmp_path / "m")
+        pyfunc_spark.load_model(path)
+    with pytest.raises(ModelFormatError, match="no 'spark' flavor section"):
+        pyfunc.load_model(path)
 
 
 def test_a_missing_pyspark_names_the_package(
