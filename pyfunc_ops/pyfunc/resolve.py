@@ -18,7 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.uri import ModelURI, is_remote, local_path, parse_model_uri
+from pyfunc_ops.core.uri import (
+    ModelURI,
+    canonical_location,
+    is_remote,
+    local_path,
+    parse_model_uri,
+)
 from pyfunc_ops.errors import ModelNotFoundError, TrackingStoreError
 from pyfunc_ops.models.manifest import verify
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
@@ -129,6 +135,7 @@ def resolve_model(uri: str | os.PathLike[str] | ModelURI) -> ResolvedModel:
     else:
         assert parsed.path is not None
         location = parsed.path
+    location = canonical_location(location)  # MLflow records mlflow-artifacts:/<path>
     if digest is not None and is_remote(location):
         from pyfunc_ops.storage.cache import fetch_verified
 

@@ -33,8 +33,8 @@ import fsspec
 
 from pyfunc_ops.config import Settings, current_settings
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.uri import is_url
-from pyfunc_ops.errors import InvalidURIError, StorageError
+from pyfunc_ops.core.uri import canonical_location, is_url
+from pyfunc_ops.errors import InvalidURIError, PyfuncOpsError, StorageError
 
 __all__ = [
     "get_filesystem",
@@ -119,6 +119,10 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+_MLFLOW_ARTIFACTS = "mlflow-artifacts"
+_MLFLOW_ARTIFACTS_CLASS = "pyfunc_ops.tracking.rest.artifacts.MlflowArtifactsFileSystem"
+
+
 def get_storage_options(protocol: str, settings: Settings | None = None) -> dict[str, Any]:
     """The options :func:`get_filesystem` passes for ``protocol`` (a copy, safe to change).
 
@@ -149,7 +153,13 @@ def get_filesystem(
     :class:`StorageError` with the command to install it.
     """
     settings = settings if settings is not None else current_settings()
+    url = canonical_location(url)
     protocols = _protocols(url)
+    if protocols[-1] == _MLFLOW_ARTIFACTS and _MLFLOW_ARTIFACTS not in fsspec.registry:
+        # The tracking server's proxied artifacts: our own backend (in the tracking layer,
+        # above this one, so named by its dotted path), imported by fsspec on first use.
+        # It raises a clear error when the tracking URI is not a server.
+        fsspec.register_implementation(_MLFLOW_ARTIFACTS, _MLFLOW_ARTIFACTS_CLASS, clobber=True)
     if len(protocols) == 1:
         kwargs = get_storage_options(protocols[0], settings)
     else:
@@ -159,6 +169,8 @@ def get_filesystem(
             fs, path = _s3_filesystem(url, kwargs)
         else:
             fs, path = fsspec.core.url_to_fs(url, **kwargs)
+    except PyfuncOpsError:
+        raise  # a backend of ours explained it already (mlflow-artifacts without a server)
     except ImportError as exc:
         hint = _INSTALL_HINTS.get(_canonical(protocols[-1]), "install its fsspec backend")
         raise StorageError(
