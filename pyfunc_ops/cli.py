@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.redact import install_log_redaction, redact
 from pyfunc_ops.errors import (
     IntegrityError,
@@ -38,6 +39,7 @@ from pyfunc_ops.errors import (
     ModelExistsError,
     PyfuncOpsError,
 )
+from pyfunc_ops.models.writer import staged_directory
 
 log = logging.getLogger("pyfunc_ops.cli")
 
@@ -413,8 +415,17 @@ def download_model(model_uri: str, dest: str | os.PathLike[str]) -> tuple[Path, 
             "that is not empty. Name a new or empty folder."
         )
     resolved = resolve_model(model_uri)
-    shutil.copytree(resolved.path, target, dirs_exist_ok=True)
+    # Staged: copied under a hidden name beside ``dest`` and renamed when complete, so a
+    # killed download leaves no half a model there (and its leftover is removed next time).
+    with staged_directory(target, "download the model into") as tmp:
+        shutil.copytree(resolved.path, tmp, dirs_exist_ok=True, copy_function=_copy_file)
     return target, resolved.digest
+
+
+def _copy_file(source: str, dest: str) -> Any:
+    result = shutil.copy2(source, dest)
+    crash_point("download.mid_copy")
+    return result
 
 
 def _cmd_models_download(args: argparse.Namespace) -> None:

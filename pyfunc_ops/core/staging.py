@@ -34,6 +34,7 @@ __all__ = [
     "process_alive",
     "remove_leftovers",
     "temporary_name",
+    "this_host",
 ]
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,11 @@ _HOST = re.sub(r"[^A-Za-z0-9_.]", "_", socket.gethostname())[:64] or "host"
 _NAME = re.compile(
     r"^\.(?P<final>.+)\.tmp-(?P<host>[A-Za-z0-9_.]+)-(?P<pid>\d+)-(?P<token>[0-9a-f]{8,32})$"
 )
+
+
+def this_host() -> str:
+    """This host's name as temporaries and markers record it."""
+    return _HOST
 
 
 def temporary_name(final_name: str) -> str:

@@ -13,6 +13,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.oserrors import os_errors
 from pyfunc_ops.core.staging import LOCAL_FOLDERS, remove_leftovers, temporary_name
 from pyfunc_ops.errors import ModelExistsError
@@ -49,6 +50,7 @@ def staged_directory(
         tmp.mkdir(mode=0o755)
         try:
             yield tmp
+            crash_point("save.before_publish")
             check_destination(dest)  # someone may have written there while we were busy
             if dest.exists():
                 dest.rmdir()

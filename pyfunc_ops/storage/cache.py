@@ -53,6 +53,7 @@ from typing import Any
 import filelock
 
 from pyfunc_ops import config
+from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.locks import describe_holder, held
 from pyfunc_ops.core.oserrors import os_errors
 from pyfunc_ops.core.paths import iter_tree
@@ -231,6 +232,7 @@ def _fill(tree: RemoteTree, final: Path, digest: str | None = None) -> None:
                     "was cached or loaded."
                 ) from exc
         _record_stats(final, tmp)
+        crash_point("cache.before_publish")
         try:
             os.rename(tmp, final)
         except OSError:

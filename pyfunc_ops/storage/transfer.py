@@ -17,8 +17,11 @@ an old ``MLmodel`` next to a half-replaced tree either.
 from __future__ import annotations
 
 import contextvars
+import json
 import logging
+import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -30,8 +33,10 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import Callback
 
+from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.progress import Progress, progress
+from pyfunc_ops.core.staging import FOREIGN_STALE_AFTER_S, process_alive, this_host
 from pyfunc_ops.core.uri import is_url, parse_model_uri
 from pyfunc_ops.errors import (
     ArtifactNotFoundError,
@@ -275,6 +280,74 @@ def _occupied(fs: fsspec.AbstractFileSystem, root: str) -> list[str]:
     return names[:3]
 
 
+UPLOAD_MARKER = ".pyfunc_ops-upload.json"
+
+
+def _marker_payload() -> bytes:
+    """Who is uploading, written first: a later run tells a killed upload from one in
+    progress by it."""
+    payload = {"host": this_host(), "pid": os.getpid(), "started": time.time()}
+    return json.dumps(payload).encode("utf-8")
+
+
+def _clear_interrupted_upload(
+    fs: fsspec.AbstractFileSystem, root: str, url: str, present: list[str]
+) -> None:
+    """Remove what a killed upload left at ``root``, or refuse with the reason.
+
+    A published model has its ``MLmodel`` (written last): never touched. Files with our
+    upload marker are an upload: removed when its writer is gone (same host, process
+    gone; another host, marker older than a few hours), refused while it may still run.
+    Files without either are someone else's: refused, never removed.
+    """
+    listed = ", ".join(repr(name.rsplit("/", 1)[-1]) for name in present)
+    if fs.exists(f"{root}/{MLMODEL_FILE_NAME}"):
+        raise ModelExistsError(
+            f"Cannot upload a model to {url!r}: that location already holds files "
+            f"({listed}, ...), a published model (it has its {MLMODEL_FILE_NAME}). Published "
+            "models are immutable and are never overwritten: log to a new artifact path (or "
+            "a new run), or register a new version instead."
+        )
+    try:
+        marker = json.loads(fs.cat_file(f"{root}/{UPLOAD_MARKER}"))
+        host, pid, started = str(marker["host"]), int(marker["pid"]), float(marker["started"])
+    except FileNotFoundError:
+        raise ModelExistsError(
+            f"Cannot upload a model to {url!r}: that location already holds files "
+            f"({listed}, ...) but no {MLMODEL_FILE_NAME}, and no upload of pyfunc_ops wrote "
+            "them, so they are left alone (whatever is there is treated as immutable). "
+            "Delete them if they are yours (e.g. aws s3 rm --recursive), or log to a new "
+            "artifact path."
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelExistsError(
+            f"Cannot upload a model to {url!r}: its upload marker {UPLOAD_MARKER!r} is "
+            f"unreadable ({exc}). Delete the location's files and retry."
+        ) from None
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+    gone = (
+        not process_alive(pid)
+        if host == this_host()
+        else time.time() - started > FOREIGN_STALE_AFTER_S
+    )
+    if not gone:
+        raise ModelExistsError(
+            f"Cannot upload a model to {url!r}: an upload there by pid {pid} on host "
+            f"{host!r} since {since} has not finished. Wait for it; if that run was killed "
+            "on another host, delete the location's files and retry."
+        )
+    log.warning(
+        "Removing the unfinished upload at %s (pid %d on host %r since %s, gone) before "
+        "uploading again",
+        url,
+        pid,
+        host,
+        since,
+    )
+    fs.rm(root, recursive=True)
+    fs.invalidate_cache(root)
+
+
 def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> str:
     """Upload the folder ``local_dir`` to ``url``, writing ``MLmodel`` last; return ``url``.
 
@@ -306,16 +379,12 @@ def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> st
     with _storage_errors(url, "upload to"):
         present = _occupied(fs, root)
         if present:
-            raise ModelExistsError(
-                f"Cannot upload a model to {url!r}: that location already holds files "
-                f"({', '.join(repr(name) for name in present)}, ...). Published models "
-                "are immutable and are never overwritten: log to a new artifact path (or "
-                "a new run), or register a new version instead."
-            )
+            _clear_interrupted_upload(fs, root, url, present)
         if not isinstance(fs, AsyncFileSystem):
             # Object stores have no folders, but local and sftp destinations need them.
             for parent in sorted({root} | {target.rsplit("/", 1)[0] for target in targets}):
                 fs.makedirs(parent, exist_ok=True)
+        fs.pipe_file(f"{root}/{UPLOAD_MARKER}", _marker_payload())
         _transfer(
             fs,
             "put",
@@ -324,6 +393,8 @@ def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> st
             max_workers=max_workers,
             description=f"Uploading to {url}",
         )
+        crash_point("upload.before_mlmodel")
+        fs.rm_file(f"{root}/{UPLOAD_MARKER}")
         if has_mlmodel:
             fs.put_file(str(local_dir / MLMODEL_FILE_NAME), mlmodel_target)
         fs.invalidate_cache(root)
