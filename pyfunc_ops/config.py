@@ -75,7 +75,7 @@ class Settings:
     # endpoint fails within a minute (PYFUNC_OPS_CONNECT_TIMEOUT, PYFUNC_OPS_READ_TIMEOUT,
     # PYFUNC_OPS_MAX_RETRIES; see docs/reliability.md).
     connect_timeout: float = 10.0
-    read_timeout: float = 20.0
+    read_timeout: float = 15.0
     max_retries: int = 2
     # Seconds a process waits for a lock another live process holds (a cache entry being
     # filled, an environment being built) before giving up (PYFUNC_OPS_LOCK_TIMEOUT).

@@ -135,6 +135,35 @@ def get_storage_options(protocol: str, settings: Settings | None = None) -> dict
     return _merge(_environment_options(key), _configured_options(settings, key))
 
 
+def _with_network(protocol: str, settings: Settings) -> dict[str, Any]:
+    """The storage options for ``protocol`` over the network defaults (timeouts, retries)."""
+    return _merge(
+        _network_options(_canonical(protocol), settings), get_storage_options(protocol, settings)
+    )
+
+
+def _network_options(protocol: str, settings: Settings) -> dict[str, Any]:
+    """Timeouts and a bounded retry budget for the backends that talk to a network, from
+    the settings (``connect_timeout``, ``read_timeout``, ``max_retries``): without them
+    s3fs waits for a stalled endpoint without end. Storage options a caller configures
+    win key by key.
+
+    S3: botocore's own retries (``max_retries`` after the first attempt) and none of
+    s3fs's on top (they would multiply); a stalled endpoint fails after
+    ``(max_retries + 1) * read_timeout`` seconds and a little backoff (45 s with the
+    defaults).
+    """
+    if protocol == "s3":
+        return {
+            "config_kwargs": {
+                "connect_timeout": settings.connect_timeout,
+                "read_timeout": settings.read_timeout,
+                "retries": {"max_attempts": settings.max_retries + 1, "mode": "standard"},
+            },
+        }
+    return {}
+
+
 def _protocols(url: str) -> list[str]:
     if not is_url(url):
         return ["file"]
@@ -161,9 +190,9 @@ def get_filesystem(
         # It raises a clear error when the tracking URI is not a server.
         fsspec.register_implementation(_MLFLOW_ARTIFACTS, _MLFLOW_ARTIFACTS_CLASS, clobber=True)
     if len(protocols) == 1:
-        kwargs = get_storage_options(protocols[0], settings)
+        kwargs = _with_network(protocols[0], settings)
     else:
-        kwargs = {p: opts for p in protocols if (opts := get_storage_options(p, settings))}
+        kwargs = {p: opts for p in protocols if (opts := _with_network(p, settings))}
     try:
         if len(protocols) == 1 and _canonical(protocols[0]) == "s3":
             fs, path = _s3_filesystem(url, kwargs)
@@ -205,6 +234,10 @@ def _no_bucket_creation_class() -> type[fsspec.AbstractFileSystem]:
     from s3fs import S3FileSystem
 
     class NoBucketCreationS3FileSystem(S3FileSystem):  # type: ignore[misc]
+        # botocore retries (max_attempts, from the settings); s3fs's own retries on top
+        # would multiply the wait on a stalled endpoint.
+        retries = 1
+
         async def _mkdir(
             self, path: str, acl: Any = False, create_parents: bool = True, **kwargs: Any
         ) -> None:

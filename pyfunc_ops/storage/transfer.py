@@ -33,9 +33,11 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import Callback
 
+from pyfunc_ops.config import current_settings
 from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.progress import Progress, progress
+from pyfunc_ops.core.redact import redact
 from pyfunc_ops.core.staging import FOREIGN_STALE_AFTER_S, process_alive, this_host
 from pyfunc_ops.core.uri import is_url, parse_model_uri
 from pyfunc_ops.errors import (
@@ -69,7 +71,9 @@ _ACCESS_HINT = (
 
 
 @contextmanager
-def _storage_errors(url: str, action: str) -> Iterator[None]:
+def _storage_errors(
+    url: str, action: str, fs: fsspec.AbstractFileSystem | None = None
+) -> Iterator[None]:
     """Turn backend exceptions into ours, naming the URL; keep the original as cause.
 
     Backends raise a zoo of types (OSError subclasses, botocore and aiohttp errors), so
@@ -84,9 +88,43 @@ def _storage_errors(url: str, action: str) -> Iterator[None]:
             f"Could not {action} {url!r}: nothing exists there ({exc}). {_ACCESS_HINT}"
         ) from exc
     except Exception as exc:
+        if _timed_out(exc):
+            raise _timeout_error(url, action, exc, fs) from exc
         raise StorageError(
             f"Could not {action} {url!r}: {type(exc).__name__}: {exc}. {_ACCESS_HINT}"
         ) from exc
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a timeout of any backend's kind."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError) or "Timeout" in type(current).__name__:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _endpoint(fs: fsspec.AbstractFileSystem | None) -> str:
+    """The endpoint a filesystem talks to, for messages (never with credentials)."""
+    kwargs = getattr(fs, "client_kwargs", None)
+    endpoint = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+    return redact(str(endpoint)) if endpoint else "the store's default endpoint"
+
+
+def _timeout_error(
+    url: str, action: str, exc: BaseException, fs: fsspec.AbstractFileSystem | None
+) -> StorageError:
+    settings = current_settings()
+    return StorageError(
+        f"Could not {action} {url!r}: the endpoint {_endpoint(fs)} did not answer in time "
+        f"({type(exc).__name__}; connect timeout {settings.connect_timeout:g} s, read "
+        f"timeout {settings.read_timeout:g} s, {settings.max_retries + 1} attempts). Check "
+        "that the endpoint is up and reachable; the limits are PYFUNC_OPS_CONNECT_TIMEOUT, "
+        "PYFUNC_OPS_READ_TIMEOUT and PYFUNC_OPS_MAX_RETRIES."
+    )
 
 
 @dataclass(frozen=True)
@@ -136,7 +174,7 @@ def list_tree(url: str) -> RemoteTree:
     """
     fs, root = get_filesystem(url)
     root = root.rstrip("/") or root
-    with _storage_errors(url, "list"):
+    with _storage_errors(url, "list", fs):
         fs.invalidate_cache(root)
         found = fs.find(root, detail=True, withdirs=False)
         infos = list(found.values()) if isinstance(found, dict) else []
@@ -239,7 +277,7 @@ def download_listed(tree: RemoteTree, local_dir: str | Path, *, max_workers: int
     targets = [local_dir / relative for relative in relatives]
     for parent in {target.parent for target in targets}:
         parent.mkdir(parents=True, exist_ok=True)
-    with _storage_errors(tree.url, "download"):
+    with _storage_errors(tree.url, "download", tree.fs):
         _transfer(
             tree.fs,
             "get",
@@ -376,7 +414,7 @@ def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> st
     others = [relative for relative in relatives if relative != MLMODEL_FILE_NAME]
     targets = [f"{root}/{relative}" for relative in others]
     mlmodel_target = f"{root}/{MLMODEL_FILE_NAME}"
-    with _storage_errors(url, "upload to"):
+    with _storage_errors(url, "upload to", fs):
         present = _occupied(fs, root)
         if present:
             _clear_interrupted_upload(fs, root, url, present)
@@ -406,7 +444,7 @@ def read_file(url: str) -> bytes | None:
     """The bytes of the single file at ``url`` (local path or fsspec URL); ``None`` if
     there is none. One request, no listing: used for a model's small metadata files."""
     fs, path = get_filesystem(url)
-    with _storage_errors(url, "read"):
+    with _storage_errors(url, "read", fs):
         try:
             data = fs.cat_file(path)
         except FileNotFoundError:
