@@ -657,7 +657,13 @@ def _cmd_cache_list(args: argparse.Namespace) -> None:
     entries = list(reversed(list_entries(root)))  # most recently used first
     if args.json:
         payload = [
-            {"key": e.key, "path": str(e.path), "size_bytes": e.size, "last_used": e.last_used}
+            {
+                "key": e.key,
+                "path": str(e.path),
+                "size_bytes": e.size,
+                "last_used": e.last_used,
+                "leftover": e.leftover,
+            }
             for e in entries
         ]
         _emit(json.dumps(payload, indent=2))
@@ -669,7 +675,9 @@ def _cmd_cache_list(args: argparse.Namespace) -> None:
     budget = config.current_settings().cache_max_bytes
     total = sum(e.size for e in entries)
     limit = _human_size(budget) if budget is not None else "none (PYFUNC_OPS_CACHE_MAX_SIZE)"
-    _emit(f"{len(entries)} entries, {_human_size(total)} in {root}; budget {limit}")
+    leftovers = sum(1 for e in entries if e.leftover)
+    note = f" ({leftovers} left by killed runs: `cache prune` removes them)" if leftovers else ""
+    _emit(f"{len(entries)} entries{note}, {_human_size(total)} in {root}; budget {limit}")
 
 
 def _report_pruned(removed: list[Any], sizes: list[int], dry_run: bool, where: Path) -> None:
