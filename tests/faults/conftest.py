@@ -6,10 +6,11 @@ a stuck CI job.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -78,3 +79,56 @@ def hold_sqlite_write_lock(db_file: Path, seconds: float) -> str:
         time.sleep({seconds})
         conn.execute("COMMIT")
     """
+
+
+class Mount:
+    """A small tmpfs of a test's own: full and read-only filesystems for real."""
+
+    def __init__(self, path: Path, size: str) -> None:
+        self.path = path
+        path.mkdir(parents=True, exist_ok=True)
+        result = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0777", "tmpfs", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        if result.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here ({result.stderr.strip() or 'no mount'})")
+
+    def read_only(self) -> None:
+        subprocess.run(["mount", "-o", "remount,ro", str(self.path)], check=True, timeout=30)
+
+    def unmount(self) -> None:
+        subprocess.run(["umount", "-l", str(self.path)], capture_output=True, timeout=30)
+
+
+@pytest.fixture
+def mounts(tmp_path: Path) -> Iterator[Callable[[str, str], Mount]]:
+    """``mounts(name, size)`` mounts a tmpfs at ``tmp_path / name``; all are unmounted
+    afterwards. Skips (with the reason) where mounting is impossible (not root, a
+    container without CAP_SYS_ADMIN)."""
+    made: list[Mount] = []
+
+    def make(name: str, size: str) -> Mount:
+        mount = Mount(tmp_path / name, size)
+        made.append(mount)
+        return mount
+
+    yield make
+    for mount in made:
+        mount.unmount()
+
+
+def fill_up(folder: Path) -> None:
+    """Fill the filesystem holding ``folder`` to the last byte."""
+    fd = os.open(folder / ".filler", os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        for size in (1 << 16, 1 << 10, 1):
+            try:
+                while os.write(fd, b"\0" * size):
+                    pass
+            except OSError:
+                continue
+    finally:
+        os.close(fd)

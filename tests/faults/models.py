@@ -8,8 +8,8 @@ from pathlib import Path
 LOADER = """\
 class _Model:
     def predict(self, df, params=None):
-        if (df["x"] == 666).any():
-            raise ValueError("the model refuses 666")
+        if (df["x"] == -666).any():
+            raise ValueError("the model refuses -666")
         return df["x"] * 2
 
 
@@ -18,14 +18,15 @@ def _load_pyfunc(path):
 """
 
 
-def save_tiny_model(dest: Path, *, extra_files: int = 0) -> Path:
-    """Save a model that doubles column ``x`` (and raises on 666) at ``dest``.
+def save_tiny_model(dest: Path, *, extra_files: int = 0, work: Path | None = None) -> Path:
+    """Save a model that doubles column ``x`` (and raises on -666) at ``dest``.
 
-    ``extra_files`` adds that many small data files, so a copy has several to interrupt.
+    ``extra_files`` adds that many small data files, so a copy has several to interrupt;
+    ``work`` is where the sources are written first (default: beside ``dest``).
     """
     from pyfunc_ops.pyfunc import save_model
 
-    work = dest.parent / f".{dest.name}-src"
+    work = (work or dest.parent) / f".{dest.name}-src"
     work.mkdir(parents=True, exist_ok=True)
     loader = work / "fault_loader.py"
     loader.write_text(LOADER)

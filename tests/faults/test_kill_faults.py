@@ -168,7 +168,7 @@ def test_a_model_error_on_batch_6_of_10_is_one_line_naming_model_batch_and_rows(
     folder = tmp_path / "in"
     folder.mkdir()
     values = list(range(100))
-    values[57] = 666  # in batch 6 of 10 (rows 50 to 59)
+    values[57] = -666  # in batch 6 of 10 (rows 50 to 59)
     pd.DataFrame({"x": values}).to_parquet(folder / "a.parquet")
     out = tmp_path / "out.parquet"
     args = ("predict", "-m", str(model), "-i", str(folder), "-o", str(out), "--batch-size", "10")
@@ -176,7 +176,7 @@ def test_a_model_error_on_batch_6_of_10_is_one_line_naming_model_batch_and_rows(
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert str(model) in lines[0] and "ValueError: the model refuses 666" in lines[0]
+    assert str(model) in lines[0] and "ValueError: the model refuses -666" in lines[0]
     assert "batch 6 (rows 50 to 59" in lines[0] and "a.parquet" in lines[0]
     assert not out.exists()
     assert not [n for n in _hidden(tmp_path) if ".tmp-" in n]
