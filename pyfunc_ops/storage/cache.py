@@ -37,6 +37,7 @@ downloads again. The entry just downloaded is never the one evicted to make room
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
@@ -55,7 +56,7 @@ import filelock
 from pyfunc_ops import config
 from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.locks import describe_holder, held
-from pyfunc_ops.core.oserrors import os_errors
+from pyfunc_ops.core.oserrors import os_error, os_errors
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.core.staging import is_leftover, parse_temporary, temporary_name
@@ -164,6 +165,7 @@ def _check_sizes(tree: RemoteTree, folder: Path) -> None:
 
 
 STATS_SUFFIX = ".files"
+_LOCAL_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
 
 
 def _stats_file(entry: Path) -> Path:
@@ -218,7 +220,13 @@ def _fill(tree: RemoteTree, final: Path, digest: str | None = None) -> None:
     tmp = final.parent / temporary_name(final.name)
     tmp.mkdir()
     try:
-        download_listed(tree, tmp)
+        try:
+            download_listed(tree, tmp)
+        except StorageError as exc:
+            if exc.errno in _LOCAL_DISK_ERRORS:  # the cache's disk, not the store, failed
+                cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+                raise os_error(cause, "fill the model cache in", final.parent.parent) from exc
+            raise
         _check_sizes(tree, tmp)
         if digest is None:
             iter_tree(tmp)

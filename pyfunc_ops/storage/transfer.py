@@ -17,6 +17,7 @@ an old ``MLmodel`` next to a half-replaced tree either.
 from __future__ import annotations
 
 import contextvars
+import errno
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from fsspec.callbacks import Callback
 
 from pyfunc_ops.config import current_settings
 from pyfunc_ops.core.crashpoints import crash_point
+from pyfunc_ops.core.oserrors import os_error
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.progress import Progress, progress
 from pyfunc_ops.core.redact import redact
@@ -87,12 +89,24 @@ def _storage_errors(
         raise ModelNotFoundError(
             f"Could not {action} {url!r}: nothing exists there ({exc}). {_ACCESS_HINT}"
         ) from exc
+    except OSError as exc:
+        if exc.errno in _LOCAL_DISK_ERRORS:
+            # The local side failed (the cache or destination disk), not the store.
+            raise os_error(exc, action, url) from exc
+        raise _wrapped(url, action, exc, fs) from exc
     except Exception as exc:
-        if _timed_out(exc):
-            raise _timeout_error(url, action, exc, fs) from exc
-        raise StorageError(
-            f"Could not {action} {url!r}: {type(exc).__name__}: {exc}. {_ACCESS_HINT}"
-        ) from exc
+        raise _wrapped(url, action, exc, fs) from exc
+
+
+_LOCAL_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def _wrapped(
+    url: str, action: str, exc: Exception, fs: fsspec.AbstractFileSystem | None
+) -> StorageError:
+    if _timed_out(exc):
+        return _timeout_error(url, action, exc, fs)
+    return StorageError(f"Could not {action} {url!r}: {type(exc).__name__}: {exc}. {_ACCESS_HINT}")
 
 
 def _timed_out(exc: BaseException) -> bool:
