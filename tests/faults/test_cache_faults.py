@@ -219,3 +219,26 @@ def test_a_temporary_of_a_running_process_is_not_a_leftover(tmp_path: Path) -> N
     foreign = mine.replace(mine.split(".tmp-")[1].split("-")[0], "otherhost", 1)
     assert not is_leftover(foreign, modified=time.time())
     assert is_leftover(foreign, modified=time.time() - 7 * 3600)
+
+
+def test_a_stuck_environment_build_is_named_and_waited_for_only_so_long(
+    tmp_path: Path, holders: list[Holder], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyfunc_ops.envs.builder import get_environment
+    from pyfunc_ops.envs.spec import read_env_spec
+
+    monkeypatch.setenv("PYFUNC_OPS_ENV_DIR", str(tmp_path / "envs"))
+    monkeypatch.setenv("PYFUNC_OPS_LOCK_TIMEOUT", "1")
+    model = save_tiny_model(tmp_path / "m")
+    key = read_env_spec(model).cache_key("virtualenv")
+    (tmp_path / "envs").mkdir()
+    holder = Holder(HOLD_LOCK.format(lock=str(tmp_path / "envs" / f"{key}.lock")))
+    holders.append(holder)
+    holder.wait_ready()
+    os.kill(holder.proc.pid, signal.SIGSTOP)
+    with pytest.raises(LockTimeoutError, match=rf"environment {key}.*pid {holder.proc.pid}"):
+        get_environment(model, "virtualenv")
+    assert sorted(p.name for p in (tmp_path / "envs").iterdir()) == [
+        f"{key}.lock",
+        f"{key}.lock.holder",
+    ]  # nothing was built or staged while waiting
