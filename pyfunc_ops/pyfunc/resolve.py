@@ -25,7 +25,7 @@ from pyfunc_ops.core.uri import (
     local_path,
     parse_model_uri,
 )
-from pyfunc_ops.errors import ModelNotFoundError, TrackingStoreError
+from pyfunc_ops.errors import ModelNotFoundError, PyfuncOpsError, TrackingStoreError
 from pyfunc_ops.models.manifest import verify
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
 
@@ -136,7 +136,17 @@ def _pin_first_use(key: tuple[str, str, int], location: str, path: Path) -> None
     from pyfunc_ops.storage.cache import Pin, adopt, write_pin
 
     registry, name, version = key
-    digest = adopt(path) if is_remote(location) else None
+    try:
+        digest = adopt(path) if is_remote(location) else None
+    except PyfuncOpsError as exc:  # a read-only or full cache still serves this load
+        log.warning(
+            "Could not pin %s version %d on first use (%s); it will not load while its "
+            "registry is down",
+            name,
+            version,
+            exc,
+        )
+        return
     if write_pin(Pin(name, version, digest, location, registry, first_use=True)):
         log.info(
             "Pinned %s version %d of %s on first use (no digest was recorded for it): "

@@ -17,6 +17,16 @@ import pytest
 
 from pyfunc_ops.tracking.engine import dispose_engines
 
+# No fault case may take long: a hang is a failure, not a stuck CI job.
+CASE_TIMEOUT_S = 120
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.timeout(CASE_TIMEOUT_S))
+
 
 class Holder:
     """A child process that runs ``code`` and prints ``ready`` once it holds what it holds."""
