@@ -244,7 +244,10 @@ class PartsWriter:
                 part.writer.close()
             except OSError as exc:  # the job's own error is what the caller needs
                 logger.debug("closing the aborted part %s failed: %s", part.tmp, exc)
-        part.raw.close()
+        try:
+            part.raw.close()  # flushing may fail again (a full disk): remove it anyway
+        except OSError as exc:
+            logger.debug("closing the aborted part %s failed: %s", part.tmp, exc)
         if self.fs.exists(part.tmp):
             self.fs.rm(part.tmp)
 

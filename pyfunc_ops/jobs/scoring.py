@@ -648,7 +648,8 @@ def _score_parts(
     call's manifest (see :mod:`pyfunc_ops.jobs.parts`)."""
     from pyfunc_ops.jobs.parts import PartsWriter
 
-    writer = PartsWriter(out_fs, folder, result.output_uri, str(request.model_uri), inputs)
+    with os_errors("write the prediction parts to", folder):
+        writer = PartsWriter(out_fs, folder, result.output_uri, str(request.model_uri), inputs)
 
     def sink(item: _Output | _InputEnd) -> None:
         if isinstance(item, _InputEnd):
@@ -659,10 +660,14 @@ def _score_parts(
 
     try:
         run_pipeline(source, predictor, sink, threaded=pipelined)
-    except BaseException:
-        writer.abort()
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            writer.abort()
+        if isinstance(exc, OSError) and not isinstance(exc, PyfuncOpsError):
+            raise os_error(exc, "write the prediction parts to", folder) from exc
         raise
-    manifest = writer.finish()
+    with os_errors("write the prediction parts to", folder):
+        manifest = writer.finish()
     result.parts = [dict(p) for p in manifest["parts"]]
     result.manifest = f"{result.output_uri.rstrip('/')}/{writer.manifest}"
 

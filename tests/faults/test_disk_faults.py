@@ -141,3 +141,18 @@ def test_a_corrupt_csv_or_json_input_names_the_file(
     with pytest.raises(SerializationError, match=rf"{name.replace('.', '[.]')}.*{fmt}"):
         score_files(str(model), str(folder), str(tmp_path / "p.parquet"))
     assert not (tmp_path / "p.parquet").exists()
+
+
+def test_scoring_parts_into_a_full_disk_is_a_storage_error_and_leaves_no_temporary(
+    tmp_path: Path, mounts: Mounts
+) -> None:
+    model = save_tiny_model(tmp_path / "m")
+    out = mounts("parts", "64k").path
+    fill_up(out)
+    with pytest.raises(StorageError, match=r"prediction parts to .*device is full"):
+        score_files(str(model), str(_inputs(tmp_path)), str(out), output_mode="parts")
+    assert _visible(out) == []
+    assert not [p for p in out.iterdir() if ".tmp-" in p.name]
+    (out / ".filler").unlink()
+    result = score_files(str(model), str(tmp_path / "in"), str(out), output_mode="parts")
+    assert result.rows_out == 5000
