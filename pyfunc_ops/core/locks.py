@@ -26,7 +26,7 @@ import filelock
 
 from pyfunc_ops.errors import LockTimeoutError
 
-__all__ = ["describe_holder", "held"]
+__all__ = ["describe_holder", "held", "timeout_error"]
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +51,15 @@ def describe_holder(lock_path: Path) -> str:
         )
     except (OSError, ValueError, KeyError, TypeError):
         return "a process that did not record itself"
+
+
+def timeout_error(lock_path: Path, what: str, timeout: float, setting: str) -> LockTimeoutError:
+    """The error of a waiter that gave up after ``timeout`` s, naming the holder."""
+    return LockTimeoutError(
+        f"Gave up after {timeout:g} s waiting for the lock on {what} ({lock_path}), held "
+        f"by {describe_holder(lock_path)}. If that process hangs, stop it; otherwise retry "
+        f"later or raise {setting} (now {timeout:g} s)."
+    )
 
 
 def _record(lock_path: Path, what: str) -> None:
@@ -85,12 +94,7 @@ def held(
         except filelock.Timeout:
             now = time.monotonic()
             if now - started >= timeout:
-                raise LockTimeoutError(
-                    f"Gave up after {now - started:.0f} s waiting for the lock on {what} "
-                    f"({lock_path}), held by {describe_holder(lock_path)}. If that process "
-                    f"hangs, stop it; otherwise retry later or raise {setting} (now "
-                    f"{timeout:g} s)."
-                ) from None
+                raise timeout_error(lock_path, what, timeout, setting) from None
             if now >= next_report:
                 next_report = now + _REPORT_EVERY_S
                 (logger or log).info(

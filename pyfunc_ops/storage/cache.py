@@ -55,13 +55,13 @@ import filelock
 
 from pyfunc_ops import config
 from pyfunc_ops.core.crashpoints import crash_point
-from pyfunc_ops.core.locks import describe_holder, held
+from pyfunc_ops.core.locks import held, timeout_error
 from pyfunc_ops.core.oserrors import os_error, os_errors
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.core.staging import is_leftover, parse_temporary, temporary_name
 from pyfunc_ops.core.uri import is_remote, is_url
-from pyfunc_ops.errors import IntegrityError, LockTimeoutError, ModelFormatError, StorageError
+from pyfunc_ops.errors import IntegrityError, ModelFormatError, StorageError
 from pyfunc_ops.models.manifest import validate_digest, verify
 from pyfunc_ops.storage.transfer import RemoteTree, download_listed, list_tree
 
@@ -448,10 +448,8 @@ def _hit(entry: Path) -> bool:
     try:
         lock.acquire(timeout=timeout)
     except filelock.Timeout:
-        raise LockTimeoutError(
-            f"Gave up after {timeout:g} s waiting for the lock on the cache entry {entry}, "
-            f"held by {describe_holder(Path(lock.lock_file))}. If that process hangs, stop "
-            "it; otherwise retry later or raise PYFUNC_OPS_LOCK_TIMEOUT."
+        raise timeout_error(
+            Path(lock.lock_file), f"the cache entry {entry}", timeout, "PYFUNC_OPS_LOCK_TIMEOUT"
         ) from None
     except OSError:  # a read-only cache (e.g. baked into an image) still serves
         return entry.is_dir()
