@@ -161,6 +161,17 @@ def _network_options(protocol: str, settings: Settings) -> dict[str, Any]:
                 "retries": {"max_attempts": settings.max_retries + 1, "mode": "standard"},
             },
         }
+    if protocol in ("http", "https"):
+        # fsspec's HTTP backend (aiohttp): no timeout at all by default.
+        try:
+            import aiohttp
+        except ImportError:  # the backend itself reports what to install
+            return {}
+
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
+        )
+        return {"client_kwargs": {"timeout": timeout}}
     return {}
 
 

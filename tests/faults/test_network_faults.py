@@ -182,3 +182,45 @@ def test_a_version_mlflow_registered_loads_again_with_the_server_stalled(
 
     with pytest.raises(UntrustedModelError):
         pyfunc.load_model("models:/m/1")
+
+
+@pytest.fixture
+def http_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, FaultProxy]]:
+    """A model folder served by Python's own HTTP server (directory listings as links,
+    which fsspec's HTTP backend reads), through the proxy."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    save_tiny_model(tmp_path / "www" / "tiny")
+
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            """Quiet."""
+
+    handler = functools.partial(Quiet, directory=str(tmp_path / "www"))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    proxy = FaultProxy("127.0.0.1", int(server.server_address[1]))
+    for name, value in FAST.items():
+        monkeypatch.setenv(name, value)
+    try:
+        yield f"{proxy.url}/tiny/", proxy
+    finally:
+        proxy.close()
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_stalled_http_store_fails_bounded_and_the_retry_works(
+    http_model: tuple[str, FaultProxy],
+) -> None:
+    url, proxy = http_model
+    proxy.mode = "stall"
+    started = time.monotonic()
+    with pytest.raises(StorageError, match="did not answer in time"):
+        pyfunc.load_model(url, trust_remote_code=True)
+    assert time.monotonic() - started < 20
+    _cache_is_clean()
+    proxy.mode = "pass"
+    assert list(pyfunc.load_model(url, trust_remote_code=True).predict(X)) == [2, 4]
