@@ -195,8 +195,9 @@ def _record_stats(final: Path, folder: Path) -> None:
     try:
         tmp.write_text(json.dumps(_file_stats(folder), sort_keys=True), encoding="utf-8")
         os.replace(tmp, target)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
+    except OSError as exc:  # a read-only or full cache: the next hit checks in full
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
         log.debug("Cannot record the file stats of %s: %s", final, exc)
 
 
@@ -208,6 +209,26 @@ def _unchanged(entry: Path) -> bool:
         return bool(recorded == _file_stats(entry))
     except (OSError, ValueError):
         return False
+
+
+def _listed_unchanged(entry: Path, tree: RemoteTree) -> bool:
+    """:func:`_unchanged` for an entry keyed by its listing. An entry published before
+    stats were recorded is compared with the listing (names and sizes) instead, and gets
+    its record now (a read-only cache keeps serving it that way)."""
+    if _stats_file(entry).exists():
+        return _unchanged(entry)
+    try:
+        found = {name: size for name, (size, _mtime) in _file_stats(entry).items()}
+    except OSError:
+        return False
+    listed = {
+        (Path(name).name if tree.is_file else name): int(info.get("size") or 0)
+        for name, info in tree.files.items()
+    }
+    if found != listed:
+        return False
+    _record_stats(entry, entry)
+    return True
 
 
 def _fill(tree: RemoteTree, final: Path, digest: str | None = None) -> None:
@@ -266,7 +287,7 @@ def fetch(url: str, *, cache_root: Path | None = None) -> Path:
     tree = list_tree(url)
     key = cache_key(tree)
     final = root / key[:2] / key
-    if final.is_dir() and _unchanged(final) and _hit(final):
+    if final.is_dir() and _listed_unchanged(final, tree) and _hit(final):
         stats.record(hit=True)
         log.info("Model cache hit for %s: %s", url, final)
         return final
@@ -278,7 +299,7 @@ def fetch(url: str, *, cache_root: Path | None = None) -> Path:
 
 def _fetch_locked(tree: RemoteTree, final: Path, root: Path, url: str) -> Path:
     """The miss path of :func:`fetch`, under the entry's lock."""
-    if final.is_dir() and _unchanged(final):
+    if final.is_dir() and _listed_unchanged(final, tree):
         mark_used(final)
         stats.record(hit=True)
         log.info("Model cache hit for %s after waiting: %s", url, final)

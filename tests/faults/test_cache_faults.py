@@ -242,3 +242,18 @@ def test_a_stuck_environment_build_is_named_and_waited_for_only_so_long(
         f"{key}.lock",
         f"{key}.lock.holder",
     ]  # nothing was built or staged while waiting
+
+
+def test_an_older_entry_without_a_record_is_served_from_a_read_only_cache(
+    tmp_path: Path, s3_bucket: str, mounts: Mounts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mount = mounts("cache", "8m")
+    monkeypatch.setenv("PYFUNC_OPS_CACHE_DIR", str(mount.path))
+    url = f"{s3_bucket}/plain"
+    upload_tree(save_tiny_model(tmp_path / "tiny", extra_files=2), url)
+    entry = cache.fetch(url)
+    (entry.parent / f"{entry.name}{cache.STATS_SUFFIX}").unlink()  # as an older release
+    mount.read_only()
+    misses = cache.stats.misses
+    assert cache.fetch(url) == entry  # compared with the listing instead: served
+    assert cache.stats.misses == misses
