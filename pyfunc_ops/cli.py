@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.redact import install_log_redaction, redact
 from pyfunc_ops.errors import (
     IntegrityError,
@@ -38,6 +39,7 @@ from pyfunc_ops.errors import (
     ModelExistsError,
     PyfuncOpsError,
 )
+from pyfunc_ops.models.writer import staged_directory
 
 log = logging.getLogger("pyfunc_ops.cli")
 
@@ -444,8 +446,17 @@ def download_model(model_uri: str, dest: str | os.PathLike[str]) -> tuple[Path, 
             "that is not empty. Name a new or empty folder."
         )
     resolved = resolve_model(model_uri)
-    shutil.copytree(resolved.path, target, dirs_exist_ok=True)
+    # Staged: copied under a hidden name beside ``dest`` and renamed when complete, so a
+    # killed download leaves no half a model there (and its leftover is removed next time).
+    with staged_directory(target, "download the model into") as tmp:
+        shutil.copytree(resolved.path, tmp, dirs_exist_ok=True, copy_function=_copy_file)
     return target, resolved.digest
+
+
+def _copy_file(source: str, dest: str) -> Any:
+    result = shutil.copy2(source, dest)
+    crash_point("download.mid_copy")
+    return result
 
 
 def _cmd_models_download(args: argparse.Namespace) -> None:
@@ -677,7 +688,13 @@ def _cmd_cache_list(args: argparse.Namespace) -> None:
     entries = list(reversed(list_entries(root)))  # most recently used first
     if args.json:
         payload = [
-            {"key": e.key, "path": str(e.path), "size_bytes": e.size, "last_used": e.last_used}
+            {
+                "key": e.key,
+                "path": str(e.path),
+                "size_bytes": e.size,
+                "last_used": e.last_used,
+                "leftover": e.leftover,
+            }
             for e in entries
         ]
         _emit(json.dumps(payload, indent=2))
@@ -689,7 +706,9 @@ def _cmd_cache_list(args: argparse.Namespace) -> None:
     budget = config.current_settings().cache_max_bytes
     total = sum(e.size for e in entries)
     limit = _human_size(budget) if budget is not None else "none (PYFUNC_OPS_CACHE_MAX_SIZE)"
-    _emit(f"{len(entries)} entries, {_human_size(total)} in {root}; budget {limit}")
+    leftovers = sum(1 for e in entries if e.leftover)
+    note = f" ({leftovers} left by killed runs: `cache prune` removes them)" if leftovers else ""
+    _emit(f"{len(entries)} entries{note}, {_human_size(total)} in {root}; budget {limit}")
 
 
 def _report_pruned(removed: list[Any], sizes: list[int], dry_run: bool, where: Path) -> None:

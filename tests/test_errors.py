@@ -30,6 +30,9 @@ EXPECTED_BUILTIN = {
     errors.ResultTypeError: TypeError,
     errors.ModelEnvironmentError: RuntimeError,
     errors.WorkerError: RuntimeError,
+    errors.StoragePermissionError: PermissionError,
+    errors.ScoringError: RuntimeError,
+    errors.LockTimeoutError: TimeoutError,
 }
 
 

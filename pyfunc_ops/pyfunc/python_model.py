@@ -10,12 +10,13 @@ Saved models name :mod:`pyfunc_ops.pyfunc.model` as their ``loader_module``
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.core.paths import confine
-from pyfunc_ops.errors import ModelFormatError
+from pyfunc_ops.errors import ModelFormatError, SerializationError
 from pyfunc_ops.models.model import PYFUNC_FLAVOR
 from pyfunc_ops.pyfunc.type_hints import TypedPythonModel, TypeHints
 
@@ -203,7 +204,14 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _Pyth
             )
         load_trust(root).require("its python_model is a cloudpickle file, and unpickling runs code")
         with open(pickled, "rb") as fh:
-            python_model = load_pickle(fh)
+            try:
+                python_model = load_pickle(fh)
+            except (pickle.UnpicklingError, EOFError) as exc:
+                raise SerializationError(
+                    f"{pickled} is not a readable pickle ({type(exc).__name__}: {exc}); the "
+                    "file is truncated or is not what python_function 'python_model' says. "
+                    "Restore it, or save the model again."
+                ) from exc
     context = PythonModelContext(artifacts, model_config or conf.get("config"))
     python_model.load_context(context)
     return _PythonModelWrapper(python_model, context)

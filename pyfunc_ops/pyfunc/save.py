@@ -37,6 +37,14 @@ from pyfunc_ops.pyfunc.python_model import (
     PythonModel,
     PythonModelContext,
 )
+from pyfunc_ops.pyfunc.validate import (
+    check_destination,
+    check_flavor_kwargs,
+    check_loader_module,
+    check_model_config,
+    check_signature,
+    check_yaml_value,
+)
 
 CODE_DIR = "code"
 # An artifact name becomes a folder name inside the model: one safe path component.
@@ -53,10 +61,7 @@ def add_to_model(
     **kwargs: Any,
 ) -> Model:
     """Add the python_function flavor to ``model``; paths are relative to the model root."""
-    if not isinstance(loader_module, str) or not loader_module:
-        raise InvalidParameterError(
-            f"add_to_model: loader_module must be a dotted module name, got {loader_module!r}."
-        )
+    check_loader_module(loader_module, "add_to_model")
     params: dict[str, Any] = {"loader_module": loader_module}
     if code is not None:
         params["code"] = code
@@ -118,6 +123,10 @@ def write_model(
     from pyfunc_ops.models.example import save_input_example
 
     refuse_remote_destination(path)  # every flavor's save, not only pyfunc's
+    # Checked before anything is written: a bad value must not become an unloadable MLmodel.
+    check_destination(path)
+    signature = check_signature(signature)
+    check_yaml_value(conda_env, "conda_env")
     model = mlflow_model if mlflow_model is not None else Model()
     with staged_directory(path) as tmp:
         code = copy_code(code_path, tmp)
@@ -196,6 +205,11 @@ def save_model(
     one way to publish, not two, and never a local folder named ``s3:``.
     """
     refuse_remote_destination(path)
+    check_destination(path)
+    check_flavor_kwargs(flavor_kwargs)
+    if loader_module is not None:
+        check_loader_module(loader_module)
+    check_model_config(flavor_kwargs.get("config"))
     first = {
         k for k, v in (("python_model", python_model), ("artifacts", artifacts)) if v is not None
     }
