@@ -295,21 +295,10 @@ def _read_booster(path: Path) -> Any:
 
 
 def _read_skops(path: Path, types: list[str]) -> Any:
-    skops_io = _skops_io()
-    try:
-        return skops_io.load(path, trusted=types)
-    except skops_io.exceptions.UntrustedTypesFoundException as exc:
-        raise SerializationError(
-            f"{path}: refusing to build types neither skops, the LightGBM flavor nor the "
-            f"caller trusts ({exc}). If loading them is safe, pass them as "
-            "skops_trusted_types=[...] when loading; an untrusted model file cannot widen "
-            "what skops builds."
-        ) from None
-    except Exception as exc:  # a damaged zip or schema: skops raises many types
-        raise SerializationError(
-            f"{path}: not a readable skops file of a LightGBM model ({type(exc).__name__}: "
-            f"{exc}). Restore the file, or save the model again."
-        ) from exc
+    from pyfunc_ops.pyfunc.flavor_support import skops_load
+
+    _skops_io()  # a missing lightgbm or skops is named first
+    return skops_load(path, types, "LightGBM model")
 
 
 def _read_model(opened: OpenedFlavor, path: Path, caller_types: tuple[str, ...] | list[str]) -> Any:

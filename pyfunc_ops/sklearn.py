@@ -27,7 +27,12 @@ from pyfunc_ops.models.model import Model
 
 # ``import_skops_io`` is shared with the other flavors that read skops files (LightGBM);
 # importable from here as before (the example DAG and older code use this path).
-from pyfunc_ops.pyfunc.flavor_support import import_skops_io, skops_types
+from pyfunc_ops.pyfunc.flavor_support import (
+    import_skops_io,
+    skops_load,
+    skops_types,
+    unpickle_file,
+)
 
 if TYPE_CHECKING:
     from pyfunc_ops.pyfunc.trust import TrustDecision
@@ -186,19 +191,11 @@ def _read_estimator(
             "file. Restore the estimator file, or save the model again."
         )
     if fmt == "skops":
-        skops_io = import_skops_io()
-        try:
-            return skops_io.load(path, trusted=list(trusted) or None)
-        except skops_io.exceptions.UntrustedTypesFoundException as exc:
-            raise SerializationError(
-                f"{path}: refusing to load types not recorded as trusted by the caller "
-                f"({exc}). If loading them is safe, pass them as skops_trusted_types=[...] "
-                "when loading; an untrusted model file cannot widen what skops builds."
-            ) from None
+        return skops_load(path, trusted, "scikit-learn estimator")
     if trust is not None:
         trust.require(f"its scikit-learn estimator is a {fmt} file, and unpickling runs code")
-    with open(path, "rb") as fh:
-        return pickle.load(fh)  # cloudpickle output is read by the standard unpickler
+    # cloudpickle output is read by the standard unpickler
+    return unpickle_file(path, "scikit-learn estimator")
 
 
 def _flavor_of(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:

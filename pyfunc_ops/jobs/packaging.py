@@ -266,17 +266,23 @@ def _load_pickled(local: Path, shown: str, suffix: str) -> Any:
 
 
 def _load_skops(local: Path, shown: str, trusted: Sequence[str] | None) -> Any:
-    from pyfunc_ops.sklearn import import_skops_io
+    from pyfunc_ops.pyfunc.flavor_support import import_skops_io, skops_load
 
     skops_io = import_skops_io()
-
-    untrusted = sorted(set(skops_io.get_untrusted_types(file=local)) - set(trusted or []))
+    try:
+        needed = skops_io.get_untrusted_types(file=local)
+    except Exception as exc:  # not a zip, truncated, a damaged schema: many types
+        raise SerializationError(
+            f"estimator file {shown!r} is not a readable skops file ({type(exc).__name__}: "
+            f"{exc}); check that the training task wrote it completely."
+        ) from exc
+    untrusted = sorted(set(needed) - set(trusted or []))
     if untrusted:
         raise SerializationError(
             f"estimator file {shown!r} contains types skops does not trust by default: "
             f"{untrusted}. If you trust the file, pass skops_trusted_types={untrusted!r}."
         )
-    return skops_io.load(local, trusted=list(trusted or []) or None)
+    return skops_load(local, list(trusted or []), "estimator")
 
 
 def _reusable(client: Any, run: Any, registered_model_name: str | None) -> PackagedModel | None:

@@ -25,6 +25,7 @@ from pyfunc_ops.errors import (
     InvalidParameterError,
     LoaderError,
     ModelFormatError,
+    PyfuncOpsError,
     SerializationError,
 )
 from pyfunc_ops.models import env as env_files
@@ -141,6 +142,12 @@ def recorded_class(
 def read_pickle(path: Path, trust: TrustDecision, what: str) -> Any:
     """Unpickle ``path`` only when the load may run code (``what`` names the object)."""
     trust.require(f"its {what} is a pickle file ({path.name}), and unpickling runs code")
+    return unpickle_file(path, what)
+
+
+def unpickle_file(path: Path, what: str) -> Any:
+    """Unpickle ``path`` (the caller decided trust); a damaged or truncated file is a
+    :class:`SerializationError` naming it."""
     try:
         with open(path, "rb") as fh:
             return pickle.load(fh)
@@ -148,6 +155,28 @@ def read_pickle(path: Path, trust: TrustDecision, what: str) -> Any:
         raise SerializationError(
             f"{path}: not a readable pickle of the {what} ({type(exc).__name__}: {exc}). "
             "Restore the file, or save the model again."
+        ) from exc
+
+
+def skops_load(path: Path, trusted: Sequence[str], what: str) -> Any:
+    """Load a skops file allowing ``trusted`` beyond skops' safe types. A file skops cannot
+    read (not a zip, truncated, a damaged schema) is a :class:`SerializationError` naming it;
+    a type outside the allowed ones says how to allow it."""
+    skops_io = import_skops_io()
+    try:
+        return skops_io.load(path, trusted=list(trusted) or None)
+    except skops_io.exceptions.UntrustedTypesFoundException as exc:
+        raise SerializationError(
+            f"{path}: refusing to load types not recorded as trusted by the caller "
+            f"({exc}). If loading them is safe, pass them as skops_trusted_types=[...] "
+            "when loading; an untrusted model file cannot widen what skops builds."
+        ) from None
+    except PyfuncOpsError:
+        raise
+    except Exception as exc:  # a damaged zip or schema: skops raises many types
+        raise SerializationError(
+            f"{path}: not a readable skops file of the {what} ({type(exc).__name__}: "
+            f"{exc}). Restore the file, or save the model again."
         ) from exc
 
 
@@ -244,5 +273,7 @@ __all__ = [
     "open_for_pyfunc",
     "read_pickle",
     "recorded_class",
+    "skops_load",
     "skops_types",
+    "unpickle_file",
 ]
