@@ -130,10 +130,8 @@ def save_model(
             catboost_version=framework_version_of(FLAVOR_NAME),
             model_type=model_type,
             save_format=save_format,
+            data=MODEL_FILE_NAME,
         )
-        # add_sections' own ``data`` parameter is python_function's; the flavor section
-        # names the file too (MLflow's catboost.load_model reads it from there).
-        staged.model.flavors[FLAVOR_NAME]["data"] = MODEL_FILE_NAME
 
     return write_model(
         path,

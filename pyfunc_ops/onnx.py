@@ -260,13 +260,11 @@ def save_model(
             MODEL_FILE_NAME,
             onnx_version=framework_version_of(FLAVOR_NAME),
             providers=providers,
+            data=MODEL_FILE_NAME,
         )
-        conf = staged.model.flavors[FLAVOR_NAME]
-        # add_sections' ``data`` parameter is python_function's; the flavor section names
-        # the file too (MLflow's onnx.load_model reads it from there). MLflow records the
-        # session options even when there are none (``null``).
-        conf["data"] = MODEL_FILE_NAME
-        conf["onnx_session_options"] = options
+        # MLflow records the session options even when there are none (``null``), which
+        # add_sections would leave out.
+        staged.model.flavors[FLAVOR_NAME]["onnx_session_options"] = options
         # MLflow's onnx flavor infers no signature from an input example: neither do we.
         staged.model.signature = signature
 

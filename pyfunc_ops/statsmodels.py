@@ -94,10 +94,8 @@ def save_model(
             FLAVOR_NAME,
             MODEL_FILE_NAME,
             statsmodels_version=framework_version_of(FLAVOR_NAME),
+            data=MODEL_FILE_NAME,
         )
-        # add_sections' ``data`` parameter is python_function's; the flavor section names
-        # the file too (MLflow's statsmodels.load_model reads it from there).
-        staged.model.flavors[FLAVOR_NAME]["data"] = MODEL_FILE_NAME
 
     return write_model(
         path,
