@@ -63,6 +63,8 @@ def test_the_native_object_round_trips(case: Case, tmp_path: Path) -> None:
     assert_same(case.native_predict(loaded, data), case.native_predict(native, data))
 
 
+# The first test of a session runs MLflow's side for every case (minutes on CI).
+@pytest.mark.timeout(1800)
 @pytest.mark.mlflow
 @pytest.mark.parametrize("case", ALL)
 def test_an_mlflow_written_model_loads_and_predicts_as_mlflow(
@@ -78,6 +80,8 @@ def test_an_mlflow_written_model_loads_and_predicts_as_mlflow(
     assert_same(case.native_predict(native, data), case.native_predict(case.build(), data))
 
 
+# The first test of a session runs MLflow's side for every case (minutes on CI).
+@pytest.mark.timeout(1800)
 @pytest.mark.mlflow
 @pytest.mark.parametrize("case", ALL)
 def test_ours_loads_in_stock_mlflow(
