@@ -32,14 +32,16 @@ Sections in their own modules, each exposing ``run(quick: bool) -> list[dict]``,
 after the measurements above when their module is present (issue 17):
 ``score_files.py`` (batch scoring against the plain loop and MLflow's script, time and
 peak RSS), ``spark_udf.py`` (the cheap-model ``spark_udf`` rows), any other
-``spark_*.py`` (``score_spark`` against a plain Spark job) and ``wide_schema.py``
-(600-column signature enforcement). A row is one comparison: ``{"name", "ours_s",
-"floor_s" or "mlflow_s" (or another ``<who>_s``; none for an absolute limit),
-"reference_label", "target"}``, with ``_ms``/``_mb`` instead of ``_s`` for milliseconds or
-megabytes; ``target`` is a number, or None for a comparison shown but not judged; optional
-``"kind"`` (``"max"``: ours/reference at most the target, the default with a reference;
-``"min"``: reference/ours at least it; ``"abs"``: ours at most the target in its unit, the
-default without one; ``"info"``, the default without a target) and ``"note"``. A section
+``spark_*.py`` (``score_spark`` against a plain Spark job), ``wide_schema.py``
+(600-column signature enforcement) and ``flavors.py`` (the xgboost, LightGBM, ONNX and
+PyTorch flavors: a cold process and a 1M-row batch against the framework alone and
+MLflow). A row is one comparison: ``{"name", "ours_s", "floor_s" or "mlflow_s" (or
+another ``<who>_s``; none for an absolute limit), "reference_label", "target"}``, with
+``_ms``/``_mb`` instead of ``_s`` for milliseconds or megabytes; ``target`` is a number,
+or None for a comparison shown but not judged; optional ``"kind"`` (``"max"``:
+ours/reference at most the target, the default with a reference; ``"min"``:
+reference/ours at least it; ``"abs"``: ours at most the target in its unit, the default
+without one; ``"info"``, the default without a target) and ``"note"``. A section
 whose module is absent or fails gets a "not measured" row naming its targets.
 
 Prints the table, writes benchmarks/results/results.json and benchmarks/results/ratios.png
@@ -531,6 +533,12 @@ SECTIONS = [
     (
         "wide_schema",
         "600-column signature enforcement: <= 10 ms matched, <= 50 ms cast, <= 0.2x MLflow",
+    ),
+    (
+        "flavors",
+        "xgboost, LightGBM, ONNX and PyTorch flavors: cold import+load+1 row <= 1.10x the "
+        "framework alone and <= 0.70x mlflow.pyfunc, batch predict of 1M rows <= 1.05x the "
+        "framework",
     ),
     (
         "airflow_task",
@@ -1034,7 +1042,8 @@ def main() -> None:
         f"Model: {MODEL_DESCRIPTION}; MLflow {paths['mlflow_version']}; "
         f"{'quick' if opts.quick else 'full'} run ({cold_runs} cold-load rounds, {runs} runs "
         f"otherwise, {'1 run' if opts.quick else '9 runs'} of the Spark sections, "
-        f"{'2 runs' if opts.quick else '5 runs'} of score_files); "
+        f"{'2 runs' if opts.quick else '5 runs'} of score_files, "
+        f"{'1 cold round' if opts.quick else '5 cold rounds'} of the flavors); "
         f"transfer tree: {paths['tree_files']} files, "
         f"{paths['tree_bytes'] / 2**20:.1f} MiB. {before['cpus']} CPUs; load average "
         f"{before['load_average'][0]} before, {after['load_average'][0]} after; "

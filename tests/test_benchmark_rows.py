@@ -72,3 +72,46 @@ def test_a_server_that_exits_is_reported_with_its_log(tmp_path: Path) -> None:
         mlflow_server(bin_dir / "python", tmp_path),
     ):
         pass
+
+
+def test_the_flavor_rows_are_one_comparison_each_against_the_issue_targets(
+    run: ModuleType,
+) -> None:
+    """benchmarks/flavors.py: per flavor, cold against the framework alone (<= 1.10x) and
+    MLflow (<= 0.70x), batch against the framework (<= 1.05x), batch against MLflow shown."""
+    flavors = importlib.import_module("benchmarks.flavors")
+    medians = {
+        "cold_floor": 2.0,
+        "cold_ours": 2.1,
+        "cold_mlflow": 4.0,
+        "batch_ours": 0.52,
+        "batch_floor": 0.5,
+        "batch_mlflow": 0.6,
+    }
+    rows = run.section_rows(flavors.flavor_rows("xgboost", medians, 1_000_000), "flavors")
+    assert [(r["reference_label"], r["kind"], r["target"], r["pass"]) for r in rows] == [
+        ("xgboost alone", "max", 1.10, True),
+        ("mlflow.pyfunc", "max", 0.70, True),
+        ("xgboost alone, same process", "max", 1.05, True),
+        ("mlflow.pyfunc", "info", None, None),
+    ]
+    assert rows[0]["ratio"] == pytest.approx(1.05) and "1M rows" in rows[2]["benchmark"]
+    assert rows[3]["benchmark"].startswith("(info) xgboost")
+
+
+def test_the_flavor_section_runs_with_the_suite_and_alone(run: ModuleType) -> None:
+    """Declared in run.py's sections (so ``--only flavors`` and the "not measured" row
+    work), one row set per flavor of the issue, each with its own framework floor."""
+    flavors = importlib.import_module("benchmarks.flavors")
+    names = {section: found for section, _, found in run.section_modules()}
+    assert names["flavors"] == ["flavors"]
+    assert flavors.FLAVORS == ("xgboost", "lightgbm", "onnx", "pytorch")
+    for flavor in flavors.FLAVORS:
+        for variant in ("floor", "ours", "mlflow"):
+            compile(flavors.cold_code(flavor, variant), f"{flavor}-{variant}", "exec")
+        for lib in ("ours", "mlflow"):
+            compile(flavors.batch_code(flavor, lib), f"{flavor}-{lib}", "exec")
+    # The floor never imports pyfunc_ops or mlflow; ours never imports mlflow.
+    assert "pyfunc_ops" not in flavors.cold_code("onnx", "floor")
+    assert "mlflow" not in flavors.cold_code("pytorch", "ours")
+    assert flavors.QUICK["rows"] < flavors.FULL["rows"] == 1_000_000
