@@ -242,8 +242,9 @@ def test_rebatch_and_predictions_frame() -> None:
 
 
 def test_skops_types_the_caller_trusts_reach_the_loader(tmp_path: Path) -> None:
-    """A skops model whose types need trust scores only with the caller's
-    skops_trusted_types (the model file cannot widen them), through the job and the CLI."""
+    """A skops model from an untrusted source whose types need trust scores only with the
+    caller's skops_trusted_types (the model file cannot widen them), through the job and
+    the CLI; from a trusted local path the types the model records count."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     from pyfunc_ops import sklearn as pk
@@ -257,14 +258,18 @@ def test_skops_types_the_caller_trusts_reach_the_loader(tmp_path: Path) -> None:
     pk.save_model(est, model, skops_trusted_types=types)
     (tmp_path / "in").mkdir()
     frame.to_parquet(tmp_path / "in" / "part.parquet")
+    from pyfunc_ops.storage.transfer import upload_tree
+
+    url = f"memory://hgb-{tmp_path.name}"
+    upload_tree(model, url)
     with pytest.raises(SerializationError, match="skops_trusted_types"):
-        score_files(str(model), str(tmp_path / "in"), str(tmp_path / "no.parquet"))
-    score_files(
-        str(model), str(tmp_path / "in"), str(tmp_path / "o.parquet"), skops_trusted_types=types
-    )
+        score_files(url, str(tmp_path / "in"), str(tmp_path / "no.parquet"))
+    score_files(url, str(tmp_path / "in"), str(tmp_path / "o.parquet"), skops_trusted_types=types)
     expected = est.predict(frame)
     assert pd.read_parquet(tmp_path / "o.parquet").iloc[:, 0].tolist() == list(expected)
-    argv = ["predict", "-m", str(model), "-i", str(tmp_path / "in"), "-o"]
+    score_files(str(model), str(tmp_path / "in"), str(tmp_path / "local.parquet"))
+    assert pd.read_parquet(tmp_path / "local.parquet").iloc[:, 0].tolist() == list(expected)
+    argv = ["predict", "-m", url, "-i", str(tmp_path / "in"), "-o"]
     assert main([*argv, str(tmp_path / "cli.parquet"), "--skops-trusted-types", *types]) == 0
     assert pd.read_parquet(tmp_path / "cli.parquet").iloc[:, 0].tolist() == list(expected)
 
