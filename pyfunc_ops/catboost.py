@@ -49,18 +49,6 @@ def code_reason(flavors: dict[str, Any]) -> None:
     return None
 
 
-def _with_metadata(mlflow_model: Model | None, metadata: dict[str, Any] | None) -> Model:
-    model = mlflow_model if mlflow_model is not None else Model()
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise InvalidParameterError(
-                f"metadata must be a dict of YAML-serializable values, got "
-                f"{type(metadata).__name__}."
-            )
-        model.extra["metadata"] = dict(metadata)
-    return model
-
-
 def _check_native(cb_model: Any) -> str:
     """The class name recorded as ``model_type``: ``cb_model`` must be a CatBoost model
     of one of :data:`MODEL_TYPES` (a subclass of them would not load back as itself)."""
@@ -113,7 +101,7 @@ def save_model(
             f"catboost save_model: format {save_format!r} is not supported; use one of "
             f"{list(SAVE_FORMATS)} (the formats CatBoost loads back into the same model)."
         )
-    model = _with_metadata(mlflow_model, metadata)
+    model = mlflow_model if mlflow_model is not None else Model()
 
     def write_catboost(staged: StagedModel) -> None:
         catboost = import_framework(FLAVOR_NAME)
@@ -144,6 +132,7 @@ def save_model(
         pip_requirements,
         extra_pip_requirements,
         get_default_pip_requirements(),
+        metadata=metadata,
     )
 
 

@@ -180,8 +180,6 @@ def save_model(
             save_exported_model=False,
             **{k: v for k, v in staged.model.flavors[FLAVOR_NAME].items() if k != "code"},
         )
-        if metadata is not None:
-            staged.model.extra["metadata"] = dict(metadata)
 
     return write_model(
         path,
@@ -194,6 +192,7 @@ def save_model(
         pip_requirements,
         extra_pip_requirements,
         get_default_pip_requirements(),
+        metadata=metadata,
     )
 
 

@@ -219,8 +219,6 @@ def save_model(
             serialization_format=fmt,
             skops_trusted_types=trusted,
         )
-        if metadata is not None:
-            staged.model.extra["metadata"] = dict(metadata)
 
     return write_model(
         path,
@@ -236,6 +234,7 @@ def save_model(
             include_cloudpickle=not is_booster and fmt == "cloudpickle",
             include_skops=not is_booster and fmt == "skops",
         ),
+        metadata=metadata,
     )
 
 

@@ -86,18 +86,6 @@ def code_reason(flavors: dict[str, Any]) -> str | None:
     return None
 
 
-def _with_metadata(mlflow_model: Model | None, metadata: dict[str, Any] | None) -> Model:
-    model = mlflow_model if mlflow_model is not None else Model()
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise InvalidParameterError(
-                f"metadata must be a dict of YAML-serializable values, got "
-                f"{type(metadata).__name__}."
-            )
-        model.extra["metadata"] = dict(metadata)
-    return model
-
-
 def _check_session_options(options: object) -> dict[str, Any] | None:
     """``onnx_session_options`` as MLflow accepts it: ``SessionOptions`` attribute names plus
     ``extra_session_config`` (a dict of session config entries)."""
@@ -231,7 +219,7 @@ def save_model(
         raise InvalidParameterError(
             f"save_as_external_data must be True or False, got {save_as_external_data!r}."
         )
-    model = _with_metadata(mlflow_model, metadata)
+    model = mlflow_model if mlflow_model is not None else Model()
 
     def write_onnx(staged: StagedModel) -> None:
         location = kwargs.get("location")
@@ -279,6 +267,7 @@ def save_model(
         pip_requirements,
         extra_pip_requirements,
         get_default_pip_requirements(),
+        metadata=metadata,
     )
 
 

@@ -301,8 +301,6 @@ def save_model(
             code=staged.code,
             serialization_format=fmt,
         )
-        if metadata is not None:
-            staged.model.extra["metadata"] = dict(metadata)
 
     return write_model(
         path,
@@ -315,6 +313,7 @@ def save_model(
         pip_requirements,
         extra_pip_requirements,
         get_default_pip_requirements(),
+        metadata=metadata,
     )
 
 

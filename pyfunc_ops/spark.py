@@ -233,8 +233,6 @@ def save_model(
     pipeline = _pipeline_of(spark_model)
     pyspark = import_framework(FLAVOR_NAME)
     model = mlflow_model if mlflow_model is not None else Model()
-    if metadata is not None:
-        model.extra["metadata"] = metadata
     if signature is False:
         signature = None
     elif signature is None and input_example is not None:
@@ -263,6 +261,7 @@ def save_model(
         pip_requirements,
         extra_pip_requirements,
         get_default_pip_requirements(),
+        metadata=metadata,
     )
 
 

@@ -44,18 +44,6 @@ def code_reason(flavors: dict[str, Any]) -> str:
     return f"its {_WHAT} are a pickle file ({data}), and unpickling runs code"
 
 
-def _with_metadata(mlflow_model: Model | None, metadata: dict[str, Any] | None) -> Model:
-    model = mlflow_model if mlflow_model is not None else Model()
-    if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise InvalidParameterError(
-                f"metadata must be a dict of YAML-serializable values, got "
-                f"{type(metadata).__name__}."
-            )
-        model.extra["metadata"] = dict(metadata)
-    return model
-
-
 def save_model(
     statsmodels_model: Any,
     path: str | os.PathLike[str],
@@ -85,7 +73,7 @@ def save_model(
         )
     if not isinstance(remove_data, bool):
         raise InvalidParameterError(f"remove_data must be True or False, got {remove_data!r}.")
-    model = _with_metadata(mlflow_model, metadata)
+    model = mlflow_model if mlflow_model is not None else Model()
 
     def write_statsmodels(staged: StagedModel) -> None:
         statsmodels_model.save(str(staged.path / MODEL_FILE_NAME), remove_data)
@@ -108,6 +96,7 @@ def save_model(
         pip_requirements,
         extra_pip_requirements,
         get_default_pip_requirements(),
+        metadata=metadata,
     )
 
 

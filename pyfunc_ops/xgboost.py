@@ -154,8 +154,6 @@ def save_model(
             model_format=model_format,
             **staged.model.flavors[FLAVOR_NAME],
         )
-        if metadata is not None:
-            staged.model.extra["metadata"] = dict(metadata)
 
     return write_model(
         path,
@@ -168,6 +166,7 @@ def save_model(
         pip_requirements,
         extra_pip_requirements,
         get_default_pip_requirements(),
+        metadata=metadata,
     )
 
 

@@ -113,11 +113,14 @@ def write_model(
     pip_requirements: Any = None,
     extra_pip_requirements: Any = None,
     default_requirements: list[str] | None = None,
+    *,
+    metadata: dict[str, Any] | None = None,
 ) -> Model:
     """Save a model to the local folder ``path`` (refused if it exists, non-empty).
 
     The save pipeline every flavor shares: ``write_flavor`` writes the flavor's files into
     the staged folder and adds its sections (python_function included) to the model.
+    ``metadata`` (MLflow's ``metadata=``: a dict of YAML values) goes into the MLmodel.
     Nothing appears at ``path`` unless every step succeeds.
     """
     from pyfunc_ops.models.example import save_input_example
@@ -128,6 +131,14 @@ def write_model(
     signature = check_signature(signature)
     check_yaml_value(conda_env, "conda_env")
     model = mlflow_model if mlflow_model is not None else Model()
+    if metadata is not None:
+        if not isinstance(metadata, dict):
+            raise InvalidParameterError(
+                f"metadata must be a dict of YAML-serializable values, got "
+                f"{type(metadata).__name__}."
+            )
+        check_yaml_value(metadata, "metadata")
+        model.extra["metadata"] = dict(metadata)
     with staged_directory(path) as tmp:
         code = copy_code(code_path, tmp)
         if input_example is not None:
