@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                     "pyfunc_ops.airflow.operators.predict",
                     "pyfunc_ops.airflow.operators.spark",
                     "pyfunc_ops.airflow.operators.registry",
+                    "pyfunc_ops.airflow.operators.evaluate",
                 ],
             }
         ],
