@@ -152,6 +152,11 @@ class EvaluationResult:
     plot_uri: str | None = None
 
     @property
+    def baseline_version(self) -> int | None:
+        """The baseline's version (the champion a compare-and-set promotion expects)."""
+        return None if self.baseline is None else self.baseline.get("version")
+
+    @property
     def failures(self) -> list[str]:
         return [reason for check in self.checks for reason in check["failures"]]
 
@@ -165,6 +170,8 @@ class EvaluationResult:
             "rows": self.rows,
             "metrics": dict(self.metrics),
             "baseline": None if self.baseline is None else dict(self.baseline),
+            # What a compare-and-set promotion expects the alias to point at (None: nothing).
+            "baseline_version": self.baseline_version,
             "checks": [dict(c) for c in self.checks],
             "failures": self.failures,
             "report_uri": self.report_uri,

@@ -95,7 +95,7 @@ def test_a_pass_lets_the_promotion_run(airflow_db: Path, work: Path) -> None:
     assert (work / "promoted").read_text() == "2"
     verdict = _verdict(run)
     assert verdict["passed"] is True and verdict["model_uri"] == f"models:/{MODEL}/2"
-    assert verdict["baseline"]["version"] == 1
+    assert verdict["baseline"]["version"] == verdict["baseline_version"] == 1
     assert verdict["metrics"]["root_mean_squared_error"] < 1e-6
     [event] = _events(run)
     assert event["uri"] == f"pyfunc-ops://evaluations/{MODEL}"

@@ -34,10 +34,11 @@ class EvaluateModelOperator(PyfuncOpsBaseOperator, SkipMixin):
     - ``"continue"``: the task succeeds; downstream tasks read ``passed`` themselves.
 
     Returns (XCom) the verdict: ``{"passed", "model_uri", "name", "version", "run_id",
-    "rows", "metrics", "baseline", "checks", "failures", "report_uri", "plot_uri"}``
-    (``model_uri`` pinned to the version evaluated; ``baseline["version"]`` is the
-    champion a compare-and-set promotion expects). The same dict is the extra of the
-    event of ``pyfunc-ops://evaluations/<name>`` when the task succeeds.
+    "rows", "metrics", "baseline", "baseline_version", "checks", "failures", "report_uri",
+    "plot_uri"}`` (``model_uri`` pinned to the version evaluated; ``baseline_version`` is
+    the champion a compare-and-set promotion expects, ``None`` when there was none). The
+    same dict is the extra of the event of ``pyfunc-ops://evaluations/<name>`` when the
+    task succeeds.
     """
 
     request_type = EvaluateRequest
