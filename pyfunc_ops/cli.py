@@ -479,6 +479,11 @@ def _cmd_models_promote(args: argparse.Namespace) -> None:
         _emit(f"{args.name}: version {args.version} -> stage {mv.current_stage}")
 
 
+def _cmd_models_set_alias(args: argparse.Namespace) -> None:
+    _client().set_registered_model_alias(args.name, args.alias, args.version)
+    _emit(f"{args.name}: alias {args.alias!r} -> version {args.version}")
+
+
 def _cmd_models_delete(args: argparse.Namespace) -> None:
     client = _client()
     count = len(client.search_model_versions(name=args.name))
@@ -980,6 +985,16 @@ def _add_models(sub: Any) -> None:
     )
     p.add_argument("name", help="the registered model")
     p.set_defaults(func=_cmd_models_versions)
+    p = _sub(
+        models,
+        "set-alias",
+        "point an alias at a version (what `promote --alias` does, in MLflow's argument order)",
+        "pyfunc-ops models set-alias churn champion 3",
+    )
+    p.add_argument("name", help="the registered model")
+    p.add_argument("alias", help="e.g. champion")
+    p.add_argument("version", type=int, help="the version number")
+    p.set_defaults(func=_cmd_models_set_alias)
     p = _sub(
         models,
         "promote",

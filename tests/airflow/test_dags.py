@@ -34,6 +34,20 @@ def test_dag_files_import_without_errors(airflow_db: Path) -> None:
     assert "pyfunc-ops://models/demo_regressor@champion" in str(score.timetable.asset_condition)
 
 
+def test_batch_score_watches_its_champion_unless_turned_off(
+    airflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def watchers() -> list[str]:
+        dag = _load("batch_score")
+        [asset] = dag.timetable.asset_condition.objects
+        return [w.name for w in asset.watchers]
+
+    monkeypatch.setenv("PYFUNC_OPS_DEMO_WATCH_INTERVAL", "5")
+    assert watchers() == ["pyfunc-ops-demo_regressor@champion"]
+    monkeypatch.setenv("PYFUNC_OPS_DEMO_WATCH_CHAMPION", "false")
+    assert watchers() == []
+
+
 def _load(name: str):
     import importlib.util
 
@@ -92,3 +106,8 @@ def test_retrain_then_batch_score(airflow_db: Path, tmp_path: Path) -> None:
     pd.testing.assert_series_equal(
         local["prediction"].reset_index(drop=True), spark["prediction"].reset_index(drop=True)
     )
+    # The same champion seen again (the watcher's event after the operator's): nothing to do.
+    again = scoring.test(run_conf={"out_dir": str(out), "rows": 400, "parts": 2})
+    states = {ti.task_id: str(ti.state) for ti in again.get_task_instances()}
+    assert states["not_scored_yet"] == "success"
+    assert states["score_pyfunc"] == states["score_spark"] == states["summarize"] == "skipped"
