@@ -61,6 +61,12 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "plugins": [
+            {
+                "name": "pyfunc_ops_registry",
+                "plugin-class": "pyfunc_ops.airflow.plugins.registry.PyfuncOpsRegistryPlugin",
+            }
+        ],
         "hooks": [
             {
                 "integration-name": _INTEGRATION,
