@@ -167,14 +167,22 @@ def _chart(versions: Iterable[Any], metric: str | None) -> tuple[list[str], str 
 
 
 def _row(
-    client: Any, version: Any, scored: dict[int, list[dict[str, Any]]], readable: set[str] | None
+    client: Any,
+    version: Any,
+    scored: dict[int, list[dict[str, Any]]],
+    readable: set[str] | None,
+    model_aliases: dict[str, int] | None = None,
 ) -> VersionRow:
     from pyfunc_ops.errors import ResourceNotFoundError
 
     row = VersionRow(
         version=int(version.version),
         stage=version.current_stage,
-        aliases=sorted(version.aliases),
+        # An MLflow server's version search leaves aliases out; the model lists them all.
+        aliases=sorted(
+            set(version.aliases)
+            | {a for a, v in (model_aliases or {}).items() if int(v) == int(version.version)}
+        ),
         digest=version.digest,
         source=redact(str(version.source)),
         created=version.creation_timestamp,
@@ -201,7 +209,8 @@ def _row(
 def version_row(client: Any, name: str, number: int, readable: set[str] | None) -> VersionRow:
     """One version of ``name``, as :func:`model_page` lists it."""
     version = client.get_model_version(name, number)
-    return _row(client, version, scoring_runs(name, readable), readable)
+    aliases = dict(client.get_registered_model(name).aliases)
+    return _row(client, version, scoring_runs(name, readable), readable, aliases)
 
 
 def model_page(
@@ -223,7 +232,8 @@ def model_page(
     shown = versions[(page - 1) * page_size : page * page_size]
     scored = scoring_runs(name, readable)
     chart_metrics, metric, points = _chart(versions, metric)
-    rows = [_row(client, version, scored, readable) for version in shown]
+    aliases = dict(model.aliases)
+    rows = [_row(client, version, scored, readable, aliases) for version in shown]
     return ModelPage(
         name=model.name,
         description=model.description,
