@@ -298,8 +298,8 @@ def _score(
             rows += table.num_rows
     if rows == 0:
         raise InvalidParameterError(
-            f"evaluation data {request.data_url!r} has no rows; evaluate on a labelled "
-            "dataset with at least one row."
+            f"evaluation data {redact(str(request.data_url))!r} has no rows; evaluate on a "
+            "labelled dataset with at least one row."
         )
     return (
         np.concatenate(labels),
@@ -422,9 +422,9 @@ def run_evaluate_model(request: EvaluateRequest) -> EvaluationResult:
     )
     if not result.passed and request.on_failure == "fail":
         raise ModelValidationError(
-            f"model {target.model_uri!r} failed its evaluation on {request.data_url!r}: "
-            f"{'; '.join(result.failures)}. Keep the current model, or retrain (the metrics "
-            "are recorded on its run).",
+            f"model {target.model_uri!r} failed its evaluation on "
+            f"{redact(str(request.data_url))!r}: {'; '.join(result.failures)}. Keep the current "
+            "model, or retrain (the metrics are recorded on its run).",
             result=result.to_dict(),
         )
     return result

@@ -377,3 +377,15 @@ def test_the_plot_without_matplotlib_says_what_to_install(
     with pytest.raises(LoaderError, match=r"install 'pyfunc-ops\[evaluate\]'.*plot=False"):
         evaluate_model("models:/ridge/2", regressors["data"], "target")
     assert evaluate_model("models:/ridge/2", regressors["data"], "target", plot=False).passed
+
+
+def test_json_lines_at_an_fsspec_url(regressors: dict[str, Any]) -> None:
+    import fsspec
+
+    fs = fsspec.filesystem("memory")
+    with fs.open("/evaluation/holdout.jsonl", "w") as fh:
+        fh.write(regressors["frame"].to_json(orient="records", lines=True))
+    result = evaluate_model(
+        "models:/ridge/2", "memory:///evaluation/holdout.jsonl", "target", log_to_run=False
+    )
+    assert result.rows == 300 and result.metrics["r2_score"] > 0.99

@@ -61,7 +61,8 @@ class EvaluateModelOperator(PyfuncOpsBaseOperator, SkipMixin):
 
         request: EvaluateRequest = self.job_request()
         try:
-            verdict = run_evaluate_model(request).to_dict()
+            # Redacted here: the verdict is also an Asset event's extra, stored as it is.
+            verdict = redact_mapping(run_evaluate_model(request).to_dict())
         except ModelValidationError as exc:
             raise AirflowFailException(redact(str(exc))) from exc
         self.record_model(verdict["model_uri"])
@@ -74,7 +75,7 @@ class EvaluateModelOperator(PyfuncOpsBaseOperator, SkipMixin):
             raise AirflowSkipException(f"{verdict['model_uri']} failed its evaluation: {reasons}")
         # short_circuit: succeed with the verdict, skip everything downstream.
         emit_evaluation_event(context, list(self.outlets), verdict)
-        context["ti"].xcom_push(key="return_value", value=redact_mapping(verdict))
+        context["ti"].xcom_push(key="return_value", value=verdict)
         self.log.info(
             "%s failed its evaluation (%s): skipping downstream tasks",
             verdict["model_uri"],
