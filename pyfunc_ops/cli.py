@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.redact import install_log_redaction, redact
 from pyfunc_ops.errors import (
     IntegrityError,
@@ -38,6 +39,7 @@ from pyfunc_ops.errors import (
     ModelExistsError,
     PyfuncOpsError,
 )
+from pyfunc_ops.models.writer import staged_directory
 
 log = logging.getLogger("pyfunc_ops.cli")
 
@@ -182,6 +184,7 @@ def describe(model_uri: str) -> dict[str, Any]:
         "created": model.utc_time_created,
         "run_id": model.run_id,
         "flavors": sorted(model.flavors),
+        "flavor": _flavor_facts(model.flavors),
         "loader_module": pyfunc_conf.get("loader_module"),
         # Always an object: the redaction takes a bare value under a key named like
         # "signature" for a secret (URL signatures), so absence is stated in "warnings".
@@ -218,6 +221,23 @@ def describe(model_uri: str) -> dict[str, Any]:
     return info
 
 
+def _flavor_facts(flavors: dict[str, Any]) -> dict[str, Any] | None:
+    """The registered flavor of the model, its framework version and what loading runs."""
+    from pyfunc_ops.models.flavors import spec_for_model
+    from pyfunc_ops.pyfunc.trust import code_reason
+
+    spec = spec_for_model(flavors)
+    conf = flavors.get(spec.name) or {} if spec is not None else {}
+    version = next((v for k, v in conf.items() if k.endswith("_version") and v), None)
+    reason = code_reason(flavors)
+    return {
+        "name": spec.name if spec is not None else "python_function",
+        "framework_version": version,
+        "runs_code": reason is not None,
+        "runs_code_because": reason,
+    }
+
+
 def _digest_line(info: dict[str, Any]) -> str:
     if info["digest"]:
         state = "files verified" if info["verified"] else "files not verified"
@@ -228,6 +248,18 @@ def _digest_line(info: dict[str, Any]) -> str:
             "files not verified"
         )
     return "digest:         - (a path or URL, not through the registry: not verified)"
+
+
+def _flavor_line(flavor: dict[str, Any] | None) -> str:
+    if flavor is None:
+        return "flavor:         -"
+    version = f" {flavor['framework_version']}" if flavor["framework_version"] else ""
+    runs = (
+        f"loading runs code: {flavor['runs_code_because']}"
+        if flavor["runs_code"]
+        else "loading runs no code of the model"
+    )
+    return f"flavor:         {flavor['name']}{version} ({runs})"
 
 
 def _pairs(mapping: dict[str, Any]) -> str:
@@ -244,6 +276,7 @@ def _cmd_describe(args: argparse.Namespace) -> None:
         f"source:         {info['source']}",
         f"flavors:        {', '.join(info['flavors'])}",
         f"loader module:  {info['loader_module']}",
+        _flavor_line(info["flavor"]),
         f"created:        {info['created'] or '-'}",
         f"run:            {info['run_id'] or '-'}",
         f"python:         {info['environment']['python_version']}",
@@ -540,8 +573,17 @@ def download_model(model_uri: str, dest: str | os.PathLike[str]) -> tuple[Path, 
             "that is not empty. Name a new or empty folder."
         )
     resolved = resolve_model(model_uri)
-    shutil.copytree(resolved.path, target, dirs_exist_ok=True)
+    # Staged: copied under a hidden name beside ``dest`` and renamed when complete, so a
+    # killed download leaves no half a model there (and its leftover is removed next time).
+    with staged_directory(target, "download the model into") as tmp:
+        shutil.copytree(resolved.path, tmp, dirs_exist_ok=True, copy_function=_copy_file)
     return target, resolved.digest
+
+
+def _copy_file(source: str, dest: str) -> Any:
+    result = shutil.copy2(source, dest)
+    crash_point("download.mid_copy")
+    return result
 
 
 def _cmd_models_download(args: argparse.Namespace) -> None:
@@ -773,7 +815,13 @@ def _cmd_cache_list(args: argparse.Namespace) -> None:
     entries = list(reversed(list_entries(root)))  # most recently used first
     if args.json:
         payload = [
-            {"key": e.key, "path": str(e.path), "size_bytes": e.size, "last_used": e.last_used}
+            {
+                "key": e.key,
+                "path": str(e.path),
+                "size_bytes": e.size,
+                "last_used": e.last_used,
+                "leftover": e.leftover,
+            }
             for e in entries
         ]
         _emit(json.dumps(payload, indent=2))
@@ -785,7 +833,9 @@ def _cmd_cache_list(args: argparse.Namespace) -> None:
     budget = config.current_settings().cache_max_bytes
     total = sum(e.size for e in entries)
     limit = _human_size(budget) if budget is not None else "none (PYFUNC_OPS_CACHE_MAX_SIZE)"
-    _emit(f"{len(entries)} entries, {_human_size(total)} in {root}; budget {limit}")
+    leftovers = sum(1 for e in entries if e.leftover)
+    note = f" ({leftovers} left by killed runs: `cache prune` removes them)" if leftovers else ""
+    _emit(f"{len(entries)} entries{note}, {_human_size(total)} in {root}; budget {limit}")
 
 
 def _report_pruned(removed: list[Any], sizes: list[int], dry_run: bool, where: Path) -> None:

@@ -69,6 +69,17 @@ class Settings:
     # after each download the least recently used entries that no process holds are
     # removed until the cache fits. ``None``: no limit (``pyfunc-ops cache prune`` only).
     cache_max_bytes: int | None = None
+    # Network timeouts and retries for every remote store (S3 and other fsspec backends,
+    # the MLflow REST API): seconds to connect, seconds to wait for the next bytes of an
+    # answer, and how many times a failed request is retried. With the defaults a stalled
+    # endpoint fails within a minute (PYFUNC_OPS_CONNECT_TIMEOUT, PYFUNC_OPS_READ_TIMEOUT,
+    # PYFUNC_OPS_MAX_RETRIES; see docs/reliability.md).
+    connect_timeout: float = 10.0
+    read_timeout: float = 15.0
+    max_retries: int = 2
+    # Seconds a process waits for a lock another live process holds (a cache entry being
+    # filled, an environment being built) before giving up (PYFUNC_OPS_LOCK_TIMEOUT).
+    lock_timeout: float = 600.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "storage_options", _frozen(self.storage_options))
@@ -88,9 +99,13 @@ class Settings:
             "env_dir": Path(envs).absolute() if envs else home / "envs",
             "trust_remote_code": _truthy(env.get("PYFUNC_OPS_TRUST_REMOTE_CODE")),
             "cache_max_bytes": _size_setting(env, "PYFUNC_OPS_CACHE_MAX_SIZE"),
+            "connect_timeout": _seconds_setting(env, "PYFUNC_OPS_CONNECT_TIMEOUT"),
+            "read_timeout": _seconds_setting(env, "PYFUNC_OPS_READ_TIMEOUT"),
+            "max_retries": _count_setting(env, "PYFUNC_OPS_MAX_RETRIES"),
+            "lock_timeout": _seconds_setting(env, "PYFUNC_OPS_LOCK_TIMEOUT"),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)
+        return cls(**{k: v for k, v in values.items() if v is not None or k in _NULLABLE})
 
     @property
     def default_tracking_uri(self) -> str:
@@ -143,6 +158,37 @@ def _size_setting(env: Mapping[str, str], name: str) -> int | None:
         return parse_size(value)
     except InvalidParameterError as exc:
         raise InvalidParameterError(f"{name}: {exc}") from None
+
+
+# Settings whose None is a value ("not configured"), not "use the default".
+_NULLABLE = frozenset({"tracking_uri", "cache_max_bytes"})
+
+
+def _seconds_setting(env: Mapping[str, str], name: str) -> float | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds > 0 or seconds == float("inf"):
+        raise InvalidParameterError(
+            f"{name}={value!r} is not a number of seconds; set it to a positive number "
+            "such as 30, or unset it for the default"
+        )
+    return seconds
+
+
+def _count_setting(env: Mapping[str, str], name: str) -> int | None:
+    value = (env.get(name) or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidParameterError(
+            f"{name}={value!r} is not a whole number >= 0; set it to e.g. 2, or unset it"
+        )
+    return int(value)
 
 
 _scope: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(

@@ -43,6 +43,19 @@ class StorageError(PyfuncOpsError, OSError):
     """Reading or writing a model tree through fsspec failed."""
 
 
+class StoragePermissionError(StorageError, PermissionError):
+    """A file or folder cannot be written or read for lack of permission."""
+
+
+class ScoringError(PyfuncOpsError, RuntimeError):
+    """The model itself raised while scoring a batch; names the model, the batch and its
+    rows, and carries the model's exception as its cause."""
+
+
+class LockTimeoutError(PyfuncOpsError, TimeoutError):
+    """Waiting for a lock another process holds took longer than allowed."""
+
+
 class InputNotFoundError(PyfuncOpsError, FileNotFoundError):
     """A job's input (a file or folder to score, an estimator file to package) is missing."""
 

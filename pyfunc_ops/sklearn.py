@@ -4,9 +4,10 @@ The default serialization is skops, which refuses to construct types it was not 
 trust, so loading a model from an untrusted place cannot run arbitrary code. cloudpickle
 and pickle remain available for estimators skops cannot represent; such a file is read
 only when the load is trusted (see :mod:`pyfunc_ops.pyfunc.trust`), whatever the MLmodel
-says. The extra types skops may build come from the caller only
-(``skops_trusted_types=``): the ``skops_trusted_types`` the flavor records are what the
-file needs, shown in the error, never trusted because the file says so. The ``sklearn``
+says. The extra types skops may build come from the caller (``skops_trusted_types=``) and,
+when the source is trusted (a local path, a registry version matching its digest, which
+may run a pickle anyway), from the ``skops_trusted_types`` the flavor records; from an
+untrusted source the recorded list is never trusted because the file says so. The ``sklearn``
 flavor section has the keys other tools of the format read (``pickled_model``,
 ``serialization_format``, ``sklearn_version``), so those tools load our models too.
 """
@@ -15,11 +16,8 @@ from __future__ import annotations
 
 import os
 import pickle
-import sys
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.core.paths import confine
@@ -27,12 +25,22 @@ from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, Serializa
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.model import Model
 
+# ``import_skops_io`` is shared with the other flavors that read skops files (LightGBM);
+# importable from here as before (the example DAG and older code use this path).
+from pyfunc_ops.pyfunc.flavor_support import (
+    import_skops_io,
+    skops_load,
+    skops_types,
+    unpickle_file,
+)
+
 if TYPE_CHECKING:
     from pyfunc_ops.pyfunc.trust import TrustDecision
 
 FLAVOR_NAME = "sklearn"
-# The loader module saved models name: this module's path, part of every saved model.
-LOADER_MODULE = "pyfunc_ops.sklearn"
+# The loader module saved models name: MLflow's, so stock MLflow loads them; ours serves it
+# through the flavor registry (and older models naming this module keep loading).
+LOADER_MODULE = "mlflow.sklearn"
 SERIALIZATION_FORMATS = ("skops", "cloudpickle", "pickle")
 _FILE_NAMES = {"skops": "model.skops", "cloudpickle": "model.pkl", "pickle": "model.pkl"}
 
@@ -44,25 +52,12 @@ def default_pip_requirements(serialization_format: str = "skops") -> list[str]:
     return reqs
 
 
-def import_skops_io() -> ModuleType:
-    """``skops.io``, imported with Airflow's deprecation shims kept quiet.
-
-    At import, skops looks through every module already loaded. Inside an Airflow 3 task
-    that touches each of Airflow's deprecated-import shims, and each one warns (an
-    ``airflow.utils.deprecation_tools.DeprecatedImportWarning``, a ``FutureWarning``):
-    about 1,160 warnings per task log, and seconds of import time. Only that one import
-    ignores only ``FutureWarning``; everything later warns as usual.
-
-    scikit-learn is imported first: imported the other way round (skops pulling in
-    scikit-learn and SciPy while it sets itself up) the same modules took about 0.5 s more
-    (tens of thousands of extra mmap/munmap calls), a fifth of a cold skops load.
-    """
-    if "skops.io" not in sys.modules:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            import sklearn  # noqa: F401
-            import skops.io  # noqa: F401
-    return sys.modules["skops.io"]
+def code_reason(flavors: dict[str, Any]) -> str | None:
+    """What loading would run: a pickled estimator does; skops builds data only."""
+    fmt = (flavors.get(FLAVOR_NAME) or {}).get("serialization_format", "pickle")
+    if fmt != "skops":
+        return f"its scikit-learn estimator is a {fmt} file, and unpickling runs code"
+    return None
 
 
 def _dump(sk_model: Any, path: Path, fmt: str, trusted: list[str] | None) -> list[str] | None:
@@ -196,19 +191,11 @@ def _read_estimator(
             "file. Restore the estimator file, or save the model again."
         )
     if fmt == "skops":
-        skops_io = import_skops_io()
-        try:
-            return skops_io.load(path, trusted=list(trusted) or None)
-        except skops_io.exceptions.UntrustedTypesFoundException as exc:
-            raise SerializationError(
-                f"{path}: refusing to load types not recorded as trusted by the caller "
-                f"({exc}). If loading them is safe, pass them as skops_trusted_types=[...] "
-                "when loading; the model file cannot widen what skops builds."
-            ) from None
+        return skops_load(path, trusted, "scikit-learn estimator")
     if trust is not None:
         trust.require(f"its scikit-learn estimator is a {fmt} file, and unpickling runs code")
-    with open(path, "rb") as fh:
-        return pickle.load(fh)  # cloudpickle output is read by the standard unpickler
+    # cloudpickle output is read by the standard unpickler
+    return unpickle_file(path, "scikit-learn estimator")
 
 
 def _flavor_of(model_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -238,7 +225,7 @@ def load_model(
     """Load the scikit-learn estimator itself (not a pyfunc wrapper) from any model URI.
 
     ``skops_trusted_types``: extra types skops may build (the caller's choice; the model
-    file's own list is ignored). ``trust_remote_code`` as for
+    file's own list counts only when its source is trusted). ``trust_remote_code`` as for
     :func:`pyfunc_ops.pyfunc.load_model`: pickled estimators from an untrusted URL load
     only with it.
     """
@@ -260,7 +247,8 @@ def load_model(
         )
     check_model_folder(model_dir, model)
     path = _estimator_file(model_dir, conf, {})
-    return _read_estimator(path, conf.get("serialization_format", "pickle"), types, trust)
+    fmt = conf.get("serialization_format", "pickle")
+    return _read_estimator(path, fmt, skops_types(conf, types, trust), trust)
 
 
 class _SklearnModelWrapper:
@@ -315,18 +303,21 @@ def _load_pyfunc(path: str, model_config: Any = None) -> _SklearnModelWrapper:
         file = _estimator_file(target, conf, pyfunc_conf)
         predict_fn = _predict_fn(pyfunc_conf, target / "MLmodel")
         fmt = conf.get("serialization_format", "pickle")
-        estimator = _read_estimator(file, fmt, caller_skops_types(target), load_trust(target))
+        trust = load_trust(target)
+        types = skops_types(conf, caller_skops_types(target), trust)
+        estimator = _read_estimator(file, fmt, types, trust)
         return _wrap(estimator, predict_fn, target / "MLmodel")
     # Legacy layout: ``data: model.pkl`` hands us the file itself.
     folder = target.parent
     fmt = "skops" if target.suffix == ".skops" else "pickle"
     predict_fn = "predict"
     mlmodel = folder / "MLmodel"
+    conf = {}
     if mlmodel.is_file():
         conf, pyfunc_conf = _flavor_of(folder)
         fmt = conf.get("serialization_format", fmt)
         predict_fn = _predict_fn(pyfunc_conf, mlmodel)
-    estimator = _read_estimator(
-        target, fmt, caller_skops_types(folder), load_trust(folder), "python_function.data"
-    )
+    trust = load_trust(folder)
+    types = skops_types(conf, caller_skops_types(folder), trust)
+    estimator = _read_estimator(target, fmt, types, trust, "python_function.data")
     return _wrap(estimator, predict_fn, mlmodel)

@@ -88,3 +88,33 @@ if [ "$pandas3" = "1" ]; then
     -m "not spark and not mlflow and not airflow and not postgres" \
     --deselect tests/pyfunc/test_one_pass.py::test_the_spark_driver
 fi
+
+# The torch venv: the PyTorch and Keras 3 flavor cases (tests marked `torch`) need torch,
+# which the main .venv leaves out (its CUDA wheels are ~7 GB; uv installs them from its cache
+# in about a minute, once). Built once (marker file), pyfunc_ops refreshed every run. Keras
+# runs on the torch backend (no TensorFlow). It runs when the pandas-3 run does (a full run),
+# or when PYFUNC_OPS_TEST_TORCH=1; PYFUNC_OPS_TEST_TORCH=0 skips it.
+torchrun="${PYFUNC_OPS_TEST_TORCH:-$pandas3}"
+if [ "$torchrun" = "1" ]; then
+  tv="${PYFUNC_OPS_TORCH_VENV:-$HOME/.cache/pyfunc_ops/torch-venv}"
+  if [ ! -f "$tv/.pyfunc_ops-ready-v1" ]; then
+    log "creating the torch venv ($tv)"
+    rm -rf "$tv"
+    uv venv -q --python 3.11 "$tv"
+    uv pip install -q --python "$tv/bin/python" -e ".[spark,s3]" torch keras "pandas<3" \
+      pytest pytest-timeout "moto[server]>=5"
+    touch "$tv/.pyfunc_ops-ready-v1"
+  fi
+  uv pip install -q --python "$tv/bin/python" --no-deps -e .
+  log "pytest -m torch on torch $("$tv/bin/python" -c 'import torch; print(torch.__version__)')"
+  set +e
+  KERAS_BACKEND=torch PYSPARK_PYTHON="$tv/bin/python" PYSPARK_DRIVER_PYTHON="$tv/bin/python" \
+    "$tv/bin/python" -m pytest -q -p no:cacheprovider tests/flavors -m torch
+  status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then
+    log "pytest -m torch collected no tests"
+    exit 1
+  fi
+  [ "$status" -eq 0 ] || exit "$status"
+fi

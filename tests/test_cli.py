@@ -155,7 +155,7 @@ def test_describe_json(capsys: pytest.CaptureFixture[str], registry: dict[str, A
     assert code == 0
     info = json.loads(out)
     assert info["flavors"] == ["python_function", "sklearn"]
-    assert info["loader_module"] == "pyfunc_ops.sklearn"
+    assert info["loader_module"] == "mlflow.sklearn"
     assert info["run_id"] == registry["v2"].run_id
     assert info["model_uuid"] == registry["v2"].model_uuid
     assert [c["name"] for c in info["signature"]["inputs"]] == ["a", "b"]
@@ -184,7 +184,7 @@ def test_describe_text_of_a_run_artifact(
     code, out, _ = run_cli(capsys, "describe", registry["v1"].model_uri)
     assert code == 0
     assert "flavors:        python_function, sklearn" in out
-    assert "loader module:  pyfunc_ops.sklearn" in out
+    assert "loader module:  mlflow.sklearn" in out
     assert "registry:" not in out  # a runs:/ URI names no registered version
     assert "inputs:" not in out  # v1 was logged without a signature
     assert "  model.skops" in out.splitlines()

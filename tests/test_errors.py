@@ -31,6 +31,9 @@ EXPECTED_BUILTIN = {
     errors.ModelEnvironmentError: RuntimeError,
     errors.WorkerError: RuntimeError,
     errors.ModelValidationError: RuntimeError,
+    errors.StoragePermissionError: PermissionError,
+    errors.ScoringError: RuntimeError,
+    errors.LockTimeoutError: TimeoutError,
 }
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import pyfunc_ops
+from pyfunc_ops.models.flavors import flavor_specs
 
 PACKAGE = "pyfunc_ops"
 ROOT = Path(pyfunc_ops.__file__).parent
@@ -31,7 +32,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("pyfunc_ops.tracking",),
     ("pyfunc_ops.envs",),
     ("pyfunc_ops.pyfunc",),
-    ("pyfunc_ops.sklearn",),
+    # Every flavor module the registry names (one module each, none importing another).
+    tuple(spec.module for spec in flavor_specs()),
     ("pyfunc_ops.jobs", "pyfunc_ops.scoring", "pyfunc_ops.packaging"),
     ("pyfunc_ops.airflow", "pyfunc_ops.cli"),
 )

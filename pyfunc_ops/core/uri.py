@@ -22,6 +22,7 @@ from pyfunc_ops.errors import InvalidParameterError, InvalidURIError
 __all__ = [
     "ACCEPTED_FORMS",
     "ModelURI",
+    "canonical_location",
     "is_local",
     "is_remote",
     "is_url",
@@ -44,7 +45,9 @@ Accepted model URI forms:
   models:/<name>/latest              the latest version of a registered model
   models:/<name>@<alias>             the version an alias points to
   models:/<model_id>                 an MLflow 3 logged model (m-<hex>), through a
-                                     tracking server"""
+                                     tracking server
+  mlflow-artifacts:/<path>           a tracking server's proxied artifacts (MLflow's
+                                     own form; mlflow-artifacts:///<path> too)"""
 
 # RFC 3986 scheme syntax; fsspec protocols follow it (s3, gs, abfs, memory, git+https...).
 _SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
@@ -57,6 +60,24 @@ _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
 # An MLflow 3 logged model id: "m-" and a hex uuid (MLflow writes 32 digits).
 _MODEL_ID = re.compile(r"^m-[0-9a-f]{8,64}$")
+
+
+# MLflow records proxied artifact locations with one slash ("on the configured server").
+_MLFLOW_ARTIFACTS_SHORT = re.compile(r"^mlflow-artifacts:(?!//)/*", re.IGNORECASE)
+
+
+def canonical_location(location: str) -> str:
+    """``location`` with MLflow's single-slash ``mlflow-artifacts:/<path>`` written as the
+    ``mlflow-artifacts:///<path>`` URL fsspec understands (empty host: the configured
+    tracking server); any other location unchanged.
+
+    MLflow itself records this form for proxied artifacts (a version's ``source``, a run's
+    artifact URI), so it must be accepted wherever an artifact location is.
+    """
+    match = _MLFLOW_ARTIFACTS_SHORT.match(location)
+    if match is None:
+        return location
+    return "mlflow-artifacts:///" + location[match.end() :]
 
 
 @dataclass(frozen=True)
@@ -214,7 +235,7 @@ def parse_model_uri(uri: str | os.PathLike[str]) -> ModelURI:
     ``./name:with:colons`` for the latter.
     """
     text = _as_text(uri)
-    match = _FSSPEC_URL.match(text)
+    match = _FSSPEC_URL.match(canonical_location(text))
     if match:
         protocol = match["protocol"].lower()
         if not match["rest"].strip("/"):
@@ -258,14 +279,16 @@ _URL = re.compile(rf"^(?:{_SCHEME}::)*(?P<protocol>{_SCHEME})://")
 
 def is_url(location: str) -> bool:
     """Whether ``location`` is a ``protocol://`` URL (``file://`` and chained
-    ``simplecache::s3://`` ones included) rather than a plain local path."""
-    return bool(_URL.match(location))
+    ``simplecache::s3://`` ones included, and MLflow's ``mlflow-artifacts:/``) rather
+    than a plain local path."""
+    return bool(_URL.match(canonical_location(location)))
 
 
 def is_remote(location: str) -> bool:
     """Whether reading ``location`` needs fsspec: a URL other than a plain ``file://`` or
     ``local://`` one. Remote models are fetched into the cache; local ones are used in
     place."""
+    location = canonical_location(location)
     match = _URL.match(location)
     if not match:
         return False
@@ -292,6 +315,7 @@ def join(location: str, *parts: str) -> str:
     at the root, unlike :func:`os.path.join`) and empty parts are skipped. Artifact roots
     are fsspec URLs as often as local paths, so this is the one join for both.
     """
+    location = canonical_location(location)
     cleaned = [part.strip("/") for part in parts if part and part.strip("/")]
     if not cleaned:
         return location

@@ -31,6 +31,7 @@ from pathlib import Path
 import yaml
 
 from pyfunc_ops import config
+from pyfunc_ops.core.locks import held
 from pyfunc_ops.core.versions import package_version
 from pyfunc_ops.envs.interpreters import find_python
 from pyfunc_ops.envs.spec import (
@@ -211,9 +212,15 @@ def get_environment(model_dir: Path, manager: str, model: Model | None = None) -
         return final
     _check_python_supported(spec, model_dir)
     root.mkdir(parents=True, exist_ok=True)
-    from filelock import FileLock
-
-    with FileLock(str(root / f"{key}.lock")):
+    # Bounded: a build that hangs in another process is reported (its pid, host and
+    # start), not waited for forever (PYFUNC_OPS_LOCK_TIMEOUT).
+    with held(
+        root / f"{key}.lock",
+        f"the {manager} environment {key}",
+        config.current_settings().lock_timeout,
+        "PYFUNC_OPS_LOCK_TIMEOUT",
+        log,
+    ):
         if (final / MARKER).is_file():
             log.debug("Environment %s was built by another process", final)
             mark_used(final)

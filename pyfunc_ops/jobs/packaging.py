@@ -22,7 +22,7 @@ import importlib
 import logging
 import pickle
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,13 @@ from pyfunc_ops.errors import (
     SerializationError,
 )
 from pyfunc_ops.jobs.request import field_names, make_request
+from pyfunc_ops.models.flavors import (
+    FLAVORS,
+    FlavorSpec,
+    flavor_specs,
+    import_flavor,
+    spec_for_object,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,15 +58,19 @@ class PackageRequest:
     """The parameters of :func:`package_model`.
 
     Give exactly one model form: ``python_model`` (``"package.module:Class"``, with
-    ``python_model_kwargs`` and ``artifacts``), ``loader_module`` (with ``data_path``) or
-    ``estimator_path`` (a ``.skops``/pickle/joblib file; ``serialization_format`` is how
-    the model stores it, ``skops_trusted_types`` the extra types to trust when reading
-    it). ``input_example``: the path (any fsspec URL) of a Parquet or CSV sample of the
-    model's input; its first rows are saved with the model and, without ``signature``,
-    give the model its input signature (so scoring passes columns by name and refuses a
-    frame missing one). ``signature``: a ``ModelSignature`` or its MLmodel form
-    (``{"inputs": "<JSON column specs>", "outputs": ...}``; a list of column specs is
-    accepted for ``inputs``/``outputs`` too). ``save_kwargs`` go to the flavor's
+    ``python_model_kwargs`` and ``artifacts``), ``loader_module`` (with ``data_path``),
+    ``estimator`` (a fitted model object of any registered flavor) or ``estimator_path`` (a
+    ``.skops``/pickle/joblib file, or a framework's own file such as an xgboost ``.ubj``, a
+    LightGBM ``.txt``, an ``.onnx`` file; ``skops_trusted_types`` are the extra types to
+    trust when reading a skops file). The flavor that saves an estimator is chosen by its
+    type, or named by ``flavor`` (a key of :data:`pyfunc_ops.models.flavors.FLAVORS`);
+    ``serialization_format`` is how a scikit-learn model stores it (other flavors take their
+    format options in ``save_kwargs``). ``input_example``: the path (any fsspec URL) of a
+    Parquet or CSV sample of the model's input; its first rows are saved with the model and,
+    without ``signature``, give the model its input signature (so scoring passes columns by
+    name and refuses a frame missing one). ``signature``: a ``ModelSignature`` or its
+    MLmodel form (``{"inputs": "<JSON column specs>", "outputs": ...}``; a list of column
+    specs is accepted for ``inputs``/``outputs`` too). ``save_kwargs`` go to the flavor's
     ``save_model`` (``code_path``/``code_paths``, ``pip_requirements``, ...). With
     ``idempotency_key``, an earlier complete result for the same key is returned instead.
     """
@@ -71,6 +82,8 @@ class PackageRequest:
     loader_module: str | None = None
     data_path: str | None = None
     estimator_path: str | None = None
+    estimator: Any = None
+    flavor: str | None = None
     serialization_format: str = "skops"
     skops_trusted_types: Sequence[str] | None = None
     registered_model_name: str | None = None
@@ -92,9 +105,20 @@ class PackageRequest:
         if len(given) != 1:
             raise InvalidParameterError(
                 f"package_model: give exactly one of python_model='package.module:Class', "
-                f"loader_module='pkg.module' (with data_path) or estimator_path='model.skops'; "
-                f"got {given or 'none'}."
+                f"loader_module='pkg.module' (with data_path), estimator=<fitted model> or "
+                f"estimator_path='model.skops'; got {given or 'none'}."
             )
+        if self.flavor is not None:
+            if self.flavor not in FLAVORS:
+                raise InvalidParameterError(
+                    f"package_model: flavor {self.flavor!r} is not a known flavor; use one of "
+                    f"{sorted(FLAVORS)}, or leave it out to choose by the estimator's type."
+                )
+            if given[0] not in ("estimator", "estimator_path"):
+                raise InvalidParameterError(
+                    f"package_model: flavor only applies with estimator or estimator_path; got "
+                    f"{given[0]} instead. Remove flavor, or package the estimator."
+                )
         for extra, needs, value in (
             ("python_model_kwargs", "python_model", self.python_model_kwargs),
             ("artifacts", "python_model", self.artifacts),
@@ -112,6 +136,7 @@ class PackageRequest:
             ("python_model", self.python_model),
             ("loader_module", self.loader_module),
             ("estimator_path", self.estimator_path),
+            ("estimator", self.estimator is not None),
         )
         return [name for name, value in forms if value]
 
@@ -165,8 +190,22 @@ def import_python_model(path: str, kwargs: Mapping[str, Any] | None = None) -> A
         ) from exc
 
 
-def load_estimator_file(path: str, skops_trusted_types: Sequence[str] | None = None) -> Any:
-    """Read a fitted estimator from a ``.skops``, pickle or joblib file (any fsspec URL).
+def _native_reader(path: str, flavor: str | None) -> tuple[str, Callable[[Path], Any]] | None:
+    """(suffix, reader) of the flavor module that reads ``path``'s framework file, if any."""
+    specs = [FLAVORS[flavor]] if flavor else list(flavor_specs())
+    for spec in specs:
+        module = import_flavor(spec)
+        for suffix in getattr(module, "NATIVE_SUFFIXES", ()):
+            if str(path).lower().endswith(suffix):
+                return suffix, module.read_native
+    return None
+
+
+def load_estimator_file(
+    path: str, skops_trusted_types: Sequence[str] | None = None, flavor: str | None = None
+) -> Any:
+    """Read a fitted estimator from a ``.skops``, pickle or joblib file (any fsspec URL),
+    or from a framework's own model file that a flavor module reads (``NATIVE_SUFFIXES``).
 
     skops files are read safely: types skops does not trust by default must be listed in
     ``skops_trusted_types``. Pickle and joblib files run code when read; only use files
@@ -175,10 +214,17 @@ def load_estimator_file(path: str, skops_trusted_types: Sequence[str] | None = N
     from pyfunc_ops.storage.filesystem import get_filesystem
 
     suffix = next((s for s in _ESTIMATOR_SUFFIXES if str(path).lower().endswith(s)), None)
-    if suffix is None:
+    native = _native_reader(path, flavor) if suffix is None else None
+    if suffix is None and native is None:
+        known = sorted(
+            {
+                *_ESTIMATOR_SUFFIXES,
+                *(s for spec in flavor_specs() for s in _suffixes_of(spec.name)),
+            }
+        )
         raise InvalidParameterError(
-            f"estimator file {path!r}: expected a name ending in one of "
-            f"{list(_ESTIMATOR_SUFFIXES)} (skops, pickle or joblib)."
+            f"estimator file {path!r}: expected a name ending in one of {known} (skops, "
+            "pickle, joblib, or a framework's own model file)."
         )
     fs, fs_path = get_filesystem(str(path))
     if not fs.isfile(fs_path):
@@ -187,8 +233,11 @@ def load_estimator_file(path: str, skops_trusted_types: Sequence[str] | None = N
             "training task's output)."
         )
     with tempfile.TemporaryDirectory(prefix="pyfunc-ops-estimator-") as tmp:
-        local = Path(tmp) / f"estimator{suffix}"
+        local = Path(tmp) / f"estimator{suffix or native[0]}"  # type: ignore[index]
         fs.get(fs_path, str(local))
+        if native is not None:
+            return native[1](local)
+        assert suffix is not None
         if suffix == ".skops":
             return _load_skops(local, path, skops_trusted_types)
         return _load_pickled(local, path, suffix)
@@ -217,17 +266,23 @@ def _load_pickled(local: Path, shown: str, suffix: str) -> Any:
 
 
 def _load_skops(local: Path, shown: str, trusted: Sequence[str] | None) -> Any:
-    from pyfunc_ops.sklearn import import_skops_io
+    from pyfunc_ops.pyfunc.flavor_support import import_skops_io, skops_load
 
     skops_io = import_skops_io()
-
-    untrusted = sorted(set(skops_io.get_untrusted_types(file=local)) - set(trusted or []))
+    try:
+        needed = skops_io.get_untrusted_types(file=local)
+    except Exception as exc:  # not a zip, truncated, a damaged schema: many types
+        raise SerializationError(
+            f"estimator file {shown!r} is not a readable skops file ({type(exc).__name__}: "
+            f"{exc}); check that the training task wrote it completely."
+        ) from exc
+    untrusted = sorted(set(needed) - set(trusted or []))
     if untrusted:
         raise SerializationError(
             f"estimator file {shown!r} contains types skops does not trust by default: "
             f"{untrusted}. If you trust the file, pass skops_trusted_types={untrusted!r}."
         )
-    return skops_io.load(local, trusted=list(trusted or []) or None)
+    return skops_load(local, list(trusted or []), "estimator")
 
 
 def _reusable(client: Any, run: Any, registered_model_name: str | None) -> PackagedModel | None:
@@ -387,6 +442,24 @@ def signature_value(signature: Any) -> Any:
         ) from exc
 
 
+def _suffixes_of(flavor: str) -> tuple[str, ...]:
+    return tuple(getattr(import_flavor(FLAVORS[flavor]), "NATIVE_SUFFIXES", ()))
+
+
+def flavor_for(estimator: Any, flavor: str | None = None) -> FlavorSpec:
+    """The flavor that saves ``estimator``: the one named, else the one its type belongs to."""
+    if flavor is not None:
+        return FLAVORS[flavor]
+    spec = spec_for_object(estimator)
+    if spec is None:
+        raise InvalidParameterError(
+            f"package_model: no flavor saves a {type(estimator).__module__}."
+            f"{type(estimator).__qualname__}; pass flavor= one of {sorted(FLAVORS)}, or wrap "
+            "it in a PythonModel."
+        )
+    return spec
+
+
 def _log(request: PackageRequest) -> Any:
     save_kwargs = dict(request.save_kwargs or {})
     if request.input_example is not None:
@@ -394,18 +467,19 @@ def _log(request: PackageRequest) -> Any:
     if request.signature is not None:
         save_kwargs["signature"] = signature_value(request.signature)
     name = request.registered_model_name
-    if request.estimator_path:
-        from pyfunc_ops import sklearn
-
+    if request.estimator_path or request.estimator is not None:
         trusted = request.skops_trusted_types
-        estimator = load_estimator_file(request.estimator_path, trusted)
-        return sklearn.log_model(
-            estimator,
-            request.artifact_path,
-            registered_model_name=name,
-            serialization_format=request.serialization_format,
-            skops_trusted_types=list(trusted) if trusted else None,
-            **save_kwargs,
+        estimator = (
+            request.estimator
+            if request.estimator is not None
+            else load_estimator_file(request.estimator_path or "", trusted, request.flavor)
+        )
+        spec = flavor_for(estimator, request.flavor)
+        if spec.name == "sklearn":
+            save_kwargs.setdefault("serialization_format", request.serialization_format)
+            save_kwargs.setdefault("skops_trusted_types", list(trusted) if trusted else None)
+        return import_flavor(spec).log_model(
+            estimator, request.artifact_path, registered_model_name=name, **save_kwargs
         )
     from pyfunc_ops.pyfunc.log import log_model
 
@@ -430,6 +504,7 @@ __all__ = [
     "IDEMPOTENCY_TAG",
     "PackageRequest",
     "PackagedModel",
+    "flavor_for",
     "import_python_model",
     "load_estimator_file",
     "package_model",

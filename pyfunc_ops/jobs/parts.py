@@ -33,12 +33,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.core.redact import redact
+from pyfunc_ops.core.staging import remove_leftovers, temporary_name
 from pyfunc_ops.errors import InputNotFoundError, IntegrityError, InvalidParameterError
 from pyfunc_ops.jobs.inputs import SUFFIXES, list_input_files
 from pyfunc_ops.jobs.outputs import open_parquet_writer
@@ -152,6 +152,7 @@ class PartsWriter:
                 "missing) or use output_mode='file'."
             )
         self.fs.makedirs(self.folder, exist_ok=True)
+        remove_leftovers(self.fs, self.folder)  # of calls killed mid-way (their writer gone)
         self.manifest = manifest_name(self.inputs)
         self._refuse_conflicts()
         own = f"{self.folder}/{self.manifest}"
@@ -214,7 +215,7 @@ class PartsWriter:
         if self._open is not None:
             raise RuntimeError(f"part {self._open.index} was not ended before part {index}")
         name = part_name(index, self.inputs[index])
-        tmp = f"{self.folder}/.{name}.tmp-{uuid.uuid4().hex[:12]}"
+        tmp = f"{self.folder}/{temporary_name(name)}"
         raw = self.fs.open(tmp, "wb")
         self._open = _OpenPart(index, self.inputs[index], name, tmp, raw, _HashingFile(raw))
         return self._open
@@ -227,7 +228,7 @@ class PartsWriter:
             "parts": self.parts,
             "rows": sum(p["rows"] for p in self.parts),
         }
-        tmp = f"{self.folder}/.{self.manifest}.tmp-{uuid.uuid4().hex[:12]}"
+        tmp = f"{self.folder}/{temporary_name(self.manifest)}"
         with self.fs.open(tmp, "w") as fh:
             json.dump(manifest, fh, indent=2)
         self.fs.mv(tmp, f"{self.folder}/{self.manifest}")
@@ -243,7 +244,10 @@ class PartsWriter:
                 part.writer.close()
             except OSError as exc:  # the job's own error is what the caller needs
                 logger.debug("closing the aborted part %s failed: %s", part.tmp, exc)
-        part.raw.close()
+        try:
+            part.raw.close()  # flushing may fail again (a full disk): remove it anyway
+        except OSError as exc:
+            logger.debug("closing the aborted part %s failed: %s", part.tmp, exc)
         if self.fs.exists(part.tmp):
             self.fs.rm(part.tmp)
 

@@ -28,16 +28,20 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from pyfunc_ops.core.crashpoints import crash_point
+from pyfunc_ops.core.oserrors import os_error, os_errors
 from pyfunc_ops.core.progress import Progress, progress
 from pyfunc_ops.core.redact import redact
+from pyfunc_ops.core.staging import remove_leftovers, temporary_name
 from pyfunc_ops.errors import (
     InvalidParameterError,
+    PyfuncOpsError,
     ResultTypeError,
+    ScoringError,
     SerializationError,
 )
 from pyfunc_ops.jobs.inputs import FORMAT_NAMES, FORMATS, list_input_files
@@ -159,10 +163,23 @@ def _read_batches(
 
     try:
         yield from _read_batches_raw(fs, path, fmt, batch_size)
+    except PyfuncOpsError:
+        raise
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise SerializationError(
             f"cannot read scoring input {path!r} as {FORMAT_NAMES[fmt]}: {exc}. Check the "
             "file, or pass the right input_format ('parquet', 'csv' or 'json')."
+        ) from exc
+    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
+        if isinstance(exc, OSError) and exc.errno is not None:
+            # The file could not be read at all (gone, permissions, device): storage.
+            raise os_error(exc, "read the scoring input", path) from exc
+        # Arrow reports a corrupt page or a bad compressed stream as an OSError without
+        # an errno (and gzip/zstd as EOFError or ValueError): the content, not the disk.
+        raise SerializationError(
+            f"cannot read scoring input {path!r} as {FORMAT_NAMES[fmt]}: the file is "
+            f"damaged or truncated ({type(exc).__name__}: {exc}). Replace or remove the "
+            "file and score again."
         ) from exc
 
 
@@ -401,7 +418,7 @@ def run_score_files(
         request.batch_size,
     )
     result = ScoreResult(output_uri=output_uri, rows_in=0, rows_out=0, files=list(files))
-    predictor = _Predictor(model, request.params, result)
+    predictor = _Predictor(model, request.params, result, str(request.model_uri), files)
     source = _work_items(request, in_fs, files, fmt)
     with progress(total, "scoring", "rows", logger) as bar:
         if request.output_mode == "parts":
@@ -486,8 +503,17 @@ class _Predictor:
     """The middle stage: predict on a batch and build its output rows, all batches
     checked against the first one's schema."""
 
-    def __init__(self, model: Any, params: Mapping[str, Any] | None, result: ScoreResult) -> None:
+    def __init__(
+        self,
+        model: Any,
+        params: Mapping[str, Any] | None,
+        result: ScoreResult,
+        model_uri: str = "the model",
+        files: list[str] | None = None,
+    ) -> None:
         self._model = model
+        self._model_uri = model_uri
+        self._files = files or []
         # Only a given ``params`` is passed on: a bare model object's predict(df) works too.
         self._params = dict(params) if params is not None else None
         self._result = result
@@ -496,10 +522,15 @@ class _Predictor:
     def __call__(self, item: _Batch | _InputEnd) -> _Output | _InputEnd:
         if isinstance(item, _InputEnd):
             return item
-        if self._params is None:
-            raw = self._model.predict(item.frame)
-        else:
-            raw = self._model.predict(item.frame, params=self._params)
+        try:
+            if self._params is None:
+                raw = self._model.predict(item.frame)
+            else:
+                raw = self._model.predict(item.frame, params=self._params)
+        except PyfuncOpsError:
+            raise  # ours already say what is wrong (a schema mismatch, a worker failure)
+        except Exception as exc:
+            raise self._model_failed(item, exc) from exc
         predictions = _predictions_table(raw, item.rows)
         table = _output_table(item.kept, predictions, item.kept.column_names)
         result = self._result
@@ -511,6 +542,19 @@ class _Predictor:
         result.rows_out += table.num_rows
         result.batches += 1
         return _Output(item.index, table, item.rows)
+
+    def _model_failed(self, item: _Batch, exc: Exception) -> ScoringError:
+        """The model's own exception, with where it happened: the batch and its rows."""
+        first = self._result.rows_in
+        source = self._files[item.index] if item.index < len(self._files) else "the input"
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        return ScoringError(
+            f"the model {redact(self._model_uri)} raised {type(exc).__name__}"
+            f"{': ' + reason if reason else ''} on batch {self._result.batches + 1} (rows "
+            f"{first} to {first + item.rows - 1} of the job, from {redact(source)}); "
+            "fix the model or those rows and score again (the traceback is in the log "
+            "with --debug)"
+        )
 
 
 class _FileSink:
@@ -561,10 +605,12 @@ def _score_file(
 ) -> None:
     """``file`` mode: one output, written to a temporary name beside it and moved into
     place when complete, so a failed run leaves nothing behind."""
-    tmp_path = f"{out_path}.tmp-{uuid.uuid4().hex[:12]}"
-    parent = out_path.rsplit("/", 1)[0] if "/" in out_path else ""
-    if parent:
-        out_fs.makedirs(parent, exist_ok=True)
+    parent, _, name = out_path.rpartition("/")
+    tmp_path = f"{parent}/{temporary_name(name)}" if parent else temporary_name(name)
+    with os_errors("write the predictions to", out_path):
+        if parent:
+            out_fs.makedirs(parent, exist_ok=True)
+            remove_leftovers(out_fs, parent, name)
     try:
         with contextlib.ExitStack() as stack:
             # Local output through Arrow's own writer, as the input (see _read_batches_raw).
@@ -576,10 +622,14 @@ def _score_file(
                 sink.abort()
                 raise
             sink.close(files)
+        crash_point("predict.before_publish")
         out_fs.mv(tmp_path, out_path)
-    except BaseException:
-        if out_fs.exists(tmp_path):
-            out_fs.rm(tmp_path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            if out_fs.exists(tmp_path):
+                out_fs.rm(tmp_path)
+        if isinstance(exc, OSError) and not isinstance(exc, PyfuncOpsError):
+            raise os_error(exc, "write the predictions to", out_path) from exc
         raise
 
 
@@ -598,7 +648,8 @@ def _score_parts(
     call's manifest (see :mod:`pyfunc_ops.jobs.parts`)."""
     from pyfunc_ops.jobs.parts import PartsWriter
 
-    writer = PartsWriter(out_fs, folder, result.output_uri, str(request.model_uri), inputs)
+    with os_errors("write the prediction parts to", folder):
+        writer = PartsWriter(out_fs, folder, result.output_uri, str(request.model_uri), inputs)
 
     def sink(item: _Output | _InputEnd) -> None:
         if isinstance(item, _InputEnd):
@@ -609,10 +660,14 @@ def _score_parts(
 
     try:
         run_pipeline(source, predictor, sink, threaded=pipelined)
-    except BaseException:
-        writer.abort()
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            writer.abort()
+        if isinstance(exc, OSError) and not isinstance(exc, PyfuncOpsError):
+            raise os_error(exc, "write the prediction parts to", folder) from exc
         raise
-    manifest = writer.finish()
+    with os_errors("write the prediction parts to", folder):
+        manifest = writer.finish()
     result.parts = [dict(p) for p in manifest["parts"]]
     result.manifest = f"{result.output_uri.rstrip('/')}/{writer.manifest}"
 

@@ -1,4 +1,5 @@
-"""Spark scoring: a Parquet path or a table in, Parquet or a table out, through ``spark_udf``.
+"""Spark scoring: a Parquet path or a table in, Parquet or a table out, through ``spark_udf``
+(or, for a model its flavor lets Spark score itself, Spark ML's ``transform``).
 
 One request type, :class:`ScoreSparkRequest`, holds the job's parameters and their only
 defaults; :func:`score_spark` (an existing session plus keyword options) and
@@ -204,19 +205,23 @@ def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
             f"prediction_column {prediction_column!r} is also an input column kept in the "
             "output; choose another prediction_column or keep fewer columns."
         )
-    udf = spark_udf(
-        spark,
-        request.model_uri,
-        result_type=request.result_type,
-        env_manager=request.env_manager,
-        trust_remote_code=request.trust_remote_code,
-        skops_trusted_types=request.skops_trusted_types,
-        params=request.params,
-    )
-    prediction = udf(*request.columns) if request.columns else udf()
     read, written = Observation("pyfunc_ops_rows_in"), Observation("pyfunc_ops_rows_out")
     observed = frame.observe(read, F.count(F.lit(1)).alias("rows"))
-    scored = observed.select(*kept, prediction.alias(prediction_column))
+    native = _native_scorer(spark, request)
+    if native is not None:
+        scored = _score_natively(native, observed, kept, request)
+    else:
+        udf = spark_udf(
+            spark,
+            request.model_uri,
+            result_type=request.result_type,
+            env_manager=request.env_manager,
+            trust_remote_code=request.trust_remote_code,
+            skops_trusted_types=request.skops_trusted_types,
+            params=request.params,
+        )
+        prediction = udf(*request.columns) if request.columns else udf()
+        scored = observed.select(*kept, prediction.alias(prediction_column))
     scored = scored.observe(written, F.count(F.lit(1)).alias("rows"))
     writer = scored.write.mode(request.mode)
     if request.output_path:
@@ -228,3 +233,97 @@ def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
     target = str(request.output_path or request.output_table)
     logger.info("Spark scored %d rows of %s into %s", rows_out, source, target)
     return ScoreResult(output_uri=target, rows_in=rows_in, rows_out=rows_out, files=[source])
+
+
+# -- models Spark scores itself ----------------------------------------------------------
+
+
+def _native_scorer(spark: Any, request: ScoreSparkRequest) -> Any:
+    """The model loaded for scoring with its own Spark ``transform``, when its flavor
+    module offers ``spark_native_scorer`` (Spark ML); ``None`` for every other model,
+    which scores in a Python UDF (:func:`~pyfunc_ops.pyfunc.spark.spark_udf`).
+
+    The flavor comes from the registry (:func:`~pyfunc_ops.models.flavors.spec_for_model`),
+    so no flavor is named here. A native model runs in the cluster's JVMs: no Python
+    worker loads it, and ``env_manager``, ``skops_trusted_types`` and ``params`` (which
+    serve Python models) do not apply.
+    """
+    from pyfunc_ops.models.flavors import import_flavor, spec_for_model
+    from pyfunc_ops.models.model import Model
+    from pyfunc_ops.pyfunc.resolve import resolve_model
+
+    spec = spec_for_model(Model.load(resolve_model(request.model_uri).path).flavors)
+    hook = getattr(import_flavor(spec), "spark_native_scorer", None) if spec else None
+    if hook is None:
+        return None
+    if request.env_manager != "local" or request.params:
+        logger.info(
+            "score_spark: %s is a %s model scored by Spark itself; env_manager=%r and "
+            "params do not apply to it",
+            request.model_uri,
+            spec.name if spec else "?",
+            request.env_manager,
+        )
+    return hook(spark, request.model_uri, trust_remote_code=request.trust_remote_code)
+
+
+def _quoted(name: str) -> Any:
+    from pyspark.sql import functions as F
+
+    return F.col("`" + name.replace("`", "``") + "`")
+
+
+def _score_natively(
+    native: Any, frame: Any, kept: Sequence[str], request: ScoreSparkRequest
+) -> Any:
+    """``frame`` scored by ``native.transform``: the kept columns and the prediction column,
+    as the UDF path writes them.
+
+    The model sees its input columns under the names it was fitted with (``columns``
+    renamed to the signature's names by position, or the signature's columns, or every
+    column without a signature); the kept columns travel beside them under private names,
+    so a renamed or transformed input never replaces a kept column.
+    """
+    from pyspark.errors import AnalysisException
+
+    names = native.input_names
+    if request.columns:
+        targets = tuple(names or request.columns)
+        if len(targets) != len(request.columns):
+            raise InvalidParameterError(
+                f"score_spark: columns {list(request.columns)} are {len(request.columns)}, "
+                f"but the model's signature names {len(targets)} inputs {list(targets)}; "
+                "pass one column per model input, in the signature's order."
+            )
+        inputs = [_quoted(c).alias(t) for c, t in zip(request.columns, targets, strict=True)]
+    else:
+        inputs = [_quoted(c) for c in (names or frame.columns)]
+        targets = tuple(names or frame.columns)
+    missing = [c for c in (request.columns or names or ()) if c not in frame.columns]
+    if missing:
+        raise InvalidParameterError(
+            f"score_spark: the input has no column {missing} (it has {frame.columns}); "
+            "pass columns=[...] naming the input columns to score, one per model input."
+        )
+    output = native.output_column
+    if output in targets:
+        raise InvalidParameterError(
+            f"score_spark: the model's input would include a column {output!r}, the column "
+            f"the Spark ML model adds; rename that input column, or pass columns=[...] "
+            "naming the model's inputs."
+        )
+    private = {c: f"__pyfunc_ops_kept_{i}" for i, c in enumerate(kept)}
+    model_input = frame.select(*(_quoted(c).alias(private[c]) for c in kept), *inputs)
+    scored = native.transform(model_input)
+    try:
+        prediction = _quoted(output).cast(request.result_type)
+        return scored.select(
+            *(_quoted(private[c]).alias(c) for c in kept),
+            prediction.alias(request.prediction_column),
+        )
+    except AnalysisException as exc:
+        raise InvalidParameterError(
+            f"score_spark: the Spark ML model's {output!r} column cannot be cast to "
+            f"result_type {request.result_type!r} ({exc.getCondition()}); pass the type of "
+            "its predictions (e.g. 'double', or 'array<double>' for a vector)."
+        ) from exc

@@ -285,6 +285,16 @@ def as_frame_for(data: Any, schema: Schema) -> pd.DataFrame:
         return data
     if isinstance(data, pd.Series):
         return pd.DataFrame(data)
+    one_string = len(schema.inputs) == 1 and not schema.has_names()
+    if isinstance(data, (str, bytes)) and not (one_string and schema.inputs[0].type == "string"):
+        # One unnamed string column takes a bare string as its one row (the reference
+        # behaviour); anywhere else a string is a mistake, not a row of characters.
+        raise SchemaEnforcementError(
+            f"The model has a column signature, so its input must be tabular; found a bare "
+            f"{type(data).__name__} ({data[:40]!r}). Wrap it as a row or a column, e.g. "
+            f"{{{schema.names()[0] if schema.has_names() else 'column'!r}: [value]}} or a "
+            "DataFrame."
+        )
     try:
         if np.isscalar(data):
             return pd.DataFrame([data])
@@ -523,6 +533,19 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
     )
 
 
+def refuse_duplicate_columns(frame: Any) -> None:
+    """A DataFrame whose column names repeat is ambiguous (``df["a"]`` is then a frame):
+    refused with :class:`SchemaEnforcementError` naming the repeated names."""
+    columns = getattr(frame, "columns", None)
+    if columns is None or columns.is_unique:
+        return
+    repeated = sorted({str(c) for c in columns[columns.duplicated()]})
+    raise SchemaEnforcementError(
+        f"Model input has duplicate column names {repeated}: each column must have its own "
+        "name. Rename or drop the repeated columns before predicting."
+    )
+
+
 def enforce_schema(data: Any, schema: Schema) -> Any:
     """Check ``data`` against ``schema`` and return it in the form the model receives.
 
@@ -537,6 +560,7 @@ def enforce_schema(data: Any, schema: Schema) -> Any:
     if schema.is_tensor:
         return _enforce_tensors(data, schema)
     frame = as_frame_for(data, schema)
+    refuse_duplicate_columns(frame)
     if schema.matches_exactly(frame):
         return frame
     return _enforce_columns(frame, schema)

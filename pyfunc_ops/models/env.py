@@ -98,9 +98,18 @@ def pinned(package: str, dist: str | None = None) -> str:
         return package
 
 
+#: The MLflow release whose on-disk format we write. Its pin goes into every model's
+#: requirements, as MLflow's own writer puts it there: a stock MLflow restoring the model's
+#: environment (``mlflow models predict --env-manager uv``, ``spark_udf(env_manager=...)``)
+#: then finds itself in it. pyfunc_ops' own environments serve ``mlflow`` from the local
+#: pyfunc_ops install instead (see ``core.versions.SUBSTITUTED_PACKAGES``), so it is never
+#: installed by us; pyfunc-ops itself is on no index and is never listed.
+MLFLOW_FORMAT_VERSION = "3.18.0"
+
+
 def default_pip_requirements() -> list[str]:
-    """What every pyfunc model written by us needs at load time."""
-    return [pinned("pyfunc-ops", "pyfunc-ops"), pinned("cloudpickle")]
+    """What every pyfunc model written by us lists: MLflow's pin and cloudpickle."""
+    return [f"mlflow=={MLFLOW_FORMAT_VERSION}", pinned("cloudpickle")]
 
 
 def conda_env_from_pip(pip_requirements: list[str]) -> dict[str, Any]:
@@ -113,7 +122,7 @@ def conda_env_from_pip(pip_requirements: list[str]) -> dict[str, Any]:
 
 
 def get_default_conda_env() -> dict[str, Any]:
-    """The default conda environment: this Python, pinned cloudpickle and pyfunc-ops."""
+    """The default conda environment: this Python, pinned cloudpickle and MLflow's pin."""
     return conda_env_from_pip(default_pip_requirements())
 
 

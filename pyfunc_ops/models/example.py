@@ -302,6 +302,10 @@ def _cast_frame(frame: Any, schema: Any) -> Any:
         elif spec.type == "string":
             if not isinstance(values.dtype, pd.StringDtype):
                 frame[column] = values.astype(object)
+        elif spec.type == "boolean" and values.isna().any():
+            # A missing value stays missing (the column stays object): casting to bool would
+            # turn None into False (and NaN into True). MLflow reads examples so since 3.18.
+            frame[column] = values.where(values.isna(), values.astype(bool))
         else:
             frame[column] = values.astype(np.dtype(DATA_TYPES[spec.type]))
     return frame

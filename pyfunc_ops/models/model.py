@@ -9,6 +9,7 @@ pyfunc_ops never destroys information another tool put there.
 
 from __future__ import annotations
 
+import keyword
 import os
 import uuid
 from datetime import datetime, timezone
@@ -234,12 +235,39 @@ def _short(value: Any, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def is_module_name(name: object) -> bool:
+    """Whether ``name`` is an absolute dotted module name (``pkg.mod``): never relative
+    (``.x``), never path-like (``../x``, ``x/y``), every part an identifier that is not a
+    keyword. A loader module is imported by that name, so nothing else may pass."""
+    return (
+        isinstance(name, str)
+        and all(part.isidentifier() and not keyword.iskeyword(part) for part in name.split("."))
+        and name.isascii()
+    )
+
+
 def _validate_pyfunc_flavor(conf: dict[str, Any], source: str) -> None:
     loader = conf.get("loader_module")
     if not isinstance(loader, str) or not loader:
         raise ModelFormatError(
             f"{source}: the python_function flavor needs 'loader_module', the dotted name of a "
             f"module defining _load_pyfunc(path); found {_short(loader)}."
+        )
+    if not is_module_name(loader):
+        raise ModelFormatError(
+            f"{source}: python_function 'loader_module' {_short(loader)} is not an absolute "
+            "dotted module name (letters, digits and '_' separated by '.', e.g. "
+            "'my_pkg.loader'; never relative like '.x' or a path like '../x'). Fix the "
+            "MLmodel or save the model again."
+        )
+    config = conf.get("config")
+    if config is not None and not (
+        isinstance(config, dict) and all(isinstance(k, str) for k in config)
+    ):
+        raise ModelFormatError(
+            f"{source}: python_function 'config' must be a mapping with string keys (the "
+            f"model's configuration), found {_short(config)}. Fix the MLmodel or save the "
+            "model again with model_config={...}."
         )
     for key in ("code", "data"):
         value = conf.get(key)

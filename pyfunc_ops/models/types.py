@@ -26,7 +26,7 @@ DATA_TYPES: dict[str, str | None] = {
     "binary": None,
     "datetime": "datetime64[ns]",
 }
-NESTED_TYPES = ("array", "object", "map", "any")
+NESTED_TYPES = ("array", "object", "map", "any", "sparkml_vector")
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,16 @@ class AnyType:
 
     def to_dict(self) -> dict[str, Any]:
         return {"type": "any"}
+
+
+@dataclass(frozen=True)
+class SparkMLVector(AnyType):
+    """A Spark ML vector column (the format's ``{"type": "sparkml_vector"}``), which MLflow
+    records for models whose input is a ``VectorUDT`` column. Its values (a list of numbers
+    or a ``pyspark.ml.linalg`` vector) are passed on unchecked, as for ``any``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": "sparkml_vector"}
 
 
 @dataclass(frozen=True)
@@ -142,6 +152,8 @@ def type_from_dict(data: Any, where: str) -> ColType:
         return Object(tuple(out))
     if kind == "any":
         return AnyType()
+    if kind == "sparkml_vector":
+        return SparkMLVector()
     if kind not in DATA_TYPES:
         raise ModelFormatError(
             f"{where}: unknown type {kind!r}; expected one of "

@@ -10,10 +10,12 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from pyfunc_ops.core.crashpoints import crash_point
+from pyfunc_ops.core.oserrors import os_errors
+from pyfunc_ops.core.staging import LOCAL_FOLDERS, remove_leftovers, temporary_name
 from pyfunc_ops.errors import ModelExistsError
 
 
@@ -29,21 +31,33 @@ def check_destination(path: str | os.PathLike[str]) -> Path:
 
 
 @contextlib.contextmanager
-def staged_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary folder that becomes ``path`` when the block succeeds."""
+def staged_directory(
+    path: str | os.PathLike[str], action: str = "save the model to"
+) -> Iterator[Path]:
+    """Yield a temporary folder that becomes ``path`` when the block succeeds.
+
+    The temporary is hidden, in ``path``'s own folder, and named after the process that
+    writes it (:mod:`pyfunc_ops.core.staging`): a leftover of a killed run is recognised
+    and removed by the next one. A full disk or an unwritable folder anywhere in the
+    block is a :class:`~pyfunc_ops.errors.StorageError` naming ``path`` (``action``
+    says what was being done), never a raw ``OSError`` or ``shutil.Error``.
+    """
     dest = check_destination(path)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it private; a model folder is meant to be shared
-    try:
-        yield tmp
-        check_destination(dest)  # someone may have written there while we were busy
-        if dest.exists():
-            dest.rmdir()
-        os.rename(tmp, dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with os_errors(action, dest):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        remove_leftovers(LOCAL_FOLDERS, str(dest.parent), dest.name)
+        tmp = dest.parent / temporary_name(dest.name)
+        tmp.mkdir(mode=0o755)
+        try:
+            yield tmp
+            crash_point("save.before_publish")
+            check_destination(dest)  # someone may have written there while we were busy
+            if dest.exists():
+                dest.rmdir()
+            os.rename(tmp, dest)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
 
 
 def copy_into(source: str | os.PathLike[str], dest_dir: Path) -> Path:

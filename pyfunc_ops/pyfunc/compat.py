@@ -2,10 +2,11 @@
 
 Two mappings make MLflow's models load here:
 
-* loader module names: ``mlflow.sklearn`` is served by ``pyfunc_ops.sklearn`` and
-  ``mlflow.pyfunc.model`` by ``pyfunc_ops.pyfunc.model``; any other ``mlflow.*`` loader is
-  imported for real when MLflow is installed, else a :class:`LoaderError` names what to
-  install;
+* loader module names: ``mlflow.<flavor>`` is served by the module the flavor registry
+  (:mod:`pyfunc_ops.models.flavors`) names for it (``mlflow.xgboost`` by
+  ``pyfunc_ops.xgboost``, ...) and ``mlflow.pyfunc.model`` by ``pyfunc_ops.pyfunc.model``;
+  any other ``mlflow.*`` loader is imported for real when MLflow is installed, else a
+  :class:`LoaderError` names what to install;
 * while unpickling a custom model, MLflow's base classes (``PythonModel``,
   ``PythonModelContext``) and the per-instance state MLflow's base class attaches to every
   subclass (``_TypeHints``) resolve to ours. Only those names are mapped: any other MLflow
@@ -43,15 +44,11 @@ from types import ModuleType
 from typing import IO, Any
 
 from pyfunc_ops.errors import InvalidParameterError, LoaderError, PyfuncOpsError
-from pyfunc_ops.pyfunc.type_hints import PICKLE_NAMES
+from pyfunc_ops.models.flavors import FLAVORS, loader_target
 
-# MLflow loader module -> the module of ours that reads the same files.
-LOADER_ALIASES: dict[str, str] = {
-    "mlflow.sklearn": "pyfunc_ops.sklearn",
-    "mlflow.pyfunc.model": "pyfunc_ops.pyfunc.model",
-    # models from code (model_code_path): the same loader reads them (python_model.py).
-    "mlflow.pyfunc.loaders.code_model": "pyfunc_ops.pyfunc.model",
-}
+# Re-exported: a pickle made by an earlier pyfunc_ops may name compat.TypeHints.
+from pyfunc_ops.pyfunc.type_hints import PICKLE_NAMES
+from pyfunc_ops.pyfunc.type_hints import TypeHints as TypeHints
 
 _OURS = "pyfunc_ops.pyfunc.python_model"
 _COMPAT = "pyfunc_ops.pyfunc.compat"
@@ -78,21 +75,6 @@ CODE_ALIASES: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
-class TypeHints:
-    """Stand-in for MLflow's ``_TypeHints``: the input/output type hints of ``predict``.
-
-    MLflow 3's ``PythonModel`` caches them on every instance it saves, so they are in the
-    pickle; we keep them as plain data (pyfunc_ops does not validate by type hints).
-    """
-
-    def __init__(self, input_: Any = None, output: Any = None) -> None:
-        self.input = input_
-        self.output = output
-
-    def __repr__(self) -> str:
-        return f"TypeHints(input={self.input!r}, output={self.output!r})"
-
-
 def _with_parents(names: set[str]) -> frozenset[str]:
     return frozenset(
         ".".join(n.split(".")[: i + 1]) for n in names for i in range(n.count(".") + 1)
@@ -113,16 +95,18 @@ def _is_mlflow(module: str) -> bool:
 
 def import_loader(name: str) -> ModuleType:
     """Import a model's loader module, serving MLflow's names with ours where we can."""
-    target = LOADER_ALIASES.get(name, name)
+    target = loader_target(name)
     try:
         module = importlib.import_module(target)
     except ImportError as exc:
+        if isinstance(exc, LoaderError):
+            raise  # a flavor module naming the framework to install
         if _is_mlflow(name):
             flavor = name.split(".")[1] if "." in name else name
             hint = (
                 f"pyfunc_ops does not implement the MLflow flavor {flavor!r} (it implements "
-                f"{sorted(LOADER_ALIASES)}). Install MLflow with that flavor's library to load "
-                f"it: pip install mlflow {flavor}."
+                f"{sorted(FLAVORS)} and mlflow.pyfunc.model). Load it where MLflow and that "
+                "flavor's library are installed."
             )
         else:
             hint = (
@@ -255,6 +239,47 @@ def load_pickle(fh: IO[bytes]) -> Any:
             ) from exc
 
 
+# -- writing pickles that name MLflow's classes -------------------------------------------
+# Our class -> MLflow's (module, name): what a saved PythonModel pickle refers to, so that
+# stock MLflow unpickles it with its own classes and we, through CLASS_ALIASES, with ours.
+_WRITTEN_AS: tuple[tuple[str, str, str], ...] = (
+    ("PythonModel", "mlflow.pyfunc.model", "PythonModel"),
+    ("PythonModelContext", "mlflow.pyfunc.model", "PythonModelContext"),
+)
+
+
+class _ModuleRef:
+    """A module to import at unpickling time (pickled as ``importlib.import_module(name)``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def dump_pickle(obj: Any, fh: IO[bytes]) -> None:
+    """cloudpickle ``obj`` with our base classes written as MLflow's.
+
+    A class pickled by value (defined in ``__main__`` or registered by value) carries its
+    bases; ours are written as ``getattr(importlib.import_module("mlflow.pyfunc.model"),
+    "PythonModel")``: MLflow resolves that to its class, and :func:`load_pickle` to ours (the
+    stand-in module serves it while unpickling, when MLflow is not installed).
+    """
+    import cloudpickle
+
+    ours = importlib.import_module(_OURS)
+    written = {getattr(ours, our): (module, name) for our, module, name in _WRITTEN_AS}
+
+    class _Pickler(cloudpickle.Pickler):
+        def reducer_override(self, value: Any) -> Any:
+            if isinstance(value, type) and value in written:
+                module, name = written[value]
+                return getattr, (_ModuleRef(module), name)
+            if isinstance(value, _ModuleRef):
+                return importlib.import_module, (value.name,)
+            return super().reducer_override(value)
+
+    _Pickler(fh).dump(obj)
+
+
 # -- models from code ---------------------------------------------------------------------
 class _Registration:
     """Where :func:`set_model` puts the model while a models-from-code file runs."""
@@ -287,6 +312,11 @@ def set_model(model: Any) -> None:
         slot.model = model
     else:
         _LAST_SET[0] = model
+    real = sys.modules.get("mlflow.models.model")
+    if real is not None and not isinstance(real, _StandInModule):
+        # Stock MLflow is running this file (our models name its loader, and a file may
+        # import our set_model): hand it the model where its own set_model puts it.
+        real.__mlflow_model__ = model  # type: ignore[attr-defined]
 
 
 @contextlib.contextmanager

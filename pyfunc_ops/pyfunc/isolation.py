@@ -20,6 +20,13 @@ and around each ``predict`` (a lazy ``import model_utils`` inside ``predict`` ge
 model's module again, from the scope's cache). Modules keep their plain ``__name__``:
 objects defined in them pickle by reference as before, which is what MLflow writes too.
 
+A module of the same name the *caller* imported before (its own ``model_utils`` or
+``utils``, from its working directory or project) is set aside for as long as the scope
+is active and put back when it is left: ``import model_utils`` in the model gets the
+model's, and the caller keeps its own. Modules of the standard library and of installed
+packages (site-packages) are never set aside: a ``code/`` folder does not replace them
+for anyone, as before.
+
 Limits: ``sys.modules`` is process-wide, so two threads predicting at the same moment
 with two models whose ``predict`` imports a same-named module *lazily* may see each
 other's entry during that call; module-level imports (the usual case) are bound once at
@@ -34,7 +41,9 @@ import functools
 import importlib.abc
 import importlib.machinery
 import itertools
+import os
 import sys
+import sysconfig
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from types import ModuleType
@@ -86,6 +95,41 @@ def _install_finder() -> None:
             sys.meta_path.insert(0, _FINDER)
 
 
+def _provided_names(roots: Sequence[str]) -> frozenset[str]:
+    """Top-level module names the code folders ``roots`` hold (files and packages)."""
+    suffixes = tuple(importlib.machinery.all_suffixes())
+    names: set[str] = set()
+    for root in roots:
+        try:
+            entries = list(os.scandir(root))
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.is_dir() and entry.name.isidentifier():
+                names.add(entry.name)
+            elif entry.name.endswith(suffixes):
+                stem = entry.name.partition(".")[0]
+                if stem.isidentifier():
+                    names.add(stem)
+    return frozenset(names)
+
+
+@functools.cache
+def _installed_roots() -> tuple[str, ...]:
+    """Folders of the standard library and installed packages (never set aside)."""
+    paths = sysconfig.get_paths()
+    keys = ("stdlib", "platstdlib", "purelib", "platlib")
+    return tuple(os.path.realpath(paths[k]) + os.sep for k in keys if k in paths)
+
+
+def _is_installed(module: ModuleType) -> bool:
+    """Whether ``module`` is built in, from the standard library or an installed package."""
+    file = getattr(module, "__file__", None)
+    if not file:
+        return True  # built-in, frozen or a namespace package: not the caller's own file
+    return os.path.realpath(file).startswith(_installed_roots())
+
+
 class CodeScope:
     """The code folders of one loaded model and the modules imported from them."""
 
@@ -96,6 +140,7 @@ class CodeScope:
         self._top: set[str] = set()  # top-level names this scope answered for
         self._seen: set[str] = set()  # every module name it answered for
         self.modules: dict[str, ModuleType] = {}  # plain name -> module, once left
+        self._provides = _provided_names(self.roots)
         _install_finder()
 
     def __repr__(self) -> str:
@@ -127,6 +172,7 @@ class CodeScope:
         """Make this model's modules importable under their plain names for the block."""
         token = _ACTIVE.set(self)
         shadowed: dict[str, ModuleType] = {}
+        self._set_aside_callers_modules(shadowed)
         for name, module in self.modules.items():
             previous = sys.modules.get(name)
             if previous is not None and previous is not module:
@@ -137,6 +183,21 @@ class CodeScope:
         finally:
             _ACTIVE.reset(token)
             self._leave(shadowed)
+
+    def _set_aside_callers_modules(self, shadowed: dict[str, ModuleType]) -> None:
+        """Take the caller's own modules that this model's code also provides out of
+        ``sys.modules`` (into ``shadowed``, restored on leaving), so the model's import
+        reaches the finder instead of the caller's module."""
+        if not self._provides:
+            return
+        for name in [n for n in sys.modules if n.partition(".")[0] in self._provides]:
+            module = sys.modules.get(name)
+            if module is None or name in self.modules or _is_installed(module):
+                continue
+            if getattr(module, "__name__", "").startswith(_PREFIX):
+                continue
+            shadowed[name] = module
+            del sys.modules[name]
 
     def _leave(self, shadowed: dict[str, ModuleType]) -> None:
         for name in self._seen | set(self.modules):

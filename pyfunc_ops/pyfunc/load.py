@@ -373,7 +373,8 @@ def load_model(
     module); else :class:`~pyfunc_ops.errors.UntrustedModelError`. ``trust_remote_code``
     ``True`` opts in, ``False`` refuses, ``None`` (default) uses the settings
     (``PYFUNC_OPS_TRUST_REMOTE_CODE``, the Airflow connection's extra). ``skops_trusted_types``
-    are extra types skops may build, from the caller only: the model file cannot widen them.
+    are extra types skops may build; an untrusted model file cannot widen them (a trusted
+    one's recorded list counts too, see :mod:`pyfunc_ops.sklearn`).
 
     One pass: the URI is parsed once and the MLmodel read once, and both are handed down
     (to the registry lookup, the environment builder, the loader module).

@@ -7,6 +7,7 @@ from typing import Any
 
 from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.errors import InvalidParameterError
+from pyfunc_ops.models.enforce import refuse_duplicate_columns
 from pyfunc_ops.models.model import Model
 from pyfunc_ops.models.signature import enforce_params, enforce_schema
 
@@ -55,6 +56,8 @@ class PyFuncModel:
         """
         if self._input_schema is not None:
             data = enforce_schema(data, self._input_schema)
+        else:
+            refuse_duplicate_columns(data)  # ambiguous for any model, signature or not
         params = enforce_params(params, self._params_schema)
         if params is not None and self._takes_params:
             return self._predict(data, params=params)

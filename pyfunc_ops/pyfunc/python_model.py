@@ -10,14 +10,15 @@ Saved models name :mod:`pyfunc_ops.pyfunc.model` as their ``loader_module``
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
 from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.core.paths import confine
-from pyfunc_ops.errors import ModelFormatError
+from pyfunc_ops.errors import ModelFormatError, SerializationError
 from pyfunc_ops.models.model import PYFUNC_FLAVOR
-from pyfunc_ops.pyfunc.type_hints import TypedPythonModel
+from pyfunc_ops.pyfunc.type_hints import TypedPythonModel, TypeHints
 
 PYTHON_MODEL_FILE = "python_model.pkl"
 ARTIFACTS_DIR = "artifacts"
@@ -50,6 +51,24 @@ class PythonModel:
     documented form) or ``predict(self, model_input, params=None)``; the loader looks at
     the signature and passes the context only when asked for.
     """
+
+    @property
+    def predict_type_hints(self) -> TypeHints:
+        """The type hints of ``predict``'s model input and return value.
+
+        Stock MLflow loads our models with its own loader (they name
+        ``mlflow.pyfunc.model``), and that loader asks the model for these; a subclass of
+        ours, unpickled where pyfunc_ops is installed beside MLflow, must answer too.
+        """
+        import typing
+
+        from pyfunc_ops.pyfunc.type_hints import input_hint
+
+        try:
+            output = typing.get_type_hints(self.predict).get("return")
+        except (NameError, TypeError, AttributeError):
+            output = None
+        return TypeHints(input_hint(self.predict), output)
 
     def load_context(self, context: PythonModelContext) -> None:
         """Called once when the model is loaded, before any ``predict``."""
@@ -185,7 +204,14 @@ def _load_pyfunc(path: str, model_config: dict[str, Any] | None = None) -> _Pyth
             )
         load_trust(root).require("its python_model is a cloudpickle file, and unpickling runs code")
         with open(pickled, "rb") as fh:
-            python_model = load_pickle(fh)
+            try:
+                python_model = load_pickle(fh)
+            except (pickle.UnpicklingError, EOFError) as exc:
+                raise SerializationError(
+                    f"{pickled} is not a readable pickle ({type(exc).__name__}: {exc}); the "
+                    "file is truncated or is not what python_function 'python_model' says. "
+                    "Restore it, or save the model again."
+                ) from exc
     context = PythonModelContext(artifacts, model_config or conf.get("config"))
     python_model.load_context(context)
     return _PythonModelWrapper(python_model, context)

@@ -18,8 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.uri import ModelURI, is_remote, local_path, parse_model_uri
-from pyfunc_ops.errors import ModelNotFoundError, TrackingStoreError
+from pyfunc_ops.core.uri import (
+    ModelURI,
+    canonical_location,
+    is_remote,
+    local_path,
+    parse_model_uri,
+)
+from pyfunc_ops.errors import ModelNotFoundError, PyfuncOpsError, TrackingStoreError
 from pyfunc_ops.models.manifest import verify
 from pyfunc_ops.models.model import MLMODEL_FILE_NAME
 
@@ -62,23 +68,37 @@ class ResolvedModel:
         return not is_remote(self.source) or (self.via_registry and self.verified)
 
 
-def _registry_target(parsed: ModelURI) -> tuple[str, str | None]:
+@dataclass(frozen=True)
+class _Target:
+    """Where a registry URI led: ``first_use`` says ``digest`` is a first-use pin's, not
+    one the registry recorded (so it never makes the model trusted)."""
+
+    location: str
+    digest: str | None
+    first_use: bool = False
+    pin_key: tuple[str, str, int] | None = None  # (registry, name, version) to pin later
+
+
+def _registry_target(parsed: ModelURI) -> _Target:
     """The location and recorded digest of a ``runs:/`` or ``models:/`` URI.
 
     With the registry down, a ``models:/<name>/<version>`` loaded here before comes from
-    its pin (a version's source and digest never change); aliases, stages and ``latest``
-    can change at any moment, so they always need the registry and fail with
-    :class:`TrackingStoreError`.
+    its pin (a version's source and digest never change), whoever registered it; aliases,
+    stages and ``latest`` can change at any moment, so they always need the registry and
+    fail with :class:`TrackingStoreError`. Pins are kept per registry (its tracking URI
+    without credentials).
     """
-    from pyfunc_ops.storage.cache import Pin, read_pin, write_pin
+    from pyfunc_ops.storage.cache import Pin, read_pin, registry_identity, write_pin
     from pyfunc_ops.tracking.resolve import resolve_model_target
+    from pyfunc_ops.tracking.uri import get_tracking_uri
 
     name, number = parsed.name, parsed.version
     by_number = parsed.scheme == "models" and bool(name) and number is not None
+    registry = registry_identity(get_tracking_uri())
     try:
         target = resolve_model_target(parsed)
     except TrackingStoreError as exc:
-        pin = read_pin(str(name), int(number or 0)) if by_number else None
+        pin = read_pin(str(name), int(number or 0), registry=registry) if by_number else None
         if pin is None:
             hint = (
                 " It was never loaded on this machine, so no pin can stand in."
@@ -90,17 +110,53 @@ def _registry_target(parsed: ModelURI) -> tuple[str, str | None]:
                 f"Cannot resolve {parsed.raw!r}: the registry is unavailable ({exc}).{hint}"
             ) from exc
         log.warning(
-            "The registry is unavailable (%s); loading %s from its local pin (digest %s, "
+            "The registry is unavailable (%s); loading %s from its local pin (digest %s%s, "
             "source %s)",
             type(exc).__name__,
             parsed.raw,
             pin.digest,
+            ", trusted on first use" if pin.first_use else "",
             redact(pin.source),
         )
-        return pin.source, pin.digest
-    if by_number and target.digest is not None:
-        write_pin(Pin(str(name), int(number or 0), target.digest, target.location))
-    return target.location, target.digest
+        return _Target(pin.source, pin.digest, first_use=pin.first_use)
+    if not by_number:
+        return _Target(target.location, target.digest)
+    key = (registry, str(name), int(number or 0))
+    if target.digest is not None:
+        write_pin(Pin(key[1], key[2], target.digest, target.location, registry))
+        return _Target(target.location, target.digest)
+    known = read_pin(key[1], key[2], registry=registry)
+    return _Target(target.location, None, pin_key=None if known is not None else key)
+
+
+def _pin_first_use(key: tuple[str, str, int], location: str, path: Path) -> None:
+    """Pin a version registered without a digest to what was just loaded (trust on
+    first use): a remote model's files are adopted into the cache under their own
+    digest, so the version loads again with its registry and store down."""
+    from pyfunc_ops.storage.cache import Pin, adopt, write_pin
+
+    registry, name, version = key
+    try:
+        digest = adopt(path) if is_remote(location) else None
+    except PyfuncOpsError as exc:  # a read-only or full cache still serves this load
+        log.warning(
+            "Could not pin %s version %d on first use (%s); it will not load while its "
+            "registry is down",
+            name,
+            version,
+            exc,
+        )
+        return
+    if write_pin(Pin(name, version, digest, location, registry, first_use=True)):
+        log.info(
+            "Pinned %s version %d of %s on first use (no digest was recorded for it): "
+            "digest %s of what was downloaded, source %s",
+            name,
+            version,
+            registry,
+            digest or "none (a local folder)",
+            redact(location),
+        )
 
 
 def _verified_local(location: str, digest: str) -> Path:
@@ -124,11 +180,14 @@ def resolve_model(uri: str | os.PathLike[str] | ModelURI) -> ResolvedModel:
     parsed = uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
     via_registry = parsed.scheme in ("runs", "models")
     digest: str | None = None
+    target = None
     if via_registry:
-        location, digest = _registry_target(parsed)
+        target = _registry_target(parsed)
+        location, digest = target.location, target.digest
     else:
         assert parsed.path is not None
         location = parsed.path
+    location = canonical_location(location)  # MLflow records mlflow-artifacts:/<path>
     if digest is not None and is_remote(location):
         from pyfunc_ops.storage.cache import fetch_verified
 
@@ -146,13 +205,16 @@ def resolve_model(uri: str | os.PathLike[str] | ModelURI) -> ResolvedModel:
             f"No model at {str(uri)!r}: expected an {MLMODEL_FILE_NAME} file in "
             f"{str(path)!r}. Check the URI, or save or log a model there first."
         )
+    if target is not None and target.pin_key is not None:
+        _pin_first_use(target.pin_key, location, path)
+    first_use = target is not None and target.first_use
     return ResolvedModel(
         uri=parsed,
         path=path,
         source=location,
         via_registry=via_registry,
         digest=digest,
-        verified=digest is not None,
+        verified=digest is not None and not first_use,
     )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,13 +27,25 @@ from typing import Any
 from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
 from pyfunc_ops.models import env as env_files
+from pyfunc_ops.models.flavors import PYTHON_MODEL_LOADER
 from pyfunc_ops.models.manifest import write_manifest
 from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.writer import copy_into, staged_directory
-from pyfunc_ops.pyfunc.python_model import ARTIFACTS_DIR, PYTHON_MODEL_FILE, PythonModel
+from pyfunc_ops.pyfunc.python_model import (
+    ARTIFACTS_DIR,
+    PYTHON_MODEL_FILE,
+    PythonModel,
+    PythonModelContext,
+)
+from pyfunc_ops.pyfunc.validate import (
+    check_destination,
+    check_flavor_kwargs,
+    check_loader_module,
+    check_model_config,
+    check_signature,
+    check_yaml_value,
+)
 
-# The loader module saved PythonModel models name; its path is part of the saved model.
-PYTHON_MODEL_LOADER = "pyfunc_ops.pyfunc.model"
 CODE_DIR = "code"
 # An artifact name becomes a folder name inside the model: one safe path component.
 _ARTIFACT_NAME = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -48,10 +61,7 @@ def add_to_model(
     **kwargs: Any,
 ) -> Model:
     """Add the python_function flavor to ``model``; paths are relative to the model root."""
-    if not isinstance(loader_module, str) or not loader_module:
-        raise InvalidParameterError(
-            f"add_to_model: loader_module must be a dotted module name, got {loader_module!r}."
-        )
+    check_loader_module(loader_module, "add_to_model")
     params: dict[str, Any] = {"loader_module": loader_module}
     if code is not None:
         params["code"] = code
@@ -113,6 +123,10 @@ def write_model(
     from pyfunc_ops.models.example import save_input_example
 
     refuse_remote_destination(path)  # every flavor's save, not only pyfunc's
+    # Checked before anything is written: a bad value must not become an unloadable MLmodel.
+    check_destination(path)
+    signature = check_signature(signature)
+    check_yaml_value(conda_env, "conda_env")
     model = mlflow_model if mlflow_model is not None else Model()
     with staged_directory(path) as tmp:
         code = copy_code(code_path, tmp)
@@ -191,6 +205,11 @@ def save_model(
     one way to publish, not two, and never a local folder named ``s3:``.
     """
     refuse_remote_destination(path)
+    check_destination(path)
+    check_flavor_kwargs(flavor_kwargs)
+    if loader_module is not None:
+        check_loader_module(loader_module)
+    check_model_config(flavor_kwargs.get("config"))
     first = {
         k for k, v in (("python_model", python_model), ("artifacts", artifacts)) if v is not None
     }
@@ -226,17 +245,29 @@ def save_model(
     if data_path is not None and not Path(data_path).exists():
         raise InvalidParameterError(f"save_model: data_path {str(data_path)!r} does not exist.")
 
+    # What predict runs on when the signature comes from its type hints (MLflow's context).
+    context = PythonModelContext(
+        artifacts if isinstance(artifacts, dict) else {}, flavor_kwargs.get("config")
+    )
+    example = (input_example, context)
+
     def write_pyfunc(staged: StagedModel) -> None:
         params: dict[str, Any] = dict(flavor_kwargs)
         data = None
         if code_file is not None:
-            _check_model_code(copy_into(code_file, staged.path), staged)
+            _check_model_code(
+                copy_into(code_file, staged.path),
+                staged,
+                lambda model: _sign_from_type_hints(staged.model, model, signature, *example),
+            )
             params["model_code_path"] = code_file.name
             params.update(_save_artifacts(staged.path, artifacts or {}))
             module = PYTHON_MODEL_LOADER
         elif python_model is not None:
             assert isinstance(python_model, PythonModel)
             params.update(_save_python_model(staged.path, python_model, artifacts or {}))
+            # After pickling: running predict on the example must not change the pickle.
+            _sign_from_type_hints(staged.model, python_model, signature, *example)
             module = PYTHON_MODEL_LOADER
         else:
             assert loader_module is not None
@@ -280,9 +311,10 @@ def _model_code_file(python_model: object) -> Path | None:
     return file
 
 
-def _check_model_code(file: Path, staged: StagedModel) -> None:
-    """Run the file once, as MLflow does when saving: it must register a model. It runs
-    from the staged model, with the model's ``code/`` importable as at load time."""
+def _check_model_code(file: Path, staged: StagedModel, use: Callable[[Any], None]) -> None:
+    """Run the file once, as MLflow does when saving: it must register a model, which
+    ``use`` then gets. It runs from the staged model, with the model's ``code/`` importable
+    as at load time (also while ``use`` runs)."""
     import contextlib
 
     from pyfunc_ops.pyfunc.compat import run_model_code
@@ -292,7 +324,38 @@ def _check_model_code(file: Path, staged: StagedModel) -> None:
     roots = code_roots(staged.path, {"code": staged.code})
     scope = CodeScope(roots, str(file)) if roots else None
     with scope.loading() if scope is not None else contextlib.nullcontext():
-        run_model_code(file)
+        use(run_model_code(file))
+
+
+def _sign_from_type_hints(
+    model: Model, python_model: Any, signature: Any, input_example: Any, context: Any
+) -> None:
+    """Give ``model`` the signature ``predict``'s type hints imply, as MLflow 3 does when
+    saving (its loader needs it for a ``list[dict[...]]`` hint). MLflow marks such a
+    signature ``is_signature_from_type_hint``: the hint, not the signature, then checks
+    the input (here too, see ``PyFuncModel``). Without such hints nothing changes: the
+    given signature, or the one inferred from the input example, stays.
+
+    A given ``signature`` that differs from the hints' is kept, with a warning (MLflow
+    replaces it with the hints' and warns that it will refuse the mismatch)."""
+    from pyfunc_ops.pyfunc.type_hints import signature_from_hints
+
+    inferred = signature_from_hints(python_model, input_example, context)
+    if inferred is None:
+        return
+    if signature is not None:
+        given = signature.to_dict() if hasattr(signature, "to_dict") else signature
+        if given != inferred.to_dict():
+            warnings.warn(
+                f"save_model: the given signature differs from the one predict's type hints "
+                f"imply ({inferred.to_dict()}); the given signature is saved. MLflow would "
+                "save the hints' signature instead: make them agree, or drop signature=.",
+                stacklevel=4,
+            )
+            return
+    model.signature = inferred
+    model.extra["is_signature_from_type_hint"] = True
+    model.extra["type_hint_from_example"] = False
 
 
 def _save_python_model(
@@ -301,9 +364,11 @@ def _save_python_model(
     """Pickle the instance and copy its artifacts; return the flavor keys describing them."""
     import cloudpickle
 
+    from pyfunc_ops.pyfunc.compat import dump_pickle
+
     try:
         with open(model_dir / PYTHON_MODEL_FILE, "wb") as fh:
-            cloudpickle.dump(python_model, fh)
+            dump_pickle(python_model, fh)
     except (pickle.PicklingError, TypeError, AttributeError) as exc:
         raise SerializationError(
             f"python_model {type(python_model).__name__} cannot be pickled with cloudpickle "

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops import config
 from pyfunc_ops.errors import InvalidParameterError, UntrustedModelError
+from pyfunc_ops.models.flavors import PYTHON_MODEL_LOADERS, import_flavor, spec_for_loader
 
 if TYPE_CHECKING:
     from pyfunc_ops.pyfunc.resolve import ResolvedModel
@@ -143,39 +144,29 @@ def decide_for(
     )
 
 
-# Loader modules whose models are pickles (cloudpickle python_model, pickled estimators).
-_PYTHON_MODEL_LOADERS = frozenset(
-    {"pyfunc_ops.pyfunc.model", "mlflow.pyfunc.model", "mlflow.pyfunc.loaders.code_model"}
-)
-_SKLEARN_LOADERS = frozenset({"pyfunc_ops.sklearn", "mlflow.sklearn"})
-
-
 def code_reason(flavors: dict[str, dict[str, Any]]) -> str | None:
     """What in the MLmodel's ``flavors`` would run code the model brings, or ``None``.
 
     Read from the MLmodel alone, so ``load_model`` and ``spark_udf`` refuse an untrusted
     model before anything is built, shipped or imported; the loaders check again where
-    they open the file (a loader may be called on a folder directly).
+    they open the file (a loader may be called on a folder directly). A registered flavor
+    answers for its own formats (its module's ``code_reason``, see
+    :mod:`pyfunc_ops.models.flavors`).
     """
     conf = flavors.get("python_function") or {}
     if conf.get("code"):
         return f"its code folder {conf['code']!r} (python_function 'code') would be imported"
     loader = conf.get("loader_module")
-    if (
-        loader in _PYTHON_MODEL_LOADERS
-        and conf.get("model_code_path")
-        and not conf.get("python_model")
-    ):
-        # Models from code: loading runs the file, so it is code like a pickle.
-        return (
-            f"its model code file {conf['model_code_path']!r} (python_function "
-            "'model_code_path') would be run"
-        )
-    if loader in _PYTHON_MODEL_LOADERS:
+    if loader in PYTHON_MODEL_LOADERS:
+        if conf.get("model_code_path") and not conf.get("python_model"):
+            # Models from code: loading runs the file, so it is code like a pickle.
+            return (
+                f"its model code file {conf['model_code_path']!r} (python_function "
+                "'model_code_path') would be run"
+            )
         return "its python_model is a cloudpickle file, and unpickling runs code"
-    if loader in _SKLEARN_LOADERS:
-        sk = flavors.get("sklearn") or {}
-        fmt = sk.get("serialization_format", "pickle")
-        if fmt != "skops":
-            return f"its scikit-learn estimator is a {fmt} file, and unpickling runs code"
+    spec = spec_for_loader(loader)
+    if spec is not None:
+        reason: str | None = import_flavor(spec).code_reason(flavors)
+        return reason
     return None

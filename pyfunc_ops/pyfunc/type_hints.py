@@ -21,10 +21,15 @@ import functools
 import inspect
 import types
 import typing
+import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pyfunc_ops.errors import LoaderError, SchemaEnforcementError
+from pyfunc_ops.errors import InvalidParameterError, LoaderError, SchemaEnforcementError
+
+if TYPE_CHECKING:
+    from pyfunc_ops.models.signature import ModelSignature
+    from pyfunc_ops.models.types import ColType, Schema
 
 _SCALARS: tuple[type, ...] = (int, str, bool, float, bytes, datetime.datetime)
 _UNIONS = (typing.Union, types.UnionType)
@@ -130,8 +135,7 @@ def _input_hint(func: Callable[..., Any]) -> Any:
         return recorded
     func = inspect.unwrap(func)
     params = [p for p in inspect.signature(func).parameters.values() if p.name != "self"]
-    if params and params[0].name == "context":
-        params = params[1:]
+    params = params[_input_position(func) :]
     if not params:
         return None
     try:
@@ -140,6 +144,18 @@ def _input_hint(func: Callable[..., Any]) -> Any:
         hints = getattr(func, "__annotations__", {})
     hint = hints.get(params[0].name, inspect.Parameter.empty)
     return None if hint is inspect.Parameter.empty else hint
+
+
+def _input_position(func: Callable[..., Any]) -> int:
+    """Where the model input is among ``func``'s parameters after ``self``: 1 when a
+    ``predict`` method takes a context first (MLflow's test: a parameter named ``context``,
+    or two parameters besides ``self`` and ``params``, the first being the context whatever
+    its name), else 0 (a function model takes the input first)."""
+    names = list(inspect.signature(func).parameters)
+    method = inspect.ismethod(func) or names[:1] == ["self"]
+    names = [n for n in names if n != "self"]
+    takes_context = "context" in names or len([n for n in names if n != "params"]) == 2
+    return 1 if method and takes_context else 0
 
 
 def check_supported(python_model: Any) -> None:
@@ -255,7 +271,7 @@ def wrap_predict(func: Callable[..., Any]) -> Callable[..., Any]:
     The hint is resolved at the first call, not when the class is defined: a file may
     import the names its annotations use after the class (``"pd.DataFrame"``)."""
     params = list(inspect.signature(func).parameters)
-    index = 1 + (len(params) > 1 and params[1] == "context")
+    index = 1 + _input_position(func)
     name = params[index] if len(params) > index else "model_input"
     resolved: list[Any] = []
 
@@ -298,6 +314,22 @@ def model_input_for(python_model: Any, data: Any) -> Any:
     return data
 
 
+class TypeHints:
+    """The input/output type hints of a ``predict``, as MLflow's ``_TypeHints`` holds them.
+
+    MLflow 3's ``PythonModel`` caches one on every instance it saves (so it is in MLflow's
+    pickles, unpickled to this class), and MLflow's loader asks every python model for its
+    :attr:`PythonModel.predict_type_hints`. We keep them as plain data.
+    """
+
+    def __init__(self, input_: Any = None, output: Any = None) -> None:
+        self.input = input_
+        self.output = output
+
+    def __repr__(self) -> str:
+        return f"TypeHints(input={self.input!r}, output={self.output!r})"
+
+
 class TypedPythonModel:
     """Mixin behind ``mlflow.pyfunc.PythonModel`` while a models-from-code file runs: a
     subclass's type-hinted ``predict`` is wrapped as MLflow wraps it."""
@@ -307,3 +339,216 @@ class TypedPythonModel:
         predict = cls.__dict__.get("predict")
         if callable(predict) and not getattr(predict, "_is_pyfunc", False):
             cls.predict = wrap_predict(predict)  # type: ignore[attr-defined]
+
+
+# -- the signature MLflow infers from the hints when it saves a model ----------------------
+#
+# MLflow 3 saves a PythonModel (instance or models-from-code file) or a function model
+# whose input hint is a list[...] with the signature that hint implies, and marks it
+# ``is_signature_from_type_hint`` (the hint, not the signature, then checks the input).
+# Its loader relies on that signature: for a list[dict[...]] hint it reads
+# ``signature.inputs`` to convert a DataFrame. These functions infer the same signature.
+
+# Scalar hint -> the format's column type name (numpy scalar types are not such hints).
+_COLUMN_TYPES: dict[Any, str] = {
+    int: "long",
+    str: "string",
+    bool: "boolean",
+    float: "double",
+    bytes: "binary",
+    datetime.datetime: "datetime",
+}
+# Generics that need their element types spelled out (list[str], not list).
+_BARE_GENERICS: tuple[Any, ...] = (list, dict, typing.Optional, typing.Union, types.UnionType)
+
+
+class _NoSchema(Exception):
+    """The hint implies no signature: the model is saved without one (MLflow warns too)."""
+
+
+def _invalid_hint(top: Any, reason: str) -> InvalidParameterError:
+    return InvalidParameterError(
+        f"predict's model input type hint {_repr(top)} is invalid: {reason}. MLflow refuses "
+        "to save such a model as well. Fix the hint (e.g. list[str] or "
+        "list[dict[str, float]]) or remove it."
+    )
+
+
+def _list_element(hint: Any, top: Any) -> Any:
+    """The element type of the ``list[...]`` hint ``hint`` (``top``: the whole hint)."""
+    args = typing.get_args(hint)
+    if type(None) in args:
+        raise _NoSchema(f"{_repr(hint)} is Optional")
+    if not args:
+        raise _invalid_hint(top, f"{_repr(hint)} needs its element type, e.g. list[str]")
+    if len(args) != 1:
+        raise _invalid_hint(
+            top, f"{_repr(hint)} needs exactly one element type (list[str]), found {len(args)}"
+        )
+    return args[0]
+
+
+def _column_type(hint: Any, top: Any) -> tuple[ColType, bool]:
+    """(column type, required) of a hint, by MLflow's mapping of hints to column types."""
+    from pyfunc_ops.models.types import AnyType, Array, Map
+
+    if hint is Any:
+        return AnyType(), True
+    try:
+        scalar = _COLUMN_TYPES.get(hint)
+    except TypeError:  # an unhashable object used as a hint
+        scalar = None
+    if scalar is not None:
+        return scalar, True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is list:
+        return Array(_column_type(_list_element(hint, top), top)[0]), True
+    if origin is dict:
+        if len(args) != 2:
+            raise _invalid_hint(top, f"{_repr(hint)} needs a key and a value type")
+        if args[0] is not str:
+            raise _invalid_hint(top, f"the keys of {_repr(hint)} must be str")
+        return Map(_column_type(args[1], top)[0]), True
+    if origin in _UNIONS:
+        rest = [a for a in args if a is not type(None)]
+        if len(rest) == len(args):
+            return AnyType(), True  # a union of types: values are not checked
+        # Optional[X]: X, not required; Optional over several types: anything, not required.
+        return (_column_type(rest[0], top)[0] if len(rest) == 1 else AnyType()), False
+    if any(hint == bare for bare in _BARE_GENERICS):
+        raise _invalid_hint(top, f"{_repr(hint)} needs its element type(s), e.g. list[str]")
+    raise _NoSchema(f"{_repr(hint)} is not a type with a column type")
+
+
+def _one_column(hint: Any, top: Any) -> Schema:
+    """A schema of one unnamed, required column of the hint's type."""
+    from pyfunc_ops.models.types import ColSpec, Schema
+
+    col_type, required = _column_type(hint, top)
+    if not required:
+        raise _invalid_hint(top, f"{_repr(hint)} is Optional, and the model input cannot be")
+    return Schema([ColSpec(col_type)])
+
+
+def _is_list_hint(hint: Any) -> bool:
+    """``list``/``list[...]``, also behind ``Optional[...]`` (a wider union is not)."""
+    if hint is list or typing.get_origin(hint) is list:
+        return True
+    args = typing.get_args(hint)
+    if typing.get_origin(hint) in _UNIONS and len(args) == 2 and type(None) in args:
+        return _is_list_hint(next(a for a in args if a is not type(None)))
+    return False
+
+
+def input_schema_from_hint(hint: Any) -> Schema | None:
+    """The input schema MLflow infers from ``predict``'s model input hint: one unnamed
+    column of the element type of a ``list[...]`` hint (``list[dict[str, str]]``: a map of
+    strings). ``None`` for any other hint (a single value, ``Any``, ``pd.DataFrame``...),
+    and, with a warning, for a list of something without a column type (a class of
+    yours, ``list[np.ndarray]``, ``Optional[list[...]]``...). An
+    :class:`InvalidParameterError` for a hint MLflow refuses (``list``, ``list[dict[int,
+    str]]``, ``list[Optional[str]]``...)."""
+    if not _is_list_hint(hint):
+        return None
+    try:
+        return _one_column(_list_element(hint, hint), hint)
+    except _NoSchema as exc:
+        warnings.warn(
+            f"No signature inferred from predict's input type hint {_repr(hint)}: {exc}. "
+            "A list[...] gives one when its elements are int, float, str, bool, bytes, "
+            "datetime, Any, list[...], dict[str, ...] or unions of those; pass "
+            "signature=... or an input_example otherwise.",
+            stacklevel=2,
+        )
+        return None
+
+
+def output_schema_from_hint(hint: Any) -> tuple[Schema, bool]:
+    """(schema, whether the hint gave it) for ``predict``'s return hint: the element type
+    of a ``list[...]``, else the hint's own type; one column of any type when there is no
+    hint or it has no column type."""
+    from pyfunc_ops.models.types import AnyType, ColSpec, Schema
+
+    if hint is not None:
+        try:
+            if _is_list_hint(hint):
+                return _one_column(_list_element(hint, hint), hint), True
+            return _one_column(hint, hint), True
+        except (_NoSchema, InvalidParameterError):
+            pass
+    return Schema([ColSpec(AnyType())]), False
+
+
+def predict_hints(model: Any) -> tuple[Any, Any]:
+    """(input hint, return hint) of a model's ``predict``, or of a function model."""
+    func = getattr(model, "predict", model)
+    try:
+        output = typing.get_type_hints(func).get("return")
+    except (NameError, TypeError, AttributeError):
+        output = None
+    return input_hint(func), output
+
+
+def signature_from_hints(
+    model: Any, input_example: Any = None, context: Any = None
+) -> ModelSignature | None:
+    """The signature MLflow 3 writes for ``model`` (a PythonModel or a function) from its
+    ``predict`` type hints, or ``None`` when they imply none.
+
+    With an ``input_example`` (``(data, params)`` adds a params schema), ``predict`` runs
+    on it as MLflow runs it (``load_context(context)`` first, ``None`` as its context
+    argument): an output that does not match the return hint makes the output schema
+    "any". A failing run changes nothing (MLflow only warns)."""
+    from pyfunc_ops.models.infer import infer_param_schema
+    from pyfunc_ops.models.signature import ModelSignature
+
+    hint, output_hint = predict_hints(model)
+    if hint is None:
+        return None
+    inputs = input_schema_from_hint(hint)
+    if inputs is None:
+        return None
+    outputs, from_hint = output_schema_from_hint(output_hint)
+    data, params = input_example, None
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[1], dict):
+        data, params = data
+    if (
+        data is not None
+        and from_hint
+        and not _output_fits(model, hint, output_hint, data, params, context)
+    ):
+        outputs, _ = output_schema_from_hint(None)
+    return ModelSignature(
+        inputs=inputs, outputs=outputs, params=infer_param_schema(params) if params else None
+    )
+
+
+def _output_fits(
+    model: Any, hint: Any, output_hint: Any, data: Any, params: Any, context: Any
+) -> bool:
+    """False when ``predict`` on the example returns what its return hint refuses."""
+    func = getattr(model, "predict", model)
+    try:
+        data = validate(convert_to_hint(data, hint), hint)
+        if hasattr(model, "load_context"):
+            model.load_context(context)
+        args = [None, data] if _input_position(func) else [data]
+        with_params = params and "params" in inspect.signature(func).parameters
+        output = func(*args, **({"params": params} if with_params else {}))
+    except Exception as exc:  # the user's code: any failure only means no output check
+        warnings.warn(
+            f"Running predict on the input example failed ({type(exc).__name__}: {exc}); the "
+            "output schema is taken from the return type hint unchecked.",
+            stacklevel=4,
+        )
+        return True
+    try:
+        validate(output, output_hint)
+    except TypeHintError as exc:
+        warnings.warn(
+            f"predict's output on the input example does not match its return type hint "
+            f"{_repr(output_hint)} ({exc}); the output schema is 'any' (as MLflow saves it).",
+            stacklevel=4,
+        )
+        return False
+    return True

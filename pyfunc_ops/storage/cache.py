@@ -37,23 +37,30 @@ downloads again. The entry just downloaded is never the one evicted to make room
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
+import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import filelock
 
 from pyfunc_ops import config
+from pyfunc_ops.core.crashpoints import crash_point
+from pyfunc_ops.core.locks import held, timeout_error
+from pyfunc_ops.core.oserrors import os_error, os_errors
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.redact import redact
+from pyfunc_ops.core.staging import is_leftover, parse_temporary, temporary_name
+from pyfunc_ops.core.uri import is_remote, is_url
 from pyfunc_ops.errors import IntegrityError, ModelFormatError, StorageError
 from pyfunc_ops.models.manifest import validate_digest, verify
 from pyfunc_ops.storage.transfer import RemoteTree, download_listed, list_tree
@@ -62,6 +69,7 @@ __all__ = [
     "CacheEntry",
     "CacheStats",
     "Pin",
+    "adopt",
     "cache_key",
     "cached_entry",
     "digest_entry",
@@ -71,6 +79,7 @@ __all__ = [
     "list_entries",
     "mark_used",
     "read_pin",
+    "registry_identity",
     "stats",
     "write_pin",
 ]
@@ -155,6 +164,73 @@ def _check_sizes(tree: RemoteTree, folder: Path) -> None:
             )
 
 
+STATS_SUFFIX = ".files"
+_LOCAL_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def _stats_file(entry: Path) -> Path:
+    return entry.parent / f"{entry.name}{STATS_SUFFIX}"
+
+
+def _file_stats(folder: Path) -> dict[str, list[int]]:
+    """Every file of ``folder`` (relative path) with its size and modification time."""
+    found: dict[str, list[int]] = {}
+    for dirpath, _dirs, names in os.walk(folder):
+        for name in names:
+            path = os.path.join(dirpath, name)
+            st = os.lstat(path)
+            found[os.path.relpath(path, folder).replace(os.sep, "/")] = [
+                st.st_size,
+                st.st_mtime_ns,
+            ]
+    return found
+
+
+def _record_stats(final: Path, folder: Path) -> None:
+    """Record the size and modification time of each file of ``folder`` (the entry about
+    to be published as ``final``): a hit compares them, one ``stat`` per file, and any
+    difference means the entry was changed on disk (see :func:`_unchanged`)."""
+    target = _stats_file(final)
+    tmp = target.parent / temporary_name(target.name)
+    try:
+        tmp.write_text(json.dumps(_file_stats(folder), sort_keys=True), encoding="utf-8")
+        os.replace(tmp, target)
+    except OSError as exc:  # a read-only or full cache: the next hit checks in full
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        log.debug("Cannot record the file stats of %s: %s", final, exc)
+
+
+def _unchanged(entry: Path) -> bool:
+    """Whether every file of ``entry`` still has the size and modification time recorded
+    when it was published (no record, or any difference: ``False``). No file is read."""
+    try:
+        recorded = json.loads(_stats_file(entry).read_text(encoding="utf-8"))
+        return bool(recorded == _file_stats(entry))
+    except (OSError, ValueError):
+        return False
+
+
+def _listed_unchanged(entry: Path, tree: RemoteTree) -> bool:
+    """:func:`_unchanged` for an entry keyed by its listing. An entry published before
+    stats were recorded is compared with the listing (names and sizes) instead, and gets
+    its record now (a read-only cache keeps serving it that way)."""
+    if _stats_file(entry).exists():
+        return _unchanged(entry)
+    try:
+        found = {name: size for name, (size, _mtime) in _file_stats(entry).items()}
+    except OSError:
+        return False
+    listed = {
+        (Path(name).name if tree.is_file else name): int(info.get("size") or 0)
+        for name, info in tree.files.items()
+    }
+    if found != listed:
+        return False
+    _record_stats(entry, entry)
+    return True
+
+
 def _fill(tree: RemoteTree, final: Path, digest: str | None = None) -> None:
     """Download ``tree`` into a temporary sibling of ``final`` and rename it into place.
 
@@ -162,9 +238,16 @@ def _fill(tree: RemoteTree, final: Path, digest: str | None = None) -> None:
     was modified, removed or added is :class:`IntegrityError` and nothing is published);
     without, the folder is walked with ``iter_tree`` so no entry holds a symlink out.
     """
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent))
+    tmp = final.parent / temporary_name(final.name)
+    tmp.mkdir()
     try:
-        download_listed(tree, tmp)
+        try:
+            download_listed(tree, tmp)
+        except StorageError as exc:
+            if exc.errno in _LOCAL_DISK_ERRORS:  # the cache's disk, not the store, failed
+                cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else exc
+                raise os_error(cause, "fill the model cache in", final.parent.parent) from exc
+            raise
         _check_sizes(tree, tmp)
         if digest is None:
             iter_tree(tmp)
@@ -177,6 +260,8 @@ def _fill(tree: RemoteTree, final: Path, digest: str | None = None) -> None:
                     f"recorded for it: {str(exc).replace(str(tmp), 'the download')} Nothing "
                     "was cached or loaded."
                 ) from exc
+        _record_stats(final, tmp)
+        crash_point("cache.before_publish")
         try:
             os.rename(tmp, final)
         except OSError:
@@ -202,39 +287,51 @@ def fetch(url: str, *, cache_root: Path | None = None) -> Path:
     tree = list_tree(url)
     key = cache_key(tree)
     final = root / key[:2] / key
-    if final.is_dir() and _hit(final):
+    if final.is_dir() and _listed_unchanged(final, tree) and _hit(final):
         stats.record(hit=True)
         log.info("Model cache hit for %s: %s", url, final)
         return final
-    final.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(final.parent / f"{key}.lock"))
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        log.info("Waiting for another process to finish caching %s into %s", url, final)
-        lock.acquire()
-    try:
-        if final.is_dir():
-            mark_used(final)
-            stats.record(hit=True)
-            log.info("Model cache hit for %s after waiting: %s", url, final)
-            return final
-        log.info(
-            "Model cache miss for %s: downloading %d files (%d bytes) into %s",
-            url,
-            len(tree.files),
-            tree.total_size,
-            final,
-        )
-        _fill(tree, final)
+    with os_errors("fill the model cache in", root):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with _filling(final, url):
+            return _fetch_locked(tree, final, root, url)
+
+
+def _fetch_locked(tree: RemoteTree, final: Path, root: Path, url: str) -> Path:
+    """The miss path of :func:`fetch`, under the entry's lock."""
+    if final.is_dir() and _listed_unchanged(final, tree):
         mark_used(final)
-        stats.record(hit=False)
-        # Under the entry's lock: another process's eviction skips a held entry, so the
-        # one just downloaded cannot vanish before this call returns it.
-        _enforce_budget(root, final)
-    finally:
-        lock.release()
+        stats.record(hit=True)
+        log.info("Model cache hit for %s after waiting: %s", url, final)
+        return final
+    if final.is_dir():  # changed on disk since it was published: never served
+        log.warning("Cache entry %s was changed on disk; fetching it again", final)
+        _evict(final)
+    log.info(
+        "Model cache miss for %s: downloading %d files (%d bytes) into %s",
+        url,
+        len(tree.files),
+        tree.total_size,
+        final,
+    )
+    _fill(tree, final)
+    mark_used(final)
+    stats.record(hit=False)
+    # Under the entry's lock: another process's eviction skips a held entry, so the
+    # one just downloaded cannot vanish before this call returns it.
+    _enforce_budget(root, final)
     return final
+
+
+def _filling(final: Path, url: str) -> Any:
+    """The entry's lock for filling it, waited for at most the ``lock_timeout`` setting."""
+    return held(
+        final.parent / f"{final.name}{LOCK_SUFFIX}",
+        f"the model cache entry of {redact(url)}",
+        config.current_settings().lock_timeout,
+        "PYFUNC_OPS_LOCK_TIMEOUT",
+        log,
+    )
 
 
 # -- by digest --------------------------------------------------------------------------
@@ -251,21 +348,30 @@ def digest_entry(digest: str, *, cache_root: Path | None = None) -> Path:
 def _entry_problem(entry: Path, digest: str) -> str | None:
     """Why the published ``entry`` may not be served (``None``: it is intact).
 
-    Names and sizes only: the entry was fully hashed before it was published, and a
-    check that costs one ``stat`` per file keeps a hit cheap.
+    Cheap when nothing changed: names and sizes against the manifest, then each file's
+    size and modification time against what was recorded at publication (one ``stat``
+    per file). Any difference (a file rewritten with the same size, a touched one, a
+    missing record) means a full sha256 check: the entry is served only if it passes.
     """
     try:
         verify(entry, digest, full_hash=False)
+        if _unchanged(entry):
+            return None
+        log.info("Cache entry %s changed on disk since it was published; checking it", entry)
+        verify(entry, digest, full_hash=True)
     except (IntegrityError, ModelFormatError) as exc:
         return str(exc)
+    _record_stats(entry, entry)  # intact (e.g. only touched): the next hit is cheap again
     return None
 
 
 def _evict(entry: Path) -> None:
     """Move a damaged entry aside (atomically) and delete it."""
-    trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".evicted", dir=entry.parent))
+    trash = entry.parent / temporary_name(f"{entry.name}.evicted")
+    trash.mkdir()
     with contextlib.suppress(FileNotFoundError):  # another process evicted it first
         os.rename(entry, trash / entry.name)
+    _stats_file(entry).unlink(missing_ok=True)
     shutil.rmtree(trash, ignore_errors=True)
 
 
@@ -282,7 +388,8 @@ def cached_entry(digest: str, *, cache_root: Path | None = None) -> Path | None:
     if problem is None:
         return entry
     log.warning("Cache entry %s is damaged and is fetched again: %s", entry, problem)
-    _evict(entry)
+    with os_errors("remove the damaged cache entry", entry):
+        _evict(entry)
     return None
 
 
@@ -299,26 +406,32 @@ def fetch_verified(url: str, digest: str, *, cache_root: Path | None = None) -> 
         log.info("Model cache hit for %s (%s): %s", redact(url), digest, entry)
         return entry
     final = digest_entry(digest, cache_root=cache_root)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    with filelock.FileLock(str(final.parent / f"{final.name}.lock")):
-        entry = cached_entry(digest, cache_root=cache_root)
-        if entry is not None:
-            mark_used(entry)
-            stats.record(hit=True)
-            return entry
-        tree = list_tree(url)
-        log.info(
-            "Model cache miss for %s (%s): downloading %d files (%d bytes) into %s",
-            redact(url),
-            digest,
-            len(tree.files),
-            tree.total_size,
-            final,
-        )
-        _fill(tree, final, digest)
-        mark_used(final)
-        stats.record(hit=False)
-        _enforce_budget(final.parent.parent, final)  # under the lock, as in fetch()
+    with os_errors("fill the model cache in", final.parent.parent):
+        final.parent.mkdir(parents=True, exist_ok=True)
+        with _filling(final, url):
+            return _fetch_verified_locked(url, digest, final, cache_root)
+
+
+def _fetch_verified_locked(url: str, digest: str, final: Path, cache_root: Path | None) -> Path:
+    """The miss path of :func:`fetch_verified`, under the entry's lock."""
+    entry = cached_entry(digest, cache_root=cache_root)
+    if entry is not None:
+        mark_used(entry)
+        stats.record(hit=True)
+        return entry
+    tree = list_tree(url)
+    log.info(
+        "Model cache miss for %s (%s): downloading %d files (%d bytes) into %s",
+        redact(url),
+        digest,
+        len(tree.files),
+        tree.total_size,
+        final,
+    )
+    _fill(tree, final, digest)
+    mark_used(final)
+    stats.record(hit=False)
+    _enforce_budget(final.parent.parent, final)  # under the lock, as in fetch()
     return final
 
 
@@ -351,14 +464,23 @@ def _hit(entry: Path) -> bool:
     either the evictor saw the lock held and skipped the entry, or the entry is gone now
     and the caller downloads it again.
     """
+    lock = _lock(entry)
+    timeout = config.current_settings().lock_timeout
     try:
-        with _lock(entry):
-            if not entry.is_dir():
-                return False
-            mark_used(entry)
-            return True
-    except PermissionError:  # a read-only cache (e.g. baked into an image) still serves
+        lock.acquire(timeout=timeout)
+    except filelock.Timeout:
+        raise timeout_error(
+            Path(lock.lock_file), f"the cache entry {entry}", timeout, "PYFUNC_OPS_LOCK_TIMEOUT"
+        ) from None
+    except OSError:  # a read-only cache (e.g. baked into an image) still serves
         return entry.is_dir()
+    try:
+        if not entry.is_dir():
+            return False
+        mark_used(entry)
+        return True
+    finally:
+        lock.release()
 
 
 @dataclass(frozen=True)
@@ -368,6 +490,9 @@ class CacheEntry:
     path: Path
     size: int
     last_used: float  # seconds since the epoch
+    # A temporary a killed run left behind (a download or an eviction that never
+    # finished): counted in the cache's size, removed by any prune or eviction.
+    leftover: bool = False
 
     @property
     def key(self) -> str:
@@ -399,17 +524,35 @@ def list_entries(cache_root: Path | None = None) -> list[CacheEntry]:
     entries = []
     if root.is_dir():
         for shard in root.iterdir():
+            if shard.name.startswith(".") and shard.is_dir() and _is_leftover(shard):
+                entries.append(replace(describe_entry(shard), leftover=True))  # adopt()'s
+                continue
             if len(shard.name) != 2 or not shard.is_dir():
                 continue  # e.g. pins/
             for path in shard.iterdir():
-                if path.is_dir() and not path.name.startswith("."):  # not a temporary
-                    with contextlib.suppress(FileNotFoundError):  # evicted meanwhile
+                with contextlib.suppress(FileNotFoundError):  # evicted meanwhile
+                    if not path.is_dir():
+                        continue
+                    if not path.name.startswith("."):
                         entries.append(describe_entry(path))
+                    elif _is_leftover(path):
+                        entries.append(replace(describe_entry(path), leftover=True))
     return sorted(entries, key=lambda e: e.last_used)
+
+
+def _is_leftover(path: Path) -> bool:
+    """Whether the hidden folder ``path`` is a temporary of a run that is gone."""
+    if parse_temporary(path.name) is None:
+        return False
+    return is_leftover(path.name, path.stat().st_mtime)
 
 
 def _remove_unless_in_use(entry: CacheEntry) -> bool:
     """Remove ``entry`` if no process holds its lock now; whether it was removed."""
+    if entry.leftover:  # its writer is gone: nothing can hold it
+        shutil.rmtree(entry.path, ignore_errors=True)
+        log.info("Removed %s, left behind by a run that was killed", entry.path)
+        return not entry.path.exists()
     lock = _lock(entry.path)
     try:
         lock.acquire(timeout=0)
@@ -447,10 +590,12 @@ def evict(
     cutoff = None if older_than is None else (time.time() if now is None else now) - older_than
     kept = {Path(p) for p in keep}
     removed = []
+    # A killed run's leftovers go first and always: they are nobody's entry.
+    ordered.sort(key=lambda e: not e.leftover)
     for entry in ordered:
         too_old = cutoff is not None and entry.last_used < cutoff
         too_big = max_bytes is not None and total > max_bytes
-        if not (too_old or too_big) or entry.path in kept:
+        if not (too_old or too_big or entry.leftover) or entry.path in kept:
             continue
         if dry_run or _remove_unless_in_use(entry):
             removed.append(entry)
@@ -480,57 +625,136 @@ def _enforce_budget(root: Path, just_filled: Path) -> None:
 
 @dataclass(frozen=True)
 class Pin:
-    """What ``models:/<name>/<version>`` resolved to when it was last loaded here."""
+    """What ``models:/<name>/<version>`` of one registry resolved to when it was last
+    loaded here, so that it loads again while that registry is down.
+
+    ``digest`` is the one the registry recorded, or, for a version registered without
+    one (MLflow registered it), the digest of what was downloaded the first time it was
+    loaded here (``first_use``: trust on first use, never a trust root). ``None`` for a
+    local source without a recorded digest (its files are used in place). ``registry``
+    is the registry's identity: its tracking URI without credentials.
+    """
 
     name: str
     version: int
-    digest: str
+    digest: str | None
     source: str
+    registry: str = ""
+    first_use: bool = False
 
 
-def _pin_path(name: str, version: int, cache_root: Path | None) -> Path:
+_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@?#]*@")
+
+
+def registry_identity(tracking_uri: str) -> str:
+    """``tracking_uri`` without credentials (user, password, secrets in the query): the
+    identity of a registry, for keying its pins. Two registries (dev and prod) with the
+    same model name and version never share a pin."""
+    return redact(_USERINFO.sub(r"\g<scheme>", tracking_uri.strip()))
+
+
+def _pin_path(registry: str, name: str, version: int, cache_root: Path | None) -> Path:
     root = Path(cache_root) if cache_root is not None else config.cache_dir()
     # A hash, not the name: registered model names need not be valid file names.
-    folder = hashlib.sha256(name.encode("utf-8")).hexdigest()[:32]
+    key = f"{registry}\n{name}" if registry else name
+    folder = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
     return root / "pins" / f"{folder}-{int(version)}.json"
 
 
-def write_pin(pin: Pin, *, cache_root: Path | None = None) -> None:
-    """Record ``pin`` (atomically; a version's digest never changes, so rewriting is safe)."""
-    path = _pin_path(pin.name, pin.version, cache_root)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def write_pin(pin: Pin, *, cache_root: Path | None = None) -> bool:
+    """Record ``pin`` (atomically; a version's digest never changes, so rewriting is safe).
+
+    A cache that cannot be written (read-only, full) keeps serving: the pin is then not
+    recorded, with a warning, and ``False`` is returned."""
+    path = _pin_path(pin.registry, pin.name, pin.version, cache_root)
     payload = json.dumps(
-        {"name": pin.name, "version": pin.version, "digest": pin.digest, "source": pin.source},
+        {
+            "name": pin.name,
+            "version": pin.version,
+            "digest": pin.digest,
+            "source": pin.source,
+            "registry": pin.registry,
+            "first_use": pin.first_use,
+        },
         sort_keys=True,
     )
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = path.parent / temporary_name(path.name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(payload)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(payload, encoding="utf-8")
         os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        log.warning(
+            "Could not record the pin of %s version %s in %s (%s): it will not load from "
+            "this cache while its registry is down",
+            pin.name,
+            pin.version,
+            path.parent,
+            exc,
+        )
+        return False
+    return True
 
 
-def read_pin(name: str, version: int, *, cache_root: Path | None = None) -> Pin | None:
-    """The pin of ``name`` version ``version``, or ``None`` if there is none (or it is not
-    a pin this code wrote: then it is ignored with a warning, never trusted)."""
-    path = _pin_path(name, version, cache_root)
+def read_pin(
+    name: str, version: int, *, registry: str = "", cache_root: Path | None = None
+) -> Pin | None:
+    """The pin of ``name`` version ``version`` in ``registry``, or ``None`` if there is
+    none (or it is not a pin this code wrote: then it is ignored with a warning, never
+    trusted)."""
+    path = _pin_path(registry, name, version, cache_root)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        raw_digest = data["digest"]
         pin = Pin(
             name=str(data["name"]),
             version=int(data["version"]),
-            digest=validate_digest(data["digest"]),
+            digest=None if raw_digest is None else validate_digest(raw_digest),
             source=str(data["source"]),
+            registry=str(data.get("registry", "")),
+            first_use=bool(data.get("first_use", False)),
         )
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:
         log.warning("Ignoring the unreadable pin %s: %s", path, exc)
         return None
-    if (pin.name, pin.version) != (name, int(version)):
-        log.warning("Ignoring the pin %s: it names %s version %s", path, pin.name, pin.version)
+    if (pin.name, pin.version, pin.registry) != (name, int(version), registry):
+        log.warning(
+            "Ignoring the pin %s: it names %s version %s of %r",
+            path,
+            pin.name,
+            pin.version,
+            pin.registry,
+        )
+        return None
+    if pin.digest is None and is_url(pin.source) and is_remote(pin.source):
+        log.warning("Ignoring the pin %s: a remote source without a digest", path)
         return None
     return pin
+
+
+def adopt(folder: Path, *, cache_root: Path | None = None) -> str:
+    """Publish a copy of the model ``folder`` (fetched without a recorded digest) as the
+    cache entry of its own digest (a manifest is computed and added), and return that
+    digest: what a first-use pin names, so the version loads with the store down."""
+    from pyfunc_ops.models.manifest import write_manifest
+
+    root = Path(cache_root) if cache_root is not None else config.cache_dir()
+    with os_errors("fill the model cache in", root):
+        staging = root / temporary_name("adopt")
+        shutil.copytree(folder, staging, symlinks=False)
+        try:
+            digest = write_manifest(staging)
+            final = digest_entry(digest, cache_root=root)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            with _filling(final, str(folder)):
+                if cached_entry(digest, cache_root=root) is None:
+                    _record_stats(final, staging)
+                    os.rename(staging, final)
+                    mark_used(final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return digest

@@ -33,8 +33,8 @@ import fsspec
 
 from pyfunc_ops.config import Settings, current_settings
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.uri import is_url
-from pyfunc_ops.errors import InvalidURIError, StorageError
+from pyfunc_ops.core.uri import canonical_location, is_url
+from pyfunc_ops.errors import InvalidURIError, PyfuncOpsError, StorageError
 
 __all__ = [
     "get_filesystem",
@@ -119,6 +119,10 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+_MLFLOW_ARTIFACTS = "mlflow-artifacts"
+_MLFLOW_ARTIFACTS_CLASS = "pyfunc_ops.tracking.rest.artifacts.MlflowArtifactsFileSystem"
+
+
 def get_storage_options(protocol: str, settings: Settings | None = None) -> dict[str, Any]:
     """The options :func:`get_filesystem` passes for ``protocol`` (a copy, safe to change).
 
@@ -129,6 +133,46 @@ def get_storage_options(protocol: str, settings: Settings | None = None) -> dict
     key = _canonical(protocol)
     settings = settings if settings is not None else current_settings()
     return _merge(_environment_options(key), _configured_options(settings, key))
+
+
+def _with_network(protocol: str, settings: Settings) -> dict[str, Any]:
+    """The storage options for ``protocol`` over the network defaults (timeouts, retries)."""
+    return _merge(
+        _network_options(_canonical(protocol), settings), get_storage_options(protocol, settings)
+    )
+
+
+def _network_options(protocol: str, settings: Settings) -> dict[str, Any]:
+    """Timeouts and a bounded retry budget for the backends that talk to a network, from
+    the settings (``connect_timeout``, ``read_timeout``, ``max_retries``): without them
+    s3fs waits for a stalled endpoint without end. Storage options a caller configures
+    win key by key.
+
+    S3: botocore's own retries (``max_retries`` after the first attempt) and none of
+    s3fs's on top (they would multiply); a stalled endpoint fails after
+    ``(max_retries + 1) * read_timeout`` seconds and a little backoff (45 s with the
+    defaults).
+    """
+    if protocol == "s3":
+        return {
+            "config_kwargs": {
+                "connect_timeout": settings.connect_timeout,
+                "read_timeout": settings.read_timeout,
+                "retries": {"max_attempts": settings.max_retries + 1, "mode": "standard"},
+            },
+        }
+    if protocol in ("http", "https"):
+        # fsspec's HTTP backend (aiohttp): no timeout at all by default.
+        try:
+            import aiohttp
+        except ImportError:  # the backend itself reports what to install
+            return {}
+
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=settings.connect_timeout, sock_read=settings.read_timeout
+        )
+        return {"client_kwargs": {"timeout": timeout}}
+    return {}
 
 
 def _protocols(url: str) -> list[str]:
@@ -149,16 +193,24 @@ def get_filesystem(
     :class:`StorageError` with the command to install it.
     """
     settings = settings if settings is not None else current_settings()
+    url = canonical_location(url)
     protocols = _protocols(url)
+    if protocols[-1] == _MLFLOW_ARTIFACTS and _MLFLOW_ARTIFACTS not in fsspec.registry:
+        # The tracking server's proxied artifacts: our own backend (in the tracking layer,
+        # above this one, so named by its dotted path), imported by fsspec on first use.
+        # It raises a clear error when the tracking URI is not a server.
+        fsspec.register_implementation(_MLFLOW_ARTIFACTS, _MLFLOW_ARTIFACTS_CLASS, clobber=True)
     if len(protocols) == 1:
-        kwargs = get_storage_options(protocols[0], settings)
+        kwargs = _with_network(protocols[0], settings)
     else:
-        kwargs = {p: opts for p in protocols if (opts := get_storage_options(p, settings))}
+        kwargs = {p: opts for p in protocols if (opts := _with_network(p, settings))}
     try:
         if len(protocols) == 1 and _canonical(protocols[0]) == "s3":
             fs, path = _s3_filesystem(url, kwargs)
         else:
             fs, path = fsspec.core.url_to_fs(url, **kwargs)
+    except PyfuncOpsError:
+        raise  # a backend of ours explained it already (mlflow-artifacts without a server)
     except ImportError as exc:
         hint = _INSTALL_HINTS.get(_canonical(protocols[-1]), "install its fsspec backend")
         raise StorageError(
@@ -193,6 +245,10 @@ def _no_bucket_creation_class() -> type[fsspec.AbstractFileSystem]:
     from s3fs import S3FileSystem
 
     class NoBucketCreationS3FileSystem(S3FileSystem):  # type: ignore[misc]
+        # botocore retries (max_attempts, from the settings); s3fs's own retries on top
+        # would multiply the wait on a stalled endpoint.
+        retries = 1
+
         async def _mkdir(
             self, path: str, acl: Any = False, create_parents: bool = True, **kwargs: Any
         ) -> None:

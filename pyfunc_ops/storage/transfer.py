@@ -17,8 +17,12 @@ an old ``MLmodel`` next to a half-replaced tree either.
 from __future__ import annotations
 
 import contextvars
+import errno
+import json
 import logging
+import os
 import shutil
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
@@ -30,8 +34,13 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import Callback
 
+from pyfunc_ops.config import current_settings
+from pyfunc_ops.core.crashpoints import crash_point
+from pyfunc_ops.core.oserrors import os_error
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.progress import Progress, progress
+from pyfunc_ops.core.redact import redact
+from pyfunc_ops.core.staging import FOREIGN_STALE_AFTER_S, process_alive, this_host
 from pyfunc_ops.core.uri import is_url, parse_model_uri
 from pyfunc_ops.errors import (
     ArtifactNotFoundError,
@@ -64,7 +73,9 @@ _ACCESS_HINT = (
 
 
 @contextmanager
-def _storage_errors(url: str, action: str) -> Iterator[None]:
+def _storage_errors(
+    url: str, action: str, fs: fsspec.AbstractFileSystem | None = None
+) -> Iterator[None]:
     """Turn backend exceptions into ours, naming the URL; keep the original as cause.
 
     Backends raise a zoo of types (OSError subclasses, botocore and aiohttp errors), so
@@ -78,10 +89,56 @@ def _storage_errors(url: str, action: str) -> Iterator[None]:
         raise ModelNotFoundError(
             f"Could not {action} {url!r}: nothing exists there ({exc}). {_ACCESS_HINT}"
         ) from exc
+    except OSError as exc:
+        if exc.errno in _LOCAL_DISK_ERRORS:
+            # The local side failed (the cache or destination disk), not the store.
+            raise os_error(exc, action, url) from exc
+        raise _wrapped(url, action, exc, fs) from exc
     except Exception as exc:
-        raise StorageError(
-            f"Could not {action} {url!r}: {type(exc).__name__}: {exc}. {_ACCESS_HINT}"
-        ) from exc
+        raise _wrapped(url, action, exc, fs) from exc
+
+
+_LOCAL_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def _wrapped(
+    url: str, action: str, exc: Exception, fs: fsspec.AbstractFileSystem | None
+) -> StorageError:
+    if _timed_out(exc):
+        return _timeout_error(url, action, exc, fs)
+    return StorageError(f"Could not {action} {url!r}: {type(exc).__name__}: {exc}. {_ACCESS_HINT}")
+
+
+def _timed_out(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is a timeout of any backend's kind."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, TimeoutError) or "Timeout" in type(current).__name__:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _endpoint(fs: fsspec.AbstractFileSystem | None) -> str:
+    """The endpoint a filesystem talks to, for messages (never with credentials)."""
+    kwargs = getattr(fs, "client_kwargs", None)
+    endpoint = kwargs.get("endpoint_url") if isinstance(kwargs, dict) else None
+    return redact(str(endpoint)) if endpoint else "the store's default endpoint"
+
+
+def _timeout_error(
+    url: str, action: str, exc: BaseException, fs: fsspec.AbstractFileSystem | None
+) -> StorageError:
+    settings = current_settings()
+    return StorageError(
+        f"Could not {action} {url!r}: the endpoint {_endpoint(fs)} did not answer in time "
+        f"({type(exc).__name__}; connect timeout {settings.connect_timeout:g} s, read "
+        f"timeout {settings.read_timeout:g} s, {settings.max_retries + 1} attempts). Check "
+        "that the endpoint is up and reachable; the limits are PYFUNC_OPS_CONNECT_TIMEOUT, "
+        "PYFUNC_OPS_READ_TIMEOUT and PYFUNC_OPS_MAX_RETRIES."
+    )
 
 
 @dataclass(frozen=True)
@@ -131,7 +188,7 @@ def list_tree(url: str) -> RemoteTree:
     """
     fs, root = get_filesystem(url)
     root = root.rstrip("/") or root
-    with _storage_errors(url, "list"):
+    with _storage_errors(url, "list", fs):
         fs.invalidate_cache(root)
         found = fs.find(root, detail=True, withdirs=False)
         infos = list(found.values()) if isinstance(found, dict) else []
@@ -234,7 +291,7 @@ def download_listed(tree: RemoteTree, local_dir: str | Path, *, max_workers: int
     targets = [local_dir / relative for relative in relatives]
     for parent in {target.parent for target in targets}:
         parent.mkdir(parents=True, exist_ok=True)
-    with _storage_errors(tree.url, "download"):
+    with _storage_errors(tree.url, "download", tree.fs):
         _transfer(
             tree.fs,
             "get",
@@ -275,6 +332,74 @@ def _occupied(fs: fsspec.AbstractFileSystem, root: str) -> list[str]:
     return names[:3]
 
 
+UPLOAD_MARKER = ".pyfunc_ops-upload.json"
+
+
+def _marker_payload() -> bytes:
+    """Who is uploading, written first: a later run tells a killed upload from one in
+    progress by it."""
+    payload = {"host": this_host(), "pid": os.getpid(), "started": time.time()}
+    return json.dumps(payload).encode("utf-8")
+
+
+def _clear_interrupted_upload(
+    fs: fsspec.AbstractFileSystem, root: str, url: str, present: list[str]
+) -> None:
+    """Remove what a killed upload left at ``root``, or refuse with the reason.
+
+    A published model has its ``MLmodel`` (written last): never touched. Files with our
+    upload marker are an upload: removed when its writer is gone (same host, process
+    gone; another host, marker older than a few hours), refused while it may still run.
+    Files without either are someone else's: refused, never removed.
+    """
+    listed = ", ".join(repr(name.rsplit("/", 1)[-1]) for name in present)
+    if fs.exists(f"{root}/{MLMODEL_FILE_NAME}"):
+        raise ModelExistsError(
+            f"Cannot upload a model to {url!r}: that location already holds files "
+            f"({listed}, ...), a published model (it has its {MLMODEL_FILE_NAME}). Published "
+            "models are immutable and are never overwritten: log to a new artifact path (or "
+            "a new run), or register a new version instead."
+        )
+    try:
+        marker = json.loads(fs.cat_file(f"{root}/{UPLOAD_MARKER}"))
+        host, pid, started = str(marker["host"]), int(marker["pid"]), float(marker["started"])
+    except FileNotFoundError:
+        raise ModelExistsError(
+            f"Cannot upload a model to {url!r}: that location already holds files "
+            f"({listed}, ...) but no {MLMODEL_FILE_NAME}, and no upload of pyfunc_ops wrote "
+            "them, so they are left alone (whatever is there is treated as immutable). "
+            "Delete them if they are yours (e.g. aws s3 rm --recursive), or log to a new "
+            "artifact path."
+        ) from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ModelExistsError(
+            f"Cannot upload a model to {url!r}: its upload marker {UPLOAD_MARKER!r} is "
+            f"unreadable ({exc}). Delete the location's files and retry."
+        ) from None
+    since = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started))
+    gone = (
+        not process_alive(pid)
+        if host == this_host()
+        else time.time() - started > FOREIGN_STALE_AFTER_S
+    )
+    if not gone:
+        raise ModelExistsError(
+            f"Cannot upload a model to {url!r}: an upload there by pid {pid} on host "
+            f"{host!r} since {since} has not finished. Wait for it; if that run was killed "
+            "on another host, delete the location's files and retry."
+        )
+    log.warning(
+        "Removing the unfinished upload at %s (pid %d on host %r since %s, gone) before "
+        "uploading again",
+        url,
+        pid,
+        host,
+        since,
+    )
+    fs.rm(root, recursive=True)
+    fs.invalidate_cache(root)
+
+
 def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> str:
     """Upload the folder ``local_dir`` to ``url``, writing ``MLmodel`` last; return ``url``.
 
@@ -303,19 +428,15 @@ def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> st
     others = [relative for relative in relatives if relative != MLMODEL_FILE_NAME]
     targets = [f"{root}/{relative}" for relative in others]
     mlmodel_target = f"{root}/{MLMODEL_FILE_NAME}"
-    with _storage_errors(url, "upload to"):
+    with _storage_errors(url, "upload to", fs):
         present = _occupied(fs, root)
         if present:
-            raise ModelExistsError(
-                f"Cannot upload a model to {url!r}: that location already holds files "
-                f"({', '.join(repr(name) for name in present)}, ...). Published models "
-                "are immutable and are never overwritten: log to a new artifact path (or "
-                "a new run), or register a new version instead."
-            )
+            _clear_interrupted_upload(fs, root, url, present)
         if not isinstance(fs, AsyncFileSystem):
             # Object stores have no folders, but local and sftp destinations need them.
             for parent in sorted({root} | {target.rsplit("/", 1)[0] for target in targets}):
                 fs.makedirs(parent, exist_ok=True)
+        fs.pipe_file(f"{root}/{UPLOAD_MARKER}", _marker_payload())
         _transfer(
             fs,
             "put",
@@ -324,6 +445,8 @@ def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> st
             max_workers=max_workers,
             description=f"Uploading to {url}",
         )
+        crash_point("upload.before_mlmodel")
+        fs.rm_file(f"{root}/{UPLOAD_MARKER}")
         if has_mlmodel:
             fs.put_file(str(local_dir / MLMODEL_FILE_NAME), mlmodel_target)
         fs.invalidate_cache(root)
@@ -335,7 +458,7 @@ def read_file(url: str) -> bytes | None:
     """The bytes of the single file at ``url`` (local path or fsspec URL); ``None`` if
     there is none. One request, no listing: used for a model's small metadata files."""
     fs, path = get_filesystem(url)
-    with _storage_errors(url, "read"):
+    with _storage_errors(url, "read", fs):
         try:
             data = fs.cat_file(path)
         except FileNotFoundError:

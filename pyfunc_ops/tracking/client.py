@@ -18,7 +18,7 @@ from typing import Any
 
 from pyfunc_ops.core.names import validate_model_name
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.uri import local_path, parse_model_uri
+from pyfunc_ops.core.uri import canonical_location, local_path, parse_model_uri
 from pyfunc_ops.errors import InvalidParameterError, ModelNotFoundError, ResourceExistsError
 from pyfunc_ops.tracking.engine import get_engine
 from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
@@ -255,6 +255,7 @@ class TrackingClient:
             )
         validate_text(run_id, "run_id", "register_model")
         parsed = parse_model_uri(source)  # grammar: NUL, 's3:/x' and friends are refused
+        source = canonical_location(source)  # MLflow's mlflow-artifacts:/x, as a URL
         if parsed.scheme in ("runs", "models"):
             if parsed.scheme == "runs" and run_id is None:
                 run_id = parsed.run_id

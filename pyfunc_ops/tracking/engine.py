@@ -41,6 +41,8 @@ _WRITE_OPTION = "pyfunc_ops_write"
 # Any fixed 64-bit number works; derived from a name so it is recognisable in pg_locks.
 _PG_MIGRATION_LOCK = zlib.crc32(b"pyfunc_ops.tracking.migrations")
 
+_FILE_IDENTITY = "pyfunc_ops_sqlite_file"
+
 _lock = threading.Lock()
 _engines: dict[str, tuple[int, Engine]] = {}
 
@@ -63,6 +65,49 @@ def _parse_url(url: str) -> URL:
         ) from None
 
 
+def _identity(database: str) -> tuple[int, int] | None:
+    """The (device, inode) of a SQLite file; ``None`` if there is no file at that path."""
+    try:
+        st = os.stat(database)
+    except FileNotFoundError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _check_same_file(engine: Engine, conn: Connection) -> None:
+    """Refuse to work on a SQLite file that was deleted or replaced under this process.
+
+    A connection keeps the inode it opened: writes into a deleted file succeed and are
+    lost with it, and a replaced file is another registry. Checked inside the transaction
+    (after ``BEGIN IMMEDIATE`` for a write), one ``stat`` per transaction. The engine is
+    dropped, so the next call opens whatever file is at the path now, with its schema.
+    """
+    opened = conn.info.get(_FILE_IDENTITY) if engine.dialect.name == "sqlite" else None
+    database = engine.url.database
+    if opened is None or not database:
+        return
+    now = _identity(database)
+    if now == opened:
+        return
+    conn.invalidate()
+    _forget(engine)
+    what = "deleted" if now is None else "replaced by another file"
+    raise TrackingStoreError(
+        f"the tracking database {database!r} was {what} while this process had it open; "
+        "nothing was read or written. Restore the file (or point the tracking URI at the "
+        "right one) and retry: the next call opens the file now at that path"
+    )
+
+
+def _forget(engine: Engine) -> None:
+    """Drop ``engine`` from the per-process cache and close its idle connections."""
+    with _lock:
+        for key, (pid, cached) in list(_engines.items()):
+            if cached is engine and pid == os.getpid():
+                del _engines[key]
+    engine.dispose()
+
+
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
@@ -77,13 +122,14 @@ def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url, **kwargs)
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    def _on_connect(dbapi_conn: Any, record: Any) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves, see the module doc
         cursor = dbapi_conn.cursor()
         try:
             if not in_memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
                 cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL
+                record.info[_FILE_IDENTITY] = _identity(database)
             cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
             cursor.execute("PRAGMA foreign_keys=ON")
             # LIKE is case-sensitive on PostgreSQL (and in the format's filter syntax, where
@@ -120,9 +166,20 @@ def _create_engine(url_string: str) -> Engine:
         ) from exc
 
 
+def _schema_is_current(engine: Engine) -> bool:
+    """Whether the database is at this code's schema version, asked in a plain read
+    transaction: a reader must never wait for (or take) the write lock just to learn that
+    nothing needs doing. With WAL a read runs beside another process's long write."""
+    with engine.connect() as conn, conn.begin():
+        return migrations.current_version(conn) == migrations.latest_version()
+
+
 def _ensure_schema(engine: Engine) -> None:
-    """Create or upgrade the schema while holding a database-wide lock."""
+    """Create or upgrade the schema while holding a database-wide lock, only when it is
+    not current already (checked first without any write lock)."""
     safe_url = engine.url.render_as_string(hide_password=True)
+    if _schema_is_current(engine):
+        return
     with engine.connect() as conn:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
@@ -198,11 +255,14 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
     with _store_errors(engine), engine.connect() as conn:
         conn.execution_options(**{_WRITE_OPTION: True})
         with conn.begin():
+            _check_same_file(engine, conn)
             yield conn
 
 
 @contextmanager
 def read_transaction(engine: Engine) -> Iterator[Connection]:
-    """A read-only transaction: one consistent snapshot for a multi-statement read."""
+    """A read-only transaction: one consistent snapshot for a multi-statement read. On
+    SQLite a plain (deferred) ``BEGIN``: it never takes or waits for the write lock."""
     with _store_errors(engine), engine.connect() as conn, conn.begin():
+        _check_same_file(engine, conn)
         yield conn

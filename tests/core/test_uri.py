@@ -243,7 +243,7 @@ def test_join(base: str, parts: tuple[str, ...], expected: str) -> None:
         ("memory://model", True, True),
         ("simplecache::file:///tmp/model", True, True),
         ("simplecache::s3://bucket/model", True, True),
-        ("mlflow-artifacts:/0/abc/artifacts", False, False),
+        ("mlflow-artifacts:/0/abc/artifacts", True, True),  # MLflow's form: a URL
     ],
 )
 def test_is_url_and_is_remote(location: str, url: bool, remote: bool) -> None:

@@ -382,14 +382,20 @@ def test_s3_models_are_untrusted(guard: Path, s3_bucket: str) -> None:
     assert isinstance(pk.load_model(pickle_url, trust_remote_code=True), LogisticRegression)
 
 
-def test_skops_trusted_types_in_the_mlmodel_are_ignored(guard: Path) -> None:
+def test_skops_trusted_types_in_the_mlmodel_count_only_from_a_trusted_source(
+    guard: Path,
+) -> None:
     tree = DecisionTreeClassifier().fit(X, Y)
     types = ["sklearn.tree._tree.Tree"]
     pk.save_model(tree, guard / "m", skops_trusted_types=types)
-    for uri in (guard / "m", upload(guard / "m", memory_url("tree"))):
+    # A local path is trusted (it may run a pickle anyway): the recorded types count.
+    assert load_model(guard / "m").predict(pd.DataFrame(X)).tolist() == [0, 0, 1, 1]
+    assert isinstance(pk.load_model(guard / "m"), DecisionTreeClassifier)
+    # From an untrusted URL only the caller's list counts.
+    for uri in (upload(guard / "m", memory_url("tree")),):
         with pytest.raises(SerializationError, match=r"not recorded as trusted by the caller"):
             load_model(uri)
-        with pytest.raises(SerializationError, match=r"cannot widen what skops builds"):
+        with pytest.raises(SerializationError, match=r"untrusted model file cannot widen"):
             pk.load_model(uri)
         assert load_model(uri, skops_trusted_types=types).predict(pd.DataFrame(X)).tolist() == [
             0,

@@ -123,16 +123,18 @@ def test_loader_aliases_serve_mlflow_names_with_ours() -> None:
 
 def test_unimplemented_mlflow_flavor_names_what_to_install(tmp_path: Path) -> None:
     model_dir = _write_mlmodel(
-        tmp_path / "xgb",
+        tmp_path / "prophet",
         """\
         flavors:
           python_function:
-            loader_module: mlflow.xgboost
-            data: model.xgb
+            loader_module: mlflow.prophet
+            data: model.pr
         """,
     )
     with pytest.raises(
-        LoaderError, match=r"'mlflow\.xgboost'.*flavor 'xgboost'.*pip install mlflow xgboost"
+        LoaderError,
+        match=r"'mlflow\.prophet'.*does not implement the MLflow flavor 'prophet' \(it "
+        r"implements \['catboost', 'keras',.*Load it where MLflow and that flavor's library",
     ):
         load_model(model_dir)
 
@@ -143,12 +145,12 @@ def test_loader_module_without_load_pyfunc_is_refused() -> None:
 
 
 def test_unimplemented_mlflow_flavor_uses_the_real_module_when_installed(tmp_path: Path) -> None:
-    # A stand-in "installed MLflow" whose xgboost flavor is a stub; run in a subprocess so
+    # A stand-in "installed MLflow" whose prophet flavor is a stub; run in a subprocess so
     # this interpreter never sees an importable mlflow.
     site = tmp_path / "site"
     (site / "mlflow").mkdir(parents=True)
     (site / "mlflow" / "__init__.py").write_text("")
-    (site / "mlflow" / "xgboost.py").write_text(
+    (site / "mlflow" / "prophet.py").write_text(
         "class _Booster:\n"
         "    def predict(self, model_input):\n"
         "        return model_input['a'] * 10\n"
@@ -156,11 +158,11 @@ def test_unimplemented_mlflow_flavor_uses_the_real_module_when_installed(tmp_pat
         "    return _Booster()\n"
     )
     model_dir = _write_mlmodel(
-        tmp_path / "xgb",
+        tmp_path / "prophet",
         """\
         flavors:
           python_function:
-            loader_module: mlflow.xgboost
+            loader_module: mlflow.prophet
         """,
     )
     script = (
@@ -181,8 +183,8 @@ def test_unimplemented_mlflow_flavor_uses_the_real_module_when_installed(tmp_pat
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    # The real (stub) module served mlflow.xgboost; mlflow.sklearn is still ours.
-    assert proc.stdout.split("\n")[:3] == ["mlflow.xgboost", "[10, 20]", "pyfunc_ops.sklearn"]
+    # The real (stub) module served mlflow.prophet; mlflow.sklearn is still ours.
+    assert proc.stdout.split("\n")[:3] == ["mlflow.prophet", "[10, 20]", "pyfunc_ops.sklearn"]
 
 
 def test_models_from_code_need_their_code_file(tmp_path: Path) -> None:

@@ -116,11 +116,51 @@ def test_a_pydantic_hint_is_refused_clearly(written: Written) -> None:
     assert _no_mlflow_loaded()
 
 
-def test_our_code_models_load_in_mlflow(written: Written) -> None:
+def _hinted(path: Path) -> tuple[Any, Any, Any]:
+    meta = Model.load(path)
+    return (
+        meta.signature.to_dict() if meta.signature else None,
+        meta.extra.get("is_signature_from_type_hint"),
+        meta.extra.get("type_hint_from_example"),
+    )
+
+
+def test_we_infer_the_signature_from_type_hints_as_mlflow(written: Written) -> None:
+    """The same models-from-code file saved by both: the same signature, inferred from its
+    list[dict[str, str]] -> list[str] hints, marked as coming from them."""
+    theirs = _hinted(written.mlflow_models / "code_records")
+    assert theirs == (
+        {
+            "inputs": '[{"type": "map", "values": {"type": "string"}, "required": true}]',
+            "outputs": '[{"type": "string", "required": true}]',
+            "params": None,
+        },
+        True,
+        False,
+    )
+    assert _hinted(written.ours / "ours_mlflow_imports") == theirs
+    # A file without hints: no signature, on either side.
+    assert Model.load(written.ours / "ours_our_imports").signature is None
+
+
+def test_our_code_model_with_mlflow_imports_loads_in_mlflow(written: Written) -> None:
+    errors = written.results["errors"]
+    assert errors["ours/ours_mlflow_imports"] is None
+    assert written.results["ours"]["ours_mlflow_imports"] == ["p:r", "q:s"]
+    assert written.results["code_records"] == ["p:r", "q:s"]
+    # MLflow converts a DataFrame for our model exactly as for its own save of the file (it
+    # keeps the first string column only, so the model misses 'b': the same KeyError).
+    assert errors["ours_mlflow_imports_frame"] == errors["code_records_frame"]
+    # ... and here, the same answer (a DataFrame becomes its records here).
+    assert load_model(written.ours / "ours_mlflow_imports").predict(RECORDS) == ["p:r", "q:s"]
+
+
+def test_our_code_model_with_our_imports_loads_in_mlflow(written: Written) -> None:
+    errors = written.results["errors"]
+    assert errors["ours/ours_our_imports"] is None
+    assert errors["ours/ours_our_imports__config"] is None
     ours = written.results["ours"]
-    assert ours["ours_mlflow_imports"] == ["p:r", "q:s"]
     assert ours["ours_our_imports"] == [2, 4, 6]
     assert ours["ours_our_imports__config"] == [10, 20, 30]
     # ... and here, the same answers.
-    assert load_model(written.ours / "ours_mlflow_imports").predict(RECORDS) == ["p:r", "q:s"]
     assert load_model(written.ours / "ours_our_imports").predict(NUMBERS) == [2, 4, 6]

@@ -17,7 +17,8 @@ def test_default_conda_env() -> None:
     python = "{}.{}.{}".format(*sys.version_info[:3])
     assert conda["dependencies"][:2] == [f"python={python}", "pip"]
     assert env_files.pip_section(conda) == [
-        f"pyfunc-ops=={version('pyfunc-ops')}",
+        # MLflow's pin, as MLflow's writer puts it there; never pyfunc-ops (on no index).
+        f"mlflow=={env_files.MLFLOW_FORMAT_VERSION}",
         f"cloudpickle=={version('cloudpickle')}",
     ]
     assert env_files.python_of_conda_env(conda) == python

@@ -14,7 +14,7 @@ def test_staged_directory_becomes_the_destination(tmp_path: Path) -> None:
     dest = tmp_path / "deep" / "model"
     with staged_directory(dest) as tmp:
         assert tmp.parent == dest.parent
-        assert tmp.name.startswith(".model.") and tmp.name.endswith(".tmp")
+        assert tmp.name.startswith(".model.tmp-")  # hidden, named after its writer
         assert not dest.exists()  # nothing visible until the end
         (tmp / "MLmodel").write_text("x")
     assert (dest / "MLmodel").read_text() == "x"

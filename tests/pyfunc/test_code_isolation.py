@@ -161,3 +161,53 @@ def test_scope_is_active_only_inside_load_and_predict(tmp_path: Path) -> None:
         import model_utils as again
 
     assert again is model_utils
+
+
+CALLER_UTILS = "VALUE = 'caller'\n"
+MODEL_SIDE_UTILS = "VALUE = 'model'\n"
+READS_UTILS = """
+import model_utils
+
+
+class _Impl:
+    def predict(self, df):
+        import model_utils as lazily
+
+        return [model_utils.VALUE, lazily.VALUE]
+
+
+def _load_pyfunc(path):
+    return _Impl()
+"""
+
+
+def test_a_module_the_caller_imported_first_never_replaces_the_models(tmp_path: Path) -> None:
+    caller = tmp_path / "caller"
+    caller.mkdir()
+    (caller / "model_utils.py").write_text(CALLER_UTILS)
+    src = tmp_path / "model_src"
+    src.mkdir()
+    (src / "model_utils.py").write_text(MODEL_SIDE_UTILS)
+    (src / "reads_utils.py").write_text(READS_UTILS)
+    save_model(
+        tmp_path / "m",
+        loader_module="reads_utils",
+        code_path=[str(src / "model_utils.py"), str(src / "reads_utils.py")],
+    )
+    sys.path.insert(0, str(caller))
+    try:
+        import model_utils  # the caller's own, imported before the model loads
+
+        assert model_utils.VALUE == "caller"
+        model = load_model(tmp_path / "m")
+        assert model.predict(X) == ["model", "model"]
+        # ...and the model's never replaces the caller's, during or after.
+        assert sys.modules["model_utils"] is model_utils
+        import model_utils as again
+
+        assert again.VALUE == "caller"
+        assert model.predict(X) == ["model", "model"]
+        assert sys.modules["model_utils"] is model_utils
+    finally:
+        sys.path.remove(str(caller))
+        _forget("model_utils", "reads_utils")

@@ -143,7 +143,7 @@ def test_tampered_registered_files_are_refused(damage: str, message: str) -> Non
         (folder / "extra.py").write_text("import os")
     elif damage == "mlmodel":
         mlmodel = folder / "MLmodel"
-        mlmodel.write_text(mlmodel.read_text().replace("pyfunc_ops.sklearn", "evil_module"))
+        mlmodel.write_text(mlmodel.read_text().replace("mlflow.sklearn", "evil_module"))
     else:  # rewriting the manifest does not help: the digest is recorded elsewhere
         (folder / "extra.py").write_text("import os")
         from pyfunc_ops.models.manifest import write_manifest
@@ -321,7 +321,23 @@ def _break_registry(how: str, registry: Path, monkeypatch: pytest.MonkeyPatch) -
     dispose_engines()
 
 
-@pytest.mark.parametrize("how", ["sqlite-damaged", "postgres-closed-port"])
+def test_a_pin_of_another_registry_never_stands_in(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pins are keyed by the registry's identity: the same name and version in another
+    # registry (here one that is down) is another model.
+    monkeypatch.setenv("PYFUNC_OPS_TRACKING_URI", f"sqlite:///{tmp_path / 'registry.db'}")
+    _log()
+    pyfunc.load_model("models:/m/1")  # pinned for the SQLite registry
+    _break_registry("postgres-closed-port", tmp_path / "registry.db", monkeypatch)
+    try:
+        with pytest.raises(TrackingStoreError, match="never loaded on this machine"):
+            pyfunc.load_model("models:/m/1")
+    finally:
+        dispose_engines()
+
+
+@pytest.mark.parametrize("how", ["sqlite-damaged"])
 def test_registry_down_a_version_loaded_before_loads_from_its_pin(
     how: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -350,7 +366,7 @@ def test_registry_down_a_version_loaded_before_loads_from_its_pin(
 
 
 def test_a_damaged_pin_is_ignored(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    pin = cache.Pin("m", 3, "sha256:" + "0" * 64, "s3://b/m")
+    pin = cache.Pin("m", 3, "sha256:" + "0" * 64, "s3://b/m")  # no registry: as before
     cache.write_pin(pin, cache_root=tmp_path)
     assert cache.read_pin("m", 3, cache_root=tmp_path) == pin
     (path,) = (tmp_path / "pins").iterdir()

@@ -76,7 +76,7 @@ def test_saves_the_model_code_path_layout_and_loads(tmp_path: Path) -> None:
     save_model(path, python_model=str(file), model_config={"factor": 3})
     conf = Model.load(path).get_flavor(PYFUNC_FLAVOR)
     assert conf["model_code_path"] == "model.py"
-    assert conf["loader_module"] == "pyfunc_ops.pyfunc.model"
+    assert conf["loader_module"] == "mlflow.pyfunc.model"
     assert conf["config"] == {"factor": 3}
     assert "python_model" not in conf
     assert (path / "model.py").read_text() == file.read_text()

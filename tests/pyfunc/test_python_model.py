@@ -92,7 +92,7 @@ def test_saved_layout(tmp_path: Path) -> None:
     path = tmp_path / "model"
     save_model(path, python_model=PlainModel())
     conf = Model.load(path).get_flavor(PYFUNC_FLAVOR)
-    assert conf["loader_module"] == "pyfunc_ops.pyfunc.model"
+    assert conf["loader_module"] == "mlflow.pyfunc.model"
     assert conf["python_model"] == "python_model.pkl"
     assert conf["cloudpickle_version"] == cloudpickle.__version__
     assert "artifacts" not in conf

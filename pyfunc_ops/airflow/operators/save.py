@@ -29,7 +29,9 @@ class SavePyfuncModelOperator(PyfuncOpsBaseOperator):
     - ``python_model="package.module:Class"`` (a ``PythonModel`` subclass) with
       ``python_model_kwargs`` and ``artifacts``;
     - ``loader_module="pkg.module"`` with ``data_path`` (e.g. an upstream task's output);
-    - ``estimator_path``: a fitted scikit-learn estimator file (``.skops``, pickle, joblib).
+    - ``estimator_path``: a fitted estimator file (``.skops``, pickle, joblib, or a
+      framework's own file: xgboost ``.ubj``/``.json``, LightGBM ``.txt``, ``.onnx``, ...);
+      the flavor is chosen by the estimator's type, or by ``flavor=`` (e.g. ``"xgboost"``).
 
     The arguments (all templated) are the fields of
     :class:`pyfunc_ops.jobs.packaging.PackageRequest`, with its defaults, except

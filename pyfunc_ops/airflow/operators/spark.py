@@ -38,7 +38,9 @@ def spark_settings(
 class SparkUDFScoreOperator(PyfuncOpsBaseOperator):
     """Score ``input_path`` (Parquet) or ``input_table`` with the model at ``model_uri``
     through :func:`pyfunc_ops.pyfunc.spark_udf`, writing ``output_path`` (Parquet) or
-    ``output_table``. Returns (XCom) ``{"output_uri", "rows_in", "rows_out", "model_uri"}``.
+    ``output_table``. A Spark ML model scores with its own ``transform`` on the cluster
+    instead (no Python UDF; see :func:`pyfunc_ops.jobs.spark.score_spark`).
+    Returns (XCom) ``{"output_uri", "rows_in", "rows_out", "model_uri"}``.
     An ``output_path`` is an Asset (its event's extra names the model version), and the
     task reports OpenLineage datasets (paths; tables as ``spark`` datasets).
 

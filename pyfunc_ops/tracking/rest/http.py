@@ -7,8 +7,12 @@ Configured as MLflow's own clients are, so a team's existing environment works u
   password arrive), or ``MLFLOW_TRACKING_TOKEN`` (a bearer token);
 - ``MLFLOW_TRACKING_INSECURE_TLS=true`` (no certificate check) or
   ``MLFLOW_TRACKING_SERVER_CERT_PATH`` (a CA bundle);
-- ``MLFLOW_HTTP_REQUEST_TIMEOUT`` (seconds, default 120), ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``
-  (default 5) and ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR`` (default 0.5 s, doubled per retry).
+- ``MLFLOW_HTTP_REQUEST_TIMEOUT`` (seconds to wait for an answer) and
+  ``MLFLOW_HTTP_REQUEST_MAX_RETRIES``, which win over pyfunc_ops' own settings
+  (``read_timeout``, default 15 s, ``max_retries``, default 2, and ``connect_timeout``,
+  default 10 s: ``PYFUNC_OPS_READ_TIMEOUT``, ...), and
+  ``MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR`` (default 0.5 s, doubled per retry). With the
+  defaults a server that accepts connections and never answers fails within a minute.
 
 Connection errors, 429 and 5xx answers are retried with exponential backoff (urllib3's
 ``Retry``, which also honours ``Retry-After``). Every failure becomes a
@@ -90,9 +94,10 @@ class ServerConfig:
     password: str | None = field(default=None, repr=False)
     token: str | None = field(default=None, repr=False)
     verify: bool | str = True
-    timeout: float = 120.0
-    max_retries: int = 5
+    timeout: float = 15.0  # seconds to wait for the next bytes of an answer
+    max_retries: int = 2
     backoff_factor: float = 0.5
+    connect_timeout: float = 10.0
     experiment_id: str = "0"
 
     @classmethod
@@ -103,6 +108,7 @@ class ServerConfig:
         with the ``MLFLOW_*`` variables of ``environ`` (default ``os.environ``). ``token``
         (a connection's) wins over ``MLFLOW_TRACKING_TOKEN``."""
         env = os.environ if environ is None else environ
+        settings = config_module.current_settings()
         parts = urlsplit(uri.strip())
         if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
             raise InvalidParameterError(
@@ -128,8 +134,9 @@ class ServerConfig:
             password=password or None,
             token=token or env.get("MLFLOW_TRACKING_TOKEN") or None,
             verify=verify,
-            timeout=_number(env, "MLFLOW_HTTP_REQUEST_TIMEOUT", 120.0),
-            max_retries=int(_number(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", 5)),
+            timeout=_number(env, "MLFLOW_HTTP_REQUEST_TIMEOUT", settings.read_timeout),
+            max_retries=int(_number(env, "MLFLOW_HTTP_REQUEST_MAX_RETRIES", settings.max_retries)),
+            connect_timeout=settings.connect_timeout,
             backoff_factor=_number(env, "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", 0.5),
             experiment_id=env.get("MLFLOW_EXPERIMENT_ID") or "0",
         )
@@ -205,7 +212,7 @@ class ServerConnection:
                 json=json,
                 data=data,
                 stream=stream,
-                timeout=self.config.timeout,
+                timeout=(self.config.connect_timeout, self.config.timeout),
             )
         except requests.exceptions.SSLError as exc:
             raise TrackingStoreError(
@@ -215,15 +222,29 @@ class ServerConnection:
                 "MLFLOW_TRACKING_INSECURE_TLS=true)"
             ) from None
         except requests.exceptions.RequestException as exc:
+            # urllib3 reports a read timeout that used up the retries as a ConnectionError.
+            timed_out = isinstance(exc, requests.exceptions.Timeout) or "timed out" in str(exc)
+            if not timed_out:
+                raise self._unreachable(label, exc) from None
             raise TrackingStoreError(
-                f"cannot reach the MLflow tracking server at {self.url} ({label}): "
-                f"{type(exc).__name__} after {self.config.max_retries} retries. Check that "
-                "the server runs and that the tracking URI (PYFUNC_OPS_TRACKING_URI or the "
-                "connection's tracking_uri) names it"
+                f"the MLflow tracking server at {self.url} did not answer {label} in time: "
+                f"{type(exc).__name__} after {self.config.max_retries + 1} attempts "
+                f"(connect timeout {self.config.connect_timeout:g} s, read timeout "
+                f"{self.config.timeout:g} s). Check that the server is healthy; the limits "
+                "are PYFUNC_OPS_CONNECT_TIMEOUT, PYFUNC_OPS_READ_TIMEOUT and "
+                "PYFUNC_OPS_MAX_RETRIES (or MLFLOW_HTTP_REQUEST_TIMEOUT / _MAX_RETRIES)"
             ) from None
         if response.status_code >= 400:
             self._raise_for(response, label)
         return response
+
+    def _unreachable(self, label: str, exc: Exception) -> TrackingStoreError:
+        return TrackingStoreError(
+            f"cannot reach the MLflow tracking server at {self.url} ({label}): "
+            f"{type(exc).__name__} after {self.config.max_retries} retries. Check that "
+            "the server runs and that the tracking URI (PYFUNC_OPS_TRACKING_URI or the "
+            "connection's tracking_uri) names it"
+        )
 
     def call(
         self, method: str, endpoint: str, body: Mapping[str, Any] | None = None

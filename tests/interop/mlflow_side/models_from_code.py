@@ -77,6 +77,15 @@ def write(out: Path, results: dict) -> None:
     )
     results["code_function"] = mlflow.pyfunc.load_model(str(out / "code_function")).predict(NUMBERS)
 
+    # The models-from-code file pyfunc_ops saves too: both MLmodels must carry the same
+    # signature (MLflow infers it from the list[dict[str, str]] hint).
+    mlflow.pyfunc.save_model(
+        out / "code_records", python_model=str(HERE / "ours_with_mlflow_imports.py")
+    )
+    code_records = mlflow.pyfunc.load_model(str(out / "code_records"))
+    results["code_records"] = code_records.predict(RECORDS.to_dict(orient="records"))
+    results["errors"]["code_records_frame"] = error_of(lambda: code_records.predict(RECORDS))
+
     mlflow.pyfunc.save_model(out / "pickled_records", python_model=TypedRecords())
     # A list of dicts: MLflow's own conversion of a DataFrame for this hint depends on the
     # signature it inferred from the hint (a single unnamed column), so give it the records.
@@ -89,13 +98,22 @@ def write(out: Path, results: dict) -> None:
 
 def read(ours: Path, results: dict) -> None:
     for name, data, config in [
-        ("ours_mlflow_imports", RECORDS, None),
+        ("ours_mlflow_imports", RECORDS.to_dict(orient="records"), None),
         ("ours_our_imports", NUMBERS, None),
         ("ours_our_imports__config", NUMBERS, {"factor": 10}),
     ]:
         path = ours / name.split("__")[0]
-        model = mlflow.pyfunc.load_model(str(path), model_config=config)
-        results["ours"][name] = model.predict(data)
+
+        def load_and_predict(path=path, data=data, config=config, name=name):
+            model = mlflow.pyfunc.load_model(str(path), model_config=config)
+            results["ours"][name] = model.predict(data)
+
+        # One model MLflow cannot load must not hide what it does with the others.
+        results["errors"][f"ours/{name}"] = error_of(load_and_predict)
+    # A DataFrame for the list[dict[str, str]] hint: MLflow converts it by the signature it
+    # inferred from the hint, as for its own save of the same file (code_records_frame).
+    model = mlflow.pyfunc.load_model(str(ours / "ours_mlflow_imports"))
+    results["errors"]["ours_mlflow_imports_frame"] = error_of(lambda: model.predict(RECORDS))
 
 
 def main() -> None:

@@ -1,0 +1,279 @@
+"""What every flavor module (``pyfunc_ops.xgboost``, ``pyfunc_ops.onnx``, ...) shares.
+
+A flavor module validates its arguments and writes or reads its framework's files; the
+rest lives here once: opening a model for ``load_model`` (resolve the URI, decide trust,
+check the folder, find the flavor section), finding the model folder from the path the
+format hands ``_load_pyfunc``, checking a class name an MLmodel records, reading a pickle
+only when trusted, and adding the two MLmodel sections with MLflow's loader name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pickle
+import re
+import sys
+import warnings
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pyfunc_ops.core.paths import confine
+from pyfunc_ops.errors import (
+    InvalidParameterError,
+    LoaderError,
+    ModelFormatError,
+    PyfuncOpsError,
+    SerializationError,
+)
+from pyfunc_ops.models import env as env_files
+from pyfunc_ops.models.flavors import FLAVORS, framework_version
+from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
+from pyfunc_ops.pyfunc.trust import TRUSTED_LOCAL, TrustDecision
+
+_DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
+
+
+@dataclass(frozen=True)
+class OpenedFlavor:
+    """A model folder opened for one flavor: its MLmodel, the flavor's section, the trust."""
+
+    path: Path
+    model: Model
+    conf: dict[str, Any]
+    pyfunc_conf: dict[str, Any]
+    trust: TrustDecision
+
+    def file(self, relative: object, key: str) -> Path:
+        """``relative`` (an MLmodel value under ``key``) inside the folder, which must exist."""
+        if not isinstance(relative, str) or not relative:
+            raise ModelFormatError(
+                f"{self.path / MLMODEL_FILE_NAME}: {key} must name a file of the model, found "
+                f"{relative!r}. Save the model again."
+            )
+        target = confine(self.path, relative, key=key)
+        if not target.exists():
+            raise ModelFormatError(
+                f"{self.path / MLMODEL_FILE_NAME}: {key} names {relative!r}, but {target} does "
+                "not exist. Restore the file, or save the model again."
+            )
+        return target
+
+
+def open_for_load(
+    model_uri: str | os.PathLike[str], flavor: str, trust_remote_code: bool | None = None
+) -> OpenedFlavor:
+    """For a flavor's ``load_model(model_uri)``: resolve, decide trust, check the folder."""
+    from pyfunc_ops.pyfunc.confinement import check_model_folder
+    from pyfunc_ops.pyfunc.resolve import resolve_model
+    from pyfunc_ops.pyfunc.trust import check_trust_parameter, decide_for
+
+    check_trust_parameter(trust_remote_code)
+    resolved = resolve_model(model_uri)
+    trust = decide_for(resolved, trust_remote_code, str(model_uri))
+    model = Model.load(resolved.path)
+    conf = model.flavors.get(flavor)
+    if not isinstance(conf, dict):
+        raise InvalidParameterError(
+            f"Model at {str(model_uri)!r} has no {flavor!r} flavor (it has "
+            f"{sorted(model.flavors)}); load it with pyfunc_ops.pyfunc.load_model instead."
+        )
+    check_model_folder(resolved.path, model, walked=resolved.verified)
+    return OpenedFlavor(resolved.path, model, conf, model.flavors.get(PYFUNC_FLAVOR) or {}, trust)
+
+
+def open_for_pyfunc(path: str | os.PathLike[str], flavor: str) -> OpenedFlavor:
+    """For ``_load_pyfunc(path)``: the format hands over the model folder or the path its
+    ``data`` key names (a file or a folder inside the model); find the model folder."""
+    from pyfunc_ops.pyfunc.load import load_trust, model_metadata
+
+    target = Path(path).absolute()
+    folder = next((p for p in (target, *target.parents) if (p / MLMODEL_FILE_NAME).is_file()), None)
+    if folder is None:
+        raise ModelFormatError(
+            f"{target}: no {MLMODEL_FILE_NAME} file in it or above it; the {flavor} loader "
+            "needs the model folder (as saved by save_model)."
+        )
+    model = model_metadata(folder)
+    conf = model.flavors.get(flavor)
+    if not isinstance(conf, dict):
+        raise ModelFormatError(
+            f"{folder / MLMODEL_FILE_NAME}: no {flavor!r} flavor section; the model was not "
+            f"saved by the {flavor} flavor. Load it with the loader it names."
+        )
+    return OpenedFlavor(
+        folder, model, conf, model.flavors.get(PYFUNC_FLAVOR) or {}, load_trust(folder)
+    )
+
+
+def recorded_class(
+    value: object, allowed: Sequence[str], where: Path, key: str, base: type | None = None
+) -> type:
+    """The class an MLmodel records (``model_class``, ...), imported only when its module is
+    one of the framework's (``allowed`` prefixes) and, with ``base``, a subclass of it.
+
+    Whatever the trust: a recorded name decides what gets imported and built, so an MLmodel
+    naming ``os.system`` or a class of another package is refused before any import.
+    """
+    shown = f"{where / MLMODEL_FILE_NAME}: {key}"
+    if not isinstance(value, str) or not _DOTTED.match(value):
+        raise ModelFormatError(f"{shown} must be a dotted class name, found {value!r}.")
+    module, _, name = value.rpartition(".")
+    if not any(module == p or module.startswith(p + ".") for p in allowed):
+        raise ModelFormatError(
+            f"{shown} is {value!r}, which is not a class of {', '.join(allowed)}; refusing to "
+            "import it. Save the model again with the flavor's own save_model."
+        )
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        raise ModelFormatError(
+            f"{shown} is {value!r}, which cannot be imported here ({exc}). Install the "
+            "framework version the model was saved with."
+        ) from exc
+    if not isinstance(cls, type) or (base is not None and not issubclass(cls, base)):
+        expected = f"a subclass of {base.__module__}.{base.__qualname__}" if base else "a class"
+        raise ModelFormatError(f"{shown} is {value!r}, which is not {expected}.")
+    return cls
+
+
+def read_pickle(path: Path, trust: TrustDecision, what: str) -> Any:
+    """Unpickle ``path`` only when the load may run code (``what`` names the object)."""
+    trust.require(f"its {what} is a pickle file ({path.name}), and unpickling runs code")
+    return unpickle_file(path, what)
+
+
+def unpickle_file(path: Path, what: str) -> Any:
+    """Unpickle ``path`` (the caller decided trust); a damaged or truncated file is a
+    :class:`SerializationError` naming it."""
+    try:
+        with open(path, "rb") as fh:
+            return pickle.load(fh)
+    except (pickle.UnpicklingError, EOFError, ValueError, IndexError) as exc:
+        raise SerializationError(
+            f"{path}: not a readable pickle of the {what} ({type(exc).__name__}: {exc}). "
+            "Restore the file, or save the model again."
+        ) from exc
+
+
+def skops_load(path: Path, trusted: Sequence[str], what: str) -> Any:
+    """Load a skops file allowing ``trusted`` beyond skops' safe types. A file skops cannot
+    read (not a zip, truncated, a damaged schema) is a :class:`SerializationError` naming it;
+    a type outside the allowed ones says how to allow it."""
+    skops_io = import_skops_io()
+    try:
+        return skops_io.load(path, trusted=list(trusted) or None)
+    except skops_io.exceptions.UntrustedTypesFoundException as exc:
+        raise SerializationError(
+            f"{path}: refusing to load types not recorded as trusted by the caller "
+            f"({exc}). If loading them is safe, pass them as skops_trusted_types=[...] "
+            "when loading; an untrusted model file cannot widen what skops builds."
+        ) from None
+    except PyfuncOpsError:
+        raise
+    except Exception as exc:  # a damaged zip or schema: skops raises many types
+        raise SerializationError(
+            f"{path}: not a readable skops file of the {what} ({type(exc).__name__}: "
+            f"{exc}). Restore the file, or save the model again."
+        ) from exc
+
+
+def import_skops_io(needed_by: str = "a model saved with skops") -> Any:
+    """``skops.io``, imported with Airflow's deprecation shims kept quiet; a missing skops
+    raises a :class:`LoaderError` naming what to install.
+
+    At import, skops looks through every module already loaded. Inside an Airflow 3 task
+    that touches each of Airflow's deprecated-import shims, and each one warns (an
+    ``airflow.utils.deprecation_tools.DeprecatedImportWarning``, a ``FutureWarning``):
+    about 1,160 warnings per task log, and seconds of import time. Only that one import
+    ignores only ``FutureWarning``; everything later warns as usual.
+
+    scikit-learn is imported first: imported the other way round (skops pulling in
+    scikit-learn and SciPy while it sets itself up) the same modules took about 0.5 s more
+    (tens of thousands of extra mmap/munmap calls), a fifth of a cold skops load.
+    """
+    if sys.modules.get("skops.io") is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            try:
+                import sklearn  # noqa: F401
+                import skops.io  # noqa: F401
+            except ImportError as exc:
+                raise LoaderError(
+                    f"{needed_by} needs the Python packages 'scikit-learn' and 'skops' "
+                    f"({exc}). Install them: pip install scikit-learn skops"
+                ) from exc
+    return sys.modules["skops.io"]
+
+
+def skops_types(
+    conf: dict[str, Any],
+    caller: Sequence[str],
+    trust: TrustDecision,
+    builtin: Iterable[str] = (),
+) -> list[str]:
+    """The types skops may build: the flavor's ``builtin`` ones, the caller's, and the
+    ``skops_trusted_types`` the flavor section records when the source is trusted (a local
+    path, a registry version matching its digest: such a source may run a pickle anyway).
+    From an untrusted source the model file cannot widen what skops builds."""
+    recorded = conf.get("skops_trusted_types") or []
+    types = {*builtin, *caller}
+    if trust.trusted and isinstance(recorded, list):
+        types.update(t for t in recorded if isinstance(t, str))
+    return sorted(types)
+
+
+def flavor_requirements(flavor: str, *extra: str) -> list[str]:
+    """A flavor's default pip requirements: cloudpickle, the pinned framework, ``extra``."""
+    spec = FLAVORS[flavor]
+    packages = [spec.distribution, *spec.install.split()[1:], *extra]
+    return [*env_files.default_pip_requirements(), *(env_files.pinned(p) for p in packages)]
+
+
+def add_sections(
+    staged: Any,
+    flavor: str,
+    pyfunc_data: str | None,
+    pyfunc_keys: dict[str, Any] | None = None,
+    **flavor_keys: Any,
+) -> None:
+    """Add python_function (MLflow's loader name for ``flavor``, ``pyfunc_data`` its
+    ``data``) and the flavor section (``flavor_keys``, which may hold a ``data`` key of its
+    own) to the staged model. ``None`` values are left out of the flavor section."""
+    from pyfunc_ops.pyfunc.save import add_to_model
+
+    spec = FLAVORS[flavor]
+    add_to_model(
+        staged.model,
+        loader_module=spec.mlflow_loader,
+        data=pyfunc_data,
+        code=staged.code,
+        env=staged.env,
+        **(pyfunc_keys or {}),
+    )
+    keys = {k: v for k, v in flavor_keys.items() if v is not None}
+    staged.model.add_flavor(flavor, **keys, code=staged.code)
+
+
+def framework_version_of(flavor: str) -> str | None:
+    """The installed version of ``flavor``'s framework (recorded in its section)."""
+    return framework_version(FLAVORS[flavor])
+
+
+__all__ = [
+    "TRUSTED_LOCAL",
+    "OpenedFlavor",
+    "add_sections",
+    "flavor_requirements",
+    "framework_version_of",
+    "import_skops_io",
+    "open_for_load",
+    "open_for_pyfunc",
+    "read_pickle",
+    "recorded_class",
+    "skops_load",
+    "skops_types",
+    "unpickle_file",
+]
