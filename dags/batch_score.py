@@ -1,11 +1,22 @@
 """Score a dataset with the champion model, in-process and on Spark.
 
-Scheduled on the Asset ``pyfunc-ops://models/<name>@champion``: runs whenever
-``retrain_and_package`` promotes a new champion.
+Scheduled on the Asset ``pyfunc-ops://models/<name>@champion``: runs whenever the
+champion moves, whoever moves it. ``retrain_and_package`` promoting a version emits the
+Asset event itself; a move outside Airflow (``pyfunc-ops models set-alias``, a notebook,
+the MLflow UI on an MLflow-server registry) is seen by the asset's watcher, a
+``RegistryEventTrigger`` in the triggerer that asks the registry every
+``PYFUNC_OPS_DEMO_WATCH_INTERVAL`` seconds (default 60) which version the alias points
+at. ``PYFUNC_OPS_DEMO_WATCH_CHAMPION=false`` (when the DAG is parsed) leaves the watcher
+out: then only promotions inside Airflow schedule this DAG. See docs/airflow_sensors.md
+("Promotion from anywhere") for what watching costs.
 
-wait_for_champion (ModelVersionSensor) + build_scoring_set -> score_pyfunc
-(PyfuncPredictOperator, bounded-memory batches) and score_spark (SparkUDFScoreOperator)
--> summarize
+wait_for_champion (ModelVersionSensor) -> not_scored_yet + build_scoring_set ->
+score_pyfunc (PyfuncPredictOperator, bounded-memory batches) and score_spark
+(SparkUDFScoreOperator) -> summarize
+
+A promotion inside Airflow is seen twice (the operator's event, then the watcher's a poll
+later); ``not_scored_yet`` short-circuits the second run, which finds the version's
+predictions written already.
 
 The sensor pins the version it saw (``models:/<name>/<version>``), so both scorers use the
 same version even if the alias moves meanwhile. Predictions go to
@@ -22,7 +33,7 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, task
 
-from pyfunc_ops.airflow.assets import model_asset
+from pyfunc_ops.airflow.assets import model_asset, model_watcher
 from pyfunc_ops.airflow.operators import PyfuncPredictOperator, SparkUDFScoreOperator
 from pyfunc_ops.airflow.sensors import ModelVersionSensor
 
@@ -31,12 +42,27 @@ FEATURES = ["f0", "f1", "f2", "f3"]
 OUT_DIR = os.environ.get("PYFUNC_OPS_DEMO_DIR") or str(Path(__file__).resolve().parents[1] / "out")
 MODEL_URI = "{{ ti.xcom_pull(task_ids='wait_for_champion')['model_uri'] }}"
 VERSION = "{{ ti.xcom_pull(task_ids='wait_for_champion')['version'] }}"
+WATCH = os.environ.get("PYFUNC_OPS_DEMO_WATCH_CHAMPION", "true").strip().lower() not in (
+    "0",
+    "false",
+    "no",
+    "off",
+)
+WATCH_INTERVAL = float(os.environ.get("PYFUNC_OPS_DEMO_WATCH_INTERVAL", "60"))
+CHAMPION = model_asset(
+    MODEL_NAME,
+    alias="champion",
+    watchers=(
+        [model_watcher(MODEL_NAME, alias="champion", poll_interval=WATCH_INTERVAL)] if WATCH else []
+    ),
+)
 
 
 @dag(
-    schedule=[model_asset(MODEL_NAME, alias="champion")],
+    schedule=[CHAMPION],
     start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
     catchup=False,
+    max_active_runs=1,
     params={"out_dir": OUT_DIR, "rows": 20_000, "parts": 4},
     tags=["pyfunc_ops", "example"],
     doc_md=__doc__,
@@ -72,6 +98,15 @@ def batch_score():
             frame.to_parquet(folder / f"part-{part:03d}.parquet", index=False)
         return str(folder)
 
+    @task.short_circuit
+    def not_scored_yet(params: dict[str, Any] | None = None, ti: Any = None) -> bool:
+        """False when this champion's predictions exist (an event seen twice)."""
+        assert params is not None
+        version = ti.xcom_pull(task_ids="wait_for_champion")["version"]
+        done = Path(params["out_dir"]) / "predictions" / "pyfunc" / f"v{version}.parquet"
+        return not done.exists()
+
+    fresh = not_scored_yet()
     scoring_set = build_scoring_set()
     score_pyfunc = PyfuncPredictOperator(
         task_id="score_pyfunc",
@@ -120,8 +155,9 @@ def batch_score():
         path.write_text(json.dumps(summary, indent=2))
         return summary
 
-    [champion, scoring_set] >> score_pyfunc
-    [champion, scoring_set] >> score_spark
+    champion >> fresh
+    [fresh, scoring_set] >> score_pyfunc
+    [fresh, scoring_set] >> score_spark
     [score_pyfunc, score_spark] >> summarize()
 
 

@@ -1,19 +1,24 @@
-"""Retrain, package, validate and (maybe) promote a model every day.
+"""Retrain, package, evaluate and (maybe) promote a model every day.
 
-build_training_set -> train -> package (log + register) -> validate -> beats_champion ->
-set_champion
+build_training_set -> train -> package (log + register) -> log_run_params -> evaluate
+(EvaluateModelOperator, the gate) -> set_champion
 
 The training set is synthetic and deterministic for a logical date, so a rerun of a day
-rebuilds the same data. The new version becomes ``champion`` only if its RMSE on the
-holdout is lower than the current champion's on the same holdout; ``set_champion`` emits
-the Asset event ``pyfunc-ops://models/<name>@champion`` that schedules ``batch_score``.
+rebuilds the same data. ``log_run_params`` records the training parameters on the run the
+package step created; ``evaluate`` scores the holdout with the new version and with the
+current champion, records the metrics on the new version's run (and as its tags, with a
+JSON + PNG report among its artifacts), and lets the promotion run only when the new
+version's RMSE is at least 1% lower than the champion's (MLflow's ``MetricThreshold``
+semantics; the first version, with no champion to beat, only has to reach R² 0.5).
+Otherwise it short-circuits: ``set_champion`` is skipped. ``set_champion`` emits the Asset
+event ``pyfunc-ops://models/<name>@champion`` that schedules ``batch_score``.
 
-Promotion is a compare-and-set: ``validate`` returns the champion version it compared
-against and ``set_champion`` moves the alias only if it still points there
-(``expected_version``; ``0`` when there was no champion), so a run that lost a race with
-another promotion fails with ``AliasConflictError`` instead of overwriting a better model.
-``max_active_runs=1`` keeps a manual trigger and the scheduled run of a day from racing in
-the first place.
+Promotion is a compare-and-set: ``evaluate`` returns the champion version it compared
+against (``baseline_version``) and ``set_champion`` moves the alias only if it still points
+there (``expected_version``; ``0`` when there was no champion), so a run that lost a race
+with another promotion fails with ``AliasConflictError`` instead of overwriting a better
+model. ``max_active_runs=1`` keeps a manual trigger and the scheduled run of a day from
+racing in the first place.
 
 Everything is written under ``PYFUNC_OPS_DEMO_DIR`` (default: ``out/`` in the repository):
 data and estimator files in a folder of their own per run (``<day>/<run_id>``, so two runs
@@ -32,7 +37,11 @@ from typing import Any
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from pyfunc_ops.airflow.operators import SavePyfuncModelOperator, SetModelAliasOperator
+from pyfunc_ops.airflow.operators import (
+    EvaluateModelOperator,
+    SavePyfuncModelOperator,
+    SetModelAliasOperator,
+)
 
 MODEL_NAME = os.environ.get("PYFUNC_OPS_DEMO_MODEL", "demo_regressor")
 FEATURES = ["f0", "f1", "f2", "f3"]
@@ -88,7 +97,7 @@ def retrain_and_package():
         return {"train": str(folder / "train.parquet"), "holdout": str(folder / "holdout.parquet")}
 
     @task
-    def train(data: dict[str, str], params: dict[str, Any] | None = None) -> str:
+    def train(data: dict[str, str], params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Fit a ridge regression whose strength varies by day, so champions come and go."""
         import numpy as np
         import pandas as pd
@@ -107,68 +116,65 @@ def retrain_and_package():
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "ridge.skops"
         import_skops_io().dump(model, path)
-        return str(path)
+        return {"estimator": str(path), "alpha": alpha, "training_rows": len(frame)}
 
     package = SavePyfuncModelOperator(
         task_id="package",
-        estimator_path="{{ ti.xcom_pull(task_ids='train') }}",
+        estimator_path="{{ ti.xcom_pull(task_ids='train')['estimator'] }}",
         registered_model_name=MODEL_NAME,
         tags={"features": ",".join(FEATURES)},
         signature={"inputs": [{"name": f, "type": "double"} for f in FEATURES]},
     )
 
     @task
-    def validate(data: dict[str, str], packaged: dict[str, Any]) -> dict[str, Any]:
-        """Holdout RMSE of the new version and of the current champion (same holdout)."""
-        import numpy as np
-        import pandas as pd
-
+    def log_run_params(
+        trained: dict[str, Any], packaged: dict[str, Any], params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The training parameters, on the run that holds the model (``describe`` shows them
+        with the metrics ``evaluate`` adds)."""
         from pyfunc_ops.airflow.hooks import PyfuncOpsHook
-        from pyfunc_ops.errors import ResourceNotFoundError
-        from pyfunc_ops.pyfunc import load_model
 
-        holdout = pd.read_parquet(data["holdout"])
-
-        def rmse(model_uri: str) -> float:
-            predicted = load_model(model_uri).predict(holdout[FEATURES])
-            return float(np.sqrt(np.mean((np.asarray(predicted) - holdout["target"]) ** 2)))
-
+        assert params is not None
+        logged = {
+            "model": "Ridge",
+            "alpha": trained["alpha"],
+            "features": ",".join(FEATURES),
+            "training_rows": trained["training_rows"],
+            "day": _day(),
+        }
         hook = PyfuncOpsHook()
         with hook.configured():
-            client = hook.get_client()
-            new_rmse = rmse(packaged["model_uri"])
-            client.set_model_version_tag(MODEL_NAME, packaged["version"], "holdout_rmse", new_rmse)
-            try:
-                champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
-            except ResourceNotFoundError:
-                champion = None
-            champion_rmse = rmse(f"models:/{MODEL_NAME}/{champion.version}") if champion else None
-        return {
-            "version": packaged["version"],
-            "rmse": new_rmse,
-            "champion_version": champion.version if champion else None,
-            "champion_rmse": champion_rmse,
-            "promote": champion_rmse is None or new_rmse < champion_rmse,
-        }
+            hook.get_client().log_batch(packaged["run_id"], params=logged)
+        return logged
 
-    @task.short_circuit
-    def beats_champion(result: dict[str, Any]) -> bool:
-        return bool(result["promote"])
+    evaluate = EvaluateModelOperator(
+        task_id="evaluate",
+        model_uri=f"models:/{MODEL_NAME}/" + "{{ ti.xcom_pull(task_ids='package')['version'] }}",
+        data_url="{{ ti.xcom_pull(task_ids='build_training_set')['holdout'] }}",
+        target="target",
+        columns=FEATURES,
+        model_type="regressor",
+        baseline_model_uri=f"models:/{MODEL_NAME}@champion",
+        thresholds={
+            "r2_score": {"threshold": 0.5},
+            "root_mean_squared_error": {"min_relative_change": 0.01},
+        },
+        on_failure="short_circuit",
+    )
 
     set_champion = SetModelAliasOperator(
         task_id="set_champion",
         name=MODEL_NAME,
         alias="champion",
-        version="{{ ti.xcom_pull(task_ids='validate')['version'] }}",
-        # The champion validate compared against (0: there was none): compare-and-set.
-        expected_version="{{ ti.xcom_pull(task_ids='validate')['champion_version'] or 0 }}",
+        version="{{ ti.xcom_pull(task_ids='evaluate')['version'] }}",
+        # The champion evaluate compared against (0: there was none): compare-and-set.
+        expected_version="{{ ti.xcom_pull(task_ids='evaluate')['baseline_version'] or 0 }}",
     )
 
     data = build_training_set()
-    estimator = train(data)
-    estimator >> package
-    checked = validate(data, package.output)
-    beats_champion(checked) >> set_champion
+    trained = train(data)
+    trained >> package
+    log_run_params(trained, package.output) >> evaluate >> set_champion
 
 
 retrain_and_package()

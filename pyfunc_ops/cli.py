@@ -333,6 +333,128 @@ def _cmd_predict(args: argparse.Namespace) -> None:
     )
 
 
+# -- evaluate ---------------------------------------------------------------------------
+def _cmd_evaluate(args: argparse.Namespace) -> None:
+    from pyfunc_ops.jobs.evaluation import EvaluateRequest, run_evaluate_model
+    from pyfunc_ops.jobs.request import make_request
+
+    request = make_request(EvaluateRequest, "evaluate", job_options(args, EvaluateRequest))
+    verdict = run_evaluate_model(request).to_dict()
+    if args.json:
+        _emit(json.dumps(verdict, indent=2, default=str))
+        return
+    baseline = verdict["baseline"] or {}
+    rows = [
+        [name, f"{value:.6g}", _fmt_optional(baseline.get("metrics", {}).get(name))]
+        for name, value in verdict["metrics"].items()
+    ]
+    _emit(_table(rows, ["metric", verdict["model_uri"], baseline.get("model_uri", "baseline")]))
+    for failure in verdict["failures"]:
+        _emit(f"failed: {failure}")
+    _emit(f"verdict: {'passed' if verdict['passed'] else 'failed'} ({verdict['rows']:,} rows)")
+    if verdict["report_uri"]:
+        _emit(f"report: {verdict['report_uri']}")
+
+
+def _fmt_optional(value: float | None) -> str:
+    return "-" if value is None else f"{value:.6g}"
+
+
+def _thresholds_arg(text: str) -> dict[str, Any]:
+    """``--thresholds``: a JSON object of metric -> threshold fields (usage error if not)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(
+            f"not valid JSON ({exc.msg} at position {exc.pos}): {text!r}; give an object such "
+            'as \'{"r2_score": {"threshold": 0.8}}\' (quote it for the shell)'
+        ) from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(
+            f"must be a JSON object of metric names to thresholds, got {type(value).__name__}"
+        )
+    return value
+
+
+def _add_evaluate(sub: Any) -> None:
+    """``evaluate``: one flag per field of ``EvaluateRequest`` (``dest`` = the field)."""
+    from pyfunc_ops.jobs.evaluation import BASELINE_METRICS
+    from pyfunc_ops.jobs.metrics import MODEL_TYPES
+    from pyfunc_ops.jobs.scoring import FORMATS
+
+    p = _sub(
+        sub,
+        "evaluate",
+        "evaluate a model on labelled data and check metric thresholds against a baseline",
+        "pyfunc-ops evaluate -m models:/churn/7 -d s3://b/holdout/ --target label "
+        "--model-type classifier --baseline models:/churn@champion "
+        '--thresholds \'{"f1_score": {"min_absolute_change": 0.01}}\'',
+        argument_default=argparse.SUPPRESS,
+    )
+    p.epilog = (
+        "Exit code 1 when a threshold is not met (the metrics are recorded on the model's\n"
+        "run first); --on-failure continue exits 0 and prints the verdict.\n\n" + p.epilog
+    )
+    p.add_argument("-m", "--model-uri", dest="model_uri", required=True, help="model to evaluate")
+    p.add_argument("-d", "--data", dest="data_url", required=True, help="labelled data (any URL)")
+    p.add_argument("--target", dest="target", required=True, help="the label column")
+    p.add_argument(
+        "--model-type", dest="model_type", choices=list(MODEL_TYPES), help="default regressor"
+    )
+    p.add_argument(
+        "--columns", dest="columns", nargs="+", metavar="COLUMN", help="model input columns"
+    )
+    p.add_argument(
+        "--input-format", dest="input_format", choices=list(FORMATS), help="default: by name"
+    )
+    p.add_argument("--batch-size", dest="batch_size", type=int, help="rows per batch")
+    p.add_argument(
+        "--custom-metric",
+        dest="custom_metrics",
+        action="append",
+        metavar="MODULE:FUNCTION",
+        help="a metric function (y_true, y_pred) -> number; repeatable",
+    )
+    p.add_argument(
+        "--thresholds",
+        dest="thresholds",
+        type=_thresholds_arg,
+        metavar="JSON",
+        help="metric -> {threshold, min_absolute_change, min_relative_change, "
+        "greater_is_better} (MLflow's MetricThreshold)",
+    )
+    p.add_argument(
+        "--baseline", dest="baseline_model_uri", metavar="URI", help="e.g. models:/NAME@champion"
+    )
+    p.add_argument(
+        "--baseline-metrics",
+        dest="baseline_metrics",
+        choices=list(BASELINE_METRICS),
+        help="evaluate the baseline on the same data (default) or use its recorded metrics",
+    )
+    p.add_argument(
+        "--on-failure", dest="on_failure", choices=["fail", "continue"], help="default fail"
+    )
+    p.add_argument(
+        "--no-log", dest="log_to_run", action="store_false", help="record nothing on the run"
+    )
+    p.add_argument(
+        "--report-url", dest="report_url", metavar="URL", help="default: the run's artifacts"
+    )
+    p.add_argument("--no-plot", dest="plot", action="store_false", help="no PNG plot")
+    p.add_argument("--env-manager", dest="env_manager", choices=["local", "virtualenv", "uv"])
+    p.add_argument(
+        "--trust-remote-code",
+        dest="trust_remote_code",
+        action="store_true",
+        help="let a model from an untrusted URL run its own code; see docs/security.md",
+    )
+    p.add_argument(
+        "--json", dest="json", action="store_true", default=False, help="print the verdict as JSON"
+    )
+    p.set_defaults(func=_cmd_evaluate)
+
+
 # -- models / runs ----------------------------------------------------------------------
 def _client() -> Any:
     from pyfunc_ops.tracking import TrackingClient
@@ -388,6 +510,11 @@ def _cmd_models_promote(args: argparse.Namespace) -> None:
             args.name, args.version, args.stage, archive_existing_versions=args.archive_existing
         )
         _emit(f"{args.name}: version {args.version} -> stage {mv.current_stage}")
+
+
+def _cmd_models_set_alias(args: argparse.Namespace) -> None:
+    _client().set_registered_model_alias(args.name, args.alias, args.version)
+    _emit(f"{args.name}: alias {args.alias!r} -> version {args.version}")
 
 
 def _cmd_models_delete(args: argparse.Namespace) -> None:
@@ -885,6 +1012,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_predict(sub)
     sub.choices["predict"].epilog = PREDICT_EPILOG
+    _add_evaluate(sub)
 
     _add_models(sub)
     _add_runs(sub)
@@ -907,6 +1035,16 @@ def _add_models(sub: Any) -> None:
     )
     p.add_argument("name", help="the registered model")
     p.set_defaults(func=_cmd_models_versions)
+    p = _sub(
+        models,
+        "set-alias",
+        "point an alias at a version (what `promote --alias` does, in MLflow's argument order)",
+        "pyfunc-ops models set-alias churn champion 3",
+    )
+    p.add_argument("name", help="the registered model")
+    p.add_argument("alias", help="e.g. champion")
+    p.add_argument("version", type=int, help="the version number")
+    p.set_defaults(func=_cmd_models_set_alias)
     p = _sub(
         models,
         "promote",

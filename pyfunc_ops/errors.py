@@ -111,3 +111,12 @@ class WorkerError(PyfuncOpsError, RuntimeError):
     def __init__(self, message: str, remote_traceback: str | None = None) -> None:
         super().__init__(message if not remote_traceback else f"{message}\n{remote_traceback}")
         self.remote_traceback = remote_traceback
+
+
+class ModelValidationError(PyfuncOpsError, RuntimeError):
+    """A model did not meet the metric thresholds of its evaluation; ``result`` holds the
+    verdict (metrics, baseline, the failed checks) as the evaluation returned it."""
+
+    def __init__(self, message: str, result: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.result = dict(result or {})

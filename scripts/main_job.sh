@@ -6,7 +6,7 @@
 # 1. makes sure .venv exists with pyfunc-ops[all] (installs uv first if missing; quick
 #    when everything is already there),
 # 2. gives Airflow a private home under out/airflow (SQLite metadata database),
-# 3. runs the DAG retrain_and_package (train, package, register, validate, promote) and
+# 3. runs the DAG retrain_and_package (train, package, register, evaluate, promote) and
 #    then batch_score (wait for the champion, score with PyfuncPredictOperator and with
 #    SparkUDFScoreOperator) with `airflow dags test`,
 # 4. prints where the model, the registry and the predictions are.

@@ -3,6 +3,7 @@
 # linters, the type checker and the tests. Re-running it is quick: each step is idempotent.
 #   - a virtual environment (.venv) with pyfunc_ops and its dev extras, installed with uv
 #   - a PostgreSQL server on 127.0.0.1 for the shared-deployment registry tests
+#   - Debian's chromium, for the registry view's headless browser test
 #   - a separate virtual environment holding MLflow, for the interoperability tests
 #   - a small pandas-3 virtual environment (uv, cached) that runs the unit tests needing no
 #     Spark, Airflow, MLflow or PostgreSQL a second time: the main .venv stays on pandas 2.x
@@ -27,6 +28,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 log "installing pyfunc_ops[dev] into .venv"
 uv pip install -q --python .venv/bin/python -e ".[dev]"
+
+# The registry view's browser test drives Debian's chromium (headless, DevTools protocol).
+if ! command -v chromium >/dev/null 2>&1; then
+  log "installing chromium (Debian package) for the browser test"
+  apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null
+fi
 
 log "starting PostgreSQL (if needed)"
 eval "$(bash scripts/postgres.sh)"

@@ -30,6 +30,7 @@ EXPECTED_BUILTIN = {
     errors.ResultTypeError: TypeError,
     errors.ModelEnvironmentError: RuntimeError,
     errors.WorkerError: RuntimeError,
+    errors.ModelValidationError: RuntimeError,
     errors.StoragePermissionError: PermissionError,
     errors.ScoringError: RuntimeError,
     errors.LockTimeoutError: TimeoutError,

@@ -26,6 +26,10 @@ triggerer)::
 
 Its events' ``extra`` is ``{"from_trigger": True, "payload": {...}}``, the payload holding
 the same keys (``model_uri`` pinned to the new version).
+
+An evaluation (``EvaluateModelOperator``) emits an event for
+``pyfunc-ops://evaluations/<name>`` (:func:`evaluation_asset`) whose extra is the verdict:
+``{"passed", "model_uri", "name", "version", "metrics", "baseline", ...}``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from pyfunc_ops.errors import InvalidParameterError
 
 ASSET_SCHEME = "pyfunc-ops"
 MODEL_ASSET_ALIAS = "pyfunc-ops-models"
+EVALUATION_ASSET_ALIAS = "pyfunc-ops-evaluations"
 
 
 def model_asset(
@@ -62,6 +67,46 @@ def model_asset(
     elif stage:
         uri += f"/{quote(str(stage).capitalize(), safe='')}"
     return Asset(uri, watchers=list(watchers)) if watchers else Asset(uri)
+
+
+def evaluation_asset(name: str) -> Asset:
+    """The asset of the evaluations of registered model ``name``: each evaluation's verdict
+    is an event of it (a model's own asset stays "a version was registered")."""
+    return Asset(f"{ASSET_SCHEME}://evaluations/{quote(str(name), safe='')}")
+
+
+def evaluation_outlets(model_uri: Any) -> list[Asset | AssetAlias]:
+    """Default outlets of an evaluation of ``model_uri``: the evaluations asset of its
+    registered model when a ``models:/`` URI names it at parse time, else the asset alias
+    ``pyfunc-ops-evaluations`` (the run attaches the event to the model's asset through
+    it, or to none when the model is not registered)."""
+    text = str(model_uri or "")
+    if text.startswith("models:/") and not is_templated(text):
+        from pyfunc_ops.core.uri import parse_model_uri
+
+        name = parse_model_uri(text).name
+        if name:
+            return [evaluation_asset(name)]
+    return [AssetAlias(EVALUATION_ASSET_ALIAS)]
+
+
+def emit_evaluation_event(
+    context: Mapping[str, Any], outlets: Sequence[Any], verdict: dict[str, Any]
+) -> Asset | None:
+    """Attach the ``verdict`` to the event of its model's evaluations asset, directly or
+    through the ``pyfunc-ops-evaluations`` alias; ``None`` when no outlet stands for it
+    (an unregistered model)."""
+    if not verdict.get("name"):
+        return None
+    asset = evaluation_asset(verdict["name"])
+    events = context["outlet_events"]
+    if any(isinstance(o, Asset) and o.uri == asset.uri for o in outlets):
+        events[asset].extra.update(verdict)
+        return asset
+    if any(isinstance(o, AssetAlias) and o.name == EVALUATION_ASSET_ALIAS for o in outlets):
+        events[AssetAlias(EVALUATION_ASSET_ALIAS)].add(asset, extra=verdict)
+        return asset
+    return None
 
 
 def model_watcher(

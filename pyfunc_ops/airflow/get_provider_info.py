@@ -38,6 +38,7 @@ def get_provider_info() -> dict[str, Any]:
                     "pyfunc_ops.airflow.operators.predict",
                     "pyfunc_ops.airflow.operators.spark",
                     "pyfunc_ops.airflow.operators.registry",
+                    "pyfunc_ops.airflow.operators.evaluate",
                 ],
             }
         ],
@@ -58,6 +59,12 @@ def get_provider_info() -> dict[str, Any]:
                     "pyfunc_ops.airflow.triggers.model",
                     "pyfunc_ops.airflow.triggers.registry_event",
                 ],
+            }
+        ],
+        "plugins": [
+            {
+                "name": "pyfunc_ops_registry",
+                "plugin-class": "pyfunc_ops.airflow.plugins.registry.PyfuncOpsRegistryPlugin",
             }
         ],
         "hooks": [

@@ -26,12 +26,26 @@ def test_dag_files_import_without_errors(airflow_db: Path) -> None:
         "build_training_set",
         "train",
         "package",
-        "validate",
-        "beats_champion",
+        "log_run_params",
+        "evaluate",
         "set_champion",
     ]
     score = bag.get_dag("batch_score")
     assert "pyfunc-ops://models/demo_regressor@champion" in str(score.timetable.asset_condition)
+
+
+def test_batch_score_watches_its_champion_unless_turned_off(
+    airflow_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def watchers() -> list[str]:
+        dag = _load("batch_score")
+        [asset] = dag.timetable.asset_condition.objects
+        return [w.name for w in asset.watchers]
+
+    monkeypatch.setenv("PYFUNC_OPS_DEMO_WATCH_INTERVAL", "5")
+    assert watchers() == ["pyfunc-ops-demo_regressor@champion"]
+    monkeypatch.setenv("PYFUNC_OPS_DEMO_WATCH_CHAMPION", "false")
+    assert watchers() == []
 
 
 def _load(name: str):
@@ -65,7 +79,14 @@ def test_retrain_then_batch_score(airflow_db: Path, tmp_path: Path) -> None:
     [holdout_file] = (out / "data" / "training" / "20240301").glob("*/holdout.parquet")
     holdout = pd.read_parquet(holdout_file)
     # Better than predicting the mean: the model learned something.
-    assert 0 < float(champion.tags["holdout_rmse"]) < holdout["target"].std()
+    rmse = float(champion.tags["pyfunc_ops.eval.root_mean_squared_error"])
+    assert 0 < rmse < holdout["target"].std()
+    assert champion.tags["pyfunc_ops.eval.passed"] == "true"
+    # The run tells the story: training params and the gate's metrics (what describe shows).
+    logged = client.get_run(str(champion.run_id)).data
+    assert set(logged.params) >= {"alpha", "features", "training_rows"}
+    assert logged.metrics["root_mean_squared_error"] == pytest.approx(rmse, rel=1e-5)
+    assert "r2_score" in logged.metrics
     with create_session() as session:
         uris = {e.asset.uri for e in session.query(AssetEvent).filter_by(source_run_id=run.run_id)}
     assert "pyfunc-ops://models/demo_regressor@champion" in uris
@@ -85,3 +106,8 @@ def test_retrain_then_batch_score(airflow_db: Path, tmp_path: Path) -> None:
     pd.testing.assert_series_equal(
         local["prediction"].reset_index(drop=True), spark["prediction"].reset_index(drop=True)
     )
+    # The same champion seen again (the watcher's event after the operator's): nothing to do.
+    again = scoring.test(run_conf={"out_dir": str(out), "rows": 400, "parts": 2})
+    states = {ti.task_id: str(ti.state) for ti in again.get_task_instances()}
+    assert states["not_scored_yet"] == "success"
+    assert states["score_pyfunc"] == states["score_spark"] == states["summarize"] == "skipped"

@@ -1,6 +1,6 @@
 """dags/retrain_and_package.py promotes with a compare-and-set: one run at a time, working
 files in a folder of the run's own, and a promotion that someone else beat (between
-``validate`` and ``set_champion``) fails instead of overwriting their champion."""
+``evaluate`` and ``set_champion``) fails instead of overwriting their champion."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def test_one_run_at_a_time_and_a_run_folder_of_its_own(airflow_db: Path) -> None
     dag = _load()
     assert dag.max_active_runs == 1
     set_champion = dag.get_task("set_champion")
-    assert "champion_version" in set_champion.expected_version
+    assert "baseline_version" in set_champion.expected_version
 
 
 def test_a_promotion_beaten_by_another_fails_and_keeps_theirs(
@@ -44,7 +44,7 @@ def test_a_promotion_beaten_by_another_fails_and_keeps_theirs(
     real = SetModelAliasOperator.execute_job
 
     def someone_promotes_first(self: SetModelAliasOperator, context: Any) -> Any:
-        # Another run (or the CLI) moves the champion after validate saw "none".
+        # Another run (or the CLI) moves the champion after evaluate saw "none".
         client.set_registered_model_alias("demo_regressor", "champion", theirs.version)
         return real(self, context)
 
@@ -56,7 +56,7 @@ def test_a_promotion_beaten_by_another_fails_and_keeps_theirs(
     )
 
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
-    assert states["validate"] == "success" and states["set_champion"] == "failed"
+    assert states["evaluate"] == "success" and states["set_champion"] == "failed"
     assert client.get_model_version_by_alias("demo_regressor", "champion").version == 1
     # The run's files are under <day>/<run_id>, not shared with other runs of the day.
     [run_folder] = (out / "data" / "training" / "20240301").iterdir()

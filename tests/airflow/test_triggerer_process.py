@@ -16,18 +16,16 @@ need an API server) and the run completes at once.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
+from airflow_processes import airflow_process, tail, wait_for
 from cryptography.fernet import Fernet
 
 from pyfunc_ops.airflow.assets import model_asset
@@ -64,56 +62,13 @@ def {DAG_ID}():
 WATCHING = (
     f"watching a change of the alias 'champion' of registered model '{MODEL}'; now: version 1"
 )
-T = TypeVar("T")
-
-
-def _tail(path: Path, lines: int = 60) -> str:
-    text = path.read_text(errors="replace") if path.exists() else "(no log)"
-    return f"--- tail of {path.name} ---\n" + "\n".join(text.splitlines()[-lines:])
-
-
-def _wait_for(found: Callable[[], T | None], timeout: float, explain: Callable[[], str]) -> T:
-    """Poll ``found`` until it returns something (every 0.25 s) or fail with ``explain()``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = found()
-        if result is not None:
-            return result
-        time.sleep(0.25)
-    result = found()
-    assert result is not None, explain()
-    return result
 
 
 @contextmanager
 def _airflow(command: str, env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``airflow <command> --skip-serve-logs`` in its own process group, stopped (the whole
-    group: the triggerer runs its triggers in a child process) however the test ends."""
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "airflow", command, "--skip-serve-logs"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-    try:
+    """``airflow <command> --skip-serve-logs`` (no port bound)."""
+    with airflow_process([command, "--skip-serve-logs"], env, log) as proc:
         yield proc
-    finally:
-        for sig, grace in ((signal.SIGTERM, 15.0), (signal.SIGKILL, 5.0)):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                proc.wait(grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        # Children left after the leader exited (same group) get no grace.
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_a_real_triggerer_fires_the_asset_and_the_scheduler_runs_the_dag(
@@ -199,15 +154,15 @@ def test_a_real_triggerer_fires_the_asset_and_the_scheduler_runs_the_dag(
     with _airflow("triggerer", env, triggerer_log) as triggerer:
 
         def watching() -> bool | None:
-            assert triggerer.poll() is None, "the triggerer exited\n" + _tail(triggerer_log)
+            assert triggerer.poll() is None, "the triggerer exited\n" + tail(triggerer_log)
             return True if WATCHING in triggerer_log.read_text(errors="replace") else None
 
         # The baseline is read when the trigger starts: move the alias only after that.
-        _wait_for(watching, 90, lambda: "the trigger never started\n" + _tail(triggerer_log))
+        wait_for(watching, 90, lambda: "the trigger never started\n" + tail(triggerer_log))
         assert asset_event() is None
         client.set_registered_model_alias(MODEL, "champion", 2)
-        event = _wait_for(
-            asset_event, 30, lambda: "no asset event after the move\n" + _tail(triggerer_log)
+        event = wait_for(
+            asset_event, 30, lambda: "no asset event after the move\n" + tail(triggerer_log)
         )
         assert event["extra"]["from_trigger"] is True
         payload = event["extra"]["payload"]
@@ -224,11 +179,11 @@ def test_a_real_triggerer_fires_the_asset_and_the_scheduler_runs_the_dag(
         with _airflow("scheduler", env, scheduler_log) as scheduler:
 
             def scheduled() -> tuple[str, list[int]] | None:
-                assert scheduler.poll() is None, "the scheduler exited\n" + _tail(scheduler_log)
+                assert scheduler.poll() is None, "the scheduler exited\n" + tail(scheduler_log)
                 return dag_run()
 
-            run_type, consumed = _wait_for(
-                scheduled, 90, lambda: "no DAG run was created\n" + _tail(scheduler_log)
+            run_type, consumed = wait_for(
+                scheduled, 90, lambda: "no DAG run was created\n" + tail(scheduler_log)
             )
         assert run_type == DagRunType.ASSET_TRIGGERED
         assert consumed == [event["id"]]
@@ -239,4 +194,4 @@ def test_a_real_triggerer_fires_the_asset_and_the_scheduler_runs_the_dag(
                 .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
                 .where(AssetModel.uri == champion_uri)
             ).all()
-        assert events == [event["id"]], _tail(triggerer_log)
+        assert events == [event["id"]], tail(triggerer_log)
