@@ -16,6 +16,7 @@ blocks, and a frame that already matches is returned untouched. Only nested colu
 from __future__ import annotations
 
 import logging
+import sys
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import SchemaEnforcementError
@@ -475,16 +476,19 @@ def _tensor_from_column(name: Any, column: pd.Series, spec: TensorSpec) -> Any:
 
 def _enforce_tensors(data: Any, schema: Schema) -> Any:
     import numpy as np
-    import pandas as pd
 
-    if isinstance(data, pd.Series):
+    # A tensor model's input is usually an ndarray: pandas (and pyarrow with it) is not
+    # imported for it. A pandas object can only exist once pandas has been imported.
+    pd = sys.modules.get("pandas")
+    frames: tuple[type[Any], ...] = (pd.DataFrame,) if pd is not None else ()
+    if pd is not None and isinstance(data, pd.Series):
         data = pd.DataFrame(data)
     if schema.has_names():
         required = schema.required_names()
         if len(required) == 1 and isinstance(data, np.ndarray):
             data = {required[0]: data}
-        if isinstance(data, (dict, pd.DataFrame)):
-            present = set(data.keys() if isinstance(data, dict) else data.columns)
+        if isinstance(data, (dict, *frames)):
+            present = set(data.keys() if isinstance(data, dict) else data.columns)  # type: ignore[attr-defined]
             missing = [n for n in required if n not in present]
             if missing:
                 raise SchemaEnforcementError(
@@ -502,7 +506,7 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
                     )
                 out[spec.name] = _enforce_tensor(value, spec)
             return out
-        if isinstance(data, pd.DataFrame):
+        if isinstance(data, frames):
             return {
                 spec.name: _tensor_from_column(spec.name, data[spec.name], spec)
                 for spec in schema.inputs
@@ -513,7 +517,7 @@ def _enforce_tensors(data: Any, schema: Schema) -> Any:
             f"{type(data).__name__}."
         )
     spec = schema.inputs[0]
-    if isinstance(data, pd.DataFrame):
+    if isinstance(data, frames):
         if data.empty:
             raise SchemaEnforcementError("Model input DataFrame is empty; pass at least one row.")
         if len(data.columns) == 1:
