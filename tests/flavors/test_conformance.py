@@ -21,8 +21,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import SideResults, assert_same, mlflow_env, save_ours
 from flavor_cases import Case, all_cases
+from flavor_harness import SideResults, assert_same, mlflow_env, save_ours
 
 from pyfunc_ops import pyfunc
 from pyfunc_ops.errors import SerializationError, UntrustedModelError

@@ -13,7 +13,7 @@ from pathlib import Path
 import cloudpickle
 import pandas as pd
 import pytest
-from conftest import mlflow_env
+from flavor_harness import mlflow_env
 
 from pyfunc_ops import pyfunc
 
