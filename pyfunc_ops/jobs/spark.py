@@ -129,7 +129,9 @@ def spark_session(
     """
     from pyspark.sql import SparkSession
 
-    active = SparkSession.getActiveSession()
+    # The thread's active session, else the process's default one (a task run in another
+    # thread than the one that built it): reused, and never stopped here.
+    active = SparkSession.getActiveSession() or SparkSession._instantiatedSession
     if active is not None:
         logger.info("reusing the active SparkSession (master %s)", active.sparkContext.master)
         yield active

@@ -273,8 +273,21 @@ class TrackingClient:
                 "there); save or log a model to it first"
             )
         if digest is None:
-            digest = source_digest(source)
+            digest = self._read_digest(source)
         return source, run_id, digest
+
+    def _read_digest(self, source: str) -> str | None:
+        """The manifest digest at ``source``; an ``mlflow-artifacts`` location is read
+        through this client's server, whatever tracking URI is configured elsewhere."""
+        if not is_server_uri(self.tracking_uri):
+            return source_digest(source)
+        import dataclasses
+
+        from pyfunc_ops import config
+
+        here = dataclasses.replace(config.current_settings(), tracking_uri=self.tracking_uri)
+        with config.use_settings(here):
+            return source_digest(source)
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:
         return self.registry.get_model_version(name, version)

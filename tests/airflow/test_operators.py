@@ -231,9 +231,11 @@ def test_skops_untrusted_types_must_be_listed(tmp_path: Path) -> None:
         op.execute(_context())
     op.skops_trusted_types = ["sklearn.tree._tree.Tree"]
     result = op.execute(_context(run_id="manual__2"))
-    # The recorded types are what the file needs; loading trusts only the caller's list.
-    with pytest.raises(SerializationError, match=r"not recorded as trusted by the caller"):
-        pyfunc.load_model(result["model_uri"])
+    # The recorded types are what the file needs; a registry version whose files match its
+    # digest is a trusted source, so they count (an untrusted URL needs the caller's list:
+    # tests/hostile/test_load_safety.py).
+    model = pyfunc.load_model(result["model_uri"])
+    assert model.predict(pd.DataFrame({"x": [1]}))[0] == 1
     model = pyfunc.load_model(result["model_uri"], skops_trusted_types=op.skops_trusted_types)
     assert model.predict(pd.DataFrame({"x": [1]}))[0] == 1
 
