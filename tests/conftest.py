@@ -84,6 +84,15 @@ def s3_bucket(s3_server: str) -> str:
     return f"s3://{name}"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``own_spark`` start a SparkSession of their own, which stops any other
+    (a Python process has one SparkContext): they run first, before the shared ``spark``
+    session below starts, so it is never stopped under the tests that use it."""
+    own = [item for item in items if item.get_closest_marker("own_spark")]
+    if own:
+        items[:] = own + [item for item in items if not item.get_closest_marker("own_spark")]
+
+
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """One ``local[2]`` SparkSession for every Spark test (starting one costs seconds), with

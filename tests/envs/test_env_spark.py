@@ -11,7 +11,8 @@ import pytest
 from env_helpers import PINNED_SIX, save_version_model
 from spark_session import local_spark
 
-pytestmark = [pytest.mark.spark, pytest.mark.slow]
+# Its own session (its workers need PYFUNC_OPS_ENV_DIR): run before the shared one starts.
+pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.own_spark]
 pyspark = pytest.importorskip("pyspark")
 
 
