@@ -9,6 +9,7 @@ pickles, so the container, columns, dtypes and values compare exactly. A module 
 
 from __future__ import annotations
 
+import math
 import os
 import pickle
 import subprocess
@@ -93,5 +94,7 @@ def assert_same(actual: Any, expected: Any, rtol: float = 0.0) -> None:
         assert len(actual) == len(expected)
         for a, e in zip(actual, expected, strict=True):
             assert_same(a, e, rtol)
+    elif isinstance(expected, float) and rtol:
+        assert math.isclose(actual, expected, rel_tol=rtol), f"{actual} != {expected}"
     else:
         assert actual == expected

@@ -77,7 +77,11 @@ def test_an_mlflow_written_model_loads_and_predicts_as_mlflow(
     assert_same(pyfunc.load_model(path).predict(data), expected)
     native = import_flavor(FLAVORS[case.flavor]).load_model(path)
     assert native is not None
-    assert_same(case.native_predict(native, data), case.native_predict(case.build(), data))
+    # The native object against one built afresh here (Spark fits on another partitioning
+    # than MLflow's side did): the same model up to the last bits. The exact check is the
+    # prediction above, against MLflow's own on the same files.
+    fresh = case.native_predict(case.build(), data)
+    assert_same(case.native_predict(native, data), fresh, rtol=1e-9)
 
 
 # The first test of a session runs MLflow's side for every case (minutes on CI).

@@ -514,8 +514,9 @@ def test_local_folder_is_shipped_when_spark_is_not_local(tmp_path: Path) -> None
 def test_skops_types_the_caller_trusts_reach_the_workers(
     spark: Any, frame: Any, tmp_path: Path
 ) -> None:
-    """The driver checks and the workers load with the caller's skops_trusted_types, also
-    from a shipped archive; without them the skops file is refused."""
+    """From an untrusted source the driver checks and the workers load with the caller's
+    skops_trusted_types (a shipped archive); without them the skops file is refused. A
+    trusted local path honours the types the model records."""
     import pandas as pd
     from sklearn.ensemble import HistGradientBoostingRegressor
 
@@ -526,11 +527,17 @@ def test_skops_types_the_caller_trusts_reach_the_workers(
     types = ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
     model = tmp_path / "hgb"
     pk.save_model(est, model, skops_trusted_types=types)
-    udf = spark_udf(spark, str(model), ship_model=True, skops_trusted_types=types)
+    from pyfunc_ops.storage.transfer import upload_tree
+
+    url = f"memory://hgb-spark-{tmp_path.name}"
+    upload_tree(model, url)
+    udf = spark_udf(spark, url, ship_model=True, skops_trusted_types=types)
     assert collect(frame.withColumn("p", udf("x"))) == pytest.approx(list(est.predict(train)))
-    refused = spark_udf(spark, str(model), ship_model=True)
+    refused = spark_udf(spark, url, ship_model=True)
     with pytest.raises(Exception, match="skops_trusted_types"):
         collect(frame.withColumn("p", refused("x")))
+    local = spark_udf(spark, str(model), ship_model=True)
+    assert collect(frame.withColumn("p", local("x"))) == pytest.approx(list(est.predict(train)))
 
 
 # --------------------------------------------------------------- struct results (issue 14.8)
