@@ -148,10 +148,9 @@ def save_model(
             f"{type(model).__module__}.{type(model).__qualname__}."
         )
     _check_signature(signature)
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidParameterError(
-            f"metadata must be a dict of YAML-serializable values, got {type(metadata).__name__}."
-        )
+    from pyfunc_ops.pyfunc.validate import check_metadata
+
+    check_metadata(metadata)
     if save_model_kwargs is not None and not isinstance(save_model_kwargs, dict):
         raise InvalidParameterError(
             f"save_model_kwargs must be a dict of keras.Model.save arguments, got "

@@ -187,10 +187,9 @@ def save_model(
         raise InvalidParameterError(
             f"skops_trusted_types must be a list of dotted type names, got {skops_trusted_types!r}."
         )
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidParameterError(
-            f"metadata must be a dict of YAML-serializable values, got {type(metadata).__name__}."
-        )
+    from pyfunc_ops.pyfunc.validate import check_metadata
+
+    check_metadata(metadata)
     is_booster = _check_model(lgb_model)
     trusted = (
         sorted(SKOPS_LIGHTGBM_TYPES.union(skops_trusted_types or []))

@@ -247,10 +247,9 @@ def save_model(
         raise InvalidParameterError(
             "extra_files is not supported by pyfunc_ops.pytorch; ship files with code_paths."
         )
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidParameterError(
-            f"metadata must be a dict of YAML-serializable values, got {type(metadata).__name__}."
-        )
+    from pyfunc_ops.pyfunc.validate import check_metadata
+
+    check_metadata(metadata)
     example_to_save = input_example
     pyfunc = True
     if fmt == "pt2":

@@ -133,7 +133,9 @@ def save_model(
             f"got {model_format!r}."
         )
     _check_model(xgb_model)
-    _check_metadata(metadata)
+    from pyfunc_ops.pyfunc.validate import check_metadata
+
+    check_metadata(metadata)
     model_class = _model_class_name(xgb_model)
     file_name = f"model.{model_format}"
 
@@ -168,13 +170,6 @@ def save_model(
         get_default_pip_requirements(),
         metadata=metadata,
     )
-
-
-def _check_metadata(metadata: object) -> None:
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidParameterError(
-            f"metadata must be a dict of YAML-serializable values, got {type(metadata).__name__}."
-        )
 
 
 def log_model(

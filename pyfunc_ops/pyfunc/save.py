@@ -41,6 +41,7 @@ from pyfunc_ops.pyfunc.validate import (
     check_destination,
     check_flavor_kwargs,
     check_loader_module,
+    check_metadata,
     check_model_config,
     check_signature,
     check_yaml_value,
@@ -131,13 +132,8 @@ def write_model(
     signature = check_signature(signature)
     check_yaml_value(conda_env, "conda_env")
     model = mlflow_model if mlflow_model is not None else Model()
+    check_metadata(metadata)
     if metadata is not None:
-        if not isinstance(metadata, dict):
-            raise InvalidParameterError(
-                f"metadata must be a dict of YAML-serializable values, got "
-                f"{type(metadata).__name__}."
-            )
-        check_yaml_value(metadata, "metadata")
         model.extra["metadata"] = dict(metadata)
     with staged_directory(path) as tmp:
         code = copy_code(code_path, tmp)

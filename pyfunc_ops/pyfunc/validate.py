@@ -124,3 +124,14 @@ def check_signature(signature: Any, where: str = "save_model") -> Any:
         f"{where}: signature must be a ModelSignature (e.g. from infer_signature(...)) or "
         f"its dict form, found {type(signature).__name__}."
     )
+
+
+def check_metadata(metadata: object) -> None:
+    """MLflow's ``metadata=``: ``None`` or a dict of YAML values (checked before any work)."""
+    if metadata is None:
+        return
+    if not isinstance(metadata, dict):
+        raise InvalidParameterError(
+            f"metadata must be a dict of YAML-serializable values, got {type(metadata).__name__}."
+        )
+    check_yaml_value(metadata, "metadata")
