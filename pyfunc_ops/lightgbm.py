@@ -206,8 +206,8 @@ def save_model(
         else:
             _dump_estimator(lgb_model, staged.path / file_name, fmt, trusted)
         add_sections(staged, FLAVOR_NAME, file_name)
-        # The flavor's own ``data`` key collides with add_sections' ``data`` parameter (the
-        # python_function one), so the section is written here, in MLflow's key order.
+        # The section is written again here, in MLflow's key order and with its null
+        # ``skops_trusted_types`` for a Booster or a pickle (add_sections leaves out None).
         code = staged.model.flavors[FLAVOR_NAME].get("code")
         staged.model.add_flavor(
             FLAVOR_NAME,

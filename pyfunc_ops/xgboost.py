@@ -145,16 +145,14 @@ def save_model(
             # documented meaning of model_format here, not news to the caller.
             warnings.filterwarnings("ignore", message=".*UBJSON format as default.*")
             xgb_model.save_model(str(staged.path / file_name))
-        add_sections(staged, FLAVOR_NAME, file_name)
-        # The flavor's own ``data`` key collides with add_sections' ``data`` parameter (the
-        # python_function one), so the section is written here, in MLflow's key order.
-        staged.model.add_flavor(
+        add_sections(
+            staged,
             FLAVOR_NAME,
+            file_name,
             xgb_version=framework_version_of(FLAVOR_NAME),
             data=file_name,
             model_class=model_class,
             model_format=model_format,
-            **staged.model.flavors[FLAVOR_NAME],
         )
 
     return write_model(
