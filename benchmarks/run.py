@@ -362,7 +362,7 @@ def prepare(work: Path, mlflow_py: str | None) -> dict[str, Any]:
 
 # --- the measurements --------------------------------------------------------------------
 def bench_cold_load(paths: dict[str, Any], mlflow_py: str, runs: int) -> dict[str, Any]:
-    from pyfunc_ops.models.model import Model
+    from pyfunc_ops.models.mlmodel import Model
 
     skops_conf = Model.load(paths["ours-skops"]).get_flavor("sklearn")
     variants = {

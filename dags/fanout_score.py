@@ -25,6 +25,7 @@ from airflow.sdk import AssetAlias, dag, task
 
 from pyfunc_ops.airflow.operators import PyfuncPredictOperator
 from pyfunc_ops.airflow.operators.base import OUTPUT_ASSET_ALIAS
+from pyfunc_ops.core.uri import models_uri
 
 MODEL_NAME = os.environ.get("PYFUNC_OPS_DEMO_MODEL", "demo_regressor")
 FEATURES = ["f0", "f1", "f2", "f3"]
@@ -64,7 +65,7 @@ def fanout_score():
             "alias": alias,
             "version": int(version.version),
             "digest": version.digest,
-            "model_uri": f"models:/{name}/{version.version}",
+            "model_uri": models_uri(name, version.version),
         }
 
     @task

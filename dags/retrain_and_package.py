@@ -42,6 +42,7 @@ from pyfunc_ops.airflow.operators import (
     SavePyfuncModelOperator,
     SetModelAliasOperator,
 )
+from pyfunc_ops.core.uri import models_uri
 
 MODEL_NAME = os.environ.get("PYFUNC_OPS_DEMO_MODEL", "demo_regressor")
 FEATURES = ["f0", "f1", "f2", "f3"]
@@ -154,7 +155,7 @@ def retrain_and_package():
         target="target",
         columns=FEATURES,
         model_type="regressor",
-        baseline_model_uri=f"models:/{MODEL_NAME}@champion",
+        baseline_model_uri=models_uri(MODEL_NAME, alias="champion"),
         thresholds={
             "r2_score": {"threshold": 0.5},
             "root_mean_squared_error": {"min_relative_change": 0.01},

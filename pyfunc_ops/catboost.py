@@ -17,11 +17,26 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, SerializationError
 from pyfunc_ops.models.flavors import import_framework
-from pyfunc_ops.models.model import MLMODEL_FILE_NAME, Model
+from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME, Model
+from pyfunc_ops.pyfunc.flavor_support import (
+    FlavorFiles,
+    add_sections,
+    check_save_options,
+    flavor_requirements,
+    framework_version_of,
+    open_for_load,
+    open_for_pyfunc,
+    saves_model,
+    type_name,
+)
+from pyfunc_ops.pyfunc.log import log_model_with
+
+if TYPE_CHECKING:
+    from pyfunc_ops.pyfunc.save import StagedModel
 
 FLAVOR_NAME = "catboost"
 #: The file MLflow writes the model to (named by ``data`` in both MLmodel sections).
@@ -39,8 +54,6 @@ _SAVE_OPTIONS = ("format", "export_parameters", "pool")
 
 def get_default_pip_requirements() -> list[str]:
     """What a CatBoost model's environment needs: MLflow's pin, cloudpickle, catboost."""
-    from pyfunc_ops.pyfunc.flavor_support import flavor_requirements
-
     return flavor_requirements(FLAVOR_NAME)
 
 
@@ -57,14 +70,14 @@ def _check_native(cb_model: Any) -> str:
     if not isinstance(cb_model, catboost.CatBoost) or name not in MODEL_TYPES:
         raise InvalidParameterError(
             f"The catboost flavor saves CatBoost models ({', '.join(MODEL_TYPES)}), got "
-            f"{type(cb_model).__module__}.{type(cb_model).__qualname__}. Pass the fitted "
-            "CatBoost model itself."
+            f"{type_name(cb_model)}. Pass the fitted CatBoost model itself."
         )
     if not cb_model.is_fitted():
         raise InvalidParameterError(f"The {name} is not fitted; call fit(...) before saving it.")
     return name
 
 
+@saves_model
 def save_model(
     cb_model: Any,
     path: str | os.PathLike[str],
@@ -77,7 +90,7 @@ def save_model(
     extra_pip_requirements: Any = None,
     metadata: dict[str, Any] | None = None,
     **kwargs: Any,
-) -> Model:
+) -> FlavorFiles:
     """Save a fitted CatBoost model as a model with ``catboost`` and pyfunc flavors.
 
     ``kwargs`` go to ``CatBoost.save_model`` as with MLflow: ``format`` (``"cbm"``, the
@@ -85,23 +98,14 @@ def save_model(
     Formats CatBoost cannot read back into the same model (``cpp``, ``python``, ``pmml``,
     ``onnx``, ``coreml``) are refused: a model saved in them would not load as itself.
     """
-    from pyfunc_ops.pyfunc.flavor_support import add_sections, framework_version_of
-    from pyfunc_ops.pyfunc.save import StagedModel, write_model
-
     model_type = _check_native(cb_model)
-    unknown = sorted(set(kwargs) - set(_SAVE_OPTIONS))
-    if unknown:
-        raise InvalidParameterError(
-            f"catboost save_model: unknown options {unknown}; the options CatBoost's "
-            f"save_model takes are {list(_SAVE_OPTIONS)}."
-        )
+    check_save_options(FLAVOR_NAME, kwargs, _SAVE_OPTIONS, "CatBoost's save_model")
     save_format = kwargs.get("format", "cbm")
     if save_format not in SAVE_FORMATS:
         raise InvalidParameterError(
             f"catboost save_model: format {save_format!r} is not supported; use one of "
             f"{list(SAVE_FORMATS)} (the formats CatBoost loads back into the same model)."
         )
-    model = mlflow_model if mlflow_model is not None else Model()
 
     def write_catboost(staged: StagedModel) -> None:
         catboost = import_framework(FLAVOR_NAME)
@@ -121,19 +125,7 @@ def save_model(
             data=MODEL_FILE_NAME,
         )
 
-    return write_model(
-        path,
-        write_catboost,
-        model,
-        code_paths,
-        signature,
-        input_example,
-        conda_env,
-        pip_requirements,
-        extra_pip_requirements,
-        get_default_pip_requirements(),
-        metadata=metadata,
-    )
+    return FlavorFiles(write_catboost, get_default_pip_requirements())
 
 
 def log_model(
@@ -143,8 +135,6 @@ def log_model(
     **kwargs: Any,
 ) -> Any:
     """Log a CatBoost model under the active run (started if needed); optionally register it."""
-    from pyfunc_ops.pyfunc.log import log_model_with
-
     return log_model_with(
         save_model, artifact_path, registered_model_name, cb_model=cb_model, **kwargs
     )
@@ -199,10 +189,8 @@ def load_model(model_uri: str | os.PathLike[str], *, trust_remote_code: bool | N
     CatBoost's formats are data, so ``trust_remote_code`` changes nothing for the model
     file; it is accepted (and validated) as for every flavor's ``load_model``.
     """
-    from pyfunc_ops.pyfunc.flavor_support import open_for_load
-
     opened = open_for_load(model_uri, FLAVOR_NAME, trust_remote_code)
-    file = opened.file(opened.conf.get("data", MODEL_FILE_NAME), "catboost.data")
+    file = opened.data_file(MODEL_FILE_NAME)
     return _read(file, opened.conf.get("model_type"), opened.conf.get("save_format"), opened.path)
 
 
@@ -243,15 +231,8 @@ class _CatboostModelWrapper:
 
 def _load_pyfunc(path: str, model_config: Any = None) -> _CatboostModelWrapper:
     """Loader entry point: ``path`` is the model file ``data`` names (or the model folder)."""
-    from pyfunc_ops.pyfunc.flavor_support import open_for_pyfunc
-
     opened = open_for_pyfunc(path, FLAVOR_NAME)
-    target = Path(path)
-    file = (
-        opened.file(opened.conf.get("data", MODEL_FILE_NAME), "catboost.data")
-        if target.is_dir()
-        else target
-    )
+    file = opened.given_file(path, MODEL_FILE_NAME)
     conf = opened.conf
     return _CatboostModelWrapper(
         _read(file, conf.get("model_type"), conf.get("save_format"), opened.path)

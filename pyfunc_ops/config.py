@@ -10,22 +10,38 @@ handed down: explicitly, or for a block with :func:`use_settings`, which sets a
 ``contextvars`` scope. A scope belongs to one thread or asyncio task, so two tasks or
 triggers in one process never see each other's registry, artifact root or credentials,
 and nothing is ever written to ``os.environ``.
+
+Each public entry point (``load_model``, ``save_model``, the jobs) runs under
+:func:`with_settings`: the environment is read at most once per call, however many inner
+steps ask for :func:`current_settings`, and a caller's own :func:`use_settings` scope wins.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from pyfunc_ops.errors import InvalidParameterError
 
-__all__ = ["Settings", "current_settings", "parse_size", "scoped_settings", "use_settings"]
+__all__ = [
+    "Settings",
+    "current_settings",
+    "parse_size",
+    "resolved_settings",
+    "scoped_settings",
+    "use_settings",
+    "with_settings",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _frozen(options: Mapping[str, Mapping[str, Any]] | None) -> Mapping[str, Mapping[str, Any]]:
@@ -196,10 +212,27 @@ _scope: contextvars.ContextVar[Settings | None] = contextvars.ContextVar(
 )
 
 
+# The environment's settings as read once for the running entry point (see
+# resolved_settings): a one-item cell, filled by the first read. Kept apart from ``_scope``
+# because settings the caller chose and settings merely read from the environment rank
+# differently (``scoped_settings``, the tracking URI).
+_resolved: contextvars.ContextVar[list[Settings] | None] = contextvars.ContextVar(
+    "pyfunc_ops_resolved_settings", default=None
+)
+
+
 def current_settings() -> Settings:
-    """The settings of the innermost :func:`use_settings` block, else the environment's."""
+    """The settings of the innermost :func:`use_settings` block, else the environment's
+    (read once per :func:`resolved_settings` block, on every call outside one)."""
     scoped = _scope.get()
-    return scoped if scoped is not None else Settings.from_env()
+    if scoped is not None:
+        return scoped
+    cell = _resolved.get()
+    if cell is None:
+        return Settings.from_env()
+    if not cell:
+        cell.append(Settings.from_env())
+    return cell[0]
 
 
 def scoped_settings() -> Settings | None:
@@ -224,6 +257,39 @@ def use_settings(settings: Settings) -> Iterator[Settings]:
         yield settings
     finally:
         _scope.reset(token)
+
+
+@contextlib.contextmanager
+def resolved_settings() -> Iterator[None]:
+    """For the block, read the environment's settings at most once: the first
+    :func:`current_settings` call reads them, the later ones get the same value.
+
+    An entry point (a public library call) runs its body in this block, so one call sees
+    one configuration even if the environment changes meanwhile, and the environment is not
+    parsed again for every file, batch or store it touches. Nested blocks share the outer
+    one's value. A :func:`use_settings` scope, inside or around the block, still wins, and
+    the environment is read only if something asks (an unused bad variable fails nothing
+    it did not fail before).
+    """
+    if _resolved.get() is not None:
+        yield
+        return
+    token = _resolved.set([])
+    try:
+        yield
+    finally:
+        _resolved.reset(token)
+
+
+def with_settings(func: Callable[P, R]) -> Callable[P, R]:
+    """Decorate an entry point so that its call runs in :func:`resolved_settings`."""
+
+    @functools.wraps(func)
+    def entry_point(*args: P.args, **kwargs: P.kwargs) -> R:
+        with resolved_settings():
+            return func(*args, **kwargs)
+
+    return entry_point
 
 
 # Shorthands for the common reads; each resolves the current settings.

@@ -29,10 +29,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import InvalidParameterError, LoaderError, SerializationError
+from pyfunc_ops.pyfunc.flavor_support import (
+    FlavorFiles,
+    OpenedFlavor,
+    add_sections,
+    open_for_load,
+    open_for_pyfunc,
+    saves_model,
+    type_name,
+)
+from pyfunc_ops.pyfunc.log import log_model_with
+from pyfunc_ops.pyfunc.validate import check_metadata
 
 if TYPE_CHECKING:
-    from pyfunc_ops.models.model import Model
-    from pyfunc_ops.pyfunc.flavor_support import OpenedFlavor
+    from pyfunc_ops.models.mlmodel import Model
+    from pyfunc_ops.pyfunc.save import StagedModel
     from pyfunc_ops.pyfunc.trust import TrustDecision
 
 log = logging.getLogger(__name__)
@@ -112,6 +123,7 @@ def code_reason(flavors: dict[str, Any]) -> str | None:
     return None
 
 
+@saves_model
 def save_model(
     model: Any,
     path: str | os.PathLike[str],
@@ -125,7 +137,7 @@ def save_model(
     save_model_kwargs: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     code_paths: list[str | os.PathLike[str]] | None = None,
-) -> Model:
+) -> FlavorFiles:
     """Save a ``keras.Model`` to the local folder ``path`` as ``data/model.keras``.
 
     ``signature`` must have tensor inputs with a free first (batch) dimension, as MLflow
@@ -133,9 +145,6 @@ def save_model(
     (a TensorFlow SavedModel) is not supported: it needs TensorFlow, which this flavor does
     not use. ``metadata`` goes to the MLmodel's ``metadata``.
     """
-    from pyfunc_ops.pyfunc.flavor_support import add_sections
-    from pyfunc_ops.pyfunc.save import StagedModel, write_model
-
     if save_exported_model:
         raise InvalidParameterError(
             "save_exported_model=True writes a TensorFlow SavedModel, which needs TensorFlow; "
@@ -144,12 +153,9 @@ def save_model(
     keras = _keras()
     if not isinstance(model, keras.Model):
         raise InvalidParameterError(
-            f"keras.save_model takes a keras.Model, got "
-            f"{type(model).__module__}.{type(model).__qualname__}."
+            f"keras.save_model takes a keras.Model, got {type_name(model)}."
         )
     _check_signature(signature)
-    from pyfunc_ops.pyfunc.validate import check_metadata
-
     check_metadata(metadata)
     if save_model_kwargs is not None and not isinstance(save_model_kwargs, dict):
         raise InvalidParameterError(
@@ -177,22 +183,9 @@ def save_model(
             keras_version=keras.__version__,
             keras_backend=keras.backend.backend(),
             save_exported_model=False,
-            **{k: v for k, v in staged.model.flavors[FLAVOR_NAME].items() if k != "code"},
         )
 
-    return write_model(
-        path,
-        write_keras,
-        mlflow_model,
-        code_paths,
-        signature,
-        input_example,
-        conda_env,
-        pip_requirements,
-        extra_pip_requirements,
-        get_default_pip_requirements(),
-        metadata=metadata,
-    )
+    return FlavorFiles(write_keras, get_default_pip_requirements())
 
 
 def _check_signature(signature: Any) -> None:
@@ -224,8 +217,6 @@ def log_model(
 ) -> Any:
     """Log a model under the active run (started if needed); optionally register it.
     ``kwargs`` are :func:`save_model`'s."""
-    from pyfunc_ops.pyfunc.log import log_model_with
-
     return log_model_with(save_model, artifact_path, registered_model_name, model=model, **kwargs)
 
 
@@ -308,8 +299,6 @@ def load_model(
     trust (``trust_remote_code=True``) for a model from an untrusted place. ``dst_path`` is
     accepted for MLflow's signature and ignored (models are cached by pyfunc_ops).
     """
-    from pyfunc_ops.pyfunc.flavor_support import open_for_load
-
     kwargs = dict(load_model_kwargs or {})
     safe_mode = kwargs.pop("safe_mode", True)
     opened = open_for_load(model_uri, FLAVOR_NAME, trust_remote_code)
@@ -361,7 +350,5 @@ class _KerasModelWrapper:
 def _load_pyfunc(path: str, model_config: Any = None) -> _KerasModelWrapper:
     """Loader entry point: ``path`` is the model folder (MLflow writes no
     ``python_function.data`` for Keras) or a path inside it."""
-    from pyfunc_ops.pyfunc.flavor_support import open_for_pyfunc
-
     opened = open_for_pyfunc(path, FLAVOR_NAME)
     return _KerasModelWrapper(_read(_model_file(opened), opened.trust))

@@ -32,10 +32,27 @@ from pyfunc_ops.errors import (
     ModelFormatError,
     SerializationError,
 )
+from pyfunc_ops.pyfunc.flavor_support import (
+    FlavorFiles,
+    OpenedFlavor,
+    add_sections,
+    flavor_requirements,
+    framework_version_of,
+    import_skops_io,
+    open_for_load,
+    open_for_pyfunc,
+    recorded_class,
+    saves_model,
+    skops_load,
+    skops_types,
+    type_name,
+)
+from pyfunc_ops.pyfunc.log import log_model_with
+from pyfunc_ops.pyfunc.validate import check_metadata
 
 if TYPE_CHECKING:
-    from pyfunc_ops.models.model import Model
-    from pyfunc_ops.pyfunc.flavor_support import OpenedFlavor
+    from pyfunc_ops.models.mlmodel import Model
+    from pyfunc_ops.pyfunc.save import StagedModel
     from pyfunc_ops.pyfunc.trust import TrustDecision
 
 FLAVOR_NAME = "lightgbm"
@@ -67,8 +84,6 @@ def _lgb() -> Any:
 
 def _skops_io() -> Any:
     """``skops.io`` (a missing lightgbm is reported first)."""
-    from pyfunc_ops.pyfunc.flavor_support import import_skops_io
-
     if sys.modules.get("skops.io") is None:
         _lgb()
     return import_skops_io("A LightGBM model saved with skops")
@@ -76,8 +91,6 @@ def _skops_io() -> Any:
 
 def _skops_types(conf: dict[str, Any], caller: Sequence[str], trust: TrustDecision) -> list[str]:
     """LightGBM's own skops types, the caller's, and a trusted source's recorded ones."""
-    from pyfunc_ops.pyfunc.flavor_support import skops_types
-
     return skops_types(conf, caller, trust, SKOPS_LIGHTGBM_TYPES)
 
 
@@ -86,8 +99,6 @@ def get_default_pip_requirements(
 ) -> list[str]:
     """A saved model's default requirements: MLflow's pin, cloudpickle, lightgbm, and for an
     estimator scikit-learn (its API needs it; lightgbm does not require it) and skops."""
-    from pyfunc_ops.pyfunc.flavor_support import flavor_requirements
-
     extra = (["scikit-learn", "skops"] if include_skops else []) + (
         ["scikit-learn"] if include_cloudpickle else []
     )
@@ -115,7 +126,7 @@ def _check_model(lgb_model: Any) -> bool:
         raise InvalidParameterError(
             "lightgbm.save_model takes a lightgbm.Booster or an estimator of LightGBM's "
             "scikit-learn API (LGBMRegressor, LGBMClassifier, ...), got "
-            f"{type(lgb_model).__module__}.{type(lgb_model).__qualname__}."
+            f"{type_name(lgb_model)}."
         )
     if not getattr(lgb_model, "fitted_", False) and getattr(lgb_model, "_Booster", None) is None:
         raise InvalidParameterError(
@@ -150,6 +161,7 @@ def _dump_estimator(lgb_model: Any, path: Path, fmt: str, trusted: list[str] | N
         (cloudpickle if fmt == "cloudpickle" else pickle).dump(lgb_model, fh)
 
 
+@saves_model
 def save_model(
     lgb_model: Any,
     path: str | os.PathLike[str],
@@ -163,7 +175,7 @@ def save_model(
     metadata: dict[str, Any] | None = None,
     serialization_format: str | None = None,
     skops_trusted_types: list[str] | None = None,
-) -> Model:
+) -> FlavorFiles:
     """Save a LightGBM ``Booster`` (as its text file) or scikit-learn API estimator (as
     ``serialization_format``: ``"skops"``, the default and safe to load anywhere,
     ``"cloudpickle"`` or ``"pickle"``) to the local folder ``path``.
@@ -171,9 +183,6 @@ def save_model(
     ``skops_trusted_types``: extra types the skops file may hold, recorded with MLflow's
     LightGBM types. ``metadata`` goes to the MLmodel's ``metadata``.
     """
-    from pyfunc_ops.pyfunc.flavor_support import add_sections, framework_version_of
-    from pyfunc_ops.pyfunc.save import StagedModel, write_model
-
     fmt = DEFAULT_SERIALIZATION_FORMAT if serialization_format is None else serialization_format
     if fmt not in SERIALIZATION_FORMATS:
         raise InvalidParameterError(
@@ -187,8 +196,6 @@ def save_model(
         raise InvalidParameterError(
             f"skops_trusted_types must be a list of dotted type names, got {skops_trusted_types!r}."
         )
-    from pyfunc_ops.pyfunc.validate import check_metadata
-
     check_metadata(metadata)
     is_booster = _check_model(lgb_model)
     trusted = (
@@ -208,32 +215,22 @@ def save_model(
         add_sections(staged, FLAVOR_NAME, file_name)
         # The section is written again here, in MLflow's key order and with its null
         # ``skops_trusted_types`` for a Booster or a pickle (add_sections leaves out None).
-        code = staged.model.flavors[FLAVOR_NAME].get("code")
         staged.model.add_flavor(
             FLAVOR_NAME,
             lgb_version=framework_version_of(FLAVOR_NAME),
             data=file_name,
             model_class=model_class,
-            code=code,
+            code=staged.code,
             serialization_format=fmt,
             skops_trusted_types=trusted,
         )
 
-    return write_model(
-        path,
+    return FlavorFiles(
         write_lightgbm,
-        mlflow_model,
-        code_paths,
-        signature,
-        input_example,
-        conda_env,
-        pip_requirements,
-        extra_pip_requirements,
         get_default_pip_requirements(
             include_cloudpickle=not is_booster and fmt == "cloudpickle",
             include_skops=not is_booster and fmt == "skops",
         ),
-        metadata=metadata,
     )
 
 
@@ -245,8 +242,6 @@ def log_model(
 ) -> Any:
     """Log a model under the active run (started if needed); optionally register it.
     ``kwargs`` are :func:`save_model`'s."""
-    from pyfunc_ops.pyfunc.log import log_model_with
-
     return log_model_with(
         save_model, artifact_path, registered_model_name, lgb_model=lgb_model, **kwargs
     )
@@ -268,8 +263,6 @@ def _sniff(path: Path) -> str:
 
 def _model_class(value: object, where: Path) -> type:
     """The class ``model_class`` names: ``lightgbm.Booster`` or a LightGBM estimator."""
-    from pyfunc_ops.pyfunc.flavor_support import recorded_class
-
     lgb = _lgb()
     cls = recorded_class(value, ("lightgbm",), where, f"{FLAVOR_NAME}.model_class")
     if not (issubclass(cls, lgb.Booster) or issubclass(cls, lgb.LGBMModel)):
@@ -293,8 +286,6 @@ def _read_booster(path: Path) -> Any:
 
 
 def _read_skops(path: Path, types: list[str]) -> Any:
-    from pyfunc_ops.pyfunc.flavor_support import skops_load
-
     _skops_io()  # a missing lightgbm or skops is named first
     return skops_load(path, types, "LightGBM model")
 
@@ -328,17 +319,10 @@ def _read_model(opened: OpenedFlavor, path: Path, caller_types: tuple[str, ...] 
         )
     if not isinstance(model, cls):
         raise ModelFormatError(
-            f"{path}: holds a {type(model).__module__}.{type(model).__qualname__}, but "
+            f"{path}: holds a {type_name(model)}, but "
             f"{FLAVOR_NAME}.model_class is {recorded!r}. Save the model again."
         )
     return model
-
-
-def _data_file(opened: OpenedFlavor) -> Path:
-    """The model file: the flavor's ``data``, else (older MLmodels) python_function's."""
-    if opened.conf.get("data") is not None:
-        return opened.file(opened.conf["data"], f"{FLAVOR_NAME}.data")
-    return opened.file(opened.pyfunc_conf.get("data"), "python_function.data")
 
 
 def load_model(
@@ -354,12 +338,11 @@ def load_model(
     ``trust_remote_code=True`` there. ``skops_trusted_types``: extra types skops may build
     (the caller's choice). ``dst_path`` is accepted for MLflow's signature and ignored.
     """
-    from pyfunc_ops.pyfunc.flavor_support import open_for_load
     from pyfunc_ops.pyfunc.load import check_skops_types
 
     types = check_skops_types(skops_trusted_types)
     opened = open_for_load(model_uri, FLAVOR_NAME, trust_remote_code)
-    return _read_model(opened, _data_file(opened), types)
+    return _read_model(opened, opened.data_file(), types)
 
 
 def read_native(path: str | os.PathLike[str]) -> Any:
@@ -392,9 +375,8 @@ class _LGBModelWrapper:
 def _load_pyfunc(path: str, model_config: Any = None) -> _LGBModelWrapper:
     """Loader entry point: ``path`` is the model file (``python_function.data``) or the
     model folder; the trust and the caller's skops types come from the load in progress."""
-    from pyfunc_ops.pyfunc.flavor_support import open_for_pyfunc
     from pyfunc_ops.pyfunc.load import caller_skops_types
 
     opened = open_for_pyfunc(path, FLAVOR_NAME)
     types = caller_skops_types(opened.path)
-    return _LGBModelWrapper(_read_model(opened, _data_file(opened), types))
+    return _LGBModelWrapper(_read_model(opened, opened.data_file(), types))

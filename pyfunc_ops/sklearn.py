@@ -23,16 +23,20 @@ from typing import TYPE_CHECKING, Any
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, SerializationError
 from pyfunc_ops.models import env as env_files
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 
 # ``import_skops_io`` is shared with the other flavors that read skops files (LightGBM);
 # importable from here as before (the example DAG and older code use this path).
 from pyfunc_ops.pyfunc.flavor_support import (
+    FlavorFiles,
     import_skops_io,
+    saves_model,
     skops_load,
     skops_types,
     unpickle_file,
 )
+from pyfunc_ops.pyfunc.log import log_model_with
+from pyfunc_ops.pyfunc.save import StagedModel, add_to_model
 
 if TYPE_CHECKING:
     from pyfunc_ops.pyfunc.trust import TrustDecision
@@ -90,6 +94,7 @@ def _dump(sk_model: Any, path: Path, fmt: str, trusted: list[str] | None) -> lis
     return None
 
 
+@saves_model
 def save_model(
     sk_model: Any,
     path: str | os.PathLike[str],
@@ -103,10 +108,8 @@ def save_model(
     extra_pip_requirements: Any = None,
     pyfunc_predict_fn: str = "predict",
     skops_trusted_types: list[str] | None = None,
-) -> Model:
+) -> FlavorFiles:
     """Save a fitted scikit-learn estimator as a model with ``sklearn`` and pyfunc flavors."""
-    from pyfunc_ops.pyfunc.save import StagedModel, add_to_model, write_model
-
     if serialization_format not in SERIALIZATION_FORMATS:
         raise InvalidParameterError(
             f"serialization_format {serialization_format!r} is not supported; use one of "
@@ -140,18 +143,7 @@ def save_model(
             skops_trusted_types=trusted,
         )
 
-    return write_model(
-        path,
-        write_sklearn,
-        mlflow_model,
-        code_paths,
-        signature,
-        input_example,
-        conda_env,
-        pip_requirements,
-        extra_pip_requirements,
-        default_pip_requirements(serialization_format),
-    )
+    return FlavorFiles(write_sklearn, default_pip_requirements(serialization_format))
 
 
 def log_model(
@@ -161,8 +153,6 @@ def log_model(
     **kwargs: Any,
 ) -> Any:
     """Log an estimator under the active run (started if needed); optionally register it."""
-    from pyfunc_ops.pyfunc.log import log_model_with
-
     return log_model_with(
         save_model, artifact_path, registered_model_name, sk_model=sk_model, **kwargs
     )
@@ -231,7 +221,7 @@ def load_model(
     """
     from pyfunc_ops.pyfunc.confinement import check_model_folder
     from pyfunc_ops.pyfunc.load import check_skops_types
-    from pyfunc_ops.pyfunc.resolve import resolve_model
+    from pyfunc_ops.pyfunc.localize import resolve_model
     from pyfunc_ops.pyfunc.trust import decide_for
 
     types = check_skops_types(skops_trusted_types)

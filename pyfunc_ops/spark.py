@@ -31,15 +31,27 @@ import os
 import posixpath
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, SerializationError
-from pyfunc_ops.models.model import MLMODEL_FILE_NAME, Model
+from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME, Model
+from pyfunc_ops.pyfunc.flavor_support import (
+    FlavorFiles,
+    OpenedFlavor,
+    add_sections,
+    flavor_requirements,
+    open_for_load,
+    open_for_pyfunc,
+    recorded_class,
+    saves_model,
+    type_name,
+)
+from pyfunc_ops.pyfunc.log import log_model_with
 
 if TYPE_CHECKING:
-    from pyfunc_ops.pyfunc.flavor_support import OpenedFlavor
+    from pyfunc_ops.pyfunc.save import StagedModel
     from pyfunc_ops.pyfunc.trust import TrustDecision
 
 log = logging.getLogger(__name__)
@@ -59,8 +71,6 @@ _CONNECT_PREFIX = "pyspark.ml.connect."
 
 def get_default_pip_requirements() -> list[str]:
     """What a Spark ML model needs: cloudpickle, MLflow's pin and the pinned ``pyspark``."""
-    from pyfunc_ops.pyfunc.flavor_support import flavor_requirements
-
     return flavor_requirements(FLAVOR_NAME)
 
 
@@ -146,7 +156,7 @@ def _pipeline_of(spark_model: Any) -> Any:
 
     ml = import_framework(FLAVOR_NAME, "pyspark.ml")
     util = import_framework(FLAVOR_NAME, "pyspark.ml.util")
-    name = f"{type(spark_model).__module__}.{type(spark_model).__qualname__}"
+    name = type_name(spark_model)
     if name.startswith(_CONNECT_PREFIX):
         raise InvalidParameterError(
             f"{name} is a Spark Connect ML model (pyspark.ml.connect), which pyfunc_ops does "
@@ -206,6 +216,7 @@ def _infer_signature(pipeline: Any, input_example: Any) -> Any:
     return signature
 
 
+@saves_model
 def save_model(
     spark_model: Any,
     path: str | os.PathLike[str],
@@ -218,7 +229,7 @@ def save_model(
     pip_requirements: Any = None,
     extra_pip_requirements: Any = None,
     metadata: dict[str, Any] | None = None,
-) -> Model:
+) -> FlavorFiles:
     """Save a fitted Spark ML model (``PipelineModel`` or any persistable transformer) to
     the local folder ``path`` in MLflow's layout; parameters as ``mlflow.spark.save_model``.
 
@@ -227,17 +238,14 @@ def save_model(
     one from the model's own predictions; ``signature=False`` saves none.
     """
     from pyfunc_ops.models.flavors import import_framework
-    from pyfunc_ops.pyfunc.flavor_support import add_sections
-    from pyfunc_ops.pyfunc.save import StagedModel, write_model
 
     pipeline = _pipeline_of(spark_model)
     pyspark = import_framework(FLAVOR_NAME)
-    model = mlflow_model if mlflow_model is not None else Model()
     if signature is False:
         signature = None
     elif signature is None and input_example is not None:
         signature = _infer_signature(pipeline, input_example)
-    model_class = f"{type(pipeline).__module__}.{type(pipeline).__qualname__}"
+    model_class = type_name(pipeline)
 
     def write_spark(staged: StagedModel) -> None:
         _write_sparkml(pipeline, staged.path / MODEL_DATA, dfs_tmpdir)
@@ -250,19 +258,7 @@ def save_model(
             model_class=model_class,
         )
 
-    return write_model(
-        path,
-        write_spark,
-        model,
-        code_paths,
-        signature,
-        input_example,
-        conda_env,
-        pip_requirements,
-        extra_pip_requirements,
-        get_default_pip_requirements(),
-        metadata=metadata,
-    )
+    return FlavorFiles(write_spark, get_default_pip_requirements(), signature=signature)
 
 
 def log_model(
@@ -273,8 +269,6 @@ def log_model(
 ) -> Any:
     """Log a Spark ML model under the active run (started if needed); optionally register
     it. ``kwargs`` are :func:`save_model`'s."""
-    from pyfunc_ops.pyfunc.log import log_model_with
-
     return log_model_with(
         save_model, artifact_path, registered_model_name, spark_model=spark_model, **kwargs
     )
@@ -382,7 +376,6 @@ def _check_model_class(conf: dict[str, Any], where: Path) -> None:
             "model, which pyfunc_ops does not load. Load it with MLflow."
         )
     from pyfunc_ops.models.flavors import import_framework
-    from pyfunc_ops.pyfunc.flavor_support import recorded_class
 
     base = import_framework(FLAVOR_NAME, "pyspark.ml").Transformer
     recorded_class(value, ("pyspark.ml",), where, "spark.model_class", base)
@@ -436,8 +429,6 @@ def load_model(
     loads from untrusted places; ``trust_remote_code`` is needed only for stages whose
     classes are outside Spark ML.
     """
-    from pyfunc_ops.pyfunc.flavor_support import OpenedFlavor, open_for_load
-
     opened = open_for_load(model_uri, FLAVOR_NAME, trust_remote_code)
     if dst_path is not None:
         dst = Path(dst_path)
@@ -447,7 +438,7 @@ def load_model(
             )
         target = dst / opened.path.name
         shutil.copytree(opened.path, target, dirs_exist_ok=True)
-        opened = OpenedFlavor(target, opened.model, opened.conf, opened.pyfunc_conf, opened.trust)
+        opened = replace(opened, path=target)
     folder = _sparkml_folder(opened)
     return _read_pipeline(_session(), folder, dfs_tmpdir)
 
@@ -508,8 +499,6 @@ class _PyFuncModelWrapper:
 def _load_pyfunc(path: str, model_config: Any = None) -> _PyFuncModelWrapper:
     """Loader entry point: ``path`` is the ``sparkml`` folder (python_function ``data``) or
     the model folder. The trust decision comes from the load in progress."""
-    from pyfunc_ops.pyfunc.flavor_support import open_for_pyfunc
-
     opened = open_for_pyfunc(path, FLAVOR_NAME)
     folder = _sparkml_folder(opened)
     spark = _session()
@@ -557,8 +546,6 @@ def spark_native_scorer(
     """The hook of the Spark scoring job (``score_spark``, ``SparkUDFScoreOperator``): the
     model loaded on ``spark`` itself, to score with its own ``transform`` on the cluster
     (no Python UDF, no model copy in each Python worker)."""
-    from pyfunc_ops.pyfunc.flavor_support import open_for_load
-
     opened = open_for_load(model_uri, FLAVOR_NAME, trust_remote_code)
     folder = _sparkml_folder(opened)
     pipeline = _read_pipeline(spark, folder, dfs_tmpdir)

@@ -16,11 +16,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
 from pyfunc_ops.models.flavors import import_framework
-from pyfunc_ops.models.model import MLMODEL_FILE_NAME, Model
+from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME, Model
+from pyfunc_ops.pyfunc.flavor_support import (
+    TRUSTED_LOCAL,
+    FlavorFiles,
+    add_sections,
+    check_flag,
+    flavor_requirements,
+    framework_version_of,
+    open_for_load,
+    open_for_pyfunc,
+    read_pickle,
+    saves_model,
+    type_name,
+)
+from pyfunc_ops.pyfunc.log import log_model_with
+
+if TYPE_CHECKING:
+    from pyfunc_ops.pyfunc.save import StagedModel
 
 FLAVOR_NAME = "statsmodels"
 #: The file MLflow pickles the results to (named by ``data`` in both MLmodel sections).
@@ -33,8 +50,6 @@ _WHAT = "statsmodels results"
 
 def get_default_pip_requirements() -> list[str]:
     """What a statsmodels model's environment needs: MLflow's pin, cloudpickle, statsmodels."""
-    from pyfunc_ops.pyfunc.flavor_support import flavor_requirements
-
     return flavor_requirements(FLAVOR_NAME)
 
 
@@ -44,6 +59,7 @@ def code_reason(flavors: dict[str, Any]) -> str:
     return f"its {_WHAT} are a pickle file ({data}), and unpickling runs code"
 
 
+@saves_model
 def save_model(
     statsmodels_model: Any,
     path: str | os.PathLike[str],
@@ -56,24 +72,18 @@ def save_model(
     pip_requirements: Any = None,
     extra_pip_requirements: Any = None,
     metadata: dict[str, Any] | None = None,
-) -> Model:
+) -> FlavorFiles:
     """Save a fitted statsmodels results object (what ``model.fit()`` returns) as a model
     with ``statsmodels`` and pyfunc flavors. ``remove_data``: see the module docstring."""
-    from pyfunc_ops.pyfunc.flavor_support import add_sections, framework_version_of
-    from pyfunc_ops.pyfunc.save import StagedModel, write_model
-
     import_framework(FLAVOR_NAME)
     if not callable(getattr(statsmodels_model, "save", None)) or not callable(
         getattr(statsmodels_model, "predict", None)
     ):
         raise InvalidParameterError(
             f"The statsmodels flavor saves fitted results (what model.fit() returns), got "
-            f"{type(statsmodels_model).__module__}.{type(statsmodels_model).__qualname__}. "
-            "Pass the results of fit(), not the model."
+            f"{type_name(statsmodels_model)}. Pass the results of fit(), not the model."
         )
-    if not isinstance(remove_data, bool):
-        raise InvalidParameterError(f"remove_data must be True or False, got {remove_data!r}.")
-    model = mlflow_model if mlflow_model is not None else Model()
+    check_flag(remove_data, "remove_data")
 
     def write_statsmodels(staged: StagedModel) -> None:
         statsmodels_model.save(str(staged.path / MODEL_FILE_NAME), remove_data)
@@ -85,19 +95,7 @@ def save_model(
             data=MODEL_FILE_NAME,
         )
 
-    return write_model(
-        path,
-        write_statsmodels,
-        model,
-        code_paths,
-        signature,
-        input_example,
-        conda_env,
-        pip_requirements,
-        extra_pip_requirements,
-        get_default_pip_requirements(),
-        metadata=metadata,
-    )
+    return FlavorFiles(write_statsmodels, get_default_pip_requirements())
 
 
 def log_model(
@@ -107,8 +105,6 @@ def log_model(
     **kwargs: Any,
 ) -> Any:
     """Log a results object under the active run (started if needed); optionally register it."""
-    from pyfunc_ops.pyfunc.log import log_model_with
-
     return log_model_with(
         save_model,
         artifact_path,
@@ -120,13 +116,11 @@ def log_model(
 
 def _read(file: Path, trust: Any) -> Any:
     """The results pickled in ``file``, read only when ``trust`` allows code to run."""
-    from pyfunc_ops.pyfunc.flavor_support import read_pickle
-
     import_framework(FLAVOR_NAME)  # the pickle names statsmodels' classes: a clear hint
     results = read_pickle(file, trust, _WHAT)
     if not callable(getattr(results, "predict", None)):
         raise ModelFormatError(
-            f"{file}: holds a {type(results).__module__}.{type(results).__qualname__}, not "
+            f"{file}: holds a {type_name(results)}, not "
             "statsmodels results with a predict method. Save the results of fit() again."
         )
     return results
@@ -138,18 +132,14 @@ def load_model(model_uri: str | os.PathLike[str], *, trust_remote_code: bool | N
     The file is a pickle: from an untrusted source it loads only with
     ``trust_remote_code=True`` (see :mod:`pyfunc_ops.pyfunc.trust`).
     """
-    from pyfunc_ops.pyfunc.flavor_support import open_for_load
-
     opened = open_for_load(model_uri, FLAVOR_NAME, trust_remote_code)
     opened.trust.require(code_reason(opened.model.flavors))
-    file = opened.file(opened.conf.get("data", MODEL_FILE_NAME), "statsmodels.data")
+    file = opened.data_file(MODEL_FILE_NAME)
     return _read(file, opened.trust)
 
 
 def read_native(path: str | os.PathLike[str]) -> Any:
     """A local ``results.save(...)`` pickle (the caller's own file: a trusted path)."""
-    from pyfunc_ops.pyfunc.flavor_support import TRUSTED_LOCAL
-
     return _read(Path(path), TRUSTED_LOCAL)
 
 
@@ -187,15 +177,8 @@ class _StatsmodelsModelWrapper:
 
 def _load_pyfunc(path: str, model_config: Any = None) -> _StatsmodelsModelWrapper:
     """Loader entry point: ``path`` is the pickle ``data`` names (or the model folder)."""
-    from pyfunc_ops.pyfunc.flavor_support import open_for_pyfunc
-
     opened = open_for_pyfunc(path, FLAVOR_NAME)
-    target = Path(path)
-    file = (
-        opened.file(opened.conf.get("data", MODEL_FILE_NAME), "statsmodels.data")
-        if target.is_dir()
-        else target
-    )
+    file = opened.given_file(path, MODEL_FILE_NAME)
     if not file.is_file():
         raise ModelFormatError(
             f"{opened.path / MLMODEL_FILE_NAME}: the statsmodels pickle {file} is missing. "

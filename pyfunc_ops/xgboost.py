@@ -30,10 +30,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError, SerializationError
+from pyfunc_ops.pyfunc.flavor_support import (
+    FlavorFiles,
+    add_sections,
+    flavor_requirements,
+    framework_version_of,
+    open_for_load,
+    open_for_pyfunc,
+    recorded_class,
+    saves_model,
+    type_name,
+)
+from pyfunc_ops.pyfunc.log import log_model_with
+from pyfunc_ops.pyfunc.validate import check_metadata
 
 if TYPE_CHECKING:
-    from pyfunc_ops.models.model import Model
-    from pyfunc_ops.pyfunc.flavor_support import OpenedFlavor
+    from pyfunc_ops.models.mlmodel import Model
+    from pyfunc_ops.pyfunc.save import StagedModel
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +70,6 @@ def _xgb() -> Any:
 
 def get_default_pip_requirements() -> list[str]:
     """What a saved model's ``requirements.txt`` lists by default (MLflow's pin, xgboost)."""
-    from pyfunc_ops.pyfunc.flavor_support import flavor_requirements
-
     return flavor_requirements(FLAVOR_NAME)
 
 
@@ -76,7 +87,7 @@ def _model_class_name(xgb_model: Any) -> str:
         if module == "xgboost" or module.startswith("xgboost."):
             if cls is not type(xgb_model):
                 warnings.warn(
-                    f"{type(xgb_model).__module__}.{type(xgb_model).__qualname__} is not a "
+                    f"{type_name(xgb_model)} is not a "
                     f"class of xgboost; the model is saved (and loads) as {module}."
                     f"{cls.__name__}, without the subclass's own code.",
                     UserWarning,
@@ -94,7 +105,7 @@ def _check_model(xgb_model: Any) -> None:
         raise InvalidParameterError(
             f"xgboost.save_model takes an xgboost.Booster or an estimator of xgboost's "
             f"scikit-learn API (XGBRegressor, XGBClassifier, ...), got "
-            f"{type(xgb_model).__module__}.{type(xgb_model).__qualname__}."
+            f"{type_name(xgb_model)}."
         )
     if isinstance(xgb_model, xgb.XGBModel):
         try:
@@ -105,6 +116,7 @@ def _check_model(xgb_model: Any) -> None:
             ) from exc
 
 
+@saves_model
 def save_model(
     xgb_model: Any,
     path: str | os.PathLike[str],
@@ -117,24 +129,19 @@ def save_model(
     extra_pip_requirements: Any = None,
     model_format: str = DEFAULT_MODEL_FORMAT,
     metadata: dict[str, Any] | None = None,
-) -> Model:
+) -> FlavorFiles:
     """Save an xgboost ``Booster`` or scikit-learn API estimator to the local folder ``path``.
 
     ``model_format`` is the file's extension, as in MLflow: ``"ubj"`` (UBJSON, the default)
     or ``"json"``; another word (``"xgb"``, as older MLflow wrote) leaves the encoding to
     xgboost (UBJSON since xgboost 2.1). ``metadata`` goes to the MLmodel's ``metadata``.
     """
-    from pyfunc_ops.pyfunc.flavor_support import add_sections, framework_version_of
-    from pyfunc_ops.pyfunc.save import StagedModel, write_model
-
     if not isinstance(model_format, str) or not _FORMAT.match(model_format):
         raise InvalidParameterError(
             f"model_format must be a file extension such as 'ubj' (the default) or 'json', "
             f"got {model_format!r}."
         )
     _check_model(xgb_model)
-    from pyfunc_ops.pyfunc.validate import check_metadata
-
     check_metadata(metadata)
     model_class = _model_class_name(xgb_model)
     file_name = f"model.{model_format}"
@@ -155,19 +162,7 @@ def save_model(
             model_format=model_format,
         )
 
-    return write_model(
-        path,
-        write_xgboost,
-        mlflow_model,
-        code_paths,
-        signature,
-        input_example,
-        conda_env,
-        pip_requirements,
-        extra_pip_requirements,
-        get_default_pip_requirements(),
-        metadata=metadata,
-    )
+    return FlavorFiles(write_xgboost, get_default_pip_requirements())
 
 
 def log_model(
@@ -178,8 +173,6 @@ def log_model(
 ) -> Any:
     """Log a model under the active run (started if needed); optionally register it.
     ``kwargs`` are :func:`save_model`'s."""
-    from pyfunc_ops.pyfunc.log import log_model_with
-
     return log_model_with(
         save_model, artifact_path, registered_model_name, xgb_model=xgb_model, **kwargs
     )
@@ -188,8 +181,6 @@ def log_model(
 def _model_class(value: object, where: Path) -> type:
     """The class an MLmodel's ``model_class`` names: xgboost's ``Booster`` or one of its
     scikit-learn estimators, nothing else, whatever the trust."""
-    from pyfunc_ops.pyfunc.flavor_support import recorded_class
-
     xgb = _xgb()
     cls = recorded_class(value, ("xgboost",), where, f"{FLAVOR_NAME}.model_class")
     if not (issubclass(cls, xgb.Booster) or issubclass(cls, xgb.XGBModel)):
@@ -249,13 +240,6 @@ def _load_from(folder: Path, conf: dict[str, Any], data_path: Path) -> Any:
     return _read_into(cls(), data_path)
 
 
-def _data_file(opened: OpenedFlavor) -> Path:
-    """The model file: the flavor's ``data``, else (older MLmodels) python_function's."""
-    if opened.conf.get("data") is not None:
-        return opened.file(opened.conf["data"], f"{FLAVOR_NAME}.data")
-    return opened.file(opened.pyfunc_conf.get("data"), "python_function.data")
-
-
 def load_model(
     model_uri: str | os.PathLike[str],
     dst_path: str | os.PathLike[str] | None = None,
@@ -266,10 +250,8 @@ def load_model(
     model URI. xgboost's formats run no code, so an untrusted source loads too;
     ``trust_remote_code`` is accepted for symmetry with the other flavors. ``dst_path`` is
     accepted for MLflow's signature and ignored (models are cached by pyfunc_ops)."""
-    from pyfunc_ops.pyfunc.flavor_support import open_for_load
-
     opened = open_for_load(model_uri, FLAVOR_NAME, trust_remote_code)
-    return _load_from(opened.path, opened.conf, _data_file(opened))
+    return _load_from(opened.path, opened.conf, opened.data_file())
 
 
 def read_native(path: str | os.PathLike[str]) -> Any:
@@ -329,7 +311,5 @@ def _accepted(fn: Any, params: dict[str, Any]) -> dict[str, Any]:
 def _load_pyfunc(path: str, model_config: Any = None) -> _XGBModelWrapper:
     """Loader entry point: ``path`` is the model file (``python_function.data``) or the
     model folder."""
-    from pyfunc_ops.pyfunc.flavor_support import open_for_pyfunc
-
     opened = open_for_pyfunc(path, FLAVOR_NAME)
-    return _XGBModelWrapper(_load_from(opened.path, opened.conf, _data_file(opened)))
+    return _XGBModelWrapper(_load_from(opened.path, opened.conf, opened.data_file()))

@@ -40,6 +40,7 @@ from urllib.parse import quote
 
 from airflow.sdk import Asset, AssetAlias, AssetWatcher
 
+from pyfunc_ops.core.uri import is_models_uri
 from pyfunc_ops.errors import InvalidParameterError
 
 ASSET_SCHEME = "pyfunc-ops"
@@ -81,7 +82,7 @@ def evaluation_outlets(model_uri: Any) -> list[Asset | AssetAlias]:
     ``pyfunc-ops-evaluations`` (the run attaches the event to the model's asset through
     it, or to none when the model is not registered)."""
     text = str(model_uri or "")
-    if text.startswith("models:/") and not is_templated(text):
+    if is_models_uri(text) and not is_templated(text):
         from pyfunc_ops.core.uri import parse_model_uri
 
         name = parse_model_uri(text).name
@@ -99,14 +100,10 @@ def emit_evaluation_event(
     if not verdict.get("name"):
         return None
     asset = evaluation_asset(verdict["name"])
-    events = context["outlet_events"]
-    if any(isinstance(o, Asset) and o.uri == asset.uri for o in outlets):
-        events[asset].extra.update(verdict)
-        return asset
-    if any(isinstance(o, AssetAlias) and o.name == EVALUATION_ASSET_ALIAS for o in outlets):
-        events[AssetAlias(EVALUATION_ASSET_ALIAS)].add(asset, extra=verdict)
-        return asset
-    return None
+    attached = attach_event(
+        context["outlet_events"], outlets, asset, EVALUATION_ASSET_ALIAS, verdict
+    )
+    return asset if attached else None
 
 
 def model_watcher(
@@ -162,15 +159,20 @@ def emit_model_event(
             model_asset(extra["name"], alias=extra.get("alias"), stage=extra.get("stage"))
         )
     events = context["outlet_events"]
-    uris = {o.uri for o in outlets if isinstance(o, Asset)}
-    through_alias = any(isinstance(o, AssetAlias) and o.name == MODEL_ASSET_ALIAS for o in outlets)
-    emitted = []
-    for asset in wanted:
-        if asset.uri in uris:
-            events[asset].extra.update(extra)
-        elif through_alias:
-            events[AssetAlias(MODEL_ASSET_ALIAS)].add(asset, extra=extra)
-        else:
-            continue
-        emitted.append(asset)
-    return emitted
+    return [a for a in wanted if attach_event(events, outlets, a, MODEL_ASSET_ALIAS, extra)]
+
+
+def attach_event(
+    events: Any, outlets: Sequence[Any], asset: Asset, alias: str, extra: Mapping[str, Any]
+) -> bool:
+    """Attach ``extra`` to the event of ``asset`` when it is one of ``outlets``, else
+    through the asset alias ``alias`` when that is one; ``False`` when neither is (the
+    task's outlets do not stand for ``asset``). ``events`` is the task's
+    ``outlet_events``."""
+    if any(isinstance(o, Asset) and o.uri == asset.uri for o in outlets):
+        events[asset].extra.update(extra)
+        return True
+    if any(isinstance(o, AssetAlias) and o.name == alias for o in outlets):
+        events[AssetAlias(alias)].add(asset, extra=dict(extra))
+        return True
+    return False

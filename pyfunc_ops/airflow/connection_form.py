@@ -11,7 +11,9 @@ the connection to a person is generated from it, so the descriptions cannot drif
 - the table in ``docs/airflow.md`` (a test compares it with :func:`markdown_table`).
 
 Every field the hook reads is a row. A row with ``hidden`` set has no form field of its
-own and says why. Kept free of imports (``get_provider_info`` must stay cheap).
+own and says why. The kinds of tracking URI come from the tracking backend registry
+(:mod:`pyfunc_ops.tracking.backends`, a table of names: no backend is imported). Kept
+free of other imports (``get_provider_info`` must stay cheap).
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from pyfunc_ops.tracking import backends as tracking_backends
 
 __all__ = [
     "FIELDS",
@@ -72,8 +76,7 @@ FIELDS: tuple[ConnectionField, ...] = (
     ConnectionField(
         "tracking_uri",
         "Tracking URI",
-        "the registry: an SQLAlchemy URL (`postgresql://...`), a SQLite file path, or the "
-        "http(s) URL of an MLflow tracking server (`https://user:pw@mlflow:5000`); "
+        f"the registry: {tracking_backends.connection_form_text()}; "
         "default `PYFUNC_OPS_TRACKING_URI`",
         placeholder="postgresql://user:pw@db/registry",
     ),

@@ -19,6 +19,7 @@ from pyfunc_ops.errors import InvalidParameterError
 __all__ = [
     "ACTIVE_STAGES",
     "ARCHIVED",
+    "EVAL_TAG_PREFIX",
     "MAX_ALIAS_LENGTH",
     "MAX_NAME_LENGTH",
     "NONE",
@@ -32,6 +33,10 @@ __all__ = [
     "validate_model_name",
     "validate_version",
 ]
+
+# The version tags an evaluation records (``pyfunc_ops.eval.<metric>``): written by the
+# evaluation job, read by the registry view.
+EVAL_TAG_PREFIX = "pyfunc_ops.eval."
 
 MAX_NAME_LENGTH = 256
 MAX_ALIAS_LENGTH = 255

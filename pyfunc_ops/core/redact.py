@@ -119,7 +119,9 @@ def is_secret_key(key: object) -> bool:
 # scheme://user:password@ -- the password runs to the last "@" before the host (a raw
 # "@" in a password is a common mistake); it never crosses "/", "?", "#" or whitespace.
 # Mistyped URLs with one or three slashes (``postgresql:/alice:pw@db``) are covered too:
-# they are exactly the ones that end up quoted in an error message.
+# they are exactly the ones that end up quoted in an error message. The scheme part is
+# pyfunc_ops.core.uri.SCHEME written out (this module imports the standard library only;
+# tests/core/test_uri_build.py checks the two stay the same).
 _USERINFO = re.compile(
     r"(?P<prefix>\b[A-Za-z][A-Za-z0-9+.\-]*:/{1,3}[^\s:/?#@'\"]*):(?P<password>[^\s/?#'\"]*)@"
 )

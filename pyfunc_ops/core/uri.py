@@ -21,14 +21,21 @@ from pyfunc_ops.errors import InvalidParameterError, InvalidURIError
 
 __all__ = [
     "ACCEPTED_FORMS",
+    "SCHEME",
     "ModelURI",
     "canonical_location",
     "is_local",
+    "is_models_uri",
+    "is_registry_uri",
     "is_remote",
+    "is_runs_uri",
     "is_url",
     "join",
     "local_path",
+    "models_uri",
     "parse_model_uri",
+    "runs_uri",
+    "scheme_of",
 ]
 
 ACCEPTED_FORMS = """\
@@ -50,11 +57,12 @@ Accepted model URI forms:
                                      own form; mlflow-artifacts:///<path> too)"""
 
 # RFC 3986 scheme syntax; fsspec protocols follow it (s3, gs, abfs, memory, git+https...).
-_SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
+# The one definition of a scheme: every other pattern that needs one is built from it.
+SCHEME = r"[A-Za-z][A-Za-z0-9+.\-]*"
 # fsspec URLs, including chained ones such as ``simplecache::s3://bucket/key``.
-_FSSPEC_URL = re.compile(rf"^(?P<chain>(?:{_SCHEME}::)*)(?P<protocol>{_SCHEME})://(?P<rest>.*)$")
+_FSSPEC_URL = re.compile(rf"^(?P<chain>(?:{SCHEME}::)*)(?P<protocol>{SCHEME})://(?P<rest>.*)$")
 # Something that starts like a URI (``word:``) but is none of the forms above.
-_SCHEME_PREFIX = re.compile(rf"^(?P<scheme>{_SCHEME}):")
+_SCHEME_PREFIX = re.compile(rf"^(?P<scheme>{SCHEME}):")
 # A run id is one path component: letters, digits, '_', '-', '.' (never '.' or '..').
 _RUN_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 _LOCAL_PROTOCOLS = frozenset({"file", "local"})
@@ -107,6 +115,18 @@ class ModelURI:
 
     def __str__(self) -> str:
         return self.raw
+
+    def canonical(self) -> str:
+        """This URI written in its canonical form (what :func:`models_uri` and
+        :func:`runs_uri` build; the absolute path or the URL for the other kinds): the
+        same value whatever spelling it was parsed from."""
+        if self.scheme == "runs":
+            return runs_uri(str(self.run_id), self.artifact_path or "")
+        if self.scheme == "models":
+            if self.model_id is not None:
+                return f"models:/{self.model_id}"
+            return models_uri(str(self.name), self.version, alias=self.alias, stage=self.stage)
+        return str(self.path)
 
 
 def _invalid(uri: object, problem: str) -> InvalidURIError:
@@ -274,7 +294,7 @@ def is_local(uri: str | os.PathLike[str] | ModelURI) -> bool:
 
 
 # A location (not a model URI): an fsspec URL, possibly chained, or a plain local path.
-_URL = re.compile(rf"^(?:{_SCHEME}::)*(?P<protocol>{_SCHEME})://")
+_URL = re.compile(rf"^(?:{SCHEME}::)*(?P<protocol>{SCHEME})://")
 
 
 def is_url(location: str) -> bool:
@@ -284,16 +304,88 @@ def is_url(location: str) -> bool:
     return bool(_URL.match(canonical_location(location)))
 
 
-def is_remote(location: str) -> bool:
+def is_remote(location: str, *, any_scheme: bool = False) -> bool:
     """Whether reading ``location`` needs fsspec: a URL other than a plain ``file://`` or
     ``local://`` one. Remote models are fetched into the cache; local ones are used in
-    place."""
+    place.
+
+    ``any_scheme=True`` asks "is this anything but a local folder?": then every
+    ``<scheme>:/...`` form other than ``file:`` and ``local:`` counts too (``runs:/``,
+    ``models:/``, a mistyped ``s3:/bucket``), as a destination to write a folder to must.
+    """
     location = canonical_location(location)
     match = _URL.match(location)
     if not match:
-        return False
+        if not any_scheme:
+            return False
+        scheme = scheme_of(location)
+        rest = location[len(scheme) + 1 :] if scheme else ""
+        return scheme is not None and rest.startswith("/") and scheme not in _LOCAL_PROTOCOLS
     chained = match.group(0) != f"{match['protocol']}://"
     return chained or match["protocol"].lower() not in _LOCAL_PROTOCOLS
+
+
+def scheme_of(text: str | os.PathLike[str] | ModelURI) -> str | None:
+    """The lower-cased scheme ``text`` starts with (``models`` for ``models:/m/1``, ``s3``
+    for ``s3://b/k``), ``None`` for a plain path. A one-letter "scheme" is a Windows drive
+    letter (``C:\\models``), i.e. a path."""
+    value = text.raw if isinstance(text, ModelURI) else text
+    try:
+        value = os.fspath(value)
+    except TypeError:
+        return None
+    if not isinstance(value, str):
+        return None
+    match = _SCHEME_PREFIX.match(value)
+    if match is None or len(match["scheme"]) < 2:
+        return None
+    return match["scheme"].lower()
+
+
+def is_runs_uri(uri: str | os.PathLike[str] | ModelURI) -> bool:
+    """Whether ``uri`` is written in the ``runs:/`` form (a tracked run's artifact), by its
+    text alone: no parsing, no I/O."""
+    return scheme_of(uri) == "runs"
+
+
+def is_models_uri(uri: str | os.PathLike[str] | ModelURI) -> bool:
+    """Whether ``uri`` is written in the ``models:/`` form (the model registry), by its text
+    alone: no parsing, no I/O."""
+    return scheme_of(uri) == "models"
+
+
+def is_registry_uri(uri: str | os.PathLike[str] | ModelURI) -> bool:
+    """Whether ``uri`` goes through the tracking store: ``runs:/`` or ``models:/``."""
+    return scheme_of(uri) in ("runs", "models")
+
+
+def models_uri(
+    name: str,
+    version: int | str | None = None,
+    *,
+    alias: str | None = None,
+    stage: str | None = None,
+) -> str:
+    """The ``models:/`` URI of registered model ``name``: ``models:/<name>/<version>``,
+    ``models:/<name>@<alias>``, ``models:/<name>/<stage>``, or ``models:/<name>/latest``
+    when none of the three is given. At most one of them may be."""
+    chosen = {"version": version, "alias": alias, "stage": stage}
+    given = [key for key, value in chosen.items() if value is not None]
+    if len(given) > 1:
+        raise InvalidParameterError(
+            f"models_uri: give at most one of version, alias or stage; got {given}."
+        )
+    if alias is not None:
+        return f"models:/{name}@{alias}"
+    if version is not None:
+        return f"models:/{name}/{version}"
+    return f"models:/{name}/{stage if stage is not None else 'latest'}"
+
+
+def runs_uri(run_id: str, artifact_path: str = "") -> str:
+    """The ``runs:/`` URI of ``artifact_path`` in run ``run_id`` (the run's root without
+    one)."""
+    return f"runs:/{run_id}/{artifact_path}" if artifact_path else f"runs:/{run_id}"
 
 
 def local_path(location: str) -> str:

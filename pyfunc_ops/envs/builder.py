@@ -41,7 +41,7 @@ from pyfunc_ops.envs.spec import (
     source_root,
 )
 from pyfunc_ops.errors import ModelEnvironmentError
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 from pyfunc_ops.storage.cache import mark_used
 
 log = logging.getLogger(__name__)

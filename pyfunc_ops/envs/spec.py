@@ -19,7 +19,7 @@ from typing import Any
 
 from pyfunc_ops.core.versions import SERVED_LOCALLY, package_version, python_version
 from pyfunc_ops.models import env as env_files
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from pyfunc_ops.envs import protocol
 from pyfunc_ops.envs.builder import env_python, get_environment
 from pyfunc_ops.envs.serve import LOG_LEVEL_ENV, PARENT_ENV, PDEATHSIG_ENV
 from pyfunc_ops.errors import InvalidParameterError, WorkerError
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 
 log = logging.getLogger(__name__)
 _STDERR_TAIL = 30

@@ -37,8 +37,10 @@ import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from pyfunc_ops.config import with_settings
+from pyfunc_ops.core.names import EVAL_TAG_PREFIX
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import (
     InvalidParameterError,
@@ -46,7 +48,7 @@ from pyfunc_ops.errors import (
     ResourceNotFoundError,
 )
 from pyfunc_ops.jobs.metrics import MODEL_TYPES, compute_metrics, load_custom_metric
-from pyfunc_ops.jobs.request import make_request
+from pyfunc_ops.jobs.request import LoadOptions, make_request
 from pyfunc_ops.jobs.scoring import DEFAULT_BATCH_SIZE
 from pyfunc_ops.jobs.thresholds import MetricThreshold, check_thresholds, parse_thresholds
 
@@ -61,14 +63,13 @@ __all__ = [
     "run_evaluate_model",
 ]
 
-EVAL_TAG_PREFIX = "pyfunc_ops.eval."
 REPORT_FOLDER = "evaluation"
 ON_FAILURE = ("fail", "skip", "short_circuit", "continue")
 BASELINE_METRICS = ("evaluate", "recorded")
 
 
 @dataclass(frozen=True)
-class EvaluateRequest:
+class EvaluateRequest(LoadOptions):
     """The parameters of :func:`evaluate_model`.
 
     ``model_uri``: the model (any URI). ``data_url``: the labelled dataset; ``target``: its
@@ -81,8 +82,12 @@ class EvaluateRequest:
     met; ``"skip"``, ``"short_circuit"`` (for the operator) and ``"continue"`` return the
     verdict. ``log_to_run``: record metrics, tags and the report (``False``: compute
     only). ``report_url``: where the report goes (default: the run's
-    ``evaluation/`` artifacts). ``plot``: draw the PNG (needs matplotlib).
+    ``evaluation/`` artifacts). ``plot``: draw the PNG (needs matplotlib). How the models
+    are loaded and called (``env_manager``, ``trust_remote_code``, ``skops_trusted_types``,
+    ``params``): :class:`~pyfunc_ops.jobs.request.LoadOptions`, the same for the baseline.
     """
+
+    job: ClassVar[str] = "evaluate_model"
 
     model_uri: str
     data_url: str
@@ -99,13 +104,9 @@ class EvaluateRequest:
     log_to_run: bool = True
     report_url: str | None = None
     plot: bool = True
-    env_manager: str = "local"
-    trust_remote_code: bool | None = None
 
     def __post_init__(self) -> None:
-        from pyfunc_ops.pyfunc.trust import check_trust_parameter
-
-        check_trust_parameter(self.trust_remote_code, "evaluate_model: trust_remote_code")
+        super().__post_init__()
         if self.model_type not in MODEL_TYPES:
             raise InvalidParameterError(
                 f"evaluate_model: model_type must be one of {list(MODEL_TYPES)}; got "
@@ -203,16 +204,11 @@ def evaluate_model(model_uri: str, data_url: str, target: str, **options: Any) -
 def _pin(model_uri: str, client: Any) -> _Target:
     """``models:/<name>@<alias>`` (or stage, latest) as ``models:/<name>/<version>``."""
     from pyfunc_ops.core.uri import parse_model_uri
-    from pyfunc_ops.tracking.resolve import resolve_model_version
+    from pyfunc_ops.tracking.client import pin_model_uri
 
-    version = resolve_model_version(model_uri, client)
+    pinned, version = pin_model_uri(model_uri, client)
     if version is not None:
-        return _Target(
-            f"models:/{version.name}/{version.version}",
-            version.name,
-            int(version.version),
-            version.run_id,
-        )
+        return _Target(pinned, version.name, int(version.version), version.run_id)
     parsed = parse_model_uri(model_uri)
     run_id = parsed.run_id if parsed.scheme == "runs" else None
     return _Target(str(model_uri), run_id=run_id)
@@ -235,9 +231,7 @@ def _baseline_target(request: EvaluateRequest, client: Any) -> _Target | None:
 def _load(model_uri: str, request: EvaluateRequest) -> Any:
     from pyfunc_ops.pyfunc.load import load_model
 
-    return load_model(
-        model_uri, env_manager=request.env_manager, trust_remote_code=request.trust_remote_code
-    )
+    return load_model(model_uri, **request.load_kwargs())
 
 
 def _prediction_column(raw: Any, rows: int, model_uri: str) -> Any:
@@ -263,15 +257,14 @@ def _score(
     """Stream the dataset; ``(labels, [predictions of each model], rows)``."""
     import numpy as np
 
-    from pyfunc_ops.jobs.inputs import list_input_files
-    from pyfunc_ops.jobs.scoring import _read_batches, rebatch
+    from pyfunc_ops.jobs.inputs import list_input_files, read_batches, rebatch
 
     fs, files, fmt = list_input_files(request.data_url, request.input_format)
     labels: list[Any] = []
     predictions: list[list[Any]] = [[] for _ in models]
     rows = 0
     for path in files:
-        for table in rebatch(_read_batches(fs, path, fmt, request.batch_size), request.batch_size):
+        for table in rebatch(read_batches(fs, path, fmt, request.batch_size), request.batch_size):
             names = table.column_names
             if request.target not in names:
                 raise InvalidParameterError(
@@ -293,7 +286,7 @@ def _score(
             labels.append(table.column(request.target).to_numpy(zero_copy_only=False))
             for index, (uri, model) in enumerate(models):
                 predictions[index].append(
-                    _prediction_column(model.predict(frame), table.num_rows, uri)
+                    _prediction_column(request.call_predict(model, frame), table.num_rows, uri)
                 )
             rows += table.num_rows
     if rows == 0:
@@ -363,6 +356,7 @@ def _record(
     result.plot_uri = written.get("plot_uri")
 
 
+@with_settings
 def run_evaluate_model(request: EvaluateRequest) -> EvaluationResult:
     """Run the evaluation ``request`` describes (see :func:`evaluate_model`)."""
     from pyfunc_ops.tracking.client import TrackingClient

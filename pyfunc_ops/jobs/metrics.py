@@ -10,12 +10,12 @@ streams the features in batches and keeps only these two columns (see
 
 from __future__ import annotations
 
-import importlib
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from pyfunc_ops.errors import InvalidParameterError, LoaderError
+from pyfunc_ops.core.dotted import import_named_module
+from pyfunc_ops.errors import InvalidParameterError
 
 __all__ = [
     "GREATER_IS_BETTER",
@@ -102,13 +102,11 @@ def load_custom_metric(path: str) -> CustomMetric:
             f"custom metric {text!r} is not a dotted path; give 'package.module:function' "
             "(a function of (y_true, y_pred) that returns a number)."
         )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise LoaderError(
-            f"custom metric {text!r}: cannot import module {module_name!r} ({exc}); install "
-            "it where the evaluation runs or fix the path."
-        ) from exc
+    module = import_named_module(
+        f"custom metric {text!r}",
+        module_name,
+        "install it where the evaluation runs or fix the path.",
+    )
     function = getattr(module, attribute, None)
     if not callable(function):
         raise InvalidParameterError(

@@ -18,7 +18,6 @@ points at its run.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import pickle
 import tempfile
@@ -27,13 +26,16 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.config import with_settings
+from pyfunc_ops.core.dotted import import_named_module
+from pyfunc_ops.core.uri import models_uri
 from pyfunc_ops.errors import (
-    InputNotFoundError,
     InvalidParameterError,
     LoaderError,
     PyfuncOpsError,
     SerializationError,
 )
+from pyfunc_ops.jobs.inputs import existing_file
 from pyfunc_ops.jobs.request import field_names, make_request
 from pyfunc_ops.models.flavors import (
     FLAVORS,
@@ -166,13 +168,11 @@ def import_python_model(path: str, kwargs: Mapping[str, Any] | None = None) -> A
             f"python_model {path!r} is not an import path 'package.module:Class'; e.g. "
             "'my_models.churn:ChurnModel'."
         )
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise LoaderError(
-            f"python_model {path!r}: cannot import module {module_name!r} ({exc}); install "
-            "it on the worker or put its folder on sys.path (and in code_paths)."
-        ) from exc
+    module = import_named_module(
+        f"python_model {path!r}",
+        module_name,
+        "install it on the worker or put its folder on sys.path (and in code_paths).",
+    )
     cls = getattr(module, class_name, None)
     if not (isinstance(cls, type) and issubclass(cls, PythonModel)):
         found = "nothing" if cls is None else f"a {type(cls).__name__}"
@@ -211,7 +211,6 @@ def load_estimator_file(
     ``skops_trusted_types``. Pickle and joblib files run code when read; only use files
     your own pipeline wrote.
     """
-    from pyfunc_ops.storage.filesystem import get_filesystem
 
     suffix = next((s for s in _ESTIMATOR_SUFFIXES if str(path).lower().endswith(s)), None)
     native = _native_reader(path, flavor) if suffix is None else None
@@ -226,12 +225,7 @@ def load_estimator_file(
             f"estimator file {path!r}: expected a name ending in one of {known} (skops, "
             "pickle, joblib, or a framework's own model file)."
         )
-    fs, fs_path = get_filesystem(str(path))
-    if not fs.isfile(fs_path):
-        raise InputNotFoundError(
-            f"estimator file {path!r} does not exist; check the path (typically the "
-            "training task's output)."
-        )
+    fs, fs_path = existing_file(path, "estimator file", "the training task's output")
     with tempfile.TemporaryDirectory(prefix="pyfunc-ops-estimator-") as tmp:
         local = Path(tmp) / f"estimator{suffix or native[0]}"  # type: ignore[index]
         fs.get(fs_path, str(local))
@@ -307,7 +301,7 @@ def _reusable(client: Any, run: Any, registered_model_name: str | None) -> Packa
         if versions:
             mv = versions[-1]
             return PackagedModel(
-                model_uri=f"models:/{registered_model_name}/{mv.version}",
+                model_uri=models_uri(registered_model_name, mv.version),
                 run_id=run_id,
                 artifact_uri=mv.source,
                 name=registered_model_name,
@@ -332,6 +326,7 @@ def package_model(**options: Any) -> PackagedModel:
     return run_package(make_request(PackageRequest, "package_model", known))
 
 
+@with_settings
 def run_package(request: PackageRequest) -> PackagedModel:
     """Run the job ``request`` describes (see :func:`package_model`)."""
     from pyfunc_ops import tracking
@@ -357,7 +352,7 @@ def run_package(request: PackageRequest) -> PackagedModel:
     with tracking.start_run(run_name=request.run_name, tags=run_tags, nested=nested) as run:
         info = _log(request)
         version = info.registered_model_version
-        model_uri = f"models:/{name}/{version}" if name and version is not None else info.model_uri
+        model_uri = models_uri(name, version) if name and version is not None else info.model_uri
         result_tags = {MODEL_URI_TAG: model_uri, ARTIFACT_URI_TAG: info.artifact_uri}
         if name and version is not None:
             result_tags[REGISTERED_NAME_TAG] = name
@@ -379,7 +374,6 @@ EXAMPLE_ROWS = 5
 def read_input_example(url: str) -> Any:
     """The first :data:`EXAMPLE_ROWS` rows of a Parquet or CSV file (any fsspec URL), as a
     pandas DataFrame: the model's input example."""
-    from pyfunc_ops.storage.filesystem import get_filesystem
 
     lower = str(url).lower()
     fmt = "csv" if lower.endswith((".csv", ".csv.gz")) else "parquet"
@@ -388,12 +382,7 @@ def read_input_example(url: str) -> Any:
             f"input_example {url!r}: expected the path of a Parquet (.parquet/.pq) or CSV "
             "(.csv) sample of the model's input; give such a file, or pass signature instead."
         )
-    fs, fs_path = get_filesystem(str(url))
-    if not fs.isfile(fs_path):
-        raise InputNotFoundError(
-            f"input_example {url!r} does not exist; check the path (typically a sample the "
-            "training task wrote)."
-        )
+    fs, fs_path = existing_file(url, "input_example", "a sample the training task wrote")
     import pandas as pd
 
     try:

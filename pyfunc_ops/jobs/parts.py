@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.core.staging import remove_leftovers, temporary_name
 from pyfunc_ops.errors import InputNotFoundError, IntegrityError, InvalidParameterError
@@ -276,6 +277,7 @@ def _normalise(location: str) -> str:
     return get_filesystem(str(location))[1].rstrip("/")
 
 
+@with_settings
 def check_parts(
     output_url: str,
     expected_inputs: str | Sequence[str] | None = None,

@@ -79,12 +79,12 @@ def write_report(folder_url: str, report: dict[str, Any], png: bytes | None) -> 
     """Write ``report.json`` (and ``plot.png``) into ``folder_url``; returns their URLs
     as ``{"report_uri", "plot_uri"}``. A later evaluation of the same run replaces them."""
     from pyfunc_ops.core.uri import is_url
-    from pyfunc_ops.jobs.scoring import is_local
+    from pyfunc_ops.jobs.inputs import is_local_filesystem
     from pyfunc_ops.storage.filesystem import get_filesystem
 
     fs, folder = get_filesystem(folder_url)
     folder = folder.rstrip("/")
-    if is_local(fs):
+    if is_local_filesystem(fs):
         fs.makedirs(folder, exist_ok=True)
     files = {"report_uri": (REPORT_FILE, json.dumps(report, indent=2, default=str).encode())}
     if png is not None:

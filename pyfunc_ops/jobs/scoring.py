@@ -2,12 +2,12 @@
 
 One request type, :class:`ScoreFilesRequest`, holds the job's parameters and their only
 defaults; :func:`score_files` (keyword options), ``PyfuncPredictOperator`` and the
-``pyfunc-ops predict`` command all build it and call :func:`run_score_files`. The input (a file, a
-folder or a glob at any fsspec URL) is streamed: Parquet row group by row group
-(``ParquetFile.iter_batches``), CSV and JSON lines block by block (pyarrow's streaming CSV
-and JSON readers). Rows are
-regrouped into batches of at most ``batch_size`` rows, each batch is predicted on and
-appended to one Parquet output file with a ``ParquetWriter``. The model is loaded once.
+``pyfunc-ops predict`` command all build it and call :func:`run_score_files`. The input (a
+file, a folder or a glob at any fsspec URL) is streamed by :mod:`pyfunc_ops.jobs.inputs`:
+Parquet row group by row group (``ParquetFile.iter_batches``), CSV and JSON lines block by
+block (pyarrow's streaming CSV and JSON readers). Rows are regrouped into batches of at
+most ``batch_size`` rows, each batch is predicted on and appended to one Parquet output
+file with a ``ParquetWriter``. The model is loaded once.
 
 Reading, predicting and writing overlap (:mod:`pyfunc_ops.jobs.pipeline`): a reader
 thread decodes the next batches and a writer thread encodes the previous ones while the
@@ -28,10 +28,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.oserrors import os_error, os_errors
 from pyfunc_ops.core.progress import Progress, progress
@@ -44,10 +45,18 @@ from pyfunc_ops.errors import (
     ScoringError,
     SerializationError,
 )
-from pyfunc_ops.jobs.inputs import FORMAT_NAMES, FORMATS, list_input_files
+from pyfunc_ops.jobs.inputs import (
+    FORMATS,
+    is_local_filesystem,
+    kept_columns,
+    list_input_files,
+    model_columns,
+    read_batches,
+    rebatch,
+)
 from pyfunc_ops.jobs.outputs import open_parquet_writer
 from pyfunc_ops.jobs.pipeline import run_pipeline
-from pyfunc_ops.jobs.request import make_request
+from pyfunc_ops.jobs.request import LoadOptions, make_request
 
 if TYPE_CHECKING:
     import fsspec
@@ -62,27 +71,24 @@ logger = logging.getLogger(__name__)
 DEFAULT_BATCH_SIZE = 10_000
 PREDICTION_COLUMN = "prediction"
 OUTPUT_MODES = ("file", "parts")
-# Block size of the CSV and JSON readers (bytes): bounds memory together with batch_size.
-_CSV_BLOCK_SIZE = 4 << 20
 
 
 @dataclass(frozen=True)
-class ScoreFilesRequest:
+class ScoreFilesRequest(LoadOptions):
     """What to score with which model, and how: the parameters of :func:`score_files`.
 
     ``keep_columns``: ``None`` (predictions only), ``"all"`` or a list of input columns to
     copy into the output; ``key_column`` is copied first. ``columns``: the input columns
-    the model receives (default all, e.g. leave an id column out). ``env_manager`` is passed
-    to ``load_model`` (``"local"``, ``"virtualenv"``/``"uv"`` or ``"conda"``).
-    ``input_format``: ``"parquet"``, ``"csv"`` or ``"json"`` (JSON lines); default from the
-    file names. ``trust_remote_code`` and ``skops_trusted_types`` are passed to
-    ``load_model`` (``None``: the settings decide; see docs/security.md). ``params`` (a
-    mapping, e.g. ``{"threshold": 0.5}``) is passed to every ``model.predict(frame,
-    params=params)`` call; ``None`` passes none. ``output_mode``: ``"file"`` writes one
-    Parquet file at ``output_url``; ``"parts"`` treats ``output_url`` as a folder and writes
-    ``part-<i:05d>-<input stem>.parquet`` per input file plus a manifest, for fan-out jobs
-    (see :mod:`pyfunc_ops.jobs.parts`).
+    the model receives (default all, e.g. leave an id column out). ``input_format``:
+    ``"parquet"``, ``"csv"`` or ``"json"`` (JSON lines); default from the file names.
+    ``output_mode``: ``"file"`` writes one Parquet file at ``output_url``; ``"parts"``
+    treats ``output_url`` as a folder and writes ``part-<i:05d>-<input stem>.parquet`` per
+    input file plus a manifest, for fan-out jobs (see :mod:`pyfunc_ops.jobs.parts`). How
+    the model is loaded and called (``env_manager``, ``trust_remote_code``,
+    ``skops_trusted_types``, ``params``): :class:`~pyfunc_ops.jobs.request.LoadOptions`.
     """
+
+    job: ClassVar[str] = "score_files"
 
     model_uri: str
     input_url: str
@@ -90,18 +96,12 @@ class ScoreFilesRequest:
     batch_size: int = DEFAULT_BATCH_SIZE
     keep_columns: Literal["all"] | Sequence[str] | None = None
     key_column: str | None = None
-    env_manager: str = "local"
     input_format: str | None = None
     columns: Sequence[str] | None = None
-    trust_remote_code: bool | None = None
-    skops_trusted_types: Sequence[str] | None = None
-    params: Mapping[str, Any] | None = None
     output_mode: Literal["file", "parts"] = "file"
 
     def __post_init__(self) -> None:
-        from pyfunc_ops.pyfunc.trust import check_trust_parameter
-
-        check_trust_parameter(self.trust_remote_code, "score_files: trust_remote_code")
+        super().__post_init__()
         size = self.batch_size
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise InvalidParameterError(
@@ -111,11 +111,6 @@ class ScoreFilesRequest:
             raise InvalidParameterError(
                 f"output_mode must be one of {list(OUTPUT_MODES)}; got {self.output_mode!r} "
                 "('file': one Parquet file, 'parts': one part file per input in a folder)."
-            )
-        if self.params is not None and not isinstance(self.params, Mapping):
-            raise InvalidParameterError(
-                f"params must be a mapping of parameter names to values (or None); got a "
-                f"{type(self.params).__name__}: {self.params!r}."
             )
 
 
@@ -142,94 +137,6 @@ class ScoreResult:
             "parts": [dict(p) for p in self.parts],
             "manifest": self.manifest,
         }
-
-
-# -- streaming readers -------------------------------------------------------------------
-
-
-def is_local(fs: fsspec.AbstractFileSystem) -> bool:
-    """Whether ``fs`` is the local filesystem (its paths are plain OS paths)."""
-    from fsspec.implementations.local import LocalFileSystem
-
-    return isinstance(fs, LocalFileSystem)
-
-
-def _read_batches(
-    fs: fsspec.AbstractFileSystem, path: str, fmt: str, batch_size: int
-) -> Iterator[pa.RecordBatch]:
-    """Stream ``path`` as record batches; unreadable content is the caller's error, so it
-    becomes a :class:`SerializationError` naming the file instead of a raw Arrow error."""
-    import pyarrow as pa
-
-    try:
-        yield from _read_batches_raw(fs, path, fmt, batch_size)
-    except PyfuncOpsError:
-        raise
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-        raise SerializationError(
-            f"cannot read scoring input {path!r} as {FORMAT_NAMES[fmt]}: {exc}. Check the "
-            "file, or pass the right input_format ('parquet', 'csv' or 'json')."
-        ) from exc
-    except (OSError, EOFError, UnicodeDecodeError, ValueError) as exc:
-        if isinstance(exc, OSError) and exc.errno is not None:
-            # The file could not be read at all (gone, permissions, device): storage.
-            raise os_error(exc, "read the scoring input", path) from exc
-        # Arrow reports a corrupt page or a bad compressed stream as an OSError without
-        # an errno (and gzip/zstd as EOFError or ValueError): the content, not the disk.
-        raise SerializationError(
-            f"cannot read scoring input {path!r} as {FORMAT_NAMES[fmt]}: the file is "
-            f"damaged or truncated ({type(exc).__name__}: {exc}). Replace or remove the "
-            "file and score again."
-        ) from exc
-
-
-def _read_batches_raw(
-    fs: fsspec.AbstractFileSystem, path: str, fmt: str, batch_size: int
-) -> Iterator[pa.RecordBatch]:
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        # A local file is read by Arrow's own file reader: through a Python file object
-        # every read would take the GIL, which the reader thread must leave to predict.
-        with contextlib.ExitStack() as stack:
-            source = path if is_local(fs) else stack.enter_context(fs.open(path, "rb"))
-            parquet = pq.ParquetFile(source)
-            # One row group per call: iter_batches over the whole file pre-buffers every
-            # row group's bytes up front, i.e. reads the whole file into memory.
-            for group in range(parquet.num_row_groups):
-                yield from parquet.iter_batches(batch_size=batch_size, row_groups=[group])
-        return
-    if fmt == "json":
-        import pyarrow.json as pajson
-
-        with fs.open(path, "rb", compression="infer") as fh:
-            options = pajson.ReadOptions(block_size=_CSV_BLOCK_SIZE)
-            yield from pajson.open_json(fh, read_options=options)
-        return
-    import pyarrow.csv as pacsv
-
-    with fs.open(path, "rb", compression="infer") as fh:
-        reader = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=_CSV_BLOCK_SIZE))
-        yield from reader
-
-
-def rebatch(batches: Iterator[pa.RecordBatch], size: int) -> Iterator[pa.Table]:
-    """Regroup ``batches`` into tables of exactly ``size`` rows (the last one fewer)."""
-    import pyarrow as pa
-
-    pending: list[pa.RecordBatch] = []
-    rows = 0
-    for batch in batches:
-        while batch.num_rows:
-            take = min(size - rows, batch.num_rows)
-            pending.append(batch.slice(0, take))
-            rows += take
-            batch = batch.slice(take)
-            if rows == size:
-                yield pa.Table.from_batches(pending)
-                pending, rows = [], 0
-    if rows:
-        yield pa.Table.from_batches(pending)
 
 
 # -- predictions -------------------------------------------------------------------------
@@ -266,48 +173,6 @@ def predictions_frame(predictions: Any, rows: int) -> pd.DataFrame:
             "batch scoring needs one prediction row per input row."
         )
     return frame.reset_index(drop=True)
-
-
-def _kept_columns(
-    available: Sequence[str],
-    keep_columns: Literal["all"] | Sequence[str] | None,
-    key_column: str | None,
-) -> list[str]:
-    if keep_columns == "all":
-        wanted = list(available)
-    elif keep_columns is None:
-        wanted = []
-    elif isinstance(keep_columns, str):
-        raise InvalidParameterError(
-            f"keep_columns={keep_columns!r}: give None, 'all' or a list of column names."
-        )
-    else:
-        wanted = list(keep_columns)
-    if key_column is not None:
-        wanted = [key_column] + [c for c in wanted if c != key_column]
-    missing = [c for c in wanted if c not in available]
-    if missing:
-        raise InvalidParameterError(
-            f"columns {missing} to keep in the output are not in the input, which has "
-            f"{list(available)}; fix keep_columns/key_column."
-        )
-    return wanted
-
-
-def _model_columns(
-    available: Sequence[str], columns: Sequence[str] | None, key_column: str | None, path: str
-) -> list[str]:
-    """The columns the model receives: ``columns`` as given, else every input column but
-    the key column (an identifier copied to the output, never a feature, unless listed)."""
-    if columns is None:
-        return [c for c in available if c != key_column]
-    missing = [c for c in columns if c not in available]
-    if missing:
-        raise InvalidParameterError(
-            f"model input columns {missing} are not in {path!r}, which has {list(available)}; "
-            "fix columns (or leave it unset to pass every input column)."
-        )
-    return list(columns)
 
 
 def _predictions_table(predictions: Any, rows: int) -> pa.Table:
@@ -377,6 +242,7 @@ def score_files(
     return run_score_files(request, model=model)
 
 
+@with_settings
 def run_score_files(
     request: ScoreFilesRequest, *, model: Any = None, pipelined: bool = True
 ) -> ScoreResult:
@@ -400,12 +266,7 @@ def run_score_files(
     if model is None:
         from pyfunc_ops.pyfunc.load import load_model
 
-        model = load_model(
-            request.model_uri,
-            env_manager=request.env_manager,
-            trust_remote_code=request.trust_remote_code,
-            skops_trusted_types=request.skops_trusted_types,
-        )
+        model = load_model(request.model_uri, **request.load_kwargs())
     total = _parquet_rows(in_fs, files) if fmt == "parquet" else None
     logger.info(
         "scoring %d %s file(s) from %s with %s into %s (%s), %d rows per batch",
@@ -418,7 +279,7 @@ def run_score_files(
         request.batch_size,
     )
     result = ScoreResult(output_uri=output_uri, rows_in=0, rows_out=0, files=list(files))
-    predictor = _Predictor(model, request.params, result, str(request.model_uri), files)
+    predictor = _Predictor(model, request, result, str(request.model_uri), files)
     source = _work_items(request, in_fs, files, fmt)
     with progress(total, "scoring", "rows", logger) as bar:
         if request.output_mode == "parts":
@@ -489,12 +350,10 @@ def _work_items(
 ) -> Iterator[_Batch | _InputEnd]:
     size = request.batch_size
     for index, path in enumerate(files):
-        for batch in rebatch(_read_batches(fs, path, fmt, size), size):
+        for batch in rebatch(read_batches(fs, path, fmt, size), size):
             names = batch.column_names
-            kept = batch.select(_kept_columns(names, request.keep_columns, request.key_column))
-            features = batch.select(
-                _model_columns(names, request.columns, request.key_column, path)
-            )
+            kept = batch.select(kept_columns(names, request.keep_columns, request.key_column))
+            features = batch.select(model_columns(names, request.columns, request.key_column, path))
             yield _Batch(index, kept, features.to_pandas(), batch.num_rows)
         yield _InputEnd(index)
 
@@ -506,7 +365,7 @@ class _Predictor:
     def __init__(
         self,
         model: Any,
-        params: Mapping[str, Any] | None,
+        options: LoadOptions,
         result: ScoreResult,
         model_uri: str = "the model",
         files: list[str] | None = None,
@@ -514,8 +373,7 @@ class _Predictor:
         self._model = model
         self._model_uri = model_uri
         self._files = files or []
-        # Only a given ``params`` is passed on: a bare model object's predict(df) works too.
-        self._params = dict(params) if params is not None else None
+        self._options = options
         self._result = result
         self._schema: pa.Schema | None = None
 
@@ -523,10 +381,7 @@ class _Predictor:
         if isinstance(item, _InputEnd):
             return item
         try:
-            if self._params is None:
-                raw = self._model.predict(item.frame)
-            else:
-                raw = self._model.predict(item.frame, params=self._params)
+            raw = self._options.call_predict(self._model, item.frame)
         except PyfuncOpsError:
             raise  # ours already say what is wrong (a schema mismatch, a worker failure)
         except Exception as exc:
@@ -613,8 +468,12 @@ def _score_file(
             remove_leftovers(out_fs, parent, name)
     try:
         with contextlib.ExitStack() as stack:
-            # Local output through Arrow's own writer, as the input (see _read_batches_raw).
-            raw = tmp_path if is_local(out_fs) else stack.enter_context(out_fs.open(tmp_path, "wb"))
+            # Local output through Arrow's own writer, as the input (see jobs.inputs.read_batches).
+            raw = (
+                tmp_path
+                if is_local_filesystem(out_fs)
+                else stack.enter_context(out_fs.open(tmp_path, "wb"))
+            )
             sink = _FileSink(raw, bar)
             try:
                 run_pipeline(source, predictor, sink, threaded=pipelined)

@@ -14,16 +14,19 @@ session started here gets it as configuration (``spark.pyspark.python``), never 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.errors import InputNotFoundError, InvalidParameterError
-from pyfunc_ops.jobs.request import make_request
-from pyfunc_ops.jobs.scoring import PREDICTION_COLUMN, ScoreResult, _kept_columns
+from pyfunc_ops.jobs.inputs import kept_columns
+from pyfunc_ops.jobs.request import LoadOptions, make_request
+from pyfunc_ops.jobs.scoring import PREDICTION_COLUMN, ScoreResult
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class ScoreSparkRequest:
+class ScoreSparkRequest(LoadOptions):
     """The parameters of :func:`score_spark`.
 
     Give exactly one of ``input_path`` (Parquet) or ``input_table`` and one of
@@ -52,9 +55,13 @@ class ScoreSparkRequest:
     (default: the signature's). The output has ``keep_columns`` of the input (default all)
     and ``prediction_column``; ``mode`` is the Spark write mode. ``master``, ``conf`` and
     ``app_name`` apply only when the job starts the session itself (no active one).
-    ``trust_remote_code`` (``None``: the settings decide), ``skops_trusted_types`` and
-    ``params`` (passed to every ``predict`` call) are passed to ``spark_udf``.
+    How the model is loaded and called (``env_manager``, ``trust_remote_code``,
+    ``skops_trusted_types``, ``params``): :class:`~pyfunc_ops.jobs.request.LoadOptions`,
+    passed to ``spark_udf``. ``keep_columns`` defaults to ``"all"`` here (a table keeps its
+    columns) where file scoring defaults to ``None`` (predictions only).
     """
+
+    job: ClassVar[str] = "score_spark"
 
     model_uri: str
     input_path: str | None = None
@@ -66,18 +73,12 @@ class ScoreSparkRequest:
     prediction_column: str = PREDICTION_COLUMN
     keep_columns: Literal["all"] | Sequence[str] | None = "all"
     mode: str = "overwrite"
-    env_manager: str = "local"
     master: str | None = None
     conf: Mapping[str, Any] | None = None
     app_name: str | None = None
-    trust_remote_code: bool | None = None
-    skops_trusted_types: Sequence[str] | None = None
-    params: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
-        from pyfunc_ops.pyfunc.trust import check_trust_parameter
-
-        check_trust_parameter(self.trust_remote_code, "score_spark: trust_remote_code")
+        super().__post_init__()
         if (self.input_path is None) == (self.input_table is None):
             raise InvalidParameterError(
                 "score_spark: give exactly one of input_path (Parquet) or input_table; got "
@@ -161,12 +162,32 @@ def score_spark(spark: Any, model_uri: str, **options: Any) -> ScoreResult:
     return run_score_spark(request, spark=spark)
 
 
+@with_settings
 def run_score_spark(request: ScoreSparkRequest, *, spark: Any = None) -> ScoreResult:
     """Run the job ``request`` describes on ``spark``, or on :func:`spark_session`."""
+    request = pinned(request)
     if spark is not None:
         return _score(spark, request)
     with spark_session(request.master, request.conf, request.app_name) as session:
         return _score(session, request)
+
+
+def pinned(request: ScoreSparkRequest) -> ScoreSparkRequest:
+    """``request`` with a moving ``models:/`` URI (an alias, a stage, ``latest``) replaced
+    by the version it selects now, ``models:/<name>/<version>``.
+
+    The job looks at the model twice (its flavor decides between Spark's own ``transform``
+    and a Python UDF, then that scorer loads it); a promotion in between must not give one
+    run the flavor of one version and the predictions of another. Other URIs are kept.
+    """
+    from pyfunc_ops.tracking.client import pin_model_uri
+
+    uri, version = pin_model_uri(request.model_uri)
+    if version is None:
+        return request
+    if uri != request.model_uri:
+        logger.info("score_spark: %s is version %s now", request.model_uri, uri)
+    return dataclasses.replace(request, model_uri=uri)
 
 
 def _read_input(spark: Any, request: ScoreSparkRequest) -> Any:
@@ -200,7 +221,7 @@ def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
     from pyfunc_ops.pyfunc.spark import spark_udf
 
     frame = _read_input(spark, request)
-    kept = _kept_columns(frame.columns, request.keep_columns, None)
+    kept = kept_columns(frame.columns, request.keep_columns, None)
     prediction_column = request.prediction_column
     if prediction_column in kept:
         raise InvalidParameterError(
@@ -217,10 +238,8 @@ def _score(spark: Any, request: ScoreSparkRequest) -> ScoreResult:
             spark,
             request.model_uri,
             result_type=request.result_type,
-            env_manager=request.env_manager,
-            trust_remote_code=request.trust_remote_code,
-            skops_trusted_types=request.skops_trusted_types,
             params=request.params,
+            **request.load_kwargs(),
         )
         prediction = udf(*request.columns) if request.columns else udf()
         scored = observed.select(*kept, prediction.alias(prediction_column))
@@ -251,8 +270,8 @@ def _native_scorer(spark: Any, request: ScoreSparkRequest) -> Any:
     serve Python models) do not apply.
     """
     from pyfunc_ops.models.flavors import import_flavor, spec_for_model
-    from pyfunc_ops.models.model import Model
-    from pyfunc_ops.pyfunc.resolve import resolve_model
+    from pyfunc_ops.models.mlmodel import Model
+    from pyfunc_ops.pyfunc.localize import resolve_model
 
     spec = spec_for_model(Model.load(resolve_model(request.model_uri).path).flavors)
     hook = getattr(import_flavor(spec), "spark_native_scorer", None) if spec else None

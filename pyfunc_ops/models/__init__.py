@@ -5,7 +5,7 @@ handle data.
 """
 
 from pyfunc_ops.models.env import get_default_conda_env
-from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
+from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.signature import (
     AnyType,
     Array,

@@ -168,7 +168,7 @@ def _read_json(model_dir: Path, info: dict[str, Any]) -> Any:
 
 def _resolve(model: Any, info: dict[str, Any] | None) -> tuple[Path, dict[str, Any] | None, Any]:
     """(folder, info block, signature inputs) of a path, a PyFuncModel or a Model."""
-    from pyfunc_ops.models.model import Model
+    from pyfunc_ops.models.mlmodel import Model
 
     meta = getattr(model, "metadata", None)
     folder = getattr(model, "model_path", None)

@@ -126,12 +126,8 @@ def infer_type(value: Any) -> ColType | None:
     if isinstance(value, dict):
         props = []
         for key, item in value.items():
-            sub = infer_type(item)
-            if sub is None:
-                raise InvalidParameterError(
-                    f"infer_signature: dict value {key!r} is an empty numpy array."
-                )
-            props.append(Property(str(key), sub, not isinstance(sub, AnyType)))
+            found = _known_type(item, f"dict value {key!r}")
+            props.append(Property(str(key), found, not isinstance(found, AnyType)))
         return Object(tuple(props))
     if isinstance(value, (list, np.ndarray)):
         result: ColType | None = None
@@ -151,6 +147,14 @@ def infer_type(value: Any) -> ColType | None:
                 result = _merge(result, sub)
         return Array(result) if result is not None else None
     return _scalar_type(value)
+
+
+def _known_type(value: Any, what: str) -> ColType:
+    """:func:`infer_type` of ``value``, refusing an empty numpy array (``what`` names it)."""
+    found = infer_type(value)
+    if found is None:
+        raise InvalidParameterError(f"infer_signature: {what} is an empty numpy array.")
+    return found
 
 
 def _required(values: Any) -> bool:
@@ -223,11 +227,7 @@ def infer_schema(data: Any) -> Schema:
             )
         out = []
         for name, value in data.items():
-            found = infer_type(value)
-            if found is None:
-                raise InvalidParameterError(
-                    f"infer_signature: value {name!r} is an empty numpy array."
-                )
+            found = _known_type(value, f"value {name!r}")
             out.append(ColSpec(found, name, _required(value)))
         return Schema(out)
     if isinstance(data, pd.Series):

@@ -110,6 +110,13 @@ def type_to_dict(value: ColType) -> dict[str, Any]:
     return {"type": value} if isinstance(value, str) else value.to_dict()
 
 
+def _element_type(data: dict[str, Any], key: str, where: str, needs: str) -> ColType:
+    """The type under ``key`` of an array (``items``) or a map (``values``) description."""
+    if key not in data:
+        raise ModelFormatError(f"{where}: {needs}, found {_short(data)}.")
+    return type_from_dict(data[key], f"{where} {key}")
+
+
 def type_from_dict(data: Any, where: str) -> ColType:
     """Parse one type description (``{"type": ..., "items"/"properties"/"values": ...}``)."""
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
@@ -119,19 +126,11 @@ def type_from_dict(data: Any, where: str) -> ColType:
         )
     kind = data["type"]
     if kind == "array":
-        if "items" not in data:
-            raise ModelFormatError(
-                f"{where}: an 'array' type needs 'items' (the type of its elements), found "
-                f"{_short(data)}."
-            )
-        return Array(type_from_dict(data["items"], f"{where} items"))
+        needs = "an 'array' type needs 'items' (the type of its elements)"
+        return Array(_element_type(data, "items", where, needs))
     if kind == "map":
-        if "values" not in data:
-            raise ModelFormatError(
-                f"{where}: a 'map' type needs 'values' (the type of its values), found "
-                f"{_short(data)}."
-            )
-        return Map(type_from_dict(data["values"], f"{where} values"))
+        needs = "a 'map' type needs 'values' (the type of its values)"
+        return Map(_element_type(data, "values", where, needs))
     if kind == "object":
         props = data.get("properties")
         if not isinstance(props, dict):

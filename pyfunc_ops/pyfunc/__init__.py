@@ -11,8 +11,8 @@ from typing import Any
 from pyfunc_ops.models.env import get_default_conda_env
 from pyfunc_ops.pyfunc.compat import set_model
 from pyfunc_ops.pyfunc.load import load_model, load_pyfunc
+from pyfunc_ops.pyfunc.loaded_model import PyFuncModel
 from pyfunc_ops.pyfunc.log import ModelInfo, log_model
-from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
 from pyfunc_ops.pyfunc.python_model import PythonModel, PythonModelContext
 from pyfunc_ops.pyfunc.save import add_to_model, save_model
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from pyfunc_ops.core.paths import confine, iter_tree
 from pyfunc_ops.models import env as env_files
-from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
+from pyfunc_ops.models.mlmodel import PYFUNC_FLAVOR, Model
 
 __all__ = ["check_model_folder", "named_paths"]
 

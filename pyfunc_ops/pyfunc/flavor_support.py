@@ -1,25 +1,30 @@
 """What every flavor module (``pyfunc_ops.xgboost``, ``pyfunc_ops.onnx``, ...) shares.
 
 A flavor module validates its arguments and writes or reads its framework's files; the
-rest lives here once: opening a model for ``load_model`` (resolve the URI, decide trust,
-check the folder, find the flavor section), finding the model folder from the path the
-format hands ``_load_pyfunc``, checking a class name an MLmodel records, reading a pickle
-only when trusted, and adding the two MLmodel sections with MLflow's loader name.
+rest lives here once: running the save pipeline with the arguments every ``save_model``
+takes (:func:`saves_model`), opening a model for ``load_model`` (resolve the URI, decide
+trust, check the folder, find the flavor section), finding the model folder and file from
+the path the format hands ``_load_pyfunc``, checking a class name an MLmodel records,
+reading a pickle only when trusted, and adding the two MLmodel sections with MLflow's
+loader name.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
 import os
 import pickle
 import re
 import sys
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ParamSpec
 
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.errors import (
     InvalidParameterError,
@@ -30,9 +35,13 @@ from pyfunc_ops.errors import (
 )
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.flavors import FLAVORS, framework_version
-from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
+from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.pyfunc.trust import TRUSTED_LOCAL, TrustDecision
 
+if TYPE_CHECKING:
+    from pyfunc_ops.pyfunc.save import StagedModel
+
+P = ParamSpec("P")
 _DOTTED = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 
 
@@ -45,6 +54,24 @@ class OpenedFlavor:
     conf: dict[str, Any]
     pyfunc_conf: dict[str, Any]
     trust: TrustDecision
+    flavor: str
+
+    def data_file(self, default: str | None = None) -> Path:
+        """The model file the flavor section's ``data`` names. With ``default`` (the
+        flavor's own file name), that file when the section records no ``data``; without,
+        python_function's ``data`` (older MLmodels)."""
+        key = f"{self.flavor}.data"
+        if default is not None:
+            return self.file(self.conf.get("data", default), key)
+        if self.conf.get("data") is not None:
+            return self.file(self.conf["data"], key)
+        return self.file(self.pyfunc_conf.get("data"), f"{PYFUNC_FLAVOR}.data")
+
+    def given_file(self, path: str | os.PathLike[str], default: str) -> Path:
+        """For ``_load_pyfunc(path)``: ``path`` itself when it is the file (python_function's
+        ``data``), else the file the flavor section names (see :meth:`data_file`)."""
+        target = Path(path)
+        return self.data_file(default) if target.is_dir() else target
 
     def file(self, relative: object, key: str) -> Path:
         """``relative`` (an MLmodel value under ``key``) inside the folder, which must exist."""
@@ -62,12 +89,13 @@ class OpenedFlavor:
         return target
 
 
+@with_settings
 def open_for_load(
     model_uri: str | os.PathLike[str], flavor: str, trust_remote_code: bool | None = None
 ) -> OpenedFlavor:
     """For a flavor's ``load_model(model_uri)``: resolve, decide trust, check the folder."""
     from pyfunc_ops.pyfunc.confinement import check_model_folder
-    from pyfunc_ops.pyfunc.resolve import resolve_model
+    from pyfunc_ops.pyfunc.localize import resolve_model
     from pyfunc_ops.pyfunc.trust import check_trust_parameter, decide_for
 
     check_trust_parameter(trust_remote_code)
@@ -81,9 +109,11 @@ def open_for_load(
             f"{sorted(model.flavors)}); load it with pyfunc_ops.pyfunc.load_model instead."
         )
     check_model_folder(resolved.path, model, walked=resolved.verified)
-    return OpenedFlavor(resolved.path, model, conf, model.flavors.get(PYFUNC_FLAVOR) or {}, trust)
+    pyfunc_conf = model.flavors.get(PYFUNC_FLAVOR) or {}
+    return OpenedFlavor(resolved.path, model, conf, pyfunc_conf, trust, flavor)
 
 
+@with_settings
 def open_for_pyfunc(path: str | os.PathLike[str], flavor: str) -> OpenedFlavor:
     """For ``_load_pyfunc(path)``: the format hands over the model folder or the path its
     ``data`` key names (a file or a folder inside the model); find the model folder."""
@@ -103,9 +133,8 @@ def open_for_pyfunc(path: str | os.PathLike[str], flavor: str) -> OpenedFlavor:
             f"{folder / MLMODEL_FILE_NAME}: no {flavor!r} flavor section; the model was not "
             f"saved by the {flavor} flavor. Load it with the loader it names."
         )
-    return OpenedFlavor(
-        folder, model, conf, model.flavors.get(PYFUNC_FLAVOR) or {}, load_trust(folder)
-    )
+    pyfunc_conf = model.flavors.get(PYFUNC_FLAVOR) or {}
+    return OpenedFlavor(folder, model, conf, pyfunc_conf, load_trust(folder), flavor)
 
 
 def recorded_class(
@@ -262,10 +291,98 @@ def framework_version_of(flavor: str) -> str | None:
     return framework_version(FLAVORS[flavor])
 
 
+# --------------------------------------------------------------------------- saving
+
+#: In :class:`FlavorFiles`: record what the caller passed (the signature, the example).
+AS_GIVEN: Any = object()
+
+
+@dataclass(frozen=True)
+class FlavorFiles:
+    """What a flavor's checks hand the save pipeline (see :func:`saves_model`): ``write``
+    writes the flavor's files and MLmodel sections into the staged folder, with
+    ``default_requirements``; ``signature`` and ``input_example`` replace the caller's
+    where the flavor settled them itself (inferred, or left out as MLflow does)."""
+
+    write: Callable[[StagedModel], None]
+    default_requirements: list[str]
+    signature: Any = AS_GIVEN
+    input_example: Any = AS_GIVEN
+
+
+def saves_model(check: Callable[P, FlavorFiles]) -> Callable[P, Model]:
+    """A flavor's ``save_model`` from ``check``, a function with the flavor's public
+    (MLflow) parameters that validates them and returns its :class:`FlavorFiles`.
+
+    The arguments every ``save_model`` takes (``path``, ``mlflow_model``, ``code_paths``,
+    ``signature``, ``input_example``, ``conda_env``, ``pip_requirements``,
+    ``extra_pip_requirements`` and, where the flavor has it, ``metadata``) then go to
+    ``pyfunc.save.write_model``, the save pipeline every flavor shares: the flavor keeps
+    only its own steps.
+    """
+    parameters = inspect.signature(check)
+
+    @functools.wraps(check)
+    @with_settings
+    def save_model(*args: P.args, **kwargs: P.kwargs) -> Model:
+        from pyfunc_ops.pyfunc.save import write_model
+
+        files = check(*args, **kwargs)
+        bound = parameters.bind(*args, **kwargs)
+        bound.apply_defaults()
+        given = bound.arguments
+        signature = given["signature"] if files.signature is AS_GIVEN else files.signature
+        example = given["input_example"]
+        return write_model(
+            given["path"],
+            files.write,
+            given["mlflow_model"],
+            given["code_paths"],
+            signature,
+            example if files.input_example is AS_GIVEN else files.input_example,
+            given["conda_env"],
+            given["pip_requirements"],
+            given["extra_pip_requirements"],
+            files.default_requirements,
+            metadata=given.get("metadata"),
+        )
+
+    # help() and inspect show the flavor's parameters and what the caller gets back.
+    save_model.__signature__ = parameters.replace(return_annotation="Model")  # type: ignore[attr-defined]
+    return save_model
+
+
+def check_save_options(
+    flavor: str, options: dict[str, Any], known: Sequence[str], taker: str
+) -> None:
+    """Refuse keyword options ``taker`` (the framework's save function) does not take."""
+    unknown = sorted(set(options) - set(known))
+    if unknown:
+        raise InvalidParameterError(
+            f"{flavor} save_model: unknown options {unknown}; the options {taker} takes are "
+            f"{list(known)}."
+        )
+
+
+def check_flag(value: object, name: str) -> None:
+    """Refuse a ``name`` argument that is not ``True`` or ``False``."""
+    if not isinstance(value, bool):
+        raise InvalidParameterError(f"{name} must be True or False, got {value!r}.")
+
+
+def type_name(obj: object) -> str:
+    """``module.QualifiedName`` of ``obj``'s class, as error messages and MLmodels name it."""
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
 __all__ = [
+    "AS_GIVEN",
     "TRUSTED_LOCAL",
+    "FlavorFiles",
     "OpenedFlavor",
     "add_sections",
+    "check_flag",
+    "check_save_options",
     "flavor_requirements",
     "framework_version_of",
     "import_skops_io",
@@ -273,7 +390,9 @@ __all__ = [
     "open_for_pyfunc",
     "read_pickle",
     "recorded_class",
+    "saves_model",
     "skops_load",
     "skops_types",
+    "type_name",
     "unpickle_file",
 ]

@@ -13,18 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.core.versions import SUBSTITUTED_PACKAGES, python_version
 from pyfunc_ops.core.yamltext import load_yaml
 from pyfunc_ops.errors import InvalidParameterError, ModelFormatError
 from pyfunc_ops.models import env as env_files
-from pyfunc_ops.models.model import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
+from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME, PYFUNC_FLAVOR, Model
 from pyfunc_ops.pyfunc.compat import import_loader
 from pyfunc_ops.pyfunc.confinement import check_model_folder
 from pyfunc_ops.pyfunc.isolation import CodeScope, isolate_predict
-from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
-from pyfunc_ops.pyfunc.resolve import resolve_model
+from pyfunc_ops.pyfunc.loaded_model import PyFuncModel
+from pyfunc_ops.pyfunc.localize import resolve_model
 from pyfunc_ops.pyfunc.trust import (
     TRUSTED_LOCAL,
     TrustDecision,
@@ -352,6 +353,7 @@ def load_decided(
     )
 
 
+@with_settings
 def load_model(
     model_uri: str | os.PathLike[str] | ModelURI,
     suppress_warnings: bool = True,

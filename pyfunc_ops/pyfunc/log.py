@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.errors import InvalidParameterError
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 
 log = logging.getLogger(__name__)
 _ARTIFACT_PATH = re.compile(r"^[A-Za-z0-9_.\-]+(/[A-Za-z0-9_.\-]+)*$")
@@ -58,6 +59,7 @@ def check_artifact_path(artifact_path: str) -> str:
     return artifact_path
 
 
+@with_settings
 def log_model_with(
     save: Callable[..., Model],
     artifact_path: str,
@@ -67,7 +69,7 @@ def log_model_with(
     """Run ``save(path=..., mlflow_model=..., **save_kwargs)``, upload, optionally register."""
     from pyfunc_ops import tracking
     from pyfunc_ops.core.names import validate_model_name
-    from pyfunc_ops.core.uri import join
+    from pyfunc_ops.core.uri import join, runs_uri
     from pyfunc_ops.models.manifest import read_manifest
     from pyfunc_ops.storage.transfer import upload_tree
     from pyfunc_ops.tracking.integrity import run_digest_tag
@@ -95,7 +97,7 @@ def log_model_with(
             tracking.TrackingClient().set_tag(run_id, run_digest_tag(artifact_path), digest)
         log.info("Logged model to %s (run %s, digest %s)", dest, run_id, digest or "none")
         info = ModelInfo(
-            model_uri=f"runs:/{run_id}/{artifact_path}",
+            model_uri=runs_uri(run_id, artifact_path),
             run_id=run_id,
             artifact_path=artifact_path,
             artifact_uri=dest,

@@ -17,7 +17,7 @@ from typing import Any
 from pyfunc_ops.core.callables import accepts_parameter
 from pyfunc_ops.core.paths import confine
 from pyfunc_ops.errors import ModelFormatError, SerializationError
-from pyfunc_ops.models.model import PYFUNC_FLAVOR
+from pyfunc_ops.models.mlmodel import PYFUNC_FLAVOR
 from pyfunc_ops.pyfunc.type_hints import TypedPythonModel, TypeHints
 
 PYTHON_MODEL_FILE = "python_model.pkl"

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.core.versions import python_version
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
 from pyfunc_ops.models import env as env_files
 from pyfunc_ops.models.flavors import PYTHON_MODEL_LOADER
 from pyfunc_ops.models.manifest import write_manifest
-from pyfunc_ops.models.model import PYFUNC_FLAVOR, Model
+from pyfunc_ops.models.mlmodel import PYFUNC_FLAVOR, Model
 from pyfunc_ops.models.writer import copy_into, staged_directory
 from pyfunc_ops.pyfunc.python_model import (
     ARTIFACTS_DIR,
@@ -169,10 +170,7 @@ def refuse_remote_destination(path: object) -> None:
         )
     if "\x00" in text:
         raise InvalidParameterError(f"save_model: path {text!r} contains a NUL character.")
-    if is_remote(text) or (
-        re.match(r"^[A-Za-z][A-Za-z0-9+.\-]+:/", text)
-        and not (text.lower().startswith(("file:", "local:")))
-    ):
+    if is_remote(text, any_scheme=True):
         raise InvalidParameterError(
             f"save_model: {redact(text)!r} is a remote URL; save_model writes a local folder "
             "only. Use log_model(...) to publish a model to the artifact store "
@@ -180,6 +178,7 @@ def refuse_remote_destination(path: object) -> None:
         )
 
 
+@with_settings
 def save_model(
     path: str | os.PathLike[str],
     loader_module: str | None = None,
@@ -392,7 +391,7 @@ def _save_python_model(
 
 def _save_artifacts(model_dir: Path, artifacts: dict[str, str]) -> dict[str, Any]:
     """Copy the artifacts into the model; return the flavor's ``artifacts`` key (if any)."""
-    from pyfunc_ops.pyfunc.resolve import artifact_name, resolve_uri
+    from pyfunc_ops.pyfunc.localize import artifact_name, resolve_uri
     from pyfunc_ops.storage.transfer import copy_artifact
 
     recorded: dict[str, dict[str, str]] = {}

@@ -37,16 +37,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.core.paths import iter_tree, safe_extract_zip
 from pyfunc_ops.errors import InvalidParameterError
-from pyfunc_ops.models.model import MLMODEL_FILE_NAME, Model
+from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME, Model
 from pyfunc_ops.pyfunc.spark_result import ResultSpec, make_converter, parse_result_type
 from pyfunc_ops.pyfunc.trust import TrustDecision
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from pyfunc_ops.pyfunc.pyfunc_model import PyFuncModel
+    from pyfunc_ops.pyfunc.loaded_model import PyFuncModel
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,7 @@ class _ModelSource:
     params: dict[str, Any] | None = None  # passed to every predict call
 
 
+@with_settings
 def spark_udf(
     spark: Any,
     model_uri: str | os.PathLike[str],
@@ -115,7 +117,7 @@ def spark_udf(
     from pyfunc_ops.core.uri import parse_model_uri
     from pyfunc_ops.envs import check_env_manager
     from pyfunc_ops.pyfunc.load import check_skops_types, prepare_load
-    from pyfunc_ops.pyfunc.resolve import resolve_model
+    from pyfunc_ops.pyfunc.localize import resolve_model
     from pyfunc_ops.pyfunc.trust import check_trust_parameter, decide_for
 
     spec = parse_result_type(result_type)

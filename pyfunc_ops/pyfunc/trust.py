@@ -24,7 +24,7 @@ from pyfunc_ops.errors import InvalidParameterError, UntrustedModelError
 from pyfunc_ops.models.flavors import PYTHON_MODEL_LOADERS, import_flavor, spec_for_loader
 
 if TYPE_CHECKING:
-    from pyfunc_ops.pyfunc.resolve import ResolvedModel
+    from pyfunc_ops.pyfunc.localize import ResolvedModel
 
 __all__ = [
     "TRUSTED_LOCAL",
@@ -132,7 +132,7 @@ def decide(
 def decide_for(
     resolved: ResolvedModel, trust_remote_code: bool | None = None, uri: object = None
 ) -> TrustDecision:
-    """The decision for a model :func:`~pyfunc_ops.pyfunc.resolve.resolve_model` found."""
+    """The decision for a model :func:`~pyfunc_ops.pyfunc.localize.resolve_model` found."""
     from pyfunc_ops.core.uri import is_remote
 
     return decide(

@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
-from pyfunc_ops.models.model import is_module_name
+from pyfunc_ops.models.mlmodel import is_module_name
 
 #: python_function keys a save writes itself; a flavor keyword argument may not set them.
 RESERVED_PYFUNC_KEYS = frozenset(

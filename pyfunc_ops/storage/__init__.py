@@ -14,8 +14,9 @@ backends such as s3fs load only when a URL needs them. Model URI parsing, joins 
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pyfunc_ops.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from pyfunc_ops.storage.cache import fetch, fetch_verified
@@ -32,6 +33,7 @@ _EXPORTS = {
     "fetch_verified": "cache",
 }
 
+# Listed out (not derived) so that linters and type checkers see the re-exports.
 __all__ = [
     "copy_artifact",
     "download_tree",
@@ -43,14 +45,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_attributes(__name__, _EXPORTS, globals())

@@ -23,15 +23,9 @@ Entries are immutable once published: a download fills a temporary sibling folde
 renamed into place atomically, under a per-key file lock, so concurrent processes (Airflow
 workers on one host) never see a half-filled entry and fill each entry only once.
 
-**Eviction** (:func:`list_entries`, :func:`evict`): every hit touches a marker beside the
-entry (``<key>.used``; beside, because an entry holds exactly its manifest's files), so the
-marker's modification time is the entry's last use. With a budget
-(``PYFUNC_OPS_CACHE_MAX_SIZE``), each download is followed by removing the least recently
-used entries until the cache fits; ``pyfunc-ops cache prune`` does the same on demand, by
-size or by age. An entry is removed only under its per-key lock taken without waiting: an
-entry another process is filling or looking up right now is skipped, never removed, and a
-hit takes the same lock, so it either sees the entry before it goes or finds it gone and
-downloads again. The entry just downloaded is never the one evicted to make room for it.
+**Eviction** lives in ``storage.cache_eviction`` (last-use markers, listing, LRU removal
+by size or age, the ``PYFUNC_OPS_CACHE_MAX_SIZE`` budget after each download) and **pins**
+in ``storage.pins``; their public names are importable from here as before.
 """
 
 from __future__ import annotations
@@ -42,12 +36,9 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import threading
-import time
-from collections.abc import Collection, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +50,38 @@ from pyfunc_ops.core.locks import held, timeout_error
 from pyfunc_ops.core.oserrors import os_error, os_errors
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.staging import is_leftover, parse_temporary, temporary_name
-from pyfunc_ops.core.uri import is_remote, is_url
+from pyfunc_ops.core.staging import temporary_name
 from pyfunc_ops.errors import IntegrityError, ModelFormatError, StorageError
 from pyfunc_ops.models.manifest import validate_digest, verify
+from pyfunc_ops.storage.cache_eviction import (
+    LOCK_SUFFIX,
+    STATS_SUFFIX,
+    USED_SUFFIX,
+    CacheEntry,
+    describe_entry,
+    enforce_budget,
+    entry_lock,
+    evict,
+    list_entries,
+    mark_used,
+    remove_entry,
+    stats_file,
+    tree_size,
+)
+from pyfunc_ops.storage.pins import Pin, read_pin, registry_identity, write_pin
 from pyfunc_ops.storage.transfer import RemoteTree, download_listed, list_tree
 
 __all__ = [
+    "LOCK_SUFFIX",
+    "STATS_SUFFIX",
+    "USED_SUFFIX",
     "CacheEntry",
     "CacheStats",
     "Pin",
     "adopt",
     "cache_key",
     "cached_entry",
+    "describe_entry",
     "digest_entry",
     "evict",
     "fetch",
@@ -81,6 +91,7 @@ __all__ = [
     "read_pin",
     "registry_identity",
     "stats",
+    "tree_size",
     "write_pin",
 ]
 
@@ -164,12 +175,7 @@ def _check_sizes(tree: RemoteTree, folder: Path) -> None:
             )
 
 
-STATS_SUFFIX = ".files"
 _LOCAL_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
-
-
-def _stats_file(entry: Path) -> Path:
-    return entry.parent / f"{entry.name}{STATS_SUFFIX}"
 
 
 def _file_stats(folder: Path) -> dict[str, list[int]]:
@@ -190,7 +196,7 @@ def _record_stats(final: Path, folder: Path) -> None:
     """Record the size and modification time of each file of ``folder`` (the entry about
     to be published as ``final``): a hit compares them, one ``stat`` per file, and any
     difference means the entry was changed on disk (see :func:`_unchanged`)."""
-    target = _stats_file(final)
+    target = stats_file(final)
     tmp = target.parent / temporary_name(target.name)
     try:
         tmp.write_text(json.dumps(_file_stats(folder), sort_keys=True), encoding="utf-8")
@@ -205,7 +211,7 @@ def _unchanged(entry: Path) -> bool:
     """Whether every file of ``entry`` still has the size and modification time recorded
     when it was published (no record, or any difference: ``False``). No file is read."""
     try:
-        recorded = json.loads(_stats_file(entry).read_text(encoding="utf-8"))
+        recorded = json.loads(stats_file(entry).read_text(encoding="utf-8"))
         return bool(recorded == _file_stats(entry))
     except (OSError, ValueError):
         return False
@@ -215,7 +221,7 @@ def _listed_unchanged(entry: Path, tree: RemoteTree) -> bool:
     """:func:`_unchanged` for an entry keyed by its listing. An entry published before
     stats were recorded is compared with the listing (names and sizes) instead, and gets
     its record now (a read-only cache keeps serving it that way)."""
-    if _stats_file(entry).exists():
+    if stats_file(entry).exists():
         return _unchanged(entry)
     try:
         found = {name: size for name, (size, _mtime) in _file_stats(entry).items()}
@@ -306,7 +312,7 @@ def _fetch_locked(tree: RemoteTree, final: Path, root: Path, url: str) -> Path:
         return final
     if final.is_dir():  # changed on disk since it was published: never served
         log.warning("Cache entry %s was changed on disk; fetching it again", final)
-        _evict(final)
+        remove_entry(final)
     log.info(
         "Model cache miss for %s: downloading %d files (%d bytes) into %s",
         url,
@@ -319,7 +325,7 @@ def _fetch_locked(tree: RemoteTree, final: Path, root: Path, url: str) -> Path:
     stats.record(hit=False)
     # Under the entry's lock: another process's eviction skips a held entry, so the
     # one just downloaded cannot vanish before this call returns it.
-    _enforce_budget(root, final)
+    enforce_budget(root, final)
     return final
 
 
@@ -365,16 +371,6 @@ def _entry_problem(entry: Path, digest: str) -> str | None:
     return None
 
 
-def _evict(entry: Path) -> None:
-    """Move a damaged entry aside (atomically) and delete it."""
-    trash = entry.parent / temporary_name(f"{entry.name}.evicted")
-    trash.mkdir()
-    with contextlib.suppress(FileNotFoundError):  # another process evicted it first
-        os.rename(entry, trash / entry.name)
-    _stats_file(entry).unlink(missing_ok=True)
-    shutil.rmtree(trash, ignore_errors=True)
-
-
 def cached_entry(digest: str, *, cache_root: Path | None = None) -> Path | None:
     """The intact cache entry of ``digest``, or ``None`` (absent, or damaged and removed).
 
@@ -389,7 +385,7 @@ def cached_entry(digest: str, *, cache_root: Path | None = None) -> Path | None:
         return entry
     log.warning("Cache entry %s is damaged and is fetched again: %s", entry, problem)
     with os_errors("remove the damaged cache entry", entry):
-        _evict(entry)
+        remove_entry(entry)
     return None
 
 
@@ -431,30 +427,11 @@ def _fetch_verified_locked(url: str, digest: str, final: Path, cache_root: Path 
     _fill(tree, final, digest)
     mark_used(final)
     stats.record(hit=False)
-    _enforce_budget(final.parent.parent, final)  # under the lock, as in fetch()
+    enforce_budget(final.parent.parent, final)  # under the lock, as in fetch()
     return final
 
 
-# -- last use and eviction --------------------------------------------------------------
-
-USED_SUFFIX = ".used"
-LOCK_SUFFIX = ".lock"
-
-
-def _marker(entry: Path) -> Path:
-    return entry.parent / f"{entry.name}{USED_SUFFIX}"
-
-
-def _lock(entry: Path) -> filelock.FileLock:
-    return filelock.FileLock(str(entry.parent / f"{entry.name}{LOCK_SUFFIX}"))
-
-
-def mark_used(entry: Path) -> None:
-    """Record that ``entry`` was used now (its marker's modification time)."""
-    try:
-        _marker(entry).touch()
-    except OSError as exc:  # a read-only cache still serves; it just cannot be LRU-ordered
-        log.debug("Cannot record the use of %s: %s", entry, exc)
+# -- hits and adoption ------------------------------------------------------------------
 
 
 def _hit(entry: Path) -> bool:
@@ -464,7 +441,7 @@ def _hit(entry: Path) -> bool:
     either the evictor saw the lock held and skipped the entry, or the entry is gone now
     and the caller downloads it again.
     """
-    lock = _lock(entry)
+    lock = entry_lock(entry)
     timeout = config.current_settings().lock_timeout
     try:
         lock.acquire(timeout=timeout)
@@ -481,259 +458,6 @@ def _hit(entry: Path) -> bool:
         return True
     finally:
         lock.release()
-
-
-@dataclass(frozen=True)
-class CacheEntry:
-    """One cache (or environment) folder: its size and when it was last used."""
-
-    path: Path
-    size: int
-    last_used: float  # seconds since the epoch
-    # A temporary a killed run left behind (a download or an eviction that never
-    # finished): counted in the cache's size, removed by any prune or eviction.
-    leftover: bool = False
-
-    @property
-    def key(self) -> str:
-        return self.path.name
-
-
-def tree_size(folder: Path) -> int:
-    """Bytes of the files under ``folder`` (symlinks not followed, vanished files 0)."""
-    total = 0
-    for dirpath, _dirs, names in os.walk(folder):
-        for name in names:
-            with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(dirpath, name)).st_size
-    return total
-
-
-def describe_entry(path: Path) -> CacheEntry:
-    """The size and last use of the entry folder ``path`` (never used: its own mtime)."""
-    try:
-        last_used = _marker(path).stat().st_mtime
-    except OSError:
-        last_used = path.stat().st_mtime
-    return CacheEntry(path=path, size=tree_size(path), last_used=last_used)
-
-
-def list_entries(cache_root: Path | None = None) -> list[CacheEntry]:
-    """The published entries of the download cache, least recently used first."""
-    root = Path(cache_root) if cache_root is not None else config.cache_dir()
-    entries = []
-    if root.is_dir():
-        for shard in root.iterdir():
-            if shard.name.startswith(".") and shard.is_dir() and _is_leftover(shard):
-                entries.append(replace(describe_entry(shard), leftover=True))  # adopt()'s
-                continue
-            if len(shard.name) != 2 or not shard.is_dir():
-                continue  # e.g. pins/
-            for path in shard.iterdir():
-                with contextlib.suppress(FileNotFoundError):  # evicted meanwhile
-                    if not path.is_dir():
-                        continue
-                    if not path.name.startswith("."):
-                        entries.append(describe_entry(path))
-                    elif _is_leftover(path):
-                        entries.append(replace(describe_entry(path), leftover=True))
-    return sorted(entries, key=lambda e: e.last_used)
-
-
-def _is_leftover(path: Path) -> bool:
-    """Whether the hidden folder ``path`` is a temporary of a run that is gone."""
-    if parse_temporary(path.name) is None:
-        return False
-    return is_leftover(path.name, path.stat().st_mtime)
-
-
-def _remove_unless_in_use(entry: CacheEntry) -> bool:
-    """Remove ``entry`` if no process holds its lock now; whether it was removed."""
-    if entry.leftover:  # its writer is gone: nothing can hold it
-        shutil.rmtree(entry.path, ignore_errors=True)
-        log.info("Removed %s, left behind by a run that was killed", entry.path)
-        return not entry.path.exists()
-    lock = _lock(entry.path)
-    try:
-        lock.acquire(timeout=0)
-    except filelock.Timeout:
-        log.info("Keeping %s: another process is using it", entry.path)
-        return False
-    try:
-        if not entry.path.is_dir():
-            return False  # another process removed it first
-        _evict(entry.path)
-        _marker(entry.path).unlink(missing_ok=True)
-        return True
-    finally:
-        lock.release()
-
-
-def evict(
-    entries: Iterable[CacheEntry],
-    *,
-    max_bytes: int | None = None,
-    older_than: float | None = None,
-    keep: Collection[Path] = (),
-    now: float | None = None,
-    dry_run: bool = False,
-) -> list[CacheEntry]:
-    """Remove entries, least recently used first, until the rest fit in ``max_bytes`` and
-    none was last used more than ``older_than`` seconds ago; returns the removed ones.
-
-    Entries in ``keep`` and entries another process holds are skipped (the next one in
-    LRU order goes instead), so the total may stay above ``max_bytes`` when only those
-    are left. ``dry_run`` returns what would be removed and removes nothing.
-    """
-    ordered = sorted(entries, key=lambda e: e.last_used)
-    total = sum(e.size for e in ordered)
-    cutoff = None if older_than is None else (time.time() if now is None else now) - older_than
-    kept = {Path(p) for p in keep}
-    removed = []
-    # A killed run's leftovers go first and always: they are nobody's entry.
-    ordered.sort(key=lambda e: not e.leftover)
-    for entry in ordered:
-        too_old = cutoff is not None and entry.last_used < cutoff
-        too_big = max_bytes is not None and total > max_bytes
-        if not (too_old or too_big or entry.leftover) or entry.path in kept:
-            continue
-        if dry_run or _remove_unless_in_use(entry):
-            removed.append(entry)
-            total -= entry.size
-    return removed
-
-
-def _enforce_budget(root: Path, just_filled: Path) -> None:
-    """After a download: evict down to the configured budget, never ``just_filled``."""
-    budget = config.current_settings().cache_max_bytes
-    if budget is None:
-        return
-    removed = evict(list_entries(root), max_bytes=budget, keep=(just_filled,))
-    if removed:
-        log.info(
-            "Evicted %d cache entries (%d bytes, least recently used first) to keep %s "
-            "within its budget of %d bytes",
-            len(removed),
-            sum(e.size for e in removed),
-            root,
-            budget,
-        )
-
-
-# -- pins -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Pin:
-    """What ``models:/<name>/<version>`` of one registry resolved to when it was last
-    loaded here, so that it loads again while that registry is down.
-
-    ``digest`` is the one the registry recorded, or, for a version registered without
-    one (MLflow registered it), the digest of what was downloaded the first time it was
-    loaded here (``first_use``: trust on first use, never a trust root). ``None`` for a
-    local source without a recorded digest (its files are used in place). ``registry``
-    is the registry's identity: its tracking URI without credentials.
-    """
-
-    name: str
-    version: int
-    digest: str | None
-    source: str
-    registry: str = ""
-    first_use: bool = False
-
-
-_USERINFO = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*://)[^/@?#]*@")
-
-
-def registry_identity(tracking_uri: str) -> str:
-    """``tracking_uri`` without credentials (user, password, secrets in the query): the
-    identity of a registry, for keying its pins. Two registries (dev and prod) with the
-    same model name and version never share a pin."""
-    return redact(_USERINFO.sub(r"\g<scheme>", tracking_uri.strip()))
-
-
-def _pin_path(registry: str, name: str, version: int, cache_root: Path | None) -> Path:
-    root = Path(cache_root) if cache_root is not None else config.cache_dir()
-    # A hash, not the name: registered model names need not be valid file names.
-    key = f"{registry}\n{name}" if registry else name
-    folder = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    return root / "pins" / f"{folder}-{int(version)}.json"
-
-
-def write_pin(pin: Pin, *, cache_root: Path | None = None) -> bool:
-    """Record ``pin`` (atomically; a version's digest never changes, so rewriting is safe).
-
-    A cache that cannot be written (read-only, full) keeps serving: the pin is then not
-    recorded, with a warning, and ``False`` is returned."""
-    path = _pin_path(pin.registry, pin.name, pin.version, cache_root)
-    payload = json.dumps(
-        {
-            "name": pin.name,
-            "version": pin.version,
-            "digest": pin.digest,
-            "source": pin.source,
-            "registry": pin.registry,
-            "first_use": pin.first_use,
-        },
-        sort_keys=True,
-    )
-    tmp = path.parent / temporary_name(path.name)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(payload, encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
-        log.warning(
-            "Could not record the pin of %s version %s in %s (%s): it will not load from "
-            "this cache while its registry is down",
-            pin.name,
-            pin.version,
-            path.parent,
-            exc,
-        )
-        return False
-    return True
-
-
-def read_pin(
-    name: str, version: int, *, registry: str = "", cache_root: Path | None = None
-) -> Pin | None:
-    """The pin of ``name`` version ``version`` in ``registry``, or ``None`` if there is
-    none (or it is not a pin this code wrote: then it is ignored with a warning, never
-    trusted)."""
-    path = _pin_path(registry, name, version, cache_root)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        raw_digest = data["digest"]
-        pin = Pin(
-            name=str(data["name"]),
-            version=int(data["version"]),
-            digest=None if raw_digest is None else validate_digest(raw_digest),
-            source=str(data["source"]),
-            registry=str(data.get("registry", "")),
-            first_use=bool(data.get("first_use", False)),
-        )
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        log.warning("Ignoring the unreadable pin %s: %s", path, exc)
-        return None
-    if (pin.name, pin.version, pin.registry) != (name, int(version), registry):
-        log.warning(
-            "Ignoring the pin %s: it names %s version %s of %r",
-            path,
-            pin.name,
-            pin.version,
-            pin.registry,
-        )
-        return None
-    if pin.digest is None and is_url(pin.source) and is_remote(pin.source):
-        log.warning("Ignoring the pin %s: a remote source without a digest", path)
-        return None
-    return pin
 
 
 def adopt(folder: Path, *, cache_root: Path | None = None) -> str:

@@ -34,7 +34,7 @@ import fsspec
 from fsspec.asyn import AsyncFileSystem
 from fsspec.callbacks import Callback
 
-from pyfunc_ops.config import current_settings
+from pyfunc_ops.config import current_settings, with_settings
 from pyfunc_ops.core.crashpoints import crash_point
 from pyfunc_ops.core.oserrors import os_error
 from pyfunc_ops.core.paths import iter_tree
@@ -51,7 +51,7 @@ from pyfunc_ops.errors import (
     PyfuncOpsError,
     StorageError,
 )
-from pyfunc_ops.models.model import MLMODEL_FILE_NAME
+from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME
 from pyfunc_ops.storage.filesystem import get_filesystem
 
 __all__ = [
@@ -310,6 +310,7 @@ def download_listed(tree: RemoteTree, local_dir: str | Path, *, max_workers: int
     return local_dir
 
 
+@with_settings
 def download_tree(url: str, local_dir: str | Path, *, max_workers: int = 16) -> Path:
     """Copy the file or folder tree at ``url`` into ``local_dir``; return ``local_dir``.
 
@@ -400,6 +401,7 @@ def _clear_interrupted_upload(
     fs.invalidate_cache(root)
 
 
+@with_settings
 def upload_tree(local_dir: str | Path, url: str, *, max_workers: int = 16) -> str:
     """Upload the folder ``local_dir`` to ``url``, writing ``MLmodel`` last; return ``url``.
 
@@ -466,6 +468,7 @@ def read_file(url: str) -> bytes | None:
     return bytes(data)
 
 
+@with_settings
 def copy_artifact(uri: str, dest: Path) -> Path:
     """Copy the single file or folder at ``uri`` to exactly ``dest``; return ``dest``.
 
@@ -478,7 +481,7 @@ def copy_artifact(uri: str, dest: Path) -> Path:
     if parsed.scheme in ("runs", "models"):
         raise InvalidURIError(
             f"Cannot copy artifact {uri!r}: {parsed.scheme}:/ URIs must be resolved to a "
-            "storage location first (pyfunc_ops.pyfunc.resolve.resolve_uri)."
+            "storage location first (pyfunc_ops.pyfunc.localize.resolve_uri)."
         )
     assert parsed.path is not None
     if parsed.scheme == "local":

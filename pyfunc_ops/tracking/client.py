@@ -1,35 +1,48 @@
 """``TrackingClient``: the explicit, store-addressed API over runs and the model registry.
 
 The client is cheap to build (engines are cached per URL) and holds no state besides the
-URL, so operators and hooks can create one per call. The URL picks the store: an
-``http(s)://`` URL means an MLflow tracking server (the REST store,
-:mod:`pyfunc_ops.tracking.rest`), anything else the SQL store; both satisfy
-:mod:`pyfunc_ops.tracking.store`, so every call below works the same against either.
+URL, so operators and hooks can create one per call. The URL's scheme picks the backend
+(:func:`pyfunc_ops.tracking.backends.open_store`: SQLite, PostgreSQL, an MLflow tracking
+server, or any registered one); every backend's stores derive from the store base
+(:mod:`pyfunc_ops.tracking.store`), so every call works the same against each. Most calls
+are the stores' own, forwarded as they are (:func:`_via`); the client adds what spans both
+stores or reads a filter string: resolving a ``runs:/`` or ``models:/`` source,
+``register_model``, the MLflow-style search keywords, the single-value logging helpers.
 The fluent functions (``start_run``, ``log_param``...) are a thin layer over one of these.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import functools
 import logging
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
+from pyfunc_ops import config
+from pyfunc_ops.config import with_settings
 from pyfunc_ops.core.names import validate_model_name
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.uri import canonical_location, local_path, parse_model_uri
+from pyfunc_ops.core.uri import (
+    ModelURI,
+    canonical_location,
+    is_registry_uri,
+    local_path,
+    models_uri,
+    parse_model_uri,
+)
 from pyfunc_ops.errors import InvalidParameterError, ModelNotFoundError, ResourceExistsError
-from pyfunc_ops.tracking.engine import get_engine
+from pyfunc_ops.tracking import locate
+from pyfunc_ops.tracking.backends import open_store
 from pyfunc_ops.tracking.entities import Metric, ModelVersion, RegisteredModel, Run
 from pyfunc_ops.tracking.filters import Condition, parse_filter
 from pyfunc_ops.tracking.integrity import source_digest
-from pyfunc_ops.tracking.locate import locate_target
-from pyfunc_ops.tracking.registry import RegistryStore
-from pyfunc_ops.tracking.runs import RunStore, canonical_status
+from pyfunc_ops.tracking.locate import ModelTarget, locate_target
 from pyfunc_ops.tracking.sqlutil import now_ms
-from pyfunc_ops.tracking.store import RegistryStoreProtocol, RunStoreProtocol
-from pyfunc_ops.tracking.uri import get_tracking_uri, is_server_uri, normalize_tracking_uri
+from pyfunc_ops.tracking.store import RegistryStoreBase, RunStoreBase
+from pyfunc_ops.tracking.uri import get_tracking_uri, normalize_tracking_uri
 from pyfunc_ops.tracking.validation import (
     validate_filter,
     validate_max_results,
@@ -39,6 +52,24 @@ from pyfunc_ops.tracking.validation import (
 
 logger = logging.getLogger(__name__)
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _via(
+    store: str, method: Callable[Concatenate[Any, _P], _R]
+) -> Callable[Concatenate[TrackingClient, _P], _R]:
+    """The client method that calls ``method`` on the client's ``store`` (``"runs"`` or
+    ``"registry"``), with the store method's name, signature and docstring."""
+    name = method.__name__
+
+    @functools.wraps(method)
+    def call(self: TrackingClient, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        result: _R = getattr(getattr(self, store), name)(*args, **kwargs)
+        return result
+
+    return call
+
 
 class TrackingClient:
     """Runs and the model registry in the store at ``tracking_uri`` (default: the current
@@ -47,6 +78,7 @@ class TrackingClient:
     ``artifact_root`` overrides ``PYFUNC_OPS_ARTIFACT_ROOT`` for runs this client creates.
     """
 
+    @with_settings
     def __init__(self, tracking_uri: str | None = None, artifact_root: str | None = None):
         self.tracking_uri = (
             normalize_tracking_uri(tracking_uri) if tracking_uri else get_tracking_uri()
@@ -56,27 +88,17 @@ class TrackingClient:
     def __repr__(self) -> str:
         return f"TrackingClient({redact(self.tracking_uri)!r})"
 
-    # The database is opened on first use, not in __init__, so building a client (for
-    # example in an Airflow operator's constructor at DAG parse time) never connects. The
-    # engine is looked up on every call (a dict lookup) rather than kept, so a client never
-    # holds an engine the cache has disposed of, nor one inherited across a fork.
+    # The store is opened on first use, not in __init__, so building a client (for example
+    # in an Airflow operator's constructor at DAG parse time) never connects.
     @property
-    def runs(self) -> RunStoreProtocol:
+    def runs(self) -> RunStoreBase:
         """The run store behind this client."""
-        if is_server_uri(self.tracking_uri):
-            from pyfunc_ops.tracking.rest import stores_for
-
-            return stores_for(self.tracking_uri)[0]
-        return RunStore(get_engine(self.tracking_uri))
+        return open_store(self.tracking_uri).runs
 
     @property
-    def registry(self) -> RegistryStoreProtocol:
+    def registry(self) -> RegistryStoreBase:
         """The registry store behind this client."""
-        if is_server_uri(self.tracking_uri):
-            from pyfunc_ops.tracking.rest import stores_for
-
-            return stores_for(self.tracking_uri)[1]
-        return RegistryStore(get_engine(self.tracking_uri))
+        return open_store(self.tracking_uri).registry
 
     # -- runs -----------------------------------------------------------------------------
 
@@ -91,22 +113,8 @@ class TrackingClient:
         logger.info("created run %s (%s)", run.info.run_id, run.info.run_name)
         return run
 
-    def get_run(self, run_id: str) -> Run:
-        return self.runs.get_run(run_id)
-
-    def search_runs(
-        self,
-        status: str | Iterable[str] | None = None,
-        tags: Mapping[str, str] | None = None,
-        run_name: str | None = None,
-        max_results: int | None = 1000,
-    ) -> list[Run]:
-        """Runs, newest first, optionally only those with one of ``status`` and all
-        ``tags``."""
-        max_results = validate_max_results(max_results, "search_runs")
-        validate_tags(tags, "search_runs")
-        validate_text(run_name, "run_name", "search_runs")
-        return self.runs.search_runs(status, tags, run_name, max_results)
+    get_run = _via("runs", RunStoreBase.get_run)
+    search_runs = _via("runs", RunStoreBase.search_runs)
 
     def update_run(self, run_id: str, status: str | None = None, name: str | None = None) -> None:
         self.runs.update_run(run_id, status=status, run_name=name)
@@ -115,7 +123,7 @@ class TrackingClient:
         self, run_id: str, status: str = "FINISHED", end_time: int | None = None
     ) -> None:
         """End a run as FINISHED (or FAILED / KILLED)."""
-        self.runs.update_run(run_id, status=canonical_status(status), end_time=end_time or now_ms())
+        self.runs.update_run(run_id, status=status, end_time=end_time or now_ms())
 
     def log_param(self, run_id: str, key: str, value: Any) -> None:
         self.runs.log_batch(run_id, params_={key: value})
@@ -133,8 +141,7 @@ class TrackingClient:
     def set_tag(self, run_id: str, key: str, value: Any) -> None:
         self.runs.log_batch(run_id, tags={key: value})
 
-    def delete_tag(self, run_id: str, key: str) -> None:
-        self.runs.delete_tag(run_id, key)
+    delete_tag = _via("runs", RunStoreBase.delete_tag)
 
     def log_batch(
         self,
@@ -146,24 +153,12 @@ class TrackingClient:
         """Log metrics, params and tags in one transaction."""
         self.runs.log_batch(run_id, metrics, params, tags)
 
-    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
-        return self.runs.get_metric_history(run_id, key)
+    get_metric_history = _via("runs", RunStoreBase.get_metric_history)
 
     # -- registered models ----------------------------------------------------------------
 
-    def create_registered_model(
-        self,
-        name: str,
-        tags: Mapping[str, Any] | None = None,
-        description: str | None = None,
-    ) -> RegisteredModel:
-        validate_model_name(name)
-        validate_tags(tags, "create_registered_model")
-        validate_text(description, "description", "create_registered_model")
-        return self.registry.create_registered_model(name, tags, description)
-
-    def get_registered_model(self, name: str) -> RegisteredModel:
-        return self.registry.get_registered_model(validate_model_name(name))
+    create_registered_model = _via("registry", RegistryStoreBase.create_registered_model)
+    get_registered_model = _via("registry", RegistryStoreBase.get_registered_model)
 
     def search_registered_models(
         self, filter_string: str | None = None, max_results: int | None = None
@@ -174,22 +169,11 @@ class TrackingClient:
         max_results = validate_max_results(max_results, "search_registered_models")
         return self.registry.search_registered_models(parse_filter(filter_string), max_results)
 
-    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
-        return self.registry.update_registered_model(name, description)
-
-    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
-        self.registry.set_registered_model_tag(name, key, value)
-
-    def delete_registered_model(self, name: str) -> None:
-        self.registry.delete_registered_model(name)
-
-    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        """Rename a registered model; its versions, tags and aliases move with it."""
-        validate_model_name(name)
-        return self.registry.rename_registered_model(name, validate_model_name(new_name))
-
-    def delete_registered_model_tag(self, name: str, key: str) -> None:
-        self.registry.delete_registered_model_tag(name, key)
+    update_registered_model = _via("registry", RegistryStoreBase.update_registered_model)
+    set_registered_model_tag = _via("registry", RegistryStoreBase.set_registered_model_tag)
+    delete_registered_model = _via("registry", RegistryStoreBase.delete_registered_model)
+    rename_registered_model = _via("registry", RegistryStoreBase.rename_registered_model)
+    delete_registered_model_tag = _via("registry", RegistryStoreBase.delete_registered_model_tag)
 
     # -- model versions -------------------------------------------------------------------
 
@@ -279,26 +263,13 @@ class TrackingClient:
     def _read_digest(self, source: str) -> str | None:
         """The manifest digest at ``source``; an ``mlflow-artifacts`` location is read
         through this client's server, whatever tracking URI is configured elsewhere."""
-        if not is_server_uri(self.tracking_uri):
-            return source_digest(source)
-        import dataclasses
-
-        from pyfunc_ops import config
-
         here = dataclasses.replace(config.current_settings(), tracking_uri=self.tracking_uri)
         with config.use_settings(here):
             return source_digest(source)
 
-    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
-        return self.registry.get_model_version(name, version)
-
-    def update_model_version(
-        self, name: str, version: int | str, description: str | None = None
-    ) -> ModelVersion:
-        return self.registry.update_model_version(name, version, description)
-
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        self.registry.delete_model_version(name, version)
+    get_model_version = _via("registry", RegistryStoreBase.get_model_version)
+    update_model_version = _via("registry", RegistryStoreBase.update_model_version)
+    delete_model_version = _via("registry", RegistryStoreBase.delete_model_version)
 
     def get_latest_versions(
         self, name: str, stages: Iterable[str] | None = None
@@ -309,28 +280,14 @@ class TrackingClient:
             stages = [stages]
         return self.registry.get_latest_versions(name, stages)
 
-    def transition_model_version_stage(
-        self,
-        name: str,
-        version: int | str,
-        stage: str,
-        archive_existing_versions: bool = False,
-    ) -> ModelVersion:
-        """Move a version to ``stage``; with ``archive_existing_versions``, the versions
-        already in that stage (Staging or Production) move to Archived."""
-        return self.registry.transition_model_version_stage(
-            name, version, stage, archive_existing_versions
-        )
-
-    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
-        self.registry.set_model_version_tag(name, version, key, value)
-
-    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        self.registry.delete_model_version_tag(name, version, key)
-
-    def get_model_version_download_uri(self, name: str, version: int | str) -> str:
-        """The artifact URL of a version (its ``source``)."""
-        return self.registry.get_model_version(name, version).source
+    transition_model_version_stage = _via(
+        "registry", RegistryStoreBase.transition_model_version_stage
+    )
+    set_model_version_tag = _via("registry", RegistryStoreBase.set_model_version_tag)
+    delete_model_version_tag = _via("registry", RegistryStoreBase.delete_model_version_tag)
+    get_model_version_download_uri = _via(
+        "registry", RegistryStoreBase.get_model_version_download_uri
+    )
 
     def search_model_versions(
         self,
@@ -361,28 +318,65 @@ class TrackingClient:
 
     # -- aliases --------------------------------------------------------------------------
 
-    def set_registered_model_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int | str,
-        expected_version: int | str | None = None,
-    ) -> None:
-        """Point ``alias`` at ``version`` (moving it from any other version).
+    set_registered_model_alias = _via("registry", RegistryStoreBase.set_registered_model_alias)
+    delete_registered_model_alias = _via(
+        "registry", RegistryStoreBase.delete_registered_model_alias
+    )
+    get_model_version_by_alias = _via("registry", RegistryStoreBase.get_model_version_by_alias)
 
-        ``expected_version`` makes it a compare-and-set: ``None`` (default) moves the alias
-        whatever it points at; ``0`` requires that the alias does not exist yet; a number
-        requires that it points at that version now. When someone else moved (or created)
-        it first, :class:`~pyfunc_ops.errors.AliasConflictError` names the expected and the
-        found version and nothing changes; an alias already at ``version`` counts as done
-        (a retried promotion succeeds). Atomic on the SQL stores (SQLite, PostgreSQL); a
-        read-compare-write, not atomic, on an MLflow server (its API has no conditional
-        update).
-        """
-        self.registry.set_registered_model_alias(name, alias, version, expected_version)
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        self.registry.delete_registered_model_alias(name, alias)
+# From runs:/ and models:/ URIs to what they stand for, with the configured store when no
+# client is given (the lookups themselves are tracking.locate's).
 
-    def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
-        return self.registry.get_model_version_by_alias(name, alias)
+
+def _parsed(uri: str | os.PathLike[str] | ModelURI) -> ModelURI:
+    return uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
+
+
+@with_settings
+def resolve_model_version(
+    uri: str | os.PathLike[str] | ModelURI, client: TrackingClient | None = None
+) -> ModelVersion | None:
+    """The registered version a ``models:/`` URI selects; ``None`` for any other URI."""
+    parsed = _parsed(uri)
+    if parsed.scheme != "models":
+        return None
+    return locate.model_version(parsed, (client or TrackingClient()).registry)
+
+
+def pin_model_uri(
+    uri: str | os.PathLike[str] | ModelURI, client: TrackingClient | None = None
+) -> tuple[str, ModelVersion | None]:
+    """``(uri, version)``: a ``models:/`` URI (an alias, a stage, ``latest`` or a number)
+    as ``models:/<name>/<version>`` of the version it selects now, with that version; any
+    other URI as it is, with ``None``. A caller that looks at a model more than once uses
+    the pinned URI, so a promotion in between cannot mix two versions in one answer."""
+    version = resolve_model_version(uri, client)
+    if version is None:
+        return str(uri), None
+    return models_uri(version.name, version.version), version
+
+
+@with_settings
+def resolve_model_uri(
+    uri: str | os.PathLike[str] | ModelURI, client: TrackingClient | None = None
+) -> str:
+    """The artifact URL (fsspec URL or local path) that ``uri`` refers to."""
+    parsed = _parsed(uri)
+    if not is_registry_uri(parsed):
+        return str(parsed.path)
+    tracking = client or TrackingClient()
+    return locate.artifact_location(parsed, tracking.runs, tracking.registry)
+
+
+@with_settings
+def resolve_model_target(
+    uri: str | os.PathLike[str] | ModelURI, client: TrackingClient | None = None
+) -> ModelTarget:
+    """The artifact location of ``uri`` with the digest recorded for it (``None`` for
+    local paths, fsspec URLs and models registered without a manifest)."""
+    parsed = _parsed(uri)
+    if not is_registry_uri(parsed):
+        return ModelTarget(str(parsed.path))
+    tracking = client or TrackingClient()
+    return locate.locate_target(parsed, tracking.runs, tracking.registry)

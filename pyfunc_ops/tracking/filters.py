@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 from pyfunc_ops.errors import InvalidParameterError
 
@@ -198,3 +199,24 @@ def parse_filter(text: str | None) -> list[Condition]:
         raise InvalidParameterError(
             f"filter {text!r}: expected AND between conditions, found {token!r}; " + _GRAMMAR_HINT
         )
+
+
+def _like(pattern: str, case: bool) -> re.Pattern[str]:
+    parts = ("." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), 0 if case else re.IGNORECASE | re.DOTALL)
+
+
+def matches(value: Any, condition: Condition) -> bool:
+    """Whether ``value`` satisfies ``condition``, as the SQL store compares (for stores
+    that filter in Python: the REST store after the server's coarser search, a toy)."""
+    op, wanted = condition.op, condition.value
+    if value is None:
+        return False
+    if op in ("IN", "NOT IN"):
+        values = {str(v) for v in (wanted if isinstance(wanted, tuple) else (wanted,))}
+        return (str(value) in values) == (op == "IN")
+    if op == "=":
+        return str(value) == str(wanted)
+    if op == "!=":
+        return str(value) != str(wanted)
+    return bool(_like(str(wanted), op == "LIKE").fullmatch(str(value)))

@@ -18,7 +18,7 @@ from typing import Any
 from pyfunc_ops.errors import InvalidParameterError
 from pyfunc_ops.tracking.client import TrackingClient
 from pyfunc_ops.tracking.entities import Metric, Run, RunStatus
-from pyfunc_ops.tracking.runs import PARENT_RUN_TAG, canonical_status
+from pyfunc_ops.tracking.runstore import PARENT_RUN_TAG, canonical_status
 from pyfunc_ops.tracking.sqlutil import now_ms
 
 logger = logging.getLogger(__name__)

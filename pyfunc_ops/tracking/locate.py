@@ -2,8 +2,8 @@
 
 This sits below :class:`~pyfunc_ops.tracking.client.TrackingClient` (which resolves a
 ``runs:/`` source given to ``create_model_version`` with it) and works on the run and
-registry stores directly, so the client and :mod:`pyfunc_ops.tracking.resolve` (the
-public functions, with a default client) both build on it without importing each other.
+registry stores directly, so :class:`TrackingClient` and the public functions beside it
+(``resolve_model_uri``, ``resolve_model_version``, with a default client) build on it.
 It takes the :class:`~pyfunc_ops.core.uri.ModelURI` already parsed: a URI is parsed
 once per call chain, never again here (a version whose *source* is itself a ``runs:/`` or
 ``models:/`` URI, as MLflow 3 registers them, is the one exception: that source is parsed
@@ -19,18 +19,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyfunc_ops.core.uri import ModelURI, join, parse_model_uri
+from pyfunc_ops.core.uri import ModelURI, is_registry_uri, join, parse_model_uri
 from pyfunc_ops.errors import InvalidURIError, ResourceNotFoundError
 from pyfunc_ops.tracking.entities import ModelVersion
 from pyfunc_ops.tracking.integrity import run_digest_tag
-from pyfunc_ops.tracking.registry import describe_stages
-from pyfunc_ops.tracking.store import LoggedModelStore, RegistryStoreProtocol, RunStoreProtocol
+from pyfunc_ops.tracking.store import (
+    LoggedModelStore,
+    RegistryStoreBase,
+    RunStoreBase,
+    describe_stages,
+)
 
 # How many registry-URI sources are followed (a version whose source is models:/m-...).
 _MAX_HOPS = 3
 
 
-def model_version(parsed: ModelURI, registry: RegistryStoreProtocol) -> ModelVersion | None:
+def model_version(parsed: ModelURI, registry: RegistryStoreBase) -> ModelVersion | None:
     """The registered version a ``models:/`` URI selects; ``None`` for any other URI
     (a logged model id, ``models:/m-...``, selects no registered version)."""
     if parsed.scheme != "models" or parsed.model_id:
@@ -80,7 +84,7 @@ class ModelTarget:
     version: ModelVersion | None = None
 
 
-def _logged_models(runs: RunStoreProtocol, parsed: ModelURI) -> LoggedModelStore:
+def _logged_models(runs: RunStoreBase, parsed: ModelURI) -> LoggedModelStore:
     if not isinstance(runs, LoggedModelStore):
         raise InvalidURIError(
             f"model URI {parsed.raw!r} names an MLflow 3 logged model ({parsed.model_id}); "
@@ -92,8 +96,8 @@ def _logged_models(runs: RunStoreProtocol, parsed: ModelURI) -> LoggedModelStore
 
 def locate_target(
     parsed: ModelURI,
-    runs: RunStoreProtocol,
-    registry: RegistryStoreProtocol,
+    runs: RunStoreBase,
+    registry: RegistryStoreBase,
     _hops: int = 0,
 ) -> ModelTarget:
     """The location and recorded digest of ``parsed`` (see
@@ -118,15 +122,13 @@ def locate_target(
         version = model_version(parsed, registry)
         assert version is not None
         source = version.source
-        if source.startswith(("runs:/", "models:/")) and _hops < _MAX_HOPS:
+        if is_registry_uri(source) and _hops < _MAX_HOPS:
             inner = locate_target(parse_model_uri(source), runs, registry, _hops + 1)
             return ModelTarget(inner.location, version.digest or inner.digest, version)
         return ModelTarget(source, version.digest, version)
     return ModelTarget(str(parsed.path))
 
 
-def artifact_location(
-    parsed: ModelURI, runs: RunStoreProtocol, registry: RegistryStoreProtocol
-) -> str:
+def artifact_location(parsed: ModelURI, runs: RunStoreBase, registry: RegistryStoreBase) -> str:
     """The artifact URL (fsspec URL or local path) that ``parsed`` refers to."""
     return locate_target(parsed, runs, registry).location

@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -29,23 +29,9 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.sql.elements import ColumnElement
 
-from pyfunc_ops.core.names import (
-    ARCHIVED,
-    NONE,
-    canonical_stage,
-    validate_alias,
-    validate_model_name,
-    validate_version,
-)
-from pyfunc_ops.errors import (
-    AliasConflictError,
-    InvalidParameterError,
-    ResourceExistsError,
-    ResourceNotFoundError,
-    TrackingStoreError,
-)
+from pyfunc_ops.core.names import ARCHIVED, NONE
+from pyfunc_ops.errors import ResourceNotFoundError, TrackingStoreError
 from pyfunc_ops.models.manifest import validate_digest
 from pyfunc_ops.tracking import hints
 from pyfunc_ops.tracking.engine import read_transaction, write_transaction
@@ -58,74 +44,25 @@ from pyfunc_ops.tracking.schema import (
     registered_model_tags,
     registered_models,
 )
+from pyfunc_ops.tracking.sqlsearch import compare, version_clause
 from pyfunc_ops.tracking.sqlutil import exists_row, in_chunks, now_ms, upsert
-from pyfunc_ops.tracking.validation import validate_key, validate_transition
+from pyfunc_ops.tracking.store import (
+    ALIAS_ABSENT,
+    RegistryStoreBase,
+    check_alias_expectation,
+)
+
+__all__ = ["MAX_VERSION_ATTEMPTS", "RegistryStore"]
 
 logger = logging.getLogger(__name__)
 
 MAX_VERSION_ATTEMPTS = 20
-# ``expected_version`` of a compare-and-set that means "the alias must not exist yet".
-ALIAS_ABSENT = 0
 
 _mv = model_versions
 _rm = registered_models
 
 
-def describe_stages(versions: Sequence[ModelVersion]) -> str:
-    """``"Staging (v2), None (v1)"``: the newest version in each stage, for error messages."""
-    if not versions:
-        return "none (the model has no versions)"
-    return ", ".join(f"{v.current_stage} (v{v.version})" for v in versions)
-
-
-def validate_expected_version(value: object, name: str, alias: str) -> int | None:
-    """The ``expected_version`` of an alias compare-and-set: ``None`` (no check: move the
-    alias whatever it points at), :data:`ALIAS_ABSENT` (``0``: the alias must not exist
-    yet) or a version number. Templated values arrive as strings: ``""`` and ``"None"``
-    (what ``{{ ... }}`` renders for an empty or ``None`` upstream value) mean ``None``."""
-    if value is None or (isinstance(value, str) and value.strip() in ("", "None")):
-        return None
-    number = -1  # refused below: booleans, non-numbers and negative numbers
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    if number < 0:
-        raise InvalidParameterError(
-            f"expected_version for alias {alias!r} of registered model {name!r} must be "
-            f"None (no check), 0 (the alias must not exist yet) or the version the alias "
-            f"points at now; got {value!r}"
-        )
-    return number
-
-
-def _describe_alias_state(version: int | None) -> str:
-    return "not to exist yet" if not version else f"at version {version}"
-
-
-def check_alias_expectation(
-    name: str, alias: str, version: int, expected: int, found: int | None
-) -> bool:
-    """Whether alias ``alias`` of ``name``, found at ``found`` (``None``: not set), may be
-    moved to ``version`` by a compare-and-set that expected ``expected``: ``True`` when
-    it is where the caller expected, ``False`` when it already points at ``version`` (a
-    retried promotion is idempotent: nothing to write). Raises
-    :class:`~pyfunc_ops.errors.AliasConflictError` otherwise."""
-    if (found or ALIAS_ABSENT) == expected:
-        return True
-    if found == version:
-        return False
-    now = "does not exist" if found is None else f"points at version {found}"
-    raise AliasConflictError(
-        f"alias {alias!r} of registered model {name!r} was expected "
-        f"{_describe_alias_state(expected)} but {now}: someone moved it first, so it was "
-        f"not moved to version {version}. Read the alias again, decide again, and retry "
-        f"with expected_version={found or ALIAS_ABSENT} (or expected_version=None to move it "
-        "whatever it points at)"
-    )
-
-
-class RegistryStore:
+class RegistryStore(RegistryStoreBase):
     """Registered models and model versions in the database behind ``engine``."""
 
     def __init__(self, engine: Engine) -> None:
@@ -232,6 +169,12 @@ class RegistryStore:
         )
         return list(conn.execute(query))
 
+    def _newest_per_stage(self, name: str, stages: list[str] | None) -> list[ModelVersion]:
+        # One grouped query instead of the base's search over every version.
+        with read_transaction(self._engine) as conn:
+            self._require_model(conn, name)
+            return self._load_versions(conn, self._latest_rows(conn, [name], stages))
+
     def _load_models(self, conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
         names = [row.name for row in rows]
         tags: dict[str, dict[str, str]] = {}
@@ -264,14 +207,9 @@ class RegistryStore:
 
     # -- registered models ----------------------------------------------------------------
 
-    def create_registered_model(
-        self,
-        name: str,
-        tags: Mapping[str, Any] | None = None,
-        description: str | None = None,
+    def _create_registered_model(
+        self, name: str, tags: dict[str, str], description: str | None
     ) -> RegisteredModel:
-        name = validate_model_name(name)
-        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
         now = now_ms()
         try:
             with write_transaction(self._engine) as conn:
@@ -285,7 +223,7 @@ class RegistryStore:
                         description=description,
                     )
                 )
-                for key, value in tag_values.items():
+                for key, value in tags.items():
                     conn.execute(
                         registered_model_tags.insert().values(name=name, key=key, value=value)
                     )
@@ -293,37 +231,24 @@ class RegistryStore:
             raise self._exists(name) from exc
         return self.get_registered_model(name)
 
-    @staticmethod
-    def _exists(name: str) -> ResourceExistsError:
-        return ResourceExistsError(
-            f"registered model {name!r} already exists; add a version to it with "
-            f"create_model_version({name!r}, source), use register_model(source, {name!r}) "
-            "which accepts an existing model, or choose another name"
-        )
-
-    def get_registered_model(self, name: str) -> RegisteredModel:
+    def _get_registered_model(self, name: str) -> RegisteredModel:
         with read_transaction(self._engine) as conn:
             row = self._require_model(conn, name)
             return self._load_models(conn, [row])[0]
 
-    def search_registered_models(
-        self, conditions: Sequence[Condition] = (), max_results: int | None = None
+    def _search_registered_models(
+        self, conditions: Sequence[Condition], max_results: int | None
     ) -> list[RegisteredModel]:
         query = select(_rm)
         for condition in conditions:
-            if condition.field != "name":
-                raise InvalidParameterError(
-                    f"search_registered_models filters on 'name' only; got "
-                    f"{condition.field!r} (filter model versions with search_model_versions)"
-                )
-            query = query.where(_compare(_rm.c.name, condition))
+            query = query.where(compare(_rm.c.name, condition))
         query = query.order_by(_rm.c.name)
         if max_results is not None:
             query = query.limit(max_results)
         with read_transaction(self._engine) as conn:
             return self._load_models(conn, list(conn.execute(query)))
 
-    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
+    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             conn.execute(
@@ -333,11 +258,10 @@ class RegistryStore:
             )
         return self.get_registered_model(name)
 
-    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
-        validate_key(key, "tag")
+    def _set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
-            upsert(conn, registered_model_tags, {"name": name, "key": key}, {"value": str(value)})
+            upsert(conn, registered_model_tags, {"name": name, "key": key}, {"value": value})
 
     def delete_registered_model(self, name: str) -> None:
         """Delete the model with all its versions, tags and aliases (artifacts stay)."""
@@ -352,14 +276,13 @@ class RegistryStore:
                 conn.execute(table.delete().where(table.c.name == name))
             conn.execute(_rm.delete().where(_rm.c.name == name))
 
-    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
+    def _rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         """Give ``name`` (its versions, tags and aliases) the name ``new_name``.
 
         The foreign keys have no ``ON UPDATE CASCADE``, so the rows are copied under the
         new name and the old ones deleted, children last in and first out, in one
         transaction: a reader sees either the old name or the new one, never both.
         """
-        new_name = validate_model_name(new_name)
         children = (registered_model_tags, model_versions, model_version_tags)
         try:
             with write_transaction(self._engine) as conn:
@@ -384,46 +307,26 @@ class RegistryStore:
             raise self._exists(new_name) from exc
         return self.get_registered_model(new_name)
 
-    def delete_registered_model_tag(self, name: str, key: str) -> None:
+    def _delete_registered_model_tag(self, name: str, key: str) -> None:
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             table = registered_model_tags
-            deleted = conn.execute(
-                table.delete().where(and_(table.c.name == name, table.c.key == key))
-            ).rowcount
-            if not deleted:
-                raise ResourceNotFoundError(
-                    f"registered model {name!r} has no tag {key!r}; its tags: "
-                    f"{self._tag_keys(conn, table, name) or 'none'}"
-                )
-
-    @staticmethod
-    def _tag_keys(conn: Connection, table: Any, name: str, version: int | None = None) -> str:
-        query = select(table.c.key).where(table.c.name == name)
-        if version is not None:
-            query = query.where(table.c.version == version)
-        return ", ".join(r[0] for r in conn.execute(query.order_by(table.c.key)))
+            conn.execute(table.delete().where(and_(table.c.name == name, table.c.key == key)))
 
     # -- model versions -------------------------------------------------------------------
 
-    def create_model_version(
+    def _create_model_version(
         self,
         name: str,
         source: str,
-        run_id: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        description: str | None = None,
-        digest: str | None = None,
+        run_id: str | None,
+        tags: dict[str, str],
+        description: str | None,
+        digest: str | None,
     ) -> ModelVersion:
         """Version ``max + 1`` of ``name``, pinned to ``digest`` (its manifest's digest)."""
         if digest is not None:
             validate_digest(digest)
-        if not isinstance(source, str) or not source.strip():
-            raise InvalidParameterError(
-                f"source of a new version of registered model {name!r} must be a non-empty "
-                f"artifact URL or path; got {source!r}"
-            )
-        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
         for attempt in range(1, MAX_VERSION_ATTEMPTS + 1):
             try:
                 with write_transaction(self._engine) as conn:
@@ -448,7 +351,7 @@ class RegistryStore:
                             digest=digest,
                         )
                     )
-                    for key, value in tag_values.items():
+                    for key, value in tags.items():
                         conn.execute(
                             model_version_tags.insert().values(
                                 name=name, version=version, key=key, value=value
@@ -477,16 +380,13 @@ class RegistryStore:
             f"{MAX_VERSION_ATTEMPTS} attempts under heavy concurrent registration; retry later"
         )
 
-    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
-        number = validate_version(version, name)
+    def _get_model_version(self, name: str, version: int) -> ModelVersion:
         with read_transaction(self._engine) as conn:
             self._require_model(conn, name)
-            return self._version(conn, name, number)
+            return self._version(conn, name, version)
 
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        """Delete one version, its tags and the aliases pointing at it. Its number is never
-        reused while a higher version exists."""
-        number = validate_version(version, name)
+    def _delete_model_version(self, name: str, number: int) -> None:
+        """Its number is never reused while a higher version exists."""
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             if not exists_row(conn, _mv, name=name, version=number):
@@ -496,26 +396,9 @@ class RegistryStore:
                     table.delete().where(and_(table.c.name == name, table.c.version == number))
                 )
 
-    def get_latest_versions(
-        self, name: str, stage_list: Iterable[str] | None = None
-    ) -> list[ModelVersion]:
-        wanted = None if stage_list is None else [canonical_stage(s) for s in stage_list]
-        with read_transaction(self._engine) as conn:
-            self._require_model(conn, name)
-            versions = self._load_versions(conn, self._latest_rows(conn, [name], wanted))
-        if wanted is None:
-            return sorted(versions, key=lambda v: v.version)
-        order = {stage: i for i, stage in enumerate(wanted)}
-        return sorted(versions, key=lambda v: order[v.current_stage])
-
-    def transition_model_version_stage(
-        self,
-        name: str,
-        version: int | str,
-        stage: str,
-        archive_existing_versions: bool = False,
+    def _transition_stage(
+        self, name: str, number: int, target: str, archive_existing_versions: bool
     ) -> ModelVersion:
-        number, target = validate_transition(name, version, stage, archive_existing_versions)
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             if not exists_row(conn, _mv, name=name, version=number):
@@ -541,10 +424,9 @@ class RegistryStore:
             conn.execute(_rm.update().where(_rm.c.name == name).values(last_updated_timestamp=now))
             return self._version(conn, name, number)
 
-    def update_model_version(
-        self, name: str, version: int | str, description: str | None
+    def _update_model_version(
+        self, name: str, number: int, description: str | None
     ) -> ModelVersion:
-        number = validate_version(version, name)
         with write_transaction(self._engine) as conn:
             self._require_version(conn, name, number)
             conn.execute(
@@ -554,55 +436,30 @@ class RegistryStore:
             )
             return self._version(conn, name, number)
 
-    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
-        number = validate_version(version, name)
-        validate_key(key, "tag")
+    def _set_model_version_tag(self, name: str, number: int, key: str, value: str) -> None:
         with write_transaction(self._engine) as conn:
             self._require_version(conn, name, number)
-            upsert(
-                conn,
-                model_version_tags,
-                {"name": name, "version": number, "key": key},
-                {"value": str(value)},
-            )
+            key_columns = {"name": name, "version": number, "key": key}
+            upsert(conn, model_version_tags, key_columns, {"value": value})
 
-    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        number = validate_version(version, name)
+    def _delete_model_version_tag(self, name: str, number: int, key: str) -> None:
         with write_transaction(self._engine) as conn:
             self._require_version(conn, name, number)
             table = model_version_tags
-            deleted = conn.execute(
+            conn.execute(
                 table.delete().where(
                     and_(table.c.name == name, table.c.version == number, table.c.key == key)
                 )
-            ).rowcount
-            if not deleted:
-                raise ResourceNotFoundError(
-                    f"version {number} of registered model {name!r} has no tag {key!r}; its "
-                    f"tags: {self._tag_keys(conn, table, name, number) or 'none'}"
-                )
+            )
 
     # -- aliases --------------------------------------------------------------------------
 
-    def set_registered_model_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int | str,
-        expected_version: int | str | None = None,
-    ) -> None:
-        """Point ``alias`` at ``version``, moving it if it pointed elsewhere.
-
-        With ``expected_version`` this is a compare-and-set (see
-        :func:`validate_expected_version`): one conditional ``UPDATE ... WHERE version =
-        expected`` (or, for ``0``, ``INSERT ... SELECT ... WHERE NOT EXISTS``) inside the
-        write transaction that also holds the model row's lock, so of two concurrent
-        promotions that expected the same version exactly one moves the alias and the
-        other gets :class:`~pyfunc_ops.errors.AliasConflictError`.
-        """
-        alias = validate_alias(alias, name)
-        number = validate_version(version, name)
-        expected = validate_expected_version(expected_version, name, alias)
+    def _set_alias(self, name: str, alias: str, number: int, expected: int | None) -> None:
+        """Atomic: one conditional ``UPDATE ... WHERE version = expected`` (or, for ``0``,
+        ``INSERT ... SELECT ... WHERE NOT EXISTS``) inside the write transaction that also
+        holds the model row's lock, so of two concurrent promotions that expected the same
+        version exactly one moves the alias and the other gets
+        :class:`~pyfunc_ops.errors.AliasConflictError`."""
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             if not exists_row(conn, _mv, name=name, version=number):
@@ -647,18 +504,11 @@ class RegistryStore:
             )
         return bool(conn.execute(statement).rowcount == 1)
 
-    def _alias_not_found(self, conn: Connection, name: str, alias: str) -> Exception:
-        return hints.alias_not_found(name, alias, self._aliases_of(conn, name))
-
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
+    def _delete_alias(self, name: str, alias: str) -> None:
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             table = registered_model_aliases
-            deleted = conn.execute(
-                table.delete().where(and_(table.c.name == name, table.c.alias == alias))
-            ).rowcount
-            if not deleted:
-                raise self._alias_not_found(conn, name, alias)
+            conn.execute(table.delete().where(and_(table.c.name == name, table.c.alias == alias)))
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         with read_transaction(self._engine) as conn:
@@ -668,81 +518,19 @@ class RegistryStore:
                 select(table.c.version).where(and_(table.c.name == name, table.c.alias == alias))
             ).scalar()
             if number is None:
-                raise self._alias_not_found(conn, name, alias)
+                raise hints.alias_not_found(name, alias, self._aliases_of(conn, name))
             return self._version(conn, name, number)
 
     # -- search ---------------------------------------------------------------------------
 
-    def search_model_versions(
-        self,
-        conditions: Sequence[Condition] = (),
-        max_results: int | None = None,
+    def _search_model_versions(
+        self, conditions: Sequence[Condition], max_results: int | None
     ) -> list[ModelVersion]:
         query = select(_mv)
         for condition in conditions:
-            query = query.where(_version_clause(condition))
+            query = query.where(version_clause(condition))
         query = query.order_by(_mv.c.name, _mv.c.version.desc())
         if max_results is not None:
             query = query.limit(max_results)
         with read_transaction(self._engine) as conn:
             return self._load_versions(conn, list(conn.execute(query)))
-
-
-def _compare(column: Any, condition: Condition) -> ColumnElement[bool]:
-    op, value = condition.op, condition.value
-    if op == "=":
-        return column == value  # type: ignore[no-any-return]
-    if op == "!=":
-        return column != value  # type: ignore[no-any-return]
-    if op == "LIKE":
-        return column.like(value)  # type: ignore[no-any-return]
-    if op == "ILIKE":
-        return column.ilike(value)  # type: ignore[no-any-return]
-    values = list(value) if isinstance(value, tuple) else [value]
-    return column.in_(values) if op == "IN" else not_(column.in_(values))  # type: ignore[no-any-return]
-
-
-def _version_clause(condition: Condition) -> ColumnElement[bool]:
-    if condition.field.startswith("tag:"):
-        key = condition.field[len("tag:") :]
-        tags = model_version_tags
-        return (
-            select(tags.c.name)
-            .where(
-                and_(
-                    tags.c.name == _mv.c.name,
-                    tags.c.version == _mv.c.version,
-                    tags.c.key == key,
-                    _compare(tags.c.value, condition),
-                )
-            )
-            .exists()
-        )
-    if condition.field == "version":
-        if condition.op in ("LIKE", "ILIKE"):
-            raise InvalidParameterError(
-                f"version_number cannot be compared with {condition.op}; use =, !=, IN or NOT IN"
-            )
-        values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-        numbers = tuple(validate_version(v, "<search>") for v in values)
-        as_numbers = Condition(
-            "version", condition.op, numbers if isinstance(condition.value, tuple) else numbers[0]
-        )
-        return _compare(_mv.c.version, as_numbers)
-    if condition.field == "current_stage" and condition.op in ("=", "!=", "IN", "NOT IN"):
-        values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-        canonical = tuple(canonical_stage(str(v)) for v in values)
-        condition = Condition(
-            "current_stage",
-            condition.op,
-            canonical if isinstance(condition.value, tuple) else canonical[0],
-        )
-    column = {
-        "name": _mv.c.name,
-        "run_id": _mv.c.run_id,
-        "source": _mv.c.source,
-        "current_stage": _mv.c.current_stage,
-    }[condition.field]
-    if condition.op not in ("IN", "NOT IN") and not isinstance(condition.value, str):
-        condition = Condition(condition.field, condition.op, str(condition.value))
-    return _compare(column, condition)

@@ -10,26 +10,23 @@ from __future__ import annotations
 import math
 import os
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, select
 
 from pyfunc_ops import config
 from pyfunc_ops.core.uri import is_url, join
-from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError
-from pyfunc_ops.tracking import hints
+from pyfunc_ops.errors import ResourceNotFoundError
 from pyfunc_ops.tracking.engine import read_transaction, write_transaction
 from pyfunc_ops.tracking.entities import Metric, Run, RunData, RunInfo, RunStatus
-from pyfunc_ops.tracking.schema import metrics, params, run_tags, runs
+from pyfunc_ops.tracking.runstore import RunStoreBase, run_not_found
+from pyfunc_ops.tracking.schema import metrics, run_tags, runs
+from pyfunc_ops.tracking.schema import params as param_table
 from pyfunc_ops.tracking.sqlutil import in_chunks, now_ms, upsert
-from pyfunc_ops.tracking.validation import (
-    new_params,
-    validate_batch,
-    validate_key,
-)
+from pyfunc_ops.tracking.validation import new_params
 
-PARENT_RUN_TAG = "pyfunc_ops.parentRunId"
+__all__ = ["RunStore"]
 
 
 def _artifact_root(root: str | None) -> str:
@@ -38,17 +35,7 @@ def _artifact_root(root: str | None) -> str:
     return root if is_url(root) else os.path.abspath(os.path.expanduser(root))
 
 
-def canonical_status(status: str) -> str:
-    """``status`` upper-cased and checked against :class:`RunStatus`."""
-    value = str(status).strip().upper()
-    if value not in RunStatus.ALL:
-        raise InvalidParameterError(
-            f"run status {status!r} is not a run status; expected one of {', '.join(RunStatus.ALL)}"
-        )
-    return value
-
-
-class RunStore:
+class RunStore(RunStoreBase):
     """Runs in the database behind ``engine``."""
 
     def __init__(self, engine: Engine) -> None:
@@ -58,30 +45,10 @@ class RunStore:
 
     def _not_found(self, conn: Connection, run_id: str) -> ResourceNotFoundError:
         prefix = str(run_id)[:2]
-        candidates = [
-            r[0]
-            for r in conn.execute(
-                select(runs.c.run_id).where(runs.c.run_id.like(f"{prefix}%")).limit(1000)
-            )
-        ]
-        near = hints.closest(str(run_id), candidates)
-        if near:
-            known = f"closest run ids: {', '.join(near)}"
-        else:
-            recent = [
-                r[0]
-                for r in conn.execute(
-                    select(runs.c.run_id).order_by(runs.c.start_time.desc()).limit(5)
-                )
-            ]
-            known = (
-                f"most recent run ids: {', '.join(recent)}"
-                if recent
-                else "the tracking store has no runs yet"
-            )
-        return ResourceNotFoundError(
-            f"run {run_id!r} does not exist in the tracking store; {known}. Check the run id "
-            "and that PYFUNC_OPS_TRACKING_URI points at the store the run was logged to"
+        similar = select(runs.c.run_id).where(runs.c.run_id.like(f"{prefix}%")).limit(1000)
+        newest = select(runs.c.run_id).order_by(runs.c.start_time.desc()).limit(5)
+        return run_not_found(
+            run_id, [r[0] for r in conn.execute(similar)], [r[0] for r in conn.execute(newest)]
         )
 
     def _require(self, conn: Connection, run_id: str) -> None:
@@ -96,7 +63,7 @@ class RunStore:
         data = {run_id: RunData() for run_id in ids}
         latest: dict[tuple[str, str], tuple[int, int, int]] = {}
         for chunk in in_chunks(ids):
-            for p in conn.execute(select(params).where(params.c.run_id.in_(chunk))):
+            for p in conn.execute(select(param_table).where(param_table.c.run_id.in_(chunk))):
                 data[p.run_id].params[p.key] = p.value
             for t in conn.execute(select(run_tags).where(run_tags.c.run_id.in_(chunk))):
                 data[t.run_id].tags[t.key] = t.value
@@ -127,27 +94,26 @@ class RunStore:
                 raise self._not_found(conn, str(run_id))
             return self._load(conn, [row])[0]
 
-    def search_runs(
+    def _search_runs(
         self,
-        status: str | Iterable[str] | None = None,
-        tags: Mapping[str, str] | None = None,
-        run_name: str | None = None,
-        max_results: int | None = 1000,
+        statuses: list[str] | None,
+        tags: dict[str, str],
+        run_name: str | None,
+        max_results: int | None,
     ) -> list[Run]:
         query = select(runs)
-        if status is not None:
-            wanted = [status] if isinstance(status, str) else list(status)
-            query = query.where(runs.c.status.in_([canonical_status(s) for s in wanted]))
+        if statuses is not None:
+            query = query.where(runs.c.status.in_(statuses))
         if run_name is not None:
             query = query.where(runs.c.name == run_name)
-        for key, value in (tags or {}).items():
+        for key, value in tags.items():
             query = query.where(
                 select(run_tags.c.run_id)
                 .where(
                     and_(
                         run_tags.c.run_id == runs.c.run_id,
                         run_tags.c.key == key,
-                        run_tags.c.value == str(value),
+                        run_tags.c.value == value,
                     )
                 )
                 .exists()
@@ -173,13 +139,13 @@ class RunStore:
 
     # -- writing --------------------------------------------------------------------------
 
-    def create_run(
+    def _create_run(
         self,
-        run_name: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        start_time: int | None = None,
-        artifact_root: str | None = None,
-        run_id: str | None = None,
+        run_name: str | None,
+        tags: dict[str, str],
+        start_time: int | None,
+        artifact_root: str | None,
+        run_id: str | None,
     ) -> Run:
         run_id = run_id or uuid.uuid4().hex
         root = _artifact_root(artifact_root)
@@ -194,22 +160,21 @@ class RunStore:
                     artifact_uri=join(root, run_id, "artifacts"),
                 )
             )
-            for key, value in (tags or {}).items():
-                validate_key(key, "tag")
-                conn.execute(run_tags.insert().values(run_id=run_id, key=key, value=str(value)))
+            for key, value in tags.items():
+                conn.execute(run_tags.insert().values(run_id=run_id, key=key, value=value))
         return self.get_run(run_id)
 
-    def update_run(
+    def _update_run(
         self,
         run_id: str,
-        status: str | None = None,
-        end_time: int | None = None,
-        run_name: str | None = None,
-        clear_end_time: bool = False,
+        status: str | None,
+        end_time: int | None,
+        run_name: str | None,
+        clear_end_time: bool,
     ) -> None:
         values: dict[str, Any] = {}
         if status is not None:
-            values["status"] = canonical_status(status)
+            values["status"] = status
         if end_time is not None or clear_end_time:
             values["end_time"] = end_time
         if run_name:
@@ -219,55 +184,46 @@ class RunStore:
             if values:
                 conn.execute(runs.update().where(runs.c.run_id == run_id).values(**values))
 
-    def log_batch(
+    def _log_batch(
         self,
         run_id: str,
-        metrics_: Iterable[Metric] = (),
-        params_: Mapping[str, Any] | None = None,
-        tags: Mapping[str, Any] | None = None,
+        metric_rows: list[dict[str, Any]],
+        params: dict[str, str],
+        tags: dict[str, str],
     ) -> None:
-        """Log everything in one transaction: all of it lands, or none of it."""
-        metric_rows, param_values, tag_values = validate_batch(
-            run_id, metrics_, params_, tags, now_ms()
-        )
+        """Everything in one transaction: all of it lands, or none of it."""
         for row in metric_rows:  # NaN is stored as NULL
             row["run_id"] = run_id
             if math.isnan(row["value"]):
                 row["value"] = None
         with write_transaction(self._engine) as conn:
             self._require(conn, run_id)
-            if param_values:
+            if params:
                 existing = {
                     r.key: r.value
                     for r in conn.execute(
-                        select(params.c.key, params.c.value).where(
-                            and_(params.c.run_id == run_id, params.c.key.in_(list(param_values)))
+                        select(param_table.c.key, param_table.c.value).where(
+                            and_(
+                                param_table.c.run_id == run_id,
+                                param_table.c.key.in_(list(params)),
+                            )
                         )
                     )
                 }
                 new = [
                     {"run_id": run_id, "key": k, "value": v}
-                    for k, v in new_params(run_id, param_values, existing).items()
+                    for k, v in new_params(run_id, params, existing).items()
                 ]
                 if new:
-                    conn.execute(params.insert(), new)
+                    conn.execute(param_table.insert(), new)
             if metric_rows:
                 conn.execute(metrics.insert(), metric_rows)
-            for key, value in tag_values.items():
+            for key, value in tags.items():
                 upsert(conn, run_tags, {"run_id": run_id, "key": key}, {"value": value})
 
-    def delete_tag(self, run_id: str, key: str) -> None:
+    def _delete_tag(self, run_id: str, key: str) -> None:
         with write_transaction(self._engine) as conn:
             self._require(conn, run_id)
-            deleted = conn.execute(
+            conn.execute(
                 run_tags.delete().where(and_(run_tags.c.run_id == run_id, run_tags.c.key == key))
-            ).rowcount
-            if not deleted:
-                keys = [
-                    r[0]
-                    for r in conn.execute(select(run_tags.c.key).where(run_tags.c.run_id == run_id))
-                ]
-                raise ResourceNotFoundError(
-                    f"run {run_id!r} has no tag {key!r}; its tags: "
-                    + hints.listing(hints.ranked(key, sorted(keys)), "none")
-                )
+            )

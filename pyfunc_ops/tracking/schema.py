@@ -46,13 +46,21 @@ runs = Table(
     Index("ix_runs_start_time", "start_time"),
 )
 
-params = Table(
-    "params",
-    metadata,
-    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
-    Column("key", String(250), primary_key=True),
-    Column("value", Text, nullable=False),
-)
+
+def _run_key_values(name: str) -> Table:
+    """A table of a run's key/value pairs (params, tags): one row per run and key."""
+    return Table(
+        name,
+        metadata,
+        Column(
+            "run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+        ),
+        Column("key", String(250), primary_key=True),
+        Column("value", Text, nullable=False),
+    )
+
+
+params = _run_key_values("params")
 
 # NaN is stored as NULL: SQLite turns a NaN REAL into NULL anyway, so both backends agree.
 metrics = Table(
@@ -67,13 +75,7 @@ metrics = Table(
     Index("ix_metrics_run_key", "run_id", "key"),
 )
 
-run_tags = Table(
-    "run_tags",
-    metadata,
-    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True),
-    Column("key", String(250), primary_key=True),
-    Column("value", Text, nullable=False),
-)
+run_tags = _run_key_values("run_tags")
 
 registered_models = Table(
     "registered_models",

@@ -19,105 +19,91 @@ import threading
 
 from pyfunc_ops import config
 from pyfunc_ops.core.redact import redact
+from pyfunc_ops.core.uri import SCHEME
 from pyfunc_ops.errors import InvalidURIError
+from pyfunc_ops.tracking import backends
 
 _lock = threading.Lock()
 _override: str | None = None
 
 
-ACCEPTED_TRACKING_FORMS = """\
-Accepted tracking URI forms (PYFUNC_OPS_TRACKING_URI, set_tracking_uri, a connection):
-  /abs/path/tracking.db or rel/path.db        a SQLite file (a path with no 'word:' prefix)
-  sqlite:////abs/path/tracking.db             a SQLite file (four slashes: absolute path)
-  sqlite:///rel/path/tracking.db              a SQLite file relative to the working directory
-  sqlite://                                   an in-memory SQLite database
-  postgresql://user:password@host:5432/db     PostgreSQL (also postgres://, postgresql+psycopg://)
-  http(s)://host:5000                         an MLflow tracking server (its REST API)"""
+def _accepted_forms() -> str:
+    """The accepted tracking URI forms, from the backend registry."""
+    lines = [
+        "Accepted tracking URI forms (PYFUNC_OPS_TRACKING_URI, set_tracking_uri, a connection):",
+        "  /abs/path/tracking.db or rel/path.db        a SQLite file (a path with no 'word:' "
+        "prefix)",
+    ]
+    lines += [f"  {form}" for spec in backends.BACKENDS.values() for form in spec.forms]
+    return "\n".join(lines)
 
-_SCHEME_PREFIX = re.compile(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*):")
-_POSTGRES_DIALECTS = ("postgresql", "postgres")
+
+_SCHEME_PREFIX = re.compile(rf"^(?P<scheme>{SCHEME}):")
 _HOST_PORT = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[^:/?#\[\]]*)(?::(?P<port>[^/?#]*))?$")
 
 
-def _refuse(uri: str, problem: str) -> InvalidURIError:
+def refuse(uri: str, problem: str) -> InvalidURIError:
+    """The error for an unusable tracking URI: the problem, then the accepted forms."""
     return InvalidURIError(
-        f"tracking URI {redact(uri)!r} is not usable: {problem}.\n{ACCEPTED_TRACKING_FORMS}"
+        f"tracking URI {redact(uri)!r} is not usable: {problem}.\n{_accepted_forms()}"
     )
 
 
-def _check_authority(uri: str, rest: str) -> None:
-    """The ``user:password@host:port`` part of a server URL: a numeric port, a host."""
+def check_authority(uri: str, rest: str) -> None:
+    """The ``user:password@host:port`` part of a server URL (``rest`` is what follows
+    ``://``): a numeric port, a host."""
     authority = rest.split("/", 1)[0].split("?", 1)[0]
     hostport = authority.rpartition("@")[2]
     match = _HOST_PORT.match(hostport)
     port = match["port"] if match else None
     if match is None or (port is not None and not (port.isdigit() and 0 < int(port) < 65536)):
-        raise _refuse(uri, f"the port in {redact(hostport)!r} is not a number from 1 to 65535")
+        raise refuse(uri, f"the port in {redact(hostport)!r} is not a number from 1 to 65535")
     if not hostport.split(":", 1)[0] and not authority.startswith("["):
-        raise _refuse(uri, "the host name is missing after '://'")
-
-
-# -- http(s): an MLflow tracking server (the REST store, pyfunc_ops.tracking.rest) --------
+        raise refuse(uri, "the host name is missing after '://'")
 
 
 def is_server_uri(uri: str) -> bool:
-    """Whether ``uri`` names an MLflow tracking server (``http://`` or ``https://``)."""
-    return str(uri).strip().lower().startswith(("http://", "https://"))
-
-
-# -----------------------------------------------------------------------------------------
+    """Whether ``uri`` names an MLflow tracking server (a scheme the REST backend serves)."""
+    spec = backends.backend_for(uri)
+    return spec is not None and spec.module == "pyfunc_ops.tracking.rest"
 
 
 def normalize_tracking_uri(uri: str) -> str:
-    """An SQLAlchemy URL for ``uri``; a bare file path means a SQLite file there.
+    """The canonical tracking URL for ``uri``; a bare file path means a SQLite file there.
 
     Strict on purpose: a mistyped URL (``postgresql:/alice:pw@db/reg``, ``sqlit:///x``)
     must fail here, naming the accepted forms, instead of being taken for a relative
     SQLite path and silently creating a database in a folder named after the URL. A value
     counts as a file path only when it has no ``word:`` prefix (one letter is a Windows
-    drive). ``http(s)://`` is kept for an MLflow tracking server, which is not supported
-    yet. Raises :class:`InvalidURIError` listing the accepted forms.
-
-    ``postgresql://`` and ``postgres://`` pick psycopg 3, the driver the ``postgres`` extra
-    installs, instead of SQLAlchemy's default psycopg2. An ``http(s)://`` URL (an MLflow
-    tracking server) is kept as given, without a trailing ``/``.
+    drive). A URL with a scheme is checked and normalized by the backend the registry
+    (:mod:`pyfunc_ops.tracking.backends`) names for that scheme: SQLite and PostgreSQL
+    (``postgresql://`` picks psycopg 3) by :mod:`pyfunc_ops.tracking.sql`, an MLflow
+    tracking server (``http(s)://``, kept without a trailing ``/``) by
+    :mod:`pyfunc_ops.tracking.rest`. Raises :class:`InvalidURIError` listing the accepted
+    forms.
     """
     if not isinstance(uri, str):
-        raise _refuse(repr(uri), f"expected a string, found {type(uri).__name__}")
+        raise refuse(repr(uri), f"expected a string, found {type(uri).__name__}")
     uri = uri.strip()
     if not uri:
-        raise _refuse(uri, "it is empty")
+        raise refuse(uri, "it is empty")
     if "\x00" in uri or not uri.isprintable():
-        raise _refuse(uri, "it contains a NUL or control character")
+        raise refuse(uri, "it contains a NUL or control character")
     prefix = _SCHEME_PREFIX.match(uri)
     if prefix is None and "://" in uri:
-        raise _refuse(uri, "it is not an SQLAlchemy URL (no '<database>://' at its start)")
+        raise refuse(uri, "it is not an SQLAlchemy URL (no '<database>://' at its start)")
     if prefix is None or len(prefix["scheme"]) == 1:
         return f"sqlite:///{os.path.abspath(os.path.expanduser(uri))}"
     scheme = prefix["scheme"].lower()
-    dialect = scheme.split("+", 1)[0]
-    rest = uri[len(scheme) + 1 :]
-    if dialect in ("http", "https"):
-        if not rest.startswith("//"):
-            raise _refuse(uri, f"expected '{scheme}://' (two slashes) before the host")
-        _check_authority(uri, rest[2:])
-        return uri.rstrip("/")
-    if dialect == "sqlite":
-        if rest != "//" and not rest.startswith("///"):
-            raise _refuse(uri, "a SQLite URL is 'sqlite:///<path>' (three slashes, then the path)")
-        return uri
-    if dialect in _POSTGRES_DIALECTS:
-        if not rest.startswith("//"):
-            raise _refuse(uri, f"expected '{scheme}://' (two slashes) before the host")
-        _check_authority(uri, rest[2:])
-        if "+" in scheme:
-            return "postgresql" + scheme[len(dialect) :] + ":" + rest
-        return "postgresql+psycopg:" + rest
-    raise _refuse(
-        uri,
-        f"{scheme!r} names a database driver that is not installed or not supported "
-        "(use sqlite or postgresql)",
-    )
+    spec = backends.BACKENDS.get(scheme.split("+", 1)[0])
+    if spec is None:
+        raise refuse(
+            uri,
+            f"{scheme!r} names a database driver that is not installed or not supported "
+            f"(known schemes: {', '.join(sorted(backends.BACKENDS))})",
+        )
+    normalized: str = backends.load_backend(spec).normalize_uri(uri)
+    return normalized
 
 
 def set_tracking_uri(uri: str | os.PathLike[str] | None) -> None:
@@ -144,21 +130,14 @@ def get_tracking_uri() -> str:
 
 
 def missing_sqlite_folder(uri: str) -> str | None:
-    """The folder a SQLite tracking URI would need but that does not exist, else ``None``.
+    """The folder the store at ``uri`` would need but that does not exist, else ``None``.
 
-    Opening the store creates that folder (the default store lives in a fresh home); a
+    Opening a store may create its folder (the default store lives in a fresh home); a
     connection test or a sensor must not: a typo in a path would otherwise "succeed" and
-    leave an empty database behind. In-memory and server URLs return ``None``, and so does
-    the default store (the SQLite file in ``PYFUNC_OPS_HOME``), which is created on purpose.
+    leave an empty database behind. The backend answers (its optional
+    ``missing_location``); only a SQLite file has a folder to miss.
     """
     url = normalize_tracking_uri(uri)
-    if not url.lower().startswith("sqlite"):
-        return None
-    if url == normalize_tracking_uri(config.current_settings().default_tracking_uri):
-        return None
-    database = url.split("://", 1)[1][1:] if "://" in url else ""
-    database = database.split("?", 1)[0]
-    if database in ("", ":memory:") or database.startswith("file::memory:"):
-        return None
-    folder = os.path.dirname(os.path.abspath(database)) or "."
-    return None if os.path.isdir(folder) else folder
+    spec = backends.backend_for(url)
+    check = getattr(backends.load_backend(spec), "missing_location", None) if spec else None
+    return None if check is None else check(url)  # type: ignore[no-any-return]

@@ -108,6 +108,10 @@ def test_unknown_extra_keys_are_named(
 
 
 def test_configured_applies_and_restores(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # The session's moto server (when an earlier test started it) exports AWS_* variables;
+    # this test is about what the connection alone contributes.
+    for name in [n for n in os.environ if n.startswith("AWS_")]:
+        monkeypatch.delenv(name)
     monkeypatch.setenv("PYFUNC_OPS_ARTIFACT_ROOT", "/before")
     outer = config.Settings.from_env(storage_options={"s3": {"anon": True}})
     _set_conn(

@@ -219,7 +219,7 @@ def test_model_trigger_serialize_round_trip(kwargs: dict[str, Any]) -> None:
 
 
 def _write_model(path: Path) -> None:
-    from pyfunc_ops.models.model import Model
+    from pyfunc_ops.models.mlmodel import Model
 
     model = Model()
     model.add_flavor("python_function", loader_module="pyfunc_ops.sklearn", python_version="3.11")

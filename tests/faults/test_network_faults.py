@@ -173,7 +173,7 @@ def test_a_version_mlflow_registered_loads_again_with_the_server_stalled(
     first = pyfunc.load_model("models:/m/1", trust_remote_code=True)
     assert list(first.predict(X)) == [2, 4]
     proxy.mode = "stall"
-    with caplog.at_level("WARNING", logger="pyfunc_ops.pyfunc.resolve"):
+    with caplog.at_level("WARNING", logger="pyfunc_ops.pyfunc.localize"):
         again = pyfunc.load_model("models:/m/1", trust_remote_code=True)
     assert "trusted on first use" in caplog.text
     assert list(again.predict(X)) == [2, 4]

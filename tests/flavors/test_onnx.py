@@ -25,6 +25,7 @@ from pyfunc_ops.errors import (
     SerializationError,
     UntrustedModelError,
 )
+from pyfunc_ops.onnx import external_data
 from pyfunc_ops.pyfunc.trust import code_reason
 
 onnx = pytest.importorskip("onnx")
@@ -374,7 +375,7 @@ def test_the_wire_walk_finds_what_onnx_finds_in_subgraphs(tmp_path: Path) -> Non
         if uses_external_data(t)
     )
     assert len(expected) == 2
-    found = sorted(pyfunc_onnx._external_locations(memoryview(file.read_bytes())))
+    found = sorted(external_data.external_locations(memoryview(file.read_bytes())))
     assert found == expected
     _point_subgraph_data_at(file, "../escape.data")
     with pytest.raises(ModelFormatError, match="tensor 'W_then' external data location"):

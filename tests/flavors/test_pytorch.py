@@ -32,6 +32,7 @@ from pyfunc_ops.errors import (
     SerializationError,
     UntrustedModelError,
 )
+from pyfunc_ops.pytorch import pt2_check
 
 needs_torch = [
     pytest.mark.torch,
@@ -137,10 +138,10 @@ def test_the_pt2_check_refuses_compiled_code_and_non_zip_files(tmp_path: Path) -
 
 def test_symbols_and_torch_expressions_pass_the_check() -> None:
     ok = "Symbol('s31', positive=True, integer=True)"
-    assert not pyfunc_torch._bad_expression(ok)
-    assert not pyfunc_torch._bad_expression("FloorDiv(s0 + 2*s1, 4) - Mod(s0, 2)")
-    assert pyfunc_torch._bad_expression("Symbol.__subclasses__()")
-    assert pyfunc_torch._bad_expression("s0[0]")
+    assert not pt2_check._bad_expression(ok)
+    assert not pt2_check._bad_expression("FloorDiv(s0 + 2*s1, 4) - Mod(s0, 2)")
+    assert pt2_check._bad_expression("Symbol.__subclasses__()")
+    assert pt2_check._bad_expression("s0[0]")
 
 
 # --------------------------------------------------------------------------- with torch

@@ -186,7 +186,7 @@ def test_package_model_reads_a_framework_file(tmp_path: Path) -> None:
 def test_an_untrusted_pickle_of_any_flavor_is_refused_before_loading(tmp_path: Path) -> None:
     ridge = Ridge().fit(X, [1.0, 2.0, 3.0])
     our_sklearn.save_model(ridge, tmp_path / "m", serialization_format="pickle")
-    from pyfunc_ops.models.model import Model
+    from pyfunc_ops.models.mlmodel import Model
     from pyfunc_ops.pyfunc.load import prepare_load
     from pyfunc_ops.pyfunc.trust import decide
 

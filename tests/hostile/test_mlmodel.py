@@ -9,7 +9,7 @@ import pytest
 
 from pyfunc_ops.errors import ModelFormatError
 from pyfunc_ops.models.example import load_input_example
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 
 GOOD_PYFUNC = "flavors:\n  python_function:\n    loader_module: m\n"
 

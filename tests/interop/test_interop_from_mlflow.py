@@ -14,7 +14,7 @@ from pandas.testing import assert_frame_equal
 import pyfunc_ops.sklearn as our_sklearn
 from pyfunc_ops.errors import SchemaEnforcementError
 from pyfunc_ops.models.example import load_input_example
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 from pyfunc_ops.pyfunc import PythonModel, load_model
 
 pytestmark = pytest.mark.mlflow

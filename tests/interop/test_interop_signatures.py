@@ -19,7 +19,7 @@ from conftest import MLFLOW_SIDE, run_in_mlflow
 
 from pyfunc_ops.models.enforce import enforce_params, enforce_schema
 from pyfunc_ops.models.example import load_input_example
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 from pyfunc_ops.models.signature import infer_signature
 from pyfunc_ops.pyfunc import PythonModel, load_model, save_model
 

@@ -240,35 +240,6 @@ def test_a_server_that_is_down_names_the_url_without_credentials(
     assert "s3cret" not in repr(client)
 
 
-def _message(lookup: Any, client: TrackingClient) -> str:
-    with pytest.raises(ResourceNotFoundError) as err:
-        lookup(client)
-    return str(err.value)
-
-
-def test_sql_and_rest_stores_word_not_found_errors_alike(
-    server: Server, at_server: TrackingClient, tmp_path: Path
-) -> None:
-    sql = TrackingClient(str(tmp_path / "tracking.db"))
-    for client in (sql, at_server):
-        run = client.create_run(run_name="conform")
-        client.create_registered_model("conform")
-        for _ in range(2):
-            client.create_model_version("conform", f"runs:/{run.info.run_id}/m")
-        client.set_registered_model_alias("conform", "best", 2)
-    lookups = [
-        lambda c: c.get_model_version("conform", 9),
-        lambda c: c.get_model_version_by_alias("conform", "bets"),
-        lambda c: c.delete_registered_model_alias("conform", "bets"),
-        lambda c: c.get_latest_versions("conform-missing"),
-    ]
-    for lookup in lookups:
-        ours_sql, ours_rest = _message(lookup, sql), _message(lookup, at_server)
-        if "registered models:" in ours_sql:  # the server holds more models than the file
-            ours_sql, ours_rest = ours_sql.split(";")[0], ours_rest.split(";")[0]
-        assert ours_sql == ours_rest
-
-
 def test_mlflow_artifacts_filesystem_lists_reads_writes_and_deletes(
     at_server: TrackingClient,
 ) -> None:
@@ -295,34 +266,8 @@ def test_mlflow_artifacts_filesystem_lists_reads_writes_and_deletes(
         pyfunc.load_model(f"runs:/{run.info.run_id}/notes")
 
 
-def test_runs_over_rest_behave_as_in_sql(at_server: TrackingClient) -> None:
-    from pyfunc_ops.errors import InvalidParameterError
-
-    client = at_server
-    run = client.create_run(run_name="rest-run", tags={"team": "ml"})
-    client.log_batch(run.info.run_id, params={"alpha": 1}, tags={"stage": "train"})
-    for step in range(3):
-        client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1), step=step)
-    with pytest.raises(InvalidParameterError, match=r"param 'alpha' .* is already '1'"):
-        client.log_param(run.info.run_id, "alpha", 2)
-    client.log_param(run.info.run_id, "alpha", 1)  # the same value again: a retried task
-    assert [m.value for m in client.get_metric_history(run.info.run_id, "loss")] == pytest.approx(
-        [1.0, 0.5, 1 / 3]
-    )
-    client.delete_tag(run.info.run_id, "stage")
-    with pytest.raises(ResourceNotFoundError, match=r"has no tag 'stage'; its tags: .*team"):
-        client.delete_tag(run.info.run_id, "stage")
-    assert [r.info.run_id for r in client.search_runs(tags={"team": "ml"}, status="RUNNING")] == [
-        run.info.run_id
-    ]
-    client.set_terminated(run.info.run_id)
-    found = client.search_runs(run_name="rest-run", status=["FINISHED", "FAILED"])
-    assert [r.info.run_id for r in found] == [run.info.run_id]
-    assert found[0].data.metrics == {"loss": pytest.approx(1 / 3)}
-
-
 def test_sensor_conditions_see_versions_mlflow_registered(at_server: TrackingClient) -> None:
-    from pyfunc_ops.airflow.triggers.conditions import find_model_version
+    from pyfunc_ops.jobs.conditions import find_model_version
 
     found = find_model_version(at_server, "mlflow-made", alias="champion")
     assert found is not None and found.version == 1

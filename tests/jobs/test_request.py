@@ -52,3 +52,48 @@ def test_unknown_and_missing_options_are_named() -> None:
 def test_batch_size_is_checked_by_the_request(size: object) -> None:
     with pytest.raises(InvalidParameterError, match="batch_size must be a positive number"):
         ScoreFilesRequest("m", "i", "o", batch_size=size)  # type: ignore[arg-type]
+
+
+LOADING_REQUESTS = {
+    ScoreFilesRequest: {"model_uri": "m", "input_url": "i", "output_url": "o"},
+    ScoreSparkRequest: {"model_uri": "m", "input_path": "i", "output_path": "o"},
+}
+
+
+def _loading_requests() -> dict[type, dict[str, str]]:
+    from pyfunc_ops.jobs.evaluation import EvaluateRequest
+
+    return {**LOADING_REQUESTS, EvaluateRequest: {"model_uri": "m", "data_url": "d", "target": "y"}}
+
+
+def test_every_loading_request_shares_the_load_options() -> None:
+    from pyfunc_ops.jobs.request import LoadOptions
+
+    shared = option_defaults(LoadOptions)
+    assert set(shared) == {"env_manager", "trust_remote_code", "skops_trusted_types", "params"}
+    for request_type, required in _loading_requests().items():
+        assert issubclass(request_type, LoadOptions)
+        defaults = option_defaults(request_type)
+        assert {name: defaults[name] for name in shared} == shared
+        # The job's own fields first, the shared ones last.
+        assert field_names(request_type)[0] == "model_uri"
+        assert field_names(request_type)[-len(shared) :] == tuple(shared)
+        request = make_request(request_type, "job", {**required, "params": {"t": 1}})
+        assert request.load_kwargs() == {
+            "env_manager": "local",
+            "trust_remote_code": None,
+            "skops_trusted_types": None,
+        }
+
+
+@pytest.mark.parametrize("job", ["score_files", "score_spark", "evaluate_model"])
+def test_load_options_are_checked_for_every_job(job: str) -> None:
+    request_type, required = next(
+        (t, r)
+        for t, r in _loading_requests().items()
+        if t.job == job  # type: ignore[attr-defined]
+    )
+    with pytest.raises(InvalidParameterError, match="params must be a mapping"):
+        request_type(**required, params=[1, 2])
+    with pytest.raises(InvalidParameterError, match=rf"^{job}: trust_remote_code must be"):
+        request_type(**required, trust_remote_code="yes")

@@ -263,3 +263,49 @@ def test_a_started_session_runs_this_python_without_touching_the_environment(
         "env_unchanged": True,
     }
     assert lines[1] == {"stopped": True}
+
+
+def test_a_moving_alias_is_pinned_once_for_the_whole_run(
+    spark: Any,
+    data: pd.DataFrame,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The flavor check and the scorer see the same version, even if the alias moves
+    between them (a promotion while the job starts)."""
+    from sklearn.linear_model import LinearRegression
+
+    import pyfunc_ops.jobs.spark as spark_job
+    from pyfunc_ops.tracking import TrackingClient
+
+    monkeypatch.setenv("PYFUNC_OPS_HOME", str(tmp_path / "home"))
+    features = data[["a", "b"]]
+    client = TrackingClient()
+    client.create_registered_model("pinned")
+    for number, slope in ((1, 1.0), (2, -1.0)):
+        estimator = LinearRegression().fit(features, slope * data["a"])
+        pyfunc_sklearn.save_model(estimator, tmp_path / f"v{number}")
+        client.create_model_version("pinned", str(tmp_path / f"v{number}"))
+    client.set_registered_model_alias("pinned", "champion", 1)
+
+    looked_at: list[str] = []
+    native_scorer = spark_job._native_scorer
+
+    def promote_meanwhile(session: Any, request: Any) -> Any:
+        looked_at.append(request.model_uri)
+        client.set_registered_model_alias("pinned", "champion", 2)
+        return native_scorer(session, request)
+
+    monkeypatch.setattr(spark_job, "_native_scorer", promote_meanwhile)
+    spark.createDataFrame(data).createOrReplaceTempView("pinned_input")
+    score_spark(
+        spark,
+        "models:/pinned@champion",
+        input_table="pinned_input",
+        output_table="pinned_output",
+        keep_columns=["id"],
+        columns=["a", "b"],
+    )
+    assert looked_at == ["models:/pinned/1"]
+    scored = spark.table("pinned_output").toPandas().sort_values("id")
+    np.testing.assert_allclose(scored["prediction"].to_numpy(), data["a"].to_numpy(), atol=1e-9)

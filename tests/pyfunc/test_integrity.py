@@ -29,7 +29,7 @@ from pyfunc_ops.errors import (
     TrackingStoreError,
 )
 from pyfunc_ops.models.manifest import MANIFEST_FILE_NAME, read_manifest, verify
-from pyfunc_ops.pyfunc.resolve import resolve_model
+from pyfunc_ops.pyfunc.localize import resolve_model
 from pyfunc_ops.storage import cache
 from pyfunc_ops.tracking.engine import dispose_engines
 from pyfunc_ops.tracking.integrity import run_digest_tag
@@ -351,7 +351,7 @@ def test_registry_down_a_version_loaded_before_loads_from_its_pin(
     pyfunc.load_model("models:/m/1")  # loaded once: pinned
     _break_registry(how, registry, monkeypatch)
     try:
-        with caplog.at_level(logging.WARNING, logger="pyfunc_ops.pyfunc.resolve"):
+        with caplog.at_level(logging.WARNING, logger="pyfunc_ops.pyfunc.localize"):
             resolved = resolve_model("models:/m/1")
         assert "loading models:/m/1 from its local pin" in caplog.text
         assert (resolved.digest, resolved.verified) == (info.digest, True)

@@ -26,11 +26,10 @@ import pyfunc_ops.pyfunc.spark
 import pyfunc_ops.sklearn as pk
 import pyfunc_ops.storage.transfer
 import pyfunc_ops.tracking.client
-import pyfunc_ops.tracking.resolve
 from pyfunc_ops import pyfunc
 from pyfunc_ops.core import uri as uri_module
 from pyfunc_ops.envs.spec import read_env_spec
-from pyfunc_ops.models.model import Model
+from pyfunc_ops.models.mlmodel import Model
 from pyfunc_ops.pyfunc.load import WORKER_MODULE
 
 X = pd.DataFrame({"a": [0.0, 1.0, 2.0], "b": [1.0, 0.0, 1.0]})

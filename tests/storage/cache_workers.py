@@ -60,9 +60,10 @@ def fetch_then_hold(url: str, cache_root: str, holding: Any, release: Any, resul
     """Run in a spawned process: fetch ``url``, then hold its entry's lock (as a process
     in the middle of using it does) until the test releases it."""
     from pyfunc_ops.storage import cache as child_cache
+    from pyfunc_ops.storage.cache_eviction import entry_lock
 
     path = child_cache.fetch(url, cache_root=Path(cache_root))
-    with child_cache._lock(path):
+    with entry_lock(path):
         holding.set()
         if not release.wait(120):
             raise RuntimeError("the test never released the holder")

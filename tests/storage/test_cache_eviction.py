@@ -13,7 +13,7 @@ import pytest
 
 from pyfunc_ops.config import Settings, current_settings, parse_size, use_settings
 from pyfunc_ops.errors import InvalidParameterError
-from pyfunc_ops.storage import cache
+from pyfunc_ops.storage import cache, cache_eviction
 from pyfunc_ops.storage.cache import evict, fetch, list_entries, tree_size
 
 from . import cache_workers
@@ -36,7 +36,7 @@ def _budgeted(max_bytes: int | None) -> Any:
 
 
 def _set_used(path: Path, when: float) -> None:
-    os.utime(cache._marker(path), (when, when))
+    os.utime(cache_eviction.used_marker(path), (when, when))
 
 
 def test_parse_size_and_the_setting() -> None:
@@ -70,7 +70,7 @@ def test_hits_record_the_last_use_and_the_budget_evicts_lru(tmp_path: Path) -> N
     with _budgeted(int(2.5 * size)):
         entry_c = fetch(c, cache_root=root)
     assert [e.path for e in list_entries(root)] == [entry_a, entry_c]
-    assert not entry_b.exists() and not cache._marker(entry_b).exists()
+    assert not entry_b.exists() and not cache_eviction.used_marker(entry_b).exists()
     # A budget smaller than one entry never evicts the entry just downloaded.
     with _budgeted(1):
         entry_b = fetch(b, cache_root=root)
@@ -94,7 +94,7 @@ def test_an_entry_in_use_is_skipped(tmp_path: Path) -> None:
     root = tmp_path / "cache"
     entries = [fetch(url, cache_root=root) for url in _sources(tmp_path, 2)]
     _set_used(entries[0], 1)
-    with cache._lock(entries[0]):  # another user's lock (a separate file description)
+    with cache_eviction.entry_lock(entries[0]):  # another user's lock (a separate file description)
         removed = evict(list_entries(root), max_bytes=tree_size(entries[1]))
     assert [e.path for e in removed] == [entries[1]]
     assert entries[0].is_dir()
@@ -115,7 +115,7 @@ def test_digest_entries_are_budgeted_too(tmp_path: Path) -> None:
     # A hit on a digest entry touches its marker as well.
     _set_used(second, 1)
     assert cache.fetch_verified(f"file://{urls[1]}", digests[1], cache_root=root) == second
-    assert cache._marker(second).stat().st_mtime > 1
+    assert cache_eviction.used_marker(second).stat().st_mtime > 1
 
 
 def _results(results: Any, count: int) -> dict[str, list[str]]:

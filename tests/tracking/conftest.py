@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -58,26 +58,39 @@ def _postgres_uri(admin: object) -> Iterator[str]:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def tracking_uri(
+@pytest.fixture
+def sql_tracking_uri(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """The URL of an empty tracking store, also set as PYFUNC_OPS_TRACKING_URI."""
+) -> Iterator[Callable[[str], str]]:
+    """``make(kind)``: the URL of an empty SQL store, ``"sqlite"`` (a file in ``tmp_path``)
+    or ``"postgres"`` (a fresh schema, dropped afterwards), also set as
+    PYFUNC_OPS_TRACKING_URI; closed after the test."""
     from pyfunc_ops.tracking.engine import dispose_engines
 
-    monkeypatch.setenv("PYFUNC_OPS_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
-    if request.param == "sqlite":
-        uri = f"sqlite:///{tmp_path / 'tracking.db'}"
+    cleanups: list[Callable[[], None]] = []
+
+    def make(kind: str) -> str:
+        monkeypatch.setenv("PYFUNC_OPS_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+        if kind == "sqlite":
+            uri = f"sqlite:///{tmp_path / 'tracking.db'}"
+            cleanups.append(lambda: dispose_engines(uri))
+        else:
+            schema = _postgres_uri(request.getfixturevalue("postgres_admin"))
+            uri = next(schema)
+            cleanups.append(schema.close)  # drops the schema
         monkeypatch.setenv("PYFUNC_OPS_TRACKING_URI", uri)
-        yield uri
-        _end_active_runs()
-        dispose_engines(uri)
-        return
-    admin = request.getfixturevalue("postgres_admin")
-    for uri in _postgres_uri(admin):
-        monkeypatch.setenv("PYFUNC_OPS_TRACKING_URI", uri)
-        yield uri
-        _end_active_runs()  # while the schema still exists
+        return uri
+
+    yield make
+    _end_active_runs()  # while the store still exists
+    for cleanup in reversed(cleanups):
+        cleanup()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def tracking_uri(request: pytest.FixtureRequest, sql_tracking_uri: Callable[[str], str]) -> str:
+    """The URL of an empty tracking store, also set as PYFUNC_OPS_TRACKING_URI."""
+    return sql_tracking_uri(request.param)
 
 
 @pytest.fixture

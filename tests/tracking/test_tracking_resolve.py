@@ -117,7 +117,7 @@ def test_a_parsed_uri_is_not_parsed_again(
     def refuse(uri: object) -> None:
         raise AssertionError(f"parsed {uri!r} again")
 
-    monkeypatch.setattr("pyfunc_ops.tracking.resolve.parse_model_uri", refuse)
+    monkeypatch.setattr("pyfunc_ops.tracking.client.parse_model_uri", refuse)
     assert resolve_model_uri(parsed, registry) == "s3://bucket/m/3"
     version = resolve_model_version(parsed, registry)
     assert version is not None and version.version == 3

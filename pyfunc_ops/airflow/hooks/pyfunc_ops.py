@@ -5,11 +5,17 @@ variables, so one Airflow deployment can point different DAGs at different regis
 object stores without touching the workers' environment.
 
 The connection's fields, their form labels and meanings are listed once, in
-:mod:`pyfunc_ops.airflow.connection_form` (also rendered in docs/airflow.md). A connection
-applies as a :class:`~pyfunc_ops.config.Settings` value (:meth:`PyfuncOpsHook.get_settings`)
-that the caller makes current with :func:`~pyfunc_ops.config.use_settings` for one task
-or trigger: nothing is written to ``os.environ`` or to any process-wide registry, so
-concurrent tasks and triggers with different connections never see each other's.
+:mod:`pyfunc_ops.airflow.connection_form` (also rendered in docs/airflow.md). The hook
+keeps no configuration of its own: a connection is read once into
+:class:`PyfuncOpsConfig` (what the connection says, nothing filled in), and
+:meth:`PyfuncOpsConfig.settings` lays it over the caller's
+:class:`~pyfunc_ops.config.Settings` with ``Settings.with_changes``. That
+:class:`~pyfunc_ops.config.Settings` value (:meth:`PyfuncOpsHook.get_settings`) is the
+configuration: everything else the hook reports (:meth:`PyfuncOpsHook.get_config`, the
+store :meth:`PyfuncOpsHook.test_connection` opens) is derived from it, and the caller makes
+it current with :func:`~pyfunc_ops.config.use_settings` for one task or trigger. Nothing
+is written to ``os.environ`` or to any process-wide registry, so concurrent tasks and
+triggers with different connections never see each other's.
 
 When the connection does not exist, the caller's settings apply unchanged (the
 environment's, or an enclosing ``use_settings`` scope's; S3 credentials then come from
@@ -43,7 +49,11 @@ _EXTRA_KEYS = connection_form.extra_keys()
 
 @dataclass(frozen=True)
 class PyfuncOpsConfig:
-    """What a ``pyfunc_ops`` connection (or the environment) configures."""
+    """What a ``pyfunc_ops`` connection says: its fields and extras by meaning.
+
+    Read once per hook; :meth:`settings` turns it into library settings. The
+    :meth:`PyfuncOpsHook.get_config` view fills ``tracking_uri`` and ``artifact_root``
+    from those settings (the caller's where the connection has none)."""
 
     tracking_uri: str
     artifact_root: str
@@ -74,6 +84,26 @@ class PyfuncOpsConfig:
             endpoint_url=self.endpoint_url,
             region_name=self.region_name,
         )
+
+    def settings(self, base: Settings) -> Settings:
+        """``base`` with what this connection sets: its tracking URI, artifact root,
+        trust and token where it gives them, and its S3 options as the ``s3`` entry. The
+        ``s3`` entry is replaced rather than merged, so credentials of two sources never
+        mix; what the connection leaves out (cache and environment folders, timeouts, the
+        tracking URI or artifact root when absent) stays as ``base`` has it."""
+        changes: dict[str, Any] = {}
+        if self.tracking_uri:
+            changes["tracking_uri"] = self.tracking_uri
+        if self.artifact_root:
+            changes["artifact_root"] = self.artifact_root
+        s3_options = self.s3_storage_options()
+        if s3_options:
+            changes["storage_options"] = {**base.storage_options, "s3": s3_options}
+        if self.trust_remote_code is not None:
+            changes["trust_remote_code"] = self.trust_remote_code
+        if self.tracking_token:
+            changes["tracking_token"] = self.tracking_token
+        return base.with_changes(**changes)
 
 
 def _trust_extra(value: Any, conn_id: str) -> bool | None:
@@ -165,41 +195,25 @@ class PyfuncOpsHook(BaseHook):
         )
 
     def get_config(self) -> PyfuncOpsConfig:
-        """What the connection configures, with the caller's settings filling the gaps
-        (the tracking URI and artifact root in effect when the connection has none)."""
+        """What the connection says, with the tracking URI and artifact root of
+        :meth:`get_settings` (the caller's where the connection has none)."""
+        settings = self.get_settings()
         given = self._given or PyfuncOpsConfig(tracking_uri="", artifact_root="")
         return replace(
             given,
-            tracking_uri=given.tracking_uri or config.tracking_uri(),
-            artifact_root=given.artifact_root or config.artifact_root(),
+            tracking_uri=_tracking_uri(settings),
+            artifact_root=settings.artifact_root,
         )
 
     def get_settings(self) -> Settings:
-        """The connection as library settings, for :func:`pyfunc_ops.config.use_settings`.
-
-        Built over the caller's current settings: what the connection leaves out (cache
-        and environment folders, the tracking URI or artifact root when absent) stays as
-        the caller has it. The connection's S3 options replace the caller's ``s3`` entry
-        rather than merge with it, so credentials of two sources never mix. Without a
-        connection, the caller's settings are returned unchanged.
+        """The connection as library settings, for :func:`pyfunc_ops.config.use_settings`:
+        the caller's current settings with what the connection sets
+        (:meth:`PyfuncOpsConfig.settings`). Without a connection, the caller's settings
+        are returned unchanged.
         """
         base = config.current_settings()
         given = self._given
-        if given is None:
-            return base
-        changes: dict[str, Any] = {}
-        if given.tracking_uri:
-            changes["tracking_uri"] = given.tracking_uri
-        if given.artifact_root:
-            changes["artifact_root"] = given.artifact_root
-        s3_options = given.s3_storage_options()
-        if s3_options:
-            changes["storage_options"] = {**base.storage_options, "s3": s3_options}
-        if given.trust_remote_code is not None:
-            changes["trust_remote_code"] = given.trust_remote_code
-        if given.tracking_token:
-            changes["tracking_token"] = given.tracking_token
-        return base.with_changes(**changes)
+        return base if given is None else given.settings(base)
 
     def get_conn(self) -> TrackingClient:
         """Same as :meth:`get_client` (Airflow's conventional hook entry point)."""
@@ -234,7 +248,7 @@ class PyfuncOpsHook(BaseHook):
         from pyfunc_ops.tracking.uri import missing_sqlite_folder
 
         try:
-            tracking_uri = self.get_config().tracking_uri
+            tracking_uri = _tracking_uri(self.get_settings())
             folder = missing_sqlite_folder(tracking_uri)
             if folder is not None:
                 return False, redact(
@@ -254,6 +268,12 @@ class PyfuncOpsHook(BaseHook):
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """The form's hidden fields, labels and placeholders (from ``connection_form``)."""
         return connection_form.ui_field_behaviour()
+
+
+def _tracking_uri(settings: Settings) -> str:
+    """The tracking URI ``settings`` name, else their embedded default (a process-wide
+    ``set_tracking_uri`` is the client's business, not the connection's)."""
+    return settings.tracking_uri or settings.default_tracking_uri
 
 
 def _extras(extra: Any, conn_id: str) -> dict[str, Any]:

@@ -46,9 +46,8 @@ class EvaluateModelOperator(PyfuncOpsBaseOperator, SkipMixin):
     ui_color = "#e3f4e1"
 
     def __init__(self, **kwargs: Any) -> None:
-        if "outlets" not in kwargs:
-            kwargs["outlets"] = evaluation_outlets(kwargs.get("model_uri"))
-        super().__init__(**kwargs)
+        model_uri = kwargs.get("model_uri")
+        super().__init__(**self.with_default_outlets(kwargs, evaluation_outlets, model_uri))
 
     def lineage_io(self) -> tuple[list[str], list[str]]:
         return [str(getattr(self, "data_url", ""))], []

@@ -4,11 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from pyfunc_ops.airflow.operators.base import (
-    PyfuncOpsBaseOperator,
-    emit_output_event,
-    output_outlets,
-)
+from pyfunc_ops.airflow.operators.base import PyfuncOpsBaseOperator
+from pyfunc_ops.airflow.operators.output_assets import emit_output_event, output_outlets
 from pyfunc_ops.jobs.scoring import ScoreFilesRequest
 
 if TYPE_CHECKING:
@@ -38,9 +35,8 @@ class PyfuncPredictOperator(PyfuncOpsBaseOperator):
     ui_color = "#fdf1d6"
 
     def __init__(self, **kwargs: Any) -> None:
-        if "outlets" not in kwargs:
-            kwargs["outlets"] = output_outlets(kwargs.get("output_url"))
-        super().__init__(**kwargs)
+        output_url = kwargs.get("output_url")
+        super().__init__(**self.with_default_outlets(kwargs, output_outlets, output_url))
 
     def lineage_io(self) -> tuple[list[str], list[str]]:
         return [str(getattr(self, "input_url", ""))], [str(getattr(self, "output_url", ""))]

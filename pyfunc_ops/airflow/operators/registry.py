@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pyfunc_ops.airflow.assets import emit_model_event, model_outlets
 from pyfunc_ops.airflow.operators.base import PyfuncOpsBaseOperator
+from pyfunc_ops.core.uri import models_uri
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -28,9 +29,13 @@ class _RegistryOperator(PyfuncOpsBaseOperator):
     template_fields: Sequence[str] = ("name", "version")
     ui_color = "#e8def8"
 
-    def __init__(self, *, name: str, version: int | str, **kwargs: Any) -> None:
+    def __init__(
+        self, *, name: str, version: int | str, promotion: dict[str, str], **kwargs: Any
+    ) -> None:
+        """``promotion``: ``{"alias": ...}`` or ``{"stage": ...}``, what the task moves
+        (its default outlets are that asset and the model's)."""
         kwargs.setdefault("multiple_outputs", True)
-        super().__init__(**kwargs)
+        super().__init__(**self.with_default_outlets(kwargs, model_outlets, name, **promotion))
         self.name = name
         self.version = version
 
@@ -41,7 +46,7 @@ class _RegistryOperator(PyfuncOpsBaseOperator):
             "name": self.name,
             "version": int(mv.version),
             **target,
-            "model_uri": f"models:/{self.name}/{int(mv.version)}",
+            "model_uri": models_uri(self.name, int(mv.version)),
             "requested_uri": requested_uri,
             "digest": mv.digest,
         }
@@ -67,9 +72,7 @@ class SetModelAliasOperator(_RegistryOperator):
     def __init__(
         self, *, alias: str, expected_version: int | str | None = None, **kwargs: Any
     ) -> None:
-        if "outlets" not in kwargs:
-            kwargs["outlets"] = model_outlets(kwargs.get("name"), alias=alias)
-        super().__init__(**kwargs)
+        super().__init__(promotion={"alias": alias}, **kwargs)
         self.alias = alias
         self.expected_version = expected_version
 
@@ -87,7 +90,7 @@ class SetModelAliasOperator(_RegistryOperator):
             mv.version,
             "any" if self.expected_version in (None, "", "None") else self.expected_version,
         )
-        return self._emit(context, mv, f"models:/{self.name}@{self.alias}", alias=self.alias)
+        return self._emit(context, mv, models_uri(self.name, alias=self.alias), alias=self.alias)
 
 
 class TransitionModelStageOperator(_RegistryOperator):
@@ -97,9 +100,7 @@ class TransitionModelStageOperator(_RegistryOperator):
     template_fields: Sequence[str] = ("name", "version", "stage")
 
     def __init__(self, *, stage: str, archive_existing_versions: bool = False, **kwargs: Any):
-        if "outlets" not in kwargs:
-            kwargs["outlets"] = model_outlets(kwargs.get("name"), stage=stage)
-        super().__init__(**kwargs)
+        super().__init__(promotion={"stage": stage}, **kwargs)
         self.stage = stage
         self.archive_existing_versions = archive_existing_versions
 
@@ -109,5 +110,5 @@ class TransitionModelStageOperator(_RegistryOperator):
             self.name, self.version, self.stage, self.archive_existing_versions
         )
         self.log.info("%s version %s -> stage %s", self.name, mv.version, mv.current_stage)
-        requested = f"models:/{self.name}/{mv.current_stage}"
+        requested = models_uri(self.name, stage=mv.current_stage)
         return self._emit(context, mv, requested, stage=mv.current_stage)

@@ -63,9 +63,8 @@ class SavePyfuncModelOperator(PyfuncOpsBaseOperator):
     ui_color = "#e3f2d9"
 
     def __init__(self, **kwargs: Any) -> None:
-        if "outlets" not in kwargs:
-            kwargs["outlets"] = model_outlets(kwargs.get("registered_model_name"))
-        super().__init__(**kwargs)
+        name = kwargs.get("registered_model_name")
+        super().__init__(**self.with_default_outlets(kwargs, model_outlets, name))
 
     def lineage_io(self) -> tuple[list[str], list[str]]:
         """Inputs: the estimator file, data path, artifacts and input example."""

@@ -6,11 +6,8 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from pyfunc_ops.airflow.operators.base import (
-    PyfuncOpsBaseOperator,
-    emit_output_event,
-    output_outlets,
-)
+from pyfunc_ops.airflow.operators.base import PyfuncOpsBaseOperator
+from pyfunc_ops.airflow.operators.output_assets import emit_output_event, output_outlets
 from pyfunc_ops.jobs.spark import ScoreSparkRequest, session_settings
 
 if TYPE_CHECKING:
@@ -33,6 +30,11 @@ def spark_settings(
             conn_master = f"{conn.host}:{conn.port}" if conn.port else conn.host
         conn_conf = {k: v for k, v in conn.extra_dejson.items() if str(k).startswith("spark.")}
     return session_settings(master, conf, fallback_master=conn_master, fallback_conf=conn_conf)
+
+
+def _path_outlets(output_path: Any) -> list[Any]:
+    """Default outlets: the Asset of ``output_path`` (none for an output table)."""
+    return output_outlets(output_path) if output_path else []
 
 
 class SparkUDFScoreOperator(PyfuncOpsBaseOperator):
@@ -60,10 +62,8 @@ class SparkUDFScoreOperator(PyfuncOpsBaseOperator):
     ui_color = "#fbe3cf"
 
     def __init__(self, *, spark_conn_id: str | None = None, **kwargs: Any) -> None:
-        if "outlets" not in kwargs:
-            path = kwargs.get("output_path")
-            kwargs["outlets"] = output_outlets(path) if path else []
-        super().__init__(**kwargs)
+        path = kwargs.get("output_path")
+        super().__init__(**self.with_default_outlets(kwargs, _path_outlets, path))
         self.spark_conn_id = spark_conn_id
 
     def lineage_io(self) -> tuple[list[str], list[str]]:

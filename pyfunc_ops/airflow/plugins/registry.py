@@ -109,8 +109,9 @@ def create_app() -> FastAPI:
         base, root = _paths(request)
         try:
             with _registry() as client:
-                row = data.version_row(client, name, version, readable)
-                state, detail = data.verify_version(client.get_model_version(name, version))
+                found = client.get_model_version(name, version)
+                row = data.version_row(client, found, readable)
+                state, detail = data.verify_version(found)
         except ResourceNotFoundError as exc:
             return HTMLResponse(pages.error_page("Not found", str(exc)), status_code=404)
         except PyfuncOpsError as exc:

@@ -19,10 +19,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyfunc_ops.core.names import EVAL_TAG_PREFIX
 from pyfunc_ops.core.redact import redact
 
 __all__ = [
-    "EVAL_PREFIX",
     "PAGE_SIZE",
     "ModelPage",
     "VersionRow",
@@ -34,7 +34,6 @@ __all__ = [
 ]
 
 PAGE_SIZE = 50
-EVAL_PREFIX = "pyfunc_ops.eval."
 # How many recent Asset events are searched for scoring runs (newest first).
 _EVENT_WINDOW = 20_000
 _REGISTERED_BY = ("airflow.dag_id", "airflow.run_id", "airflow.task_id")
@@ -150,7 +149,9 @@ def _chart(versions: Iterable[Any], metric: str | None) -> tuple[list[str], str 
     """The evaluation metrics found on the versions' tags, the one to plot, its points."""
     names: set[str] = set()
     for version in versions:
-        names.update(k[len(EVAL_PREFIX) :] for k in version.tags if k.startswith(EVAL_PREFIX))
+        names.update(
+            k[len(EVAL_TAG_PREFIX) :] for k in version.tags if k.startswith(EVAL_TAG_PREFIX)
+        )
     names.discard("passed")
     names.discard("baseline")
     ordered = sorted(names)
@@ -160,7 +161,7 @@ def _chart(versions: Iterable[Any], metric: str | None) -> tuple[list[str], str 
     points = []
     if metric is not None:
         for version in versions:
-            value = _number(version.tags.get(EVAL_PREFIX + metric))
+            value = _number(version.tags.get(EVAL_TAG_PREFIX + metric))
             if value is not None:
                 points.append((int(version.version), value))
     return ordered, metric, sorted(points)
@@ -187,11 +188,13 @@ def _row(
         source=redact(str(version.source)),
         created=version.creation_timestamp,
         run_id=version.run_id,
-        tags={k: redact(str(v)) for k, v in sorted(version.tags.items()) if EVAL_PREFIX not in k},
+        tags={
+            k: redact(str(v)) for k, v in sorted(version.tags.items()) if EVAL_TAG_PREFIX not in k
+        },
         evaluation={
-            k[len(EVAL_PREFIX) :]: value
+            k[len(EVAL_TAG_PREFIX) :]: value
             for k, v in sorted(version.tags.items())
-            if k.startswith(EVAL_PREFIX) and (value := _number(v)) is not None
+            if k.startswith(EVAL_TAG_PREFIX) and (value := _number(v)) is not None
         },
         scored_by=scored.get(int(version.version), []),
     )
@@ -206,11 +209,10 @@ def _row(
     return row
 
 
-def version_row(client: Any, name: str, number: int, readable: set[str] | None) -> VersionRow:
-    """One version of ``name``, as :func:`model_page` lists it."""
-    version = client.get_model_version(name, number)
-    aliases = dict(client.get_registered_model(name).aliases)
-    return _row(client, version, scoring_runs(name, readable), readable, aliases)
+def version_row(client: Any, version: Any, readable: set[str] | None) -> VersionRow:
+    """One version (a ``ModelVersion`` already read), as :func:`model_page` lists it."""
+    aliases = dict(client.get_registered_model(version.name).aliases)
+    return _row(client, version, scoring_runs(version.name, readable), readable, aliases)
 
 
 def model_page(

@@ -4,7 +4,7 @@ a trigger's event becomes the task's result.
 ``mode="poke"`` holds a worker slot, ``mode="reschedule"`` frees it between pokes, and
 ``deferrable=True`` waits in the triggerer with the sensor's trigger. All three ask the
 same question: :meth:`poke` and the trigger's ``check`` call the same function of
-:mod:`~pyfunc_ops.airflow.triggers.conditions`.
+:mod:`~pyfunc_ops.jobs.conditions`.
 
 Before waiting in any mode the sensor tests its connection's tracking store (when what it
 waits for lives there): a mistyped URL or a server that is not an MLflow server fails the
@@ -26,6 +26,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
 
 from pyfunc_ops.airflow.hooks.pyfunc_ops import PyfuncOpsHook
+from pyfunc_ops.airflow.hooks.task_hook import TaskHookMixin
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import TrackingStoreError
 
@@ -35,11 +36,12 @@ if TYPE_CHECKING:
     from pyfunc_ops.airflow.triggers.polling import PollingTrigger
 
 
-class PyfuncOpsSensor(BaseSensorOperator):
+class PyfuncOpsSensor(TaskHookMixin, BaseSensorOperator):
     """Base of the pyfunc_ops sensors.
 
-    :param pyfunc_ops_conn_id: the ``pyfunc_ops`` connection (tracking store, S3 endpoint
-        and credentials); the environment applies when it does not exist.
+    :param pyfunc_ops_conn_id: the ``pyfunc_ops`` connection (templated: tracking store,
+        S3 endpoint and credentials); the environment applies when it does not exist. The
+        task reaches it through one cached :attr:`hook`, as the operators do.
     :param deferrable: wait in the triggerer instead of a worker.
     :param poll_interval: seconds between checks while deferred (default: the sensor's
         ``poke_interval``).
@@ -64,11 +66,6 @@ class PyfuncOpsSensor(BaseSensorOperator):
         self.pyfunc_ops_conn_id = pyfunc_ops_conn_id
         self.deferrable = deferrable
         self.poll_interval = self.poke_interval if poll_interval is None else float(poll_interval)
-
-    @property
-    def hook(self) -> PyfuncOpsHook:
-        """A new hook on the connection (it reads the connection on first use)."""
-        return PyfuncOpsHook(pyfunc_ops_conn_id=self.pyfunc_ops_conn_id)
 
     def trigger(self, end_time: float) -> PollingTrigger:
         """The trigger that waits for the same thing as :meth:`poke`."""

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import PokeReturnValue
 
 from pyfunc_ops.airflow.sensors.base import PyfuncOpsSensor
-from pyfunc_ops.airflow.triggers.conditions import find_model, observe_model_location, uses_registry
 from pyfunc_ops.airflow.triggers.model import PyfuncModelTrigger
 from pyfunc_ops.config import use_settings
+from pyfunc_ops.jobs.conditions import find_model, observe_model_location, uses_registry
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

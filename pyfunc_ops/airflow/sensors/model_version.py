@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import PokeReturnValue
 
 from pyfunc_ops.airflow.sensors.base import PyfuncOpsSensor
-from pyfunc_ops.airflow.triggers.conditions import (
+from pyfunc_ops.airflow.triggers.model_version import ModelVersionTrigger
+from pyfunc_ops.jobs.conditions import (
     VersionCondition,
     find_model_version,
     model_version_info,
     observe_model_version,
     requested_uri,
 )
-from pyfunc_ops.airflow.triggers.model_version import ModelVersionTrigger
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

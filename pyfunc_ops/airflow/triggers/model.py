@@ -1,6 +1,6 @@
 """``PyfuncModelTrigger``: waits in the triggerer until a complete pyfunc model exists.
 
-The check is the sensor's own :func:`~pyfunc_ops.airflow.triggers.conditions.find_model`,
+The check is the sensor's own :func:`~pyfunc_ops.jobs.conditions.find_model`,
 run with the connection's settings current (tracking store for ``runs:/``/``models:/``,
 S3 endpoint and credentials); the waiting loop and the events are
 :class:`~pyfunc_ops.airflow.triggers.polling.PollingTrigger`'s.
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyfunc_ops.airflow.triggers.conditions import find_model
 from pyfunc_ops.airflow.triggers.polling import PollingTrigger
+from pyfunc_ops.jobs.conditions import find_model
 
 CLASSPATH = "pyfunc_ops.airflow.triggers.model.PyfuncModelTrigger"
 
@@ -24,7 +24,7 @@ class PyfuncModelTrigger(PollingTrigger):
         :class:`~pyfunc_ops.airflow.triggers.polling.PollingTrigger`.
 
     Events: ``{"status": "success", "model": {...}}`` (the sensor's result, see
-    :func:`~pyfunc_ops.airflow.triggers.conditions.find_model`),
+    :func:`~pyfunc_ops.jobs.conditions.find_model`),
     ``{"status": "timeout", "message": ...}`` or ``{"status": "error", "message": ...}``.
     """
 

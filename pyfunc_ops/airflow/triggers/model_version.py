@@ -1,7 +1,7 @@
 """``ModelVersionTrigger``: waits in the triggerer for a model version to be registered.
 
 The registry is polled with the same
-:func:`~pyfunc_ops.airflow.triggers.conditions.find_model_version` the sensor pokes with;
+:func:`~pyfunc_ops.jobs.conditions.find_model_version` the sensor pokes with;
 the waiting loop, the connection's settings and the events are
 :class:`~pyfunc_ops.airflow.triggers.polling.PollingTrigger`'s.
 """
@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from pyfunc_ops.airflow.triggers.conditions import (
+from pyfunc_ops.airflow.triggers.polling import PollingTrigger
+from pyfunc_ops.jobs.conditions import (
     VersionCondition,
     find_model_version,
     model_version_info,
     requested_uri,
 )
-from pyfunc_ops.airflow.triggers.polling import PollingTrigger
 
 CLASSPATH = "pyfunc_ops.airflow.triggers.model_version.ModelVersionTrigger"
 

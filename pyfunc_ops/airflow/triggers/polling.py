@@ -48,8 +48,6 @@ class PollingTrigger(BaseTrigger):
     or ``{"status": "error", "message": ...}``.
     """
 
-    classpath: str
-
     def __init__(
         self,
         *,

@@ -8,7 +8,7 @@ DAG scheduled on ``model_asset("churn", alias="champion")`` with this watcher ru
 champion moves, with no polling DAG. Build the watcher with
 :func:`pyfunc_ops.airflow.assets.model_watcher`.
 
-What is watched (the version :func:`~pyfunc_ops.airflow.triggers.conditions.find_model_version`
+What is watched (the version :func:`~pyfunc_ops.jobs.conditions.find_model_version`
 selects, the same lookup the sensors use):
 
 - ``alias``: the version the alias points at (an alias move);
@@ -37,13 +37,13 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
-from pyfunc_ops.airflow.triggers.conditions import (
+from pyfunc_ops.airflow.triggers.polling import PollingTrigger
+from pyfunc_ops.jobs.conditions import (
     VersionCondition,
     find_model_version,
     model_version_info,
     requested_uri,
 )
-from pyfunc_ops.airflow.triggers.polling import PollingTrigger
 
 CLASSPATH = "pyfunc_ops.airflow.triggers.registry_event.RegistryEventTrigger"
 _UNSET = object()

@@ -1,6 +1,8 @@
 """The REST store: an existing MLflow tracking server as pyfunc_ops' registry.
 
-A tracking URI ``http(s)://...`` selects it (see :class:`~pyfunc_ops.tracking.TrackingClient`).
+The backend registry (:mod:`pyfunc_ops.tracking.backends`) names this package for the
+``http`` and ``https`` schemes: :func:`normalize_uri` and :func:`open_stores` are its two
+backend functions.
 It speaks MLflow's REST API 2.0 (runs, registered models, model versions, aliases), the
 MLflow 3 logged-model endpoints, and the proxied artifact endpoints, through one pooled HTTP
 session per server (:mod:`.http`). The stores satisfy the interface of
@@ -15,6 +17,8 @@ from pyfunc_ops.tracking.rest.artifacts import MlflowArtifactsFileSystem, regist
 from pyfunc_ops.tracking.rest.http import ServerConfig, ServerConnection, connection_for
 from pyfunc_ops.tracking.rest.registry import RestRegistryStore
 from pyfunc_ops.tracking.rest.runs import RestRunStore
+from pyfunc_ops.tracking.store import Stores
+from pyfunc_ops.tracking.uri import check_authority, refuse
 
 __all__ = [
     "MlflowArtifactsFileSystem",
@@ -23,9 +27,25 @@ __all__ = [
     "ServerConfig",
     "ServerConnection",
     "connection_for",
+    "normalize_uri",
+    "open_stores",
     "register",
     "stores_for",
 ]
+
+
+def normalize_uri(uri: str) -> str:
+    """An MLflow tracking server's URL, checked, without a trailing ``/``."""
+    scheme, _, rest = uri.partition(":")
+    if not rest.startswith("//"):
+        raise refuse(uri, f"expected '{scheme.lower()}://' (two slashes) before the host")
+    check_authority(uri, rest[2:])
+    return uri.rstrip("/")
+
+
+def open_stores(uri: str) -> Stores:
+    """The run and registry stores of the server at ``uri``: :func:`stores_for`."""
+    return Stores(*stores_for(uri))
 
 
 def stores_for(uri: str) -> tuple[RestRunStore, RestRegistryStore]:

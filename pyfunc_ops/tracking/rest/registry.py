@@ -15,27 +15,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pyfunc_ops.core.names import (
-    canonical_stage,
-    validate_alias,
-    validate_model_name,
-    validate_version,
-)
 from pyfunc_ops.errors import InvalidParameterError, ResourceExistsError, ResourceNotFoundError
 from pyfunc_ops.tracking import hints
 from pyfunc_ops.tracking.entities import ModelVersion, RegisteredModel
-from pyfunc_ops.tracking.filters import Condition
-from pyfunc_ops.tracking.registry import (
-    RegistryStore,
-    check_alias_expectation,
-    validate_expected_version,
-)
+from pyfunc_ops.tracking.filters import Condition, matches
 from pyfunc_ops.tracking.rest import convert
 from pyfunc_ops.tracking.rest.http import NotFoundOnServer, ServerConnection
-from pyfunc_ops.tracking.validation import validate_key, validate_transition
+from pyfunc_ops.tracking.store import RegistryStoreBase
 
 __all__ = ["RestRegistryStore"]
 
@@ -49,26 +38,6 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def _like(pattern: str, case: bool) -> re.Pattern[str]:
-    parts = ("." if ch == "_" else ".*" if ch == "%" else re.escape(ch) for ch in pattern)
-    return re.compile("".join(parts), 0 if case else re.IGNORECASE | re.DOTALL)
-
-
-def _matches(value: Any, condition: Condition) -> bool:
-    """Whether ``value`` satisfies ``condition`` (the SQL store's semantics, in Python)."""
-    op, wanted = condition.op, condition.value
-    if value is None:
-        return False
-    if op in ("IN", "NOT IN"):
-        values = {str(v) for v in (wanted if isinstance(wanted, tuple) else (wanted,))}
-        return (str(value) in values) == (op == "IN")
-    if op == "=":
-        return str(value) == str(wanted)
-    if op == "!=":
-        return str(value) != str(wanted)
-    return bool(_like(str(wanted), op == "LIKE").fullmatch(str(value)))
-
-
 def _version_field(version: ModelVersion, condition: Condition) -> Any:
     field = condition.field
     if field.startswith("tag:"):
@@ -78,24 +47,7 @@ def _version_field(version: ModelVersion, condition: Condition) -> Any:
     return getattr(version, field)
 
 
-def _canonical_condition(condition: Condition) -> Condition:
-    """Versions compared as numbers and stages in their canonical spelling, as in SQL."""
-    values = condition.value if isinstance(condition.value, tuple) else (condition.value,)
-    if condition.field == "version":
-        if condition.op in ("LIKE", "ILIKE"):
-            raise InvalidParameterError(
-                f"version_number cannot be compared with {condition.op}; use =, !=, IN or NOT IN"
-            )
-        fixed: tuple[str | int, ...] = tuple(validate_version(v, "<search>") for v in values)
-    elif condition.field == "current_stage" and condition.op in ("=", "!=", "IN", "NOT IN"):
-        fixed = tuple(canonical_stage(str(v)) for v in values)
-    else:
-        return condition
-    value = fixed if isinstance(condition.value, tuple) else fixed[0]
-    return Condition(condition.field, condition.op, value)
-
-
-class RestRegistryStore:
+class RestRegistryStore(RegistryStoreBase):
     """Registered models and versions on the MLflow tracking server behind ``connection``."""
 
     def __init__(self, connection: ServerConnection) -> None:
@@ -116,9 +68,6 @@ class RestRegistryStore:
         numbers = sorted(v.version for v in self._search_versions(f"name = {_quote(name)}"))
         return hints.version_not_found(name, version, numbers)
 
-    def _alias_not_found(self, name: str, alias: str) -> ResourceNotFoundError:
-        return hints.alias_not_found(name, alias, self.get_registered_model(name).aliases)
-
     def _missing(self, name: str, version: int | None = None) -> ResourceNotFoundError:
         """The message for a failed lookup of ``name`` (and ``version``): which is absent."""
         try:
@@ -131,29 +80,24 @@ class RestRegistryStore:
 
     # -- registered models ----------------------------------------------------------------
 
-    def create_registered_model(
-        self,
-        name: str,
-        tags: Mapping[str, Any] | None = None,
-        description: str | None = None,
+    def _create_registered_model(
+        self, name: str, tags: dict[str, str], description: str | None
     ) -> RegisteredModel:
-        name = validate_model_name(name)
-        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
         try:
             answer = self._conn.call(
                 "POST",
                 "/registered-models/create",
                 {
                     "name": name,
-                    "tags": convert.as_key_values(tag_values),
+                    "tags": convert.as_key_values(tags),
                     "description": description,
                 },
             )
         except ResourceExistsError as exc:
-            raise RegistryStore._exists(name) from exc
+            raise self._exists(name) from exc
         return convert.registered_model(answer["registered_model"])
 
-    def get_registered_model(self, name: str) -> RegisteredModel:
+    def _get_registered_model(self, name: str) -> RegisteredModel:
         try:
             answer = self._conn.call("GET", "/registered-models/get", {"name": name})
         except NotFoundOnServer as exc:
@@ -174,26 +118,20 @@ class RestRegistryStore:
             if not token:
                 return
 
-    def search_registered_models(
-        self, conditions: Sequence[Condition] = (), max_results: int | None = None
+    def _search_registered_models(
+        self, conditions: Sequence[Condition], max_results: int | None
     ) -> list[RegisteredModel]:
-        for condition in conditions:
-            if condition.field != "name":
-                raise InvalidParameterError(
-                    f"search_registered_models filters on 'name' only; got "
-                    f"{condition.field!r} (filter model versions with search_model_versions)"
-                )
         equal = [c for c in conditions if c.op == "=" and isinstance(c.value, str)]
         server_filter = f"name = {_quote(str(equal[0].value))}" if equal else None
         found = [
             m
             for m in self._search_models(server_filter)
-            if all(_matches(m.name, c) for c in conditions)
+            if all(matches(m.name, c) for c in conditions)
         ]
         found.sort(key=lambda m: m.name)
         return found if max_results is None else found[:max_results]
 
-    def update_registered_model(self, name: str, description: str | None) -> RegisteredModel:
+    def update_registered_model(self, name: str, description: str | None = None) -> RegisteredModel:
         try:
             self._conn.call(
                 "PATCH",
@@ -204,13 +142,10 @@ class RestRegistryStore:
             raise self._model_not_found(name) from exc
         return self.get_registered_model(name)
 
-    def set_registered_model_tag(self, name: str, key: str, value: Any) -> None:
-        validate_key(key, "tag")
+    def _set_registered_model_tag(self, name: str, key: str, value: str) -> None:
         try:
             self._conn.call(
-                "POST",
-                "/registered-models/set-tag",
-                {"name": name, "key": key, "value": str(value)},
+                "POST", "/registered-models/set-tag", {"name": name, "key": key, "value": value}
             )
         except NotFoundOnServer as exc:
             raise self._model_not_found(name) from exc
@@ -222,8 +157,7 @@ class RestRegistryStore:
         except NotFoundOnServer as exc:
             raise self._model_not_found(name) from exc
 
-    def rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
-        new_name = validate_model_name(new_name)
+    def _rename_registered_model(self, name: str, new_name: str) -> RegisteredModel:
         self.get_registered_model(name)  # the SQL store's message when it is missing
         if new_name in self._model_names():
             raise ResourceExistsError(
@@ -233,31 +167,23 @@ class RestRegistryStore:
         self._conn.call("POST", "/registered-models/rename", {"name": name, "new_name": new_name})
         return self.get_registered_model(new_name)
 
-    def delete_registered_model_tag(self, name: str, key: str) -> None:
-        # Checked first: the server answers a missing key with success.
-        if key not in self.get_registered_model(name).tags:
-            raise ResourceNotFoundError(f"registered model {name!r} has no tag {key!r}")
+    def _delete_registered_model_tag(self, name: str, key: str) -> None:
         self._conn.call("DELETE", "/registered-models/delete-tag", {"name": name, "key": key})
 
     # -- model versions -------------------------------------------------------------------
 
-    def create_model_version(
+    def _create_model_version(
         self,
         name: str,
         source: str,
-        run_id: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        description: str | None = None,
-        digest: str | None = None,
+        run_id: str | None,
+        tags: dict[str, str],
+        description: str | None,
+        digest: str | None,
     ) -> ModelVersion:
         """A new version; the server picks its number. ``digest`` (of the model's files)
         is kept as the version tag ``pyfunc_ops.digest``."""
-        if not isinstance(source, str) or not source.strip():
-            raise InvalidParameterError(
-                f"source of a new version of registered model {name!r} must be a non-empty "
-                f"artifact URL or path; got {source!r}"
-            )
-        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        tag_values = dict(tags)
         if digest is not None:
             tag_values[convert.DIGEST_TAG] = digest
         # A source inside an MLflow 3 logged model's folder belongs to that model, not to
@@ -282,8 +208,7 @@ class RestRegistryStore:
         log.info("registered model %r version %d (source %s)", name, created.version, source)
         return created
 
-    def get_model_version(self, name: str, version: int | str) -> ModelVersion:
-        number = validate_version(version, name)
+    def _get_model_version(self, name: str, number: int) -> ModelVersion:
         try:
             answer = self._conn.call(
                 "GET", "/model-versions/get", {"name": name, "version": str(number)}
@@ -292,8 +217,7 @@ class RestRegistryStore:
             raise self._missing(name, number) from exc
         return convert.model_version(answer["model_version"])
 
-    def delete_model_version(self, name: str, version: int | str) -> None:
-        number = validate_version(version, name)
+    def _delete_model_version(self, name: str, number: int) -> None:
         try:
             self._conn.call(
                 "DELETE", "/model-versions/delete", {"name": name, "version": str(number)}
@@ -301,32 +225,9 @@ class RestRegistryStore:
         except NotFoundOnServer as exc:
             raise self._missing(name, number) from exc
 
-    def get_latest_versions(
-        self, name: str, stage_list: Iterable[str] | None = None
-    ) -> list[ModelVersion]:
-        wanted = None if stage_list is None else [canonical_stage(s) for s in stage_list]
-        self.get_registered_model(name)  # the SQL store's message when it does not exist
-        if wanted == []:
-            return []
-        # The newest version of each stage, from a version search: the server's
-        # get-latest-versions is deprecated in MLflow 3 and answers without aliases.
-        newest: dict[str, ModelVersion] = {}
-        for version in self._search_versions(f"name = {_quote(name)}"):
-            current = newest.get(version.current_stage)
-            if current is None or version.version > current.version:
-                newest[version.current_stage] = version
-        if wanted is None:
-            return sorted(newest.values(), key=lambda v: v.version)
-        return [newest[stage] for stage in dict.fromkeys(wanted) if stage in newest]
-
-    def transition_model_version_stage(
-        self,
-        name: str,
-        version: int | str,
-        stage: str,
-        archive_existing_versions: bool = False,
+    def _transition_stage(
+        self, name: str, number: int, target: str, archive_existing_versions: bool
     ) -> ModelVersion:
-        number, target = validate_transition(name, version, stage, archive_existing_versions)
         try:
             answer = self._conn.call(
                 "POST",
@@ -342,10 +243,9 @@ class RestRegistryStore:
             raise self._missing(name, number) from exc
         return convert.model_version(answer["model_version"])
 
-    def update_model_version(
-        self, name: str, version: int | str, description: str | None
+    def _update_model_version(
+        self, name: str, number: int, description: str | None
     ) -> ModelVersion:
-        number = validate_version(version, name)
         try:
             self._conn.call(
                 "PATCH",
@@ -356,24 +256,17 @@ class RestRegistryStore:
             raise self._missing(name, number) from exc
         return self.get_model_version(name, number)
 
-    def set_model_version_tag(self, name: str, version: int | str, key: str, value: Any) -> None:
-        number = validate_version(version, name)
-        validate_key(key, "tag")
+    def _set_model_version_tag(self, name: str, number: int, key: str, value: str) -> None:
         try:
             self._conn.call(
                 "POST",
                 "/model-versions/set-tag",
-                {"name": name, "version": str(number), "key": key, "value": str(value)},
+                {"name": name, "version": str(number), "key": key, "value": value},
             )
         except NotFoundOnServer as exc:
             raise self._missing(name, number) from exc
 
-    def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
-        number = validate_version(version, name)
-        if key not in self.get_model_version(name, number).tags:
-            raise ResourceNotFoundError(
-                f"version {number} of registered model {name!r} has no tag {key!r}"
-            )
+    def _delete_model_version_tag(self, name: str, number: int, key: str) -> None:
         self._conn.call(
             "DELETE",
             "/model-versions/delete-tag",
@@ -382,42 +275,17 @@ class RestRegistryStore:
 
     # -- aliases --------------------------------------------------------------------------
 
-    def set_registered_model_alias(
-        self,
-        name: str,
-        alias: str,
-        version: int | str,
-        expected_version: int | str | None = None,
-    ) -> None:
-        """Point ``alias`` at ``version``, moving it if it pointed elsewhere.
-
-        ``expected_version`` (see :func:`~pyfunc_ops.tracking.registry.
-        validate_expected_version`) is checked by reading the alias, comparing, then
-        writing: MLflow's REST API has no conditional alias update, so this is **not
-        atomic**. It catches a promotion that moved the alias any time before this call
-        read it, not one that lands between the read and the write (a window of one
-        request); serialize promotions (e.g. ``max_active_runs=1``) where that matters.
-        """
-        alias = validate_alias(alias, name)
-        number = validate_version(version, name)
-        expected = validate_expected_version(expected_version, name, alias)
-        self.get_model_version(name, number)  # the SQL store's messages for what is missing
-        if expected is not None:
-            try:
-                found: int | None = self.get_model_version_by_alias(name, alias).version
-            except ResourceNotFoundError:
-                found = None
-            if not check_alias_expectation(name, alias, number, expected, found):
-                return  # it points at ``number`` already
+    def _write_alias(self, name: str, alias: str, number: int) -> None:
+        """MLflow's REST API has no conditional alias update, so the base's
+        read-compare-write is the compare-and-set here (not atomic: serialize promotions,
+        e.g. ``max_active_runs=1``, where a race in its one-request window matters)."""
         self._conn.call(
             "POST",
             "/registered-models/alias",
             {"name": name, "alias": alias, "version": str(number)},
         )
 
-    def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        if alias not in self.get_registered_model(name).aliases:
-            raise self._alias_not_found(name, alias)
+    def _delete_alias(self, name: str, alias: str) -> None:
         self._conn.call("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
@@ -431,7 +299,8 @@ class RestRegistryStore:
                 self._conn.call("GET", "/registered-models/get", {"name": name})
             except NotFoundOnServer:
                 raise self._model_not_found(name) from exc
-            raise self._alias_not_found(name, alias) from exc
+            aliases = self.get_registered_model(name).aliases
+            raise hints.alias_not_found(name, alias, aliases) from exc
         return convert.model_version(answer["model_version"])
 
     # -- search ---------------------------------------------------------------------------
@@ -450,14 +319,11 @@ class RestRegistryStore:
             if not token:
                 return
 
-    def search_model_versions(
-        self,
-        conditions: Sequence[Condition] = (),
-        max_results: int | None = None,
+    def _search_model_versions(
+        self, conditions: Sequence[Condition], max_results: int | None
     ) -> list[ModelVersion]:
-        checked = [_canonical_condition(c) for c in conditions]
         server = []
-        for c in checked:
+        for c in conditions:
             if c.op != "=" or not isinstance(c.value, str) or "`" in c.field:
                 continue
             if c.field == "name":
@@ -469,7 +335,7 @@ class RestRegistryStore:
         found = [
             v
             for v in self._search_versions(" AND ".join(server) or None)
-            if all(_matches(_version_field(v, c), c) for c in checked)
+            if all(matches(_version_field(v, c), c) for c in conditions)
         ]
         found.sort(key=lambda v: (v.name, -v.version))
         return found if max_results is None else found[:max_results]

@@ -10,21 +10,16 @@ same message; the server's own refusals come through as
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator
 from typing import Any
 
 from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError
-from pyfunc_ops.tracking import hints
 from pyfunc_ops.tracking.entities import Metric, Run
 from pyfunc_ops.tracking.rest import convert
 from pyfunc_ops.tracking.rest.http import EndpointMissing, NotFoundOnServer, ServerConnection
-from pyfunc_ops.tracking.runs import canonical_status
+from pyfunc_ops.tracking.runstore import RunStoreBase, run_not_found
 from pyfunc_ops.tracking.sqlutil import now_ms
-from pyfunc_ops.tracking.validation import (
-    new_params,
-    validate_batch,
-    validate_key,
-)
+from pyfunc_ops.tracking.validation import new_params
 
 __all__ = ["RestRunStore"]
 
@@ -37,7 +32,7 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class RestRunStore:
+class RestRunStore(RunStoreBase):
     """Runs on the MLflow tracking server behind ``connection``."""
 
     def __init__(self, connection: ServerConnection) -> None:
@@ -53,20 +48,8 @@ class RestRunStore:
 
     def _not_found(self, run_id: str) -> ResourceNotFoundError:
         candidates = self._recent_ids(1000)
-        near = hints.closest(str(run_id), [c for c in candidates if c[:2] == str(run_id)[:2]])
-        if near:
-            known = f"closest run ids: {', '.join(near)}"
-        else:
-            recent = candidates[:5]
-            known = (
-                f"most recent run ids: {', '.join(recent)}"
-                if recent
-                else "the tracking store has no runs yet"
-            )
-        return ResourceNotFoundError(
-            f"run {run_id!r} does not exist in the tracking store; {known}. Check the run id "
-            "and that PYFUNC_OPS_TRACKING_URI points at the store the run was logged to"
-        )
+        similar = [c for c in candidates if c[:2] == str(run_id)[:2]]
+        return run_not_found(run_id, similar, candidates)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -115,29 +98,24 @@ class RestRunStore:
             if not token:
                 return
 
-    def search_runs(
+    def _search_runs(
         self,
-        status: str | Iterable[str] | None = None,
-        tags: Mapping[str, str] | None = None,
-        run_name: str | None = None,
-        max_results: int | None = 1000,
+        statuses: list[str] | None,
+        tags: dict[str, str],
+        run_name: str | None,
+        max_results: int | None,
     ) -> list[Run]:
         clauses = []
-        wanted: set[str] | None = None
-        if status is not None:
-            wanted = {
-                canonical_status(s) for s in ([status] if isinstance(status, str) else status)
-            }
-            if len(wanted) == 1:
-                clauses.append(f"attributes.status = {_quote(next(iter(wanted)))}")
+        if statuses is not None and len(statuses) == 1:
+            clauses.append(f"attributes.status = {_quote(statuses[0])}")
         if run_name is not None:
             clauses.append(f"attributes.run_name = {_quote(run_name)}")
-        for key, value in (tags or {}).items():
-            clauses.append(f"tags.`{key}` = {_quote(str(value))}")
+        for key, value in tags.items():
+            clauses.append(f"tags.`{key}` = {_quote(value)}")
         filter_string = " AND ".join(clauses) or None
-        if wanted is not None and len(wanted) > 1:
+        if statuses is not None and len(statuses) > 1:
             # Several statuses: filtered here (the server's run search has no status IN).
-            found = [r for r in self._search(filter_string, None) if r.info.status in wanted]
+            found = [r for r in self._search(filter_string, None) if r.info.status in statuses]
             return found if max_results is None else found[:max_results]
         return list(self._search(filter_string, max_results))
 
@@ -151,13 +129,13 @@ class RestRunStore:
 
     # -- writing --------------------------------------------------------------------------
 
-    def create_run(
+    def _create_run(
         self,
-        run_name: str | None = None,
-        tags: Mapping[str, Any] | None = None,
-        start_time: int | None = None,
-        artifact_root: str | None = None,
-        run_id: str | None = None,
+        run_name: str | None,
+        tags: dict[str, str],
+        start_time: int | None,
+        artifact_root: str | None,
+        run_id: str | None,
     ) -> Run:
         """A new RUNNING run. The server picks its id and artifact location (the
         experiment's), so ``artifact_root`` and ``run_id`` cannot be honoured and are
@@ -173,7 +151,7 @@ class RestRunStore:
                 )
                 + ". Leave them unset, or set the experiment's artifact location on the server"
             )
-        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        tag_values = dict(tags)
         if run_name:
             tag_values.setdefault(convert.RUN_NAME_TAG, run_name)
         answer = self._conn.call(
@@ -188,19 +166,19 @@ class RestRunStore:
         )
         return convert.run(answer["run"])
 
-    def update_run(
+    def _update_run(
         self,
         run_id: str,
-        status: str | None = None,
-        end_time: int | None = None,
-        run_name: str | None = None,
-        clear_end_time: bool = False,
+        status: str | None,
+        end_time: int | None,
+        run_name: str | None,
+        clear_end_time: bool,
     ) -> None:
         """Update a run. ``clear_end_time`` has no REST equivalent: a resumed run keeps
         its old end time until it ends again (as with MLflow's own client)."""
         body: dict[str, Any] = {"run_id": run_id, "run_uuid": run_id}
         if status is not None:
-            body["status"] = canonical_status(status)
+            body["status"] = status
         if end_time is not None:
             body["end_time"] = end_time
         if run_name:
@@ -210,17 +188,14 @@ class RestRunStore:
         except NotFoundOnServer as exc:
             raise self._not_found(run_id) from exc
 
-    def log_batch(
+    def _log_batch(
         self,
         run_id: str,
-        metrics_: Iterable[Metric] = (),
-        params_: Mapping[str, Any] | None = None,
-        tags: Mapping[str, Any] | None = None,
+        metric_rows: list[dict[str, Any]],
+        param_values: dict[str, str],
+        tag_values: dict[str, str],
     ) -> None:
         """Log in requests of the server's batch size (each one all or nothing)."""
-        metric_rows, param_values, tag_values = validate_batch(
-            run_id, metrics_, params_, tags, now_ms()
-        )
         existing = self.get_run(run_id).data.params  # also: the run exists
         params = [
             {"key": k, "value": v} for k, v in new_params(run_id, param_values, existing).items()
@@ -240,13 +215,7 @@ class RestRunStore:
             metric_rows = metric_rows[_BATCH_METRICS:]
             params, tag_rows = params[_BATCH_PARAMS:], tag_rows[_BATCH_TAGS:]
 
-    def delete_tag(self, run_id: str, key: str) -> None:
-        tags = self.get_run(run_id).data.tags
-        if key not in tags:
-            raise ResourceNotFoundError(
-                f"run {run_id!r} has no tag {key!r}; its tags: "
-                + hints.listing(hints.ranked(key, sorted(tags)), "none")
-            )
+    def _delete_tag(self, run_id: str, key: str) -> None:
         self._conn.call("POST", "/runs/delete-tag", {"run_id": run_id, "key": key})
 
     # -- MLflow 3 logged models -----------------------------------------------------------
