@@ -42,6 +42,9 @@ FEATURES = ["f0", "f1", "f2", "f3"]
 OUT_DIR = os.environ.get("PYFUNC_OPS_DEMO_DIR") or str(Path(__file__).resolve().parents[1] / "out")
 MODEL_URI = "{{ ti.xcom_pull(task_ids='wait_for_champion')['model_uri'] }}"
 VERSION = "{{ ti.xcom_pull(task_ids='wait_for_champion')['version'] }}"
+# Where the pyfunc scoring of a version goes: the operator's output and the "scored yet?"
+# check both read this one pattern.
+PYFUNC_OUTPUT = "{out_dir}/predictions/pyfunc/v{version}.parquet"
 WATCH = os.environ.get("PYFUNC_OPS_DEMO_WATCH_CHAMPION", "true").strip().lower() not in (
     "0",
     "false",
@@ -103,8 +106,7 @@ def batch_score():
         """False when this champion's predictions exist (an event seen twice)."""
         assert params is not None
         version = ti.xcom_pull(task_ids="wait_for_champion")["version"]
-        done = Path(params["out_dir"]) / "predictions" / "pyfunc" / f"v{version}.parquet"
-        return not done.exists()
+        return not Path(PYFUNC_OUTPUT.format(out_dir=params["out_dir"], version=version)).exists()
 
     fresh = not_scored_yet()
     scoring_set = build_scoring_set()
@@ -112,7 +114,7 @@ def batch_score():
         task_id="score_pyfunc",
         model_uri=MODEL_URI,
         input_url="{{ ti.xcom_pull(task_ids='build_scoring_set') }}",
-        output_url="{{ params.out_dir }}/predictions/pyfunc/v" + VERSION + ".parquet",
+        output_url=PYFUNC_OUTPUT.format(out_dir="{{ params.out_dir }}", version=VERSION),
         key_column="id",
         columns=FEATURES,
         batch_size=2_000,

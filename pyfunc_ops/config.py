@@ -128,6 +128,12 @@ class Settings:
         """The embedded default: a SQLite file in the local store folder."""
         return f"sqlite:///{self.home / 'tracking.db'}"
 
+    @property
+    def effective_tracking_uri(self) -> str:
+        """The tracking URI these settings name, else their embedded default. (A
+        process-wide ``set_tracking_uri`` is the client's business, not the settings'.)"""
+        return self.tracking_uri or self.default_tracking_uri
+
     def with_changes(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied (settings are immutable)."""
         return replace(self, **changes)
@@ -302,8 +308,7 @@ def home() -> Path:
 
 def tracking_uri() -> str:
     """The configured tracking URI, else the SQLite file in the local store folder."""
-    settings = current_settings()
-    return settings.tracking_uri or settings.default_tracking_uri
+    return current_settings().effective_tracking_uri
 
 
 def artifact_root() -> str:

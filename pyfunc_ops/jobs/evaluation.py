@@ -48,7 +48,7 @@ from pyfunc_ops.errors import (
     ResourceNotFoundError,
 )
 from pyfunc_ops.jobs.metrics import MODEL_TYPES, compute_metrics, load_custom_metric
-from pyfunc_ops.jobs.request import LoadOptions, make_request
+from pyfunc_ops.jobs.request import LoadOptions, check_batch_size, make_request
 from pyfunc_ops.jobs.scoring import DEFAULT_BATCH_SIZE
 from pyfunc_ops.jobs.thresholds import MetricThreshold, check_thresholds, parse_thresholds
 
@@ -122,11 +122,7 @@ class EvaluateRequest(LoadOptions):
                 f"evaluate_model: baseline_metrics must be one of {list(BASELINE_METRICS)}; "
                 f"got {self.baseline_metrics!r}."
             )
-        size = self.batch_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InvalidParameterError(
-                f"evaluate_model: batch_size must be a positive number of rows; got {size!r}."
-            )
+        check_batch_size(self.batch_size, "evaluate_model: ")
         if isinstance(self.custom_metrics, str):
             raise InvalidParameterError(
                 "evaluate_model: custom_metrics must be a list of dotted paths, e.g. "
@@ -257,7 +253,7 @@ def _score(
     """Stream the dataset; ``(labels, [predictions of each model], rows)``."""
     import numpy as np
 
-    from pyfunc_ops.jobs.inputs import list_input_files, read_batches, rebatch
+    from pyfunc_ops.jobs.inputs import list_input_files, model_columns, read_batches, rebatch
 
     fs, files, fmt = list_input_files(request.data_url, request.input_format)
     labels: list[Any] = []
@@ -271,17 +267,9 @@ def _score(
                     f"evaluation data {path!r} has no label column {request.target!r}; its "
                     f"columns are {names}. Fix target."
                 )
-            features = (
-                list(request.columns)
-                if request.columns
-                else [n for n in names if n != request.target]
+            features = model_columns(
+                names, request.columns or None, request.target, path, "every column but the target"
             )
-            missing = [c for c in features if c not in names]
-            if missing:
-                raise InvalidParameterError(
-                    f"model input columns {missing} are not in {path!r}, which has {names}; "
-                    "fix columns (or leave it unset to pass every column but the target)."
-                )
             frame = table.select(features).to_pandas()
             labels.append(table.column(request.target).to_numpy(zero_copy_only=False))
             for index, (uri, model) in enumerate(models):

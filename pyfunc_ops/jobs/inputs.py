@@ -260,16 +260,21 @@ def kept_columns(
 
 
 def model_columns(
-    available: Sequence[str], columns: Sequence[str] | None, key_column: str | None, path: str
+    available: Sequence[str],
+    columns: Sequence[str] | None,
+    excluded: str | None,
+    path: str,
+    default: str = "every input column",
 ) -> list[str]:
     """The columns the model receives: ``columns`` as given, else every input column but
-    the key column (an identifier copied to the output, never a feature, unless listed)."""
+    ``excluded`` (scoring's key column, an identifier copied to the output; evaluation's
+    label column), which ``default`` describes in the message."""
     if columns is None:
-        return [c for c in available if c != key_column]
+        return [c for c in available if c != excluded]
     missing = [c for c in columns if c not in available]
     if missing:
         raise InvalidParameterError(
             f"model input columns {missing} are not in {path!r}, which has {list(available)}; "
-            "fix columns (or leave it unset to pass every input column)."
+            f"fix columns (or leave it unset to pass {default})."
         )
     return list(columns)

@@ -20,7 +20,14 @@ from pyfunc_ops.errors import InvalidParameterError
 
 R = TypeVar("R")
 
-__all__ = ["LoadOptions", "field_names", "make_request", "option_defaults", "required_fields"]
+__all__ = [
+    "LoadOptions",
+    "check_batch_size",
+    "field_names",
+    "make_request",
+    "option_defaults",
+    "required_fields",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -67,6 +74,15 @@ class LoadOptions:
         if self.params is None:
             return model.predict(frame)
         return model.predict(frame, params=dict(self.params))
+
+
+def check_batch_size(size: object, prefix: str = "") -> None:
+    """Refuse a ``batch_size`` that is not a positive whole number of rows (``True`` is
+    not one); ``prefix`` names the job in the message (``"evaluate_model: "``)."""
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise InvalidParameterError(
+            f"{prefix}batch_size must be a positive number of rows; got {size!r}."
+        )
 
 
 def _fields(request_type: type[Any]) -> tuple[dataclasses.Field[Any], ...]:

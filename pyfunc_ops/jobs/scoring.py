@@ -56,7 +56,7 @@ from pyfunc_ops.jobs.inputs import (
 )
 from pyfunc_ops.jobs.outputs import open_parquet_writer
 from pyfunc_ops.jobs.pipeline import run_pipeline
-from pyfunc_ops.jobs.request import LoadOptions, make_request
+from pyfunc_ops.jobs.request import LoadOptions, check_batch_size, make_request
 
 if TYPE_CHECKING:
     import fsspec
@@ -102,11 +102,7 @@ class ScoreFilesRequest(LoadOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        size = self.batch_size
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InvalidParameterError(
-                f"batch_size must be a positive number of rows; got {size!r}."
-            )
+        check_batch_size(self.batch_size)
         if self.output_mode not in OUTPUT_MODES:
             raise InvalidParameterError(
                 f"output_mode must be one of {list(OUTPUT_MODES)}; got {self.output_mode!r} "

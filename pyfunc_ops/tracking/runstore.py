@@ -18,8 +18,8 @@ from pyfunc_ops.tracking import hints
 from pyfunc_ops.tracking.entities import Metric, Run, RunStatus
 from pyfunc_ops.tracking.sqlutil import now_ms
 from pyfunc_ops.tracking.validation import (
+    string_values,
     validate_batch,
-    validate_key,
     validate_max_results,
     validate_tags,
     validate_text,
@@ -106,7 +106,7 @@ class RunStoreBase(abc.ABC):
         run_id: str | None = None,
     ) -> Run:
         """A new RUNNING run."""
-        tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
+        tag_values = string_values(tags, "tag")
         return self._create_run(run_name, tag_values, start_time, artifact_root, run_id)
 
     @abc.abstractmethod

@@ -33,9 +33,7 @@ def normalize_uri(uri: str) -> str:
         if rest != "//" and not rest.startswith("///"):
             raise refuse(uri, "a SQLite URL is 'sqlite:///<path>' (three slashes, then the path)")
         return uri
-    if not rest.startswith("//"):
-        raise refuse(uri, f"expected '{scheme}://' (two slashes) before the host")
-    check_authority(uri, rest[2:])
+    check_authority(uri)
     if "+" in scheme:
         return "postgresql" + scheme[len(dialect) :] + ":" + rest
     return "postgresql+psycopg:" + rest

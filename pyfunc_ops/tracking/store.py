@@ -37,6 +37,7 @@ from pyfunc_ops.tracking.entities import ModelVersion, RegisteredModel
 from pyfunc_ops.tracking.filters import Condition
 from pyfunc_ops.tracking.runstore import RunStoreBase, canonical_status
 from pyfunc_ops.tracking.validation import (
+    string_values,
     validate_key,
     validate_tags,
     validate_text,
@@ -162,7 +163,7 @@ class RegistryStoreBase(abc.ABC):
         name = validate_model_name(name)
         validate_tags(tags, "create_registered_model")
         validate_text(description, "description", "create_registered_model")
-        return self._create_registered_model(name, _tag_values(tags), description)
+        return self._create_registered_model(name, string_values(tags, "tag"), description)
 
     @abc.abstractmethod
     def _create_registered_model(
@@ -244,7 +245,7 @@ class RegistryStoreBase(abc.ABC):
             )
         validate_tags(tags, "create_model_version")
         return self._create_model_version(
-            name, source, run_id, _tag_values(tags), description, digest
+            name, source, run_id, string_values(tags, "tag"), description, digest
         )
 
     @abc.abstractmethod
@@ -413,10 +414,6 @@ class RegistryStoreBase(abc.ABC):
 
     @abc.abstractmethod
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...
-
-
-def _tag_values(tags: Mapping[str, Any] | None) -> dict[str, str]:
-    return {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
 
 
 class Stores(NamedTuple):

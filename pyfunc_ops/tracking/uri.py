@@ -49,10 +49,14 @@ def refuse(uri: str, problem: str) -> InvalidURIError:
     )
 
 
-def check_authority(uri: str, rest: str) -> None:
-    """The ``user:password@host:port`` part of a server URL (``rest`` is what follows
-    ``://``): a numeric port, a host."""
-    authority = rest.split("/", 1)[0].split("?", 1)[0]
+def check_authority(uri: str) -> str:
+    """What follows ``scheme:`` in a server URL, checked: ``//`` then the
+    ``user:password@host:port`` part, with a numeric port and a host. One check for every
+    server backend, so they refuse the same mistakes with the same words."""
+    scheme, _, rest = uri.partition(":")
+    if not rest.startswith("//"):
+        raise refuse(uri, f"expected '{scheme.lower()}://' (two slashes) before the host")
+    authority = rest[2:].split("/", 1)[0].split("?", 1)[0]
     hostport = authority.rpartition("@")[2]
     match = _HOST_PORT.match(hostport)
     port = match["port"] if match else None
@@ -60,6 +64,7 @@ def check_authority(uri: str, rest: str) -> None:
         raise refuse(uri, f"the port in {redact(hostport)!r} is not a number from 1 to 65535")
     if not hostport.split(":", 1)[0] and not authority.startswith("["):
         raise refuse(uri, "the host name is missing after '://'")
+    return rest
 
 
 def is_server_uri(uri: str) -> bool:

@@ -103,6 +103,12 @@ def metric_value(value: Any, key: str) -> float:
         ) from exc
 
 
+def string_values(values: Mapping[str, Any] | None, kind: str) -> dict[str, str]:
+    """``values`` with checked keys (``kind``: ``"tag"`` or ``"param"``) and values as
+    strings: what every store keeps for tags and params, whatever the caller passed."""
+    return {validate_key(k, kind): str(v) for k, v in (values or {}).items()}
+
+
 def validate_batch(
     run_id: str,
     metrics_: Iterable[Any],
@@ -123,15 +129,14 @@ def validate_batch(
                 "timestamp": int(m.timestamp) if m.timestamp else now,
             }
         )
-    param_values = {validate_key(k, "param"): str(v) for k, v in (params_ or {}).items()}
+    param_values = string_values(params_, "param")
     for key, value in param_values.items():
         if len(value) > MAX_PARAM_VALUE_LENGTH:
             raise InvalidParameterError(
                 f"param {key!r} of run {run_id!r} is {len(value)} characters long; the "
                 f"limit is {MAX_PARAM_VALUE_LENGTH}: log long text as an artifact instead"
             )
-    tag_values = {validate_key(k, "tag"): str(v) for k, v in (tags or {}).items()}
-    return metric_rows, param_values, tag_values
+    return metric_rows, param_values, string_values(tags, "tag")
 
 
 def new_params(

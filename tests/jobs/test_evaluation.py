@@ -326,6 +326,10 @@ def test_data_errors(regressors: dict[str, Any], tmp_path: Path) -> None:
         evaluate_model(
             "models:/ridge/2", regressors["data"], "target", columns=["nope"], log_to_run=False
         )
+    with pytest.raises(InvalidParameterError, match="leave it unset to pass every column but the"):
+        evaluate_model(
+            "models:/ridge/2", regressors["data"], "target", columns=["nope"], log_to_run=False
+        )
     with pytest.raises(InputNotFoundError, match="does not exist"):
         evaluate_model("models:/ridge/2", str(tmp_path / "missing.parquet"), "target")
     empty = tmp_path / "empty.parquet"

@@ -189,6 +189,12 @@ def test_errors(tmp_path: Path) -> None:
         score_files("m", src, out, keep_columns=["zz"], model=Recorder())
     with pytest.raises(InvalidParameterError, match="input_format 'xml' is not supported"):
         score_files("m", src, out, input_format="xml", model=Recorder())
+    with pytest.raises(
+        InvalidParameterError,
+        match=r"model input columns \['zz'\] are not in .*; fix columns \(or leave it unset "
+        r"to pass every input column\)",
+    ):
+        score_files("m", src, out, columns=["a", "zz"], model=Recorder())
 
     class Short:
         def predict(self, df: pd.DataFrame) -> np.ndarray:

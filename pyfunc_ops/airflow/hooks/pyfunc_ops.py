@@ -201,7 +201,7 @@ class PyfuncOpsHook(BaseHook):
         given = self._given or PyfuncOpsConfig(tracking_uri="", artifact_root="")
         return replace(
             given,
-            tracking_uri=_tracking_uri(settings),
+            tracking_uri=settings.effective_tracking_uri,
             artifact_root=settings.artifact_root,
         )
 
@@ -248,7 +248,7 @@ class PyfuncOpsHook(BaseHook):
         from pyfunc_ops.tracking.uri import missing_sqlite_folder
 
         try:
-            tracking_uri = _tracking_uri(self.get_settings())
+            tracking_uri = self.get_settings().effective_tracking_uri
             folder = missing_sqlite_folder(tracking_uri)
             if folder is not None:
                 return False, redact(
@@ -268,12 +268,6 @@ class PyfuncOpsHook(BaseHook):
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """The form's hidden fields, labels and placeholders (from ``connection_form``)."""
         return connection_form.ui_field_behaviour()
-
-
-def _tracking_uri(settings: Settings) -> str:
-    """The tracking URI ``settings`` name, else their embedded default (a process-wide
-    ``set_tracking_uri`` is the client's business, not the connection's)."""
-    return settings.tracking_uri or settings.default_tracking_uri
 
 
 def _extras(extra: Any, conn_id: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from pyfunc_ops.tracking.rest.http import ServerConfig, ServerConnection, connec
 from pyfunc_ops.tracking.rest.registry import RestRegistryStore
 from pyfunc_ops.tracking.rest.runs import RestRunStore
 from pyfunc_ops.tracking.store import Stores
-from pyfunc_ops.tracking.uri import check_authority, refuse
+from pyfunc_ops.tracking.uri import check_authority
 
 __all__ = [
     "MlflowArtifactsFileSystem",
@@ -36,10 +36,7 @@ __all__ = [
 
 def normalize_uri(uri: str) -> str:
     """An MLflow tracking server's URL, checked, without a trailing ``/``."""
-    scheme, _, rest = uri.partition(":")
-    if not rest.startswith("//"):
-        raise refuse(uri, f"expected '{scheme.lower()}://' (two slashes) before the host")
-    check_authority(uri, rest[2:])
+    check_authority(uri)
     return uri.rstrip("/")
 
 
