@@ -257,10 +257,9 @@ def save_model(
         # MLflow records the session options even when there are none (``null``), which
         # add_sections would leave out.
         staged.model.flavors[FLAVOR_NAME]["onnx_session_options"] = options
-        # MLflow's onnx flavor infers no signature from an input example: neither do we.
-        staged.model.signature = signature
 
-    return FlavorFiles(write_onnx, get_default_pip_requirements())
+    # MLflow's onnx flavor infers no signature from an input example: neither do we.
+    return FlavorFiles(write_onnx, get_default_pip_requirements(), infer_signature=False)
 
 
 def log_model(

@@ -302,12 +302,15 @@ class FlavorFiles:
     """What a flavor's checks hand the save pipeline (see :func:`saves_model`): ``write``
     writes the flavor's files and MLmodel sections into the staged folder, with
     ``default_requirements``; ``signature`` and ``input_example`` replace the caller's
-    where the flavor settled them itself (inferred, or left out as MLflow does)."""
+    where the flavor settled them itself (inferred, or left out as MLflow does);
+    ``infer_signature=False`` records no signature inferred from the input example (the
+    flavors whose MLflow counterpart infers none)."""
 
     write: Callable[[StagedModel], None]
     default_requirements: list[str]
     signature: Any = AS_GIVEN
     input_example: Any = AS_GIVEN
+    infer_signature: bool = True
 
 
 def saves_model(check: Callable[P, FlavorFiles]) -> Callable[P, Model]:
@@ -345,6 +348,7 @@ def saves_model(check: Callable[P, FlavorFiles]) -> Callable[P, Model]:
             given["extra_pip_requirements"],
             files.default_requirements,
             metadata=given.get("metadata"),
+            infer_signature=files.infer_signature,
         )
 
     # help() and inspect show the flavor's parameters and what the caller gets back.

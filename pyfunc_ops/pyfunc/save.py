@@ -117,12 +117,15 @@ def write_model(
     default_requirements: list[str] | None = None,
     *,
     metadata: dict[str, Any] | None = None,
+    infer_signature: bool = True,
 ) -> Model:
     """Save a model to the local folder ``path`` (refused if it exists, non-empty).
 
     The save pipeline every flavor shares: ``write_flavor`` writes the flavor's files into
     the staged folder and adds its sections (python_function included) to the model.
     ``metadata`` (MLflow's ``metadata=``: a dict of YAML values) goes into the MLmodel.
+    Without a ``signature``, one is inferred from ``input_example`` unless
+    ``infer_signature`` is false.
     Nothing appears at ``path`` unless every step succeeds.
     """
     from pyfunc_ops.models.example import save_input_example
@@ -141,10 +144,10 @@ def write_model(
         if input_example is not None:
             info, frame = save_input_example(tmp, input_example)
             model.saved_input_example_info = info
-            if signature is None:
-                from pyfunc_ops.models.signature import infer_signature
+            if signature is None and infer_signature:
+                from pyfunc_ops.models.signature import infer_signature as infer
 
-                signature = infer_signature(frame)
+                signature = infer(frame)
         if signature is not None:
             model.signature = signature
         conda, reqs = env_files.resolve_requirements(

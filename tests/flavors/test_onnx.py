@@ -66,6 +66,22 @@ def test_the_mlmodel_has_mlflows_keys_and_requirements(tmp_path: Path) -> None:
     assert not any(r.startswith("pyfunc") for r in reqs)
 
 
+def test_a_given_signature_is_checked_and_recorded_like_every_flavors(tmp_path: Path) -> None:
+    from pyfunc_ops.models import ModelSignature, infer_signature
+
+    given = infer_signature(frame(3)).to_dict()  # the dict form is accepted, as elsewhere
+    model = pyfunc_onnx.save_model(
+        _linear(), tmp_path / "m", signature=given, input_example=frame(3)
+    )
+    assert isinstance(model.signature, ModelSignature)
+    assert model.signature.to_dict() == given
+    data = yaml.safe_load((tmp_path / "m" / "MLmodel").read_text())
+    assert data["signature"]["inputs"] == given["inputs"]
+    with pytest.raises(InvalidParameterError, match="signature must be a ModelSignature"):
+        pyfunc_onnx.save_model(_linear(), tmp_path / "bad", signature="x1 float")
+    assert not (tmp_path / "bad").exists()
+
+
 def test_a_listed_provider_this_build_lacks_falls_back_to_cpu(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
