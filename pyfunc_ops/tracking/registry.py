@@ -307,11 +307,12 @@ class RegistryStore(RegistryStoreBase):
             raise self._exists(new_name) from exc
         return self.get_registered_model(new_name)
 
-    def _delete_registered_model_tag(self, name: str, key: str) -> None:
+    def _delete_registered_model_tag(self, name: str, key: str) -> bool:
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             table = registered_model_tags
-            conn.execute(table.delete().where(and_(table.c.name == name, table.c.key == key)))
+            statement = table.delete().where(and_(table.c.name == name, table.c.key == key))
+            return bool(conn.execute(statement).rowcount)
 
     # -- model versions -------------------------------------------------------------------
 
@@ -442,15 +443,14 @@ class RegistryStore(RegistryStoreBase):
             key_columns = {"name": name, "version": number, "key": key}
             upsert(conn, model_version_tags, key_columns, {"value": value})
 
-    def _delete_model_version_tag(self, name: str, number: int, key: str) -> None:
+    def _delete_model_version_tag(self, name: str, number: int, key: str) -> bool:
         with write_transaction(self._engine) as conn:
             self._require_version(conn, name, number)
             table = model_version_tags
-            conn.execute(
-                table.delete().where(
-                    and_(table.c.name == name, table.c.version == number, table.c.key == key)
-                )
+            statement = table.delete().where(
+                and_(table.c.name == name, table.c.version == number, table.c.key == key)
             )
+            return bool(conn.execute(statement).rowcount)
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -504,11 +504,12 @@ class RegistryStore(RegistryStoreBase):
             )
         return bool(conn.execute(statement).rowcount == 1)
 
-    def _delete_alias(self, name: str, alias: str) -> None:
+    def _delete_alias(self, name: str, alias: str) -> bool:
         with write_transaction(self._engine) as conn:
             self._require_model(conn, name, lock=True)
             table = registered_model_aliases
-            conn.execute(table.delete().where(and_(table.c.name == name, table.c.alias == alias)))
+            statement = table.delete().where(and_(table.c.name == name, table.c.alias == alias))
+            return bool(conn.execute(statement).rowcount)
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         with read_transaction(self._engine) as conn:

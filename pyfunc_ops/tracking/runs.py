@@ -221,9 +221,10 @@ class RunStore(RunStoreBase):
             for key, value in tags.items():
                 upsert(conn, run_tags, {"run_id": run_id, "key": key}, {"value": value})
 
-    def _delete_tag(self, run_id: str, key: str) -> None:
+    def _delete_tag(self, run_id: str, key: str) -> bool:
         with write_transaction(self._engine) as conn:
             self._require(conn, run_id)
-            conn.execute(
-                run_tags.delete().where(and_(run_tags.c.run_id == run_id, run_tags.c.key == key))
+            statement = run_tags.delete().where(
+                and_(run_tags.c.run_id == run_id, run_tags.c.key == key)
             )
+            return bool(conn.execute(statement).rowcount)

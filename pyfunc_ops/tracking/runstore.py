@@ -163,13 +163,14 @@ class RunStoreBase(abc.ABC):
     ) -> None: ...
 
     def delete_tag(self, run_id: str, key: str) -> None:
-        tags = self.get_run(run_id).data.tags
-        if key not in tags:
+        if not self._delete_tag(run_id, key):
+            tags = self.get_run(run_id).data.tags
             raise ResourceNotFoundError(
                 f"run {run_id!r} has no tag {key!r}; its tags: "
                 + hints.listing(hints.ranked(key, sorted(tags)), "none")
             )
-        self._delete_tag(run_id, key)
 
     @abc.abstractmethod
-    def _delete_tag(self, run_id: str, key: str) -> None: ...
+    def _delete_tag(self, run_id: str, key: str) -> bool:
+        """Delete the tag; ``False`` when the run has no such tag. A missing run raises
+        its not-found error."""

@@ -4,7 +4,7 @@ fsspec's model: a backend implements a few primitives (the ``_``-prefixed abstra
 methods, plus the public ones no other call can be built from), and this base owns
 everything that must be the same whichever store the tracking URI names: argument checks,
 the "not found" wording (with :mod:`pyfunc_ops.tracking.hints`), the derived calls (latest
-versions per stage, tag and alias deletes that say what exists, the alias compare-and-set)
+versions per stage, the "no such tag or alias" answer of a delete, the alias compare-and-set)
 and the search conditions' canonical form. ``TrackingClient``, the fluent API and
 :mod:`pyfunc_ops.tracking.locate` are written against these two classes only.
 
@@ -218,13 +218,15 @@ class RegistryStoreBase(abc.ABC):
     def _rename_registered_model(self, name: str, new_name: str) -> RegisteredModel: ...
 
     def delete_registered_model_tag(self, name: str, key: str) -> None:
-        tags = self.get_registered_model(name).tags
-        if key not in tags:
+        name = validate_model_name(name)
+        if not self._delete_registered_model_tag(name, key):
+            tags = self.get_registered_model(name).tags
             raise _no_tag(f"registered model {name!r}", key, tags)
-        self._delete_registered_model_tag(name, key)
 
     @abc.abstractmethod
-    def _delete_registered_model_tag(self, name: str, key: str) -> None: ...
+    def _delete_registered_model_tag(self, name: str, key: str) -> bool:
+        """Delete the tag; ``False`` when the model has no such tag (the base then says
+        which tags it has). A missing model raises its not-found error."""
 
     # -- model versions -------------------------------------------------------------------
 
@@ -335,13 +337,14 @@ class RegistryStoreBase(abc.ABC):
 
     def delete_model_version_tag(self, name: str, version: int | str, key: str) -> None:
         number = validate_version(version, name)
-        tags = self.get_model_version(name, number).tags
-        if key not in tags:
+        if not self._delete_model_version_tag(name, number, key):
+            tags = self.get_model_version(name, number).tags
             raise _no_tag(f"version {number} of registered model {name!r}", key, tags)
-        self._delete_model_version_tag(name, number, key)
 
     @abc.abstractmethod
-    def _delete_model_version_tag(self, name: str, version: int, key: str) -> None: ...
+    def _delete_model_version_tag(self, name: str, version: int, key: str) -> bool:
+        """Delete the tag; ``False`` when the version has no such tag. A missing model
+        or version raises its not-found error."""
 
     def get_model_version_download_uri(self, name: str, version: int | str) -> str:
         """The artifact URL of a version (its ``source``)."""
@@ -404,13 +407,14 @@ class RegistryStoreBase(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} overrides _set_alias instead")
 
     def delete_registered_model_alias(self, name: str, alias: str) -> None:
-        aliases = self.get_registered_model(name).aliases
-        if alias not in aliases:
-            raise hints.alias_not_found(name, alias, aliases)
-        self._delete_alias(name, alias)
+        name = validate_model_name(name)
+        if not self._delete_alias(name, alias):
+            raise hints.alias_not_found(name, alias, self.get_registered_model(name).aliases)
 
     @abc.abstractmethod
-    def _delete_alias(self, name: str, alias: str) -> None: ...
+    def _delete_alias(self, name: str, alias: str) -> bool:
+        """Delete the alias; ``False`` when the model has no such alias. A missing model
+        raises its not-found error."""
 
     @abc.abstractmethod
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion: ...

@@ -167,8 +167,12 @@ class RestRegistryStore(RegistryStoreBase):
         self._conn.call("POST", "/registered-models/rename", {"name": name, "new_name": new_name})
         return self.get_registered_model(new_name)
 
-    def _delete_registered_model_tag(self, name: str, key: str) -> None:
+    def _delete_registered_model_tag(self, name: str, key: str) -> bool:
+        # Looked up first: the server answers a missing key with success.
+        if key not in self.get_registered_model(name).tags:
+            return False
         self._conn.call("DELETE", "/registered-models/delete-tag", {"name": name, "key": key})
+        return True
 
     # -- model versions -------------------------------------------------------------------
 
@@ -266,12 +270,16 @@ class RestRegistryStore(RegistryStoreBase):
         except NotFoundOnServer as exc:
             raise self._missing(name, number) from exc
 
-    def _delete_model_version_tag(self, name: str, number: int, key: str) -> None:
+    def _delete_model_version_tag(self, name: str, number: int, key: str) -> bool:
+        # Looked up first: the server answers a missing key with success.
+        if key not in self.get_model_version(name, number).tags:
+            return False
         self._conn.call(
             "DELETE",
             "/model-versions/delete-tag",
             {"name": name, "version": str(number), "key": key},
         )
+        return True
 
     # -- aliases --------------------------------------------------------------------------
 
@@ -285,8 +293,12 @@ class RestRegistryStore(RegistryStoreBase):
             {"name": name, "alias": alias, "version": str(number)},
         )
 
-    def _delete_alias(self, name: str, alias: str) -> None:
+    def _delete_alias(self, name: str, alias: str) -> bool:
+        # Looked up first: the server answers a missing alias with success.
+        if alias not in self.get_registered_model(name).aliases:
+            return False
         self._conn.call("DELETE", "/registered-models/alias", {"name": name, "alias": alias})
+        return True
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         try:

@@ -215,8 +215,12 @@ class RestRunStore(RunStoreBase):
             metric_rows = metric_rows[_BATCH_METRICS:]
             params, tag_rows = params[_BATCH_PARAMS:], tag_rows[_BATCH_TAGS:]
 
-    def _delete_tag(self, run_id: str, key: str) -> None:
+    def _delete_tag(self, run_id: str, key: str) -> bool:
+        # Looked up first, as the registry's tags are (and for the run's not-found message).
+        if key not in self.get_run(run_id).data.tags:
+            return False
         self._conn.call("POST", "/runs/delete-tag", {"run_id": run_id, "key": key})
+        return True
 
     # -- MLflow 3 logged models -----------------------------------------------------------
 

@@ -129,8 +129,8 @@ class MemoryRuns(RunStoreBase):
             data.metrics[row["key"]] = max(points, key=lambda m: (m.step, m.timestamp)).value
         data.tags.update(tags)
 
-    def _delete_tag(self, run_id: str, key: str) -> None:
-        del self._run(run_id).data.tags[key]
+    def _delete_tag(self, run_id: str, key: str) -> bool:
+        return self._run(run_id).data.tags.pop(key, None) is not None
 
 
 class MemoryRegistry(RegistryStoreBase):
@@ -207,8 +207,8 @@ class MemoryRegistry(RegistryStoreBase):
         self.highest[new_name] = self.highest.pop(name)
         return self._get_registered_model(new_name)
 
-    def _delete_registered_model_tag(self, name: str, key: str) -> None:
-        del self._model(name).tags[key]
+    def _delete_registered_model_tag(self, name: str, key: str) -> bool:
+        return self._model(name).tags.pop(key, None) is not None
 
     def _create_model_version(
         self,
@@ -258,8 +258,8 @@ class MemoryRegistry(RegistryStoreBase):
     def _set_model_version_tag(self, name: str, version: int, key: str, value: str) -> None:
         self._version(name, version).tags[key] = value
 
-    def _delete_model_version_tag(self, name: str, version: int, key: str) -> None:
-        del self._version(name, version).tags[key]
+    def _delete_model_version_tag(self, name: str, version: int, key: str) -> bool:
+        return self._version(name, version).tags.pop(key, None) is not None
 
     def _search_model_versions(
         self, conditions: Sequence[Condition], max_results: int | None
@@ -280,8 +280,8 @@ class MemoryRegistry(RegistryStoreBase):
     def _write_alias(self, name: str, alias: str, version: int) -> None:
         self._model(name).aliases[alias] = version
 
-    def _delete_alias(self, name: str, alias: str) -> None:
-        del self._model(name).aliases[alias]
+    def _delete_alias(self, name: str, alias: str) -> bool:
+        return self._model(name).aliases.pop(alias, None) is not None
 
     def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
         aliases = self._model(name).aliases

@@ -193,6 +193,41 @@ def test_aliases_point_and_move(client: TrackingClient) -> None:
     assert client.get_registered_model("m").aliases == {"champion": 3}
 
 
+def test_tag_deletes_and_their_errors(client: TrackingClient) -> None:
+    client.create_registered_model("m", tags={"team": "ml", "tier": "gold"})
+    _versions(client, "m", 1)
+    client.set_model_version_tag("m", 1, "stage", "qa")
+    client.set_model_version_tag("m", 1, "owner", "ana")
+
+    client.delete_registered_model_tag("m", "tier")
+    assert client.get_registered_model("m").tags == {"team": "ml"}
+    client.delete_model_version_tag("m", "1", "stage")
+    assert client.get_model_version("m", 1).tags == {"owner": "ana"}
+
+    # A tag already deleted (or never set) is not found, naming the tags that exist.
+    with pytest.raises(
+        ResourceNotFoundError, match=r"registered model 'm' has no tag 'tier'; its tags: team$"
+    ):
+        client.delete_registered_model_tag("m", "tier")
+    with pytest.raises(
+        ResourceNotFoundError,
+        match=r"version 1 of registered model 'm' has no tag 'stage'; its tags: owner$",
+    ):
+        client.delete_model_version_tag("m", 1, "stage")
+    client.delete_model_version_tag("m", 1, "owner")
+    with pytest.raises(ResourceNotFoundError, match=r"has no tag 'owner'; its tags: none$"):
+        client.delete_model_version_tag("m", 1, "owner")
+    with pytest.raises(ResourceNotFoundError, match="registered model 'x' does not exist"):
+        client.delete_registered_model_tag("x", "team")
+    with pytest.raises(ResourceNotFoundError, match="'m' has no version 7"):
+        client.delete_model_version_tag("m", 7, "owner")
+
+    client.set_registered_model_alias("m", "champion", 1)
+    client.delete_registered_model_alias("m", "champion")
+    with pytest.raises(ResourceNotFoundError, match="'m' has no alias 'champion'"):
+        client.delete_registered_model_alias("m", "champion")  # deleted once only
+
+
 def test_alias_errors(client: TrackingClient) -> None:
     client.create_registered_model("m")
     with pytest.raises(ResourceNotFoundError, match="'m' has no alias 'champ'; it has no aliases"):

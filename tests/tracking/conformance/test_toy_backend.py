@@ -30,6 +30,7 @@ from .test_registry import (  # noqa: F401 - collected here, on the toy
     test_not_found_errors_are_worded_as_by_sqlite,
     test_search_model_versions,
     test_stage_transitions_case_insensitive,
+    test_tag_deletes_and_their_errors,
     test_versions_are_numbered_per_model,
 )
 from .test_runs import (  # noqa: F401 - collected here, on the toy
