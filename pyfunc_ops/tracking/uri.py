@@ -49,9 +49,9 @@ def refuse(uri: str, problem: str) -> InvalidURIError:
     )
 
 
-def check_authority(uri: str) -> str:
-    """What follows ``scheme:`` in a server URL, checked: ``//`` then the
-    ``user:password@host:port`` part, with a numeric port and a host. One check for every
+def check_authority(uri: str) -> None:
+    """Refuse a server URL whose ``scheme:`` is not followed by ``//`` and a
+    ``user:password@host:port`` part with a host and a numeric port. One check for every
     server backend, so they refuse the same mistakes with the same words."""
     scheme, _, rest = uri.partition(":")
     if not rest.startswith("//"):
@@ -64,7 +64,6 @@ def check_authority(uri: str) -> str:
         raise refuse(uri, f"the port in {redact(hostport)!r} is not a number from 1 to 65535")
     if not hostport.split(":", 1)[0] and not authority.startswith("["):
         raise refuse(uri, "the host name is missing after '://'")
-    return rest
 
 
 def is_server_uri(uri: str) -> bool:
