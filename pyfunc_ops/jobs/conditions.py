@@ -19,7 +19,7 @@ import posixpath
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pyfunc_ops.core.uri import is_registry_uri, models_uri
+from pyfunc_ops.core.uri import models_uri
 from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError, TrackingStoreError
 from pyfunc_ops.models.mlmodel import MLMODEL_FILE_NAME
 
@@ -38,7 +38,6 @@ __all__ = [
     "observe_model_version",
     "requested_uri",
     "require_store_folder",
-    "uses_registry",
 ]
 
 logger = logging.getLogger(__name__)
@@ -170,11 +169,12 @@ def requested_uri(name: str, stage: str | None = None, alias: str | None = None)
 def model_version_info(version: ModelVersion, requested: str | None = None) -> dict[str, Any]:
     """The JSON-able summary a sensor returns (its XCom) and a trigger event carries:
     ``model_uri`` pins the version, ``requested_uri`` is the moving URI asked for."""
+    pinned = models_uri(version.name, version.version)
     return {
         "name": version.name,
         "version": version.version,
-        "model_uri": models_uri(version.name, version.version),
-        "requested_uri": requested or models_uri(version.name, version.version),
+        "model_uri": pinned,
+        "requested_uri": requested or pinned,
         "source": version.source,
         "digest": version.digest,
         "stage": version.current_stage,
@@ -208,7 +208,9 @@ def observe_model_version(client: TrackingClient, condition: VersionCondition) -
 
 def find_model(model_uri: str | os.PathLike[str]) -> dict[str, Any] | None:
     """What :class:`PyfuncModelSensor` returns for a complete model at ``model_uri``, or
-    ``None`` if there is none yet (see :func:`find_model_location`).
+    ``None`` if there is none yet: a run, registered model, version or alias that does not
+    exist yet, or a folder without its ``MLmodel`` file (writers publish it last, so a
+    half-copied folder never passes).
 
     Keys: ``model_uri`` (pinned: ``models:/<name>/<version>`` for any ``models:/`` URI that
     selects a registered version by alias, stage, ``latest`` or number; otherwise the URI
@@ -253,28 +255,12 @@ def observe_model_location(model_uri: str | os.PathLike[str]) -> str:
     return f"{location!r} has no {MLMODEL_FILE_NAME} file"
 
 
-def uses_registry(model_uri: str | os.PathLike[str]) -> bool:
-    """Whether finding ``model_uri`` asks the tracking store (``runs:/``, ``models:/``)."""
-    return is_registry_uri(model_uri)
-
-
 def find_model_location(model_uri: str | os.PathLike[str]) -> str | None:
     """The artifact location of a complete model at ``model_uri``, or ``None`` if there is
-    none yet.
-
-    ``runs:/`` and ``models:/`` URIs are resolved through the registry first; a run,
-    registered model, version or alias that does not exist yet counts as "not yet". The
-    model is complete once its ``MLmodel`` file exists: writers publish it last (atomic
-    rename locally, uploaded last to object stores), so a half-copied folder never passes.
-    """
-    from pyfunc_ops.pyfunc.localize import resolve_uri
-
-    try:
-        location = resolve_uri(model_uri)
-    except ResourceNotFoundError as exc:
-        logger.debug("not yet: %s", exc)
-        return None
-    return location if mlmodel_exists(location) else None
+    none yet: the ``location`` of :func:`find_model` (``runs:/`` and ``models:/`` URIs are
+    resolved through the registry first)."""
+    found = find_model(model_uri)
+    return None if found is None else str(found["location"])
 
 
 def mlmodel_exists(location: str) -> bool:

@@ -21,6 +21,7 @@ from pyfunc_ops.core.redact import redact
 from pyfunc_ops.core.uri import (
     ModelURI,
     canonical_location,
+    is_registry_uri,
     is_remote,
     local_path,
     parse_model_uri,
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 def resolve_uri(uri: str | os.PathLike[str] | ModelURI) -> str:
     """The artifact location (local path or fsspec URL) that ``uri`` refers to."""
     parsed = uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
-    if parsed.scheme in ("runs", "models"):
+    if is_registry_uri(parsed):
         from pyfunc_ops.tracking.client import resolve_model_uri
 
         return resolve_model_uri(parsed)
@@ -178,7 +179,7 @@ def resolve_model(uri: str | os.PathLike[str] | ModelURI) -> ResolvedModel:
     wrote the model) it loads as before, ``verified=False``.
     """
     parsed = uri if isinstance(uri, ModelURI) else parse_model_uri(uri)
-    via_registry = parsed.scheme in ("runs", "models")
+    via_registry = is_registry_uri(parsed)
     digest: str | None = None
     target = None
     if via_registry:

@@ -41,7 +41,7 @@ from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.progress import Progress, progress
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.core.staging import FOREIGN_STALE_AFTER_S, process_alive, this_host
-from pyfunc_ops.core.uri import is_url, parse_model_uri
+from pyfunc_ops.core.uri import is_registry_uri, is_url, parse_model_uri
 from pyfunc_ops.errors import (
     ArtifactNotFoundError,
     InvalidParameterError,
@@ -478,7 +478,7 @@ def copy_artifact(uri: str, dest: Path) -> Path:
     """
     dest = Path(dest)
     parsed = parse_model_uri(uri)
-    if parsed.scheme in ("runs", "models"):
+    if is_registry_uri(parsed):
         raise InvalidURIError(
             f"Cannot copy artifact {uri!r}: {parsed.scheme}:/ URIs must be resolved to a "
             "storage location first (pyfunc_ops.pyfunc.localize.resolve_uri)."

@@ -240,7 +240,7 @@ class TrackingClient:
         validate_text(run_id, "run_id", "register_model")
         parsed = parse_model_uri(source)  # grammar: NUL, 's3:/x' and friends are refused
         source = canonical_location(source)  # MLflow's mlflow-artifacts:/x, as a URL
-        if parsed.scheme in ("runs", "models"):
+        if is_registry_uri(parsed):
             if parsed.scheme == "runs" and run_id is None:
                 run_id = parsed.run_id
             target = locate_target(parsed, self.runs, self.registry)

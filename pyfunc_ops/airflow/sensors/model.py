@@ -21,7 +21,8 @@ from airflow.sdk import PokeReturnValue
 from pyfunc_ops.airflow.sensors.base import PyfuncOpsSensor
 from pyfunc_ops.airflow.triggers.model import PyfuncModelTrigger
 from pyfunc_ops.config import use_settings
-from pyfunc_ops.jobs.conditions import find_model, observe_model_location, uses_registry
+from pyfunc_ops.core.uri import is_registry_uri
+from pyfunc_ops.jobs.conditions import find_model, observe_model_location
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -76,7 +77,7 @@ class PyfuncModelSensor(PyfuncOpsSensor):
             return observe_model_location(self.model_uri)
 
     def needs_registry(self) -> bool:
-        return uses_registry(self.model_uri)
+        return is_registry_uri(self.model_uri)
 
     def trigger(self, end_time: float) -> PyfuncModelTrigger:
         return PyfuncModelTrigger(
