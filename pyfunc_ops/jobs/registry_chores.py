@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyfunc_ops import tracking  # cheap: TrackingClient is imported on first use
+from pyfunc_ops.errors import InvalidParameterError
+
 __all__ = [
     "ModelSummary",
     "delete_registered_model",
@@ -35,12 +38,6 @@ class ModelSummary:
     last_updated: int | None = None  # milliseconds since the epoch
 
 
-def _client() -> Any:
-    from pyfunc_ops.tracking import TrackingClient
-
-    return TrackingClient()
-
-
 def list_registered_models() -> list[ModelSummary]:
     """Every registered model of the current store, in the store's order."""
     return [
@@ -50,14 +47,14 @@ def list_registered_models() -> list[ModelSummary]:
             aliases={a: int(v) for a, v in sorted((m.aliases or {}).items())},
             last_updated=m.last_updated_timestamp,
         )
-        for m in _client().search_registered_models()
+        for m in tracking.TrackingClient().search_registered_models()
     ]
 
 
 def list_model_versions(name: str) -> list[Any]:
     """The versions of ``name``, newest first. An unknown name raises
     :class:`~pyfunc_ops.errors.ResourceNotFoundError` (an empty list would hide a typo)."""
-    client = _client()
+    client = tracking.TrackingClient()
     client.get_registered_model(name)
     versions = client.search_model_versions(name=name)
     return sorted(versions, key=lambda v: int(v.version), reverse=True)
@@ -73,10 +70,17 @@ def promote(
 ) -> str:
     """Point ``alias`` at ``version`` or move it to ``stage`` (give one); returns the alias,
     or the stage the store recorded (its canonical spelling, e.g. ``Production``)."""
-    client = _client()
+    if bool(alias) == (stage is not None):
+        raise InvalidParameterError(
+            f"promote version {version} of registered model {name!r}: give alias (e.g. "
+            f"'champion') or stage (e.g. 'Production'), one of them; got alias={alias!r}, "
+            f"stage={stage!r}."
+        )
+    client = tracking.TrackingClient()
     if alias:
         client.set_registered_model_alias(name, alias, version)
         return alias
+    assert stage is not None
     mv = client.transition_model_version_stage(
         name, version, stage, archive_existing_versions=archive_existing
     )
@@ -86,7 +90,7 @@ def promote(
 def delete_registered_model(name: str) -> int:
     """Delete ``name`` with its versions, tags and aliases (their files stay); returns how
     many versions it had."""
-    client = _client()
+    client = tracking.TrackingClient()
     count = len(client.search_model_versions(name=name))
     client.delete_registered_model(name)
     return count
@@ -94,7 +98,7 @@ def delete_registered_model(name: str) -> int:
 
 def set_tag(name: str, key: str, value: str, *, version: int | None = None) -> None:
     """Tag the registered model ``name``, or with ``version`` that one version."""
-    client = _client()
+    client = tracking.TrackingClient()
     if version is None:
         client.set_registered_model_tag(name, key, value)
     else:
@@ -103,7 +107,7 @@ def set_tag(name: str, key: str, value: str, *, version: int | None = None) -> N
 
 def delete_tag(name: str, key: str, *, version: int | None = None) -> None:
     """Delete a tag of the registered model ``name``, or with ``version`` of that version."""
-    client = _client()
+    client = tracking.TrackingClient()
     if version is None:
         client.delete_registered_model_tag(name, key)
     else:

@@ -9,7 +9,7 @@ from sklearn.linear_model import LinearRegression
 
 import pyfunc_ops.sklearn as pyfunc_sklearn
 from pyfunc_ops import tracking
-from pyfunc_ops.errors import ResourceNotFoundError
+from pyfunc_ops.errors import InvalidParameterError, ResourceNotFoundError
 from pyfunc_ops.jobs.registry_chores import (
     ModelSummary,
     delete_registered_model,
@@ -56,3 +56,11 @@ def test_list_promote_tag_delete(churn: None) -> None:
 def test_an_unknown_model_is_an_error_not_an_empty_list() -> None:
     with pytest.raises(ResourceNotFoundError, match="'nope' does not exist"):
         list_model_versions("nope")
+
+
+@pytest.mark.parametrize("choice", [{}, {"alias": "champion", "stage": "Production"}])
+def test_promote_takes_an_alias_or_a_stage(churn: None, choice: dict[str, str]) -> None:
+    with pytest.raises(InvalidParameterError, match=r"give alias .* or stage .*, one of them"):
+        promote("churn", 1, **choice)
+    version = tracking.TrackingClient().get_model_version("churn", 1)
+    assert (version.current_stage, version.aliases) == ("None", [])  # nothing moved
