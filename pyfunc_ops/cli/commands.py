@@ -15,6 +15,7 @@ import argparse
 import json
 from typing import Any
 
+from pyfunc_ops import tracking  # cheap: TrackingClient is imported on first use
 from pyfunc_ops.cli.options import job_options
 from pyfunc_ops.cli.output import (
     emit,
@@ -31,12 +32,6 @@ from pyfunc_ops.cli.output import (
 from pyfunc_ops.core.uri import is_registry_uri
 from pyfunc_ops.errors import InvalidParameterError
 from pyfunc_ops.jobs.model_facts import NO_SIGNATURE
-
-
-def _client() -> Any:
-    from pyfunc_ops.tracking import TrackingClient
-
-    return TrackingClient()
 
 
 def _json(data: Any) -> None:
@@ -213,7 +208,7 @@ def models_promote(args: argparse.Namespace) -> None:
 
 
 def models_set_alias(args: argparse.Namespace) -> None:
-    _client().set_registered_model_alias(args.name, args.alias, args.version)
+    tracking.TrackingClient().set_registered_model_alias(args.name, args.alias, args.version)
     _alias_set(args)
 
 
@@ -225,12 +220,12 @@ def models_delete(args: argparse.Namespace) -> None:
 
 
 def models_rename(args: argparse.Namespace) -> None:
-    _client().rename_registered_model(args.name, args.new_name)
+    tracking.TrackingClient().rename_registered_model(args.name, args.new_name)
     emit(f"renamed registered model {args.name!r} to {args.new_name!r}")
 
 
 def models_delete_version(args: argparse.Namespace) -> None:
-    _client().delete_model_version(args.name, args.version)
+    tracking.TrackingClient().delete_model_version(args.name, args.version)
     emit(f"deleted version {args.version} of {args.name!r} (its files stay)")
 
 
@@ -253,7 +248,7 @@ def models_delete_tag(args: argparse.Namespace) -> None:
 
 
 def models_delete_alias(args: argparse.Namespace) -> None:
-    _client().delete_registered_model_alias(args.name, args.alias)
+    tracking.TrackingClient().delete_registered_model_alias(args.name, args.alias)
     emit(f"{args.name}: deleted alias {args.alias!r}")
 
 
@@ -352,7 +347,7 @@ def cache_list(args: argparse.Namespace) -> None:
     cache = cache_inventory()
     entries, root = cache.items, cache.root
     if args.json:
-        emit(json.dumps([cache_entry_facts(e) for e in entries], indent=2))
+        _json([cache_entry_facts(e) for e in entries])
         return
     if not entries:
         emit(f"the download cache at {root} is empty")
@@ -377,7 +372,7 @@ def env_list(args: argparse.Namespace) -> None:
     inventory = environment_inventory()
     envs = inventory.items
     if args.json:
-        emit(json.dumps([e.as_dict() for e in envs], indent=2))
+        _json([e.as_dict() for e in envs])
         return
     if not envs:
         emit(f"no environments in {inventory.root}")

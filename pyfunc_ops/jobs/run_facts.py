@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
+from pyfunc_ops import tracking  # cheap: TrackingClient is imported on first use
 from pyfunc_ops.core.redact import redact
 from pyfunc_ops.errors import PyfuncOpsError, ResourceNotFoundError
 
@@ -24,15 +25,9 @@ def utc_time(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _client() -> Any:
-    from pyfunc_ops.tracking import TrackingClient
-
-    return TrackingClient()
-
-
 def list_runs(limit: int = 50) -> list[Any]:
     """The newest ``limit`` runs of the current store, newest first."""
-    return list(_client().search_runs(max_results=limit))
+    return list(tracking.TrackingClient().search_runs(max_results=limit))
 
 
 def run_summary(run_id: str | None) -> dict[str, Any] | None:
@@ -42,7 +37,7 @@ def run_summary(run_id: str | None) -> dict[str, Any] | None:
     if not run_id:
         return None
     try:
-        run = _client().get_run(run_id)
+        run = tracking.TrackingClient().get_run(run_id)
     except ResourceNotFoundError:
         return {"run_id": run_id, "found": False, "params": {}, "metrics": {}}
     return {
@@ -63,7 +58,7 @@ def run_facts(run_id: str) -> dict[str, Any]:
     rest of the facts."""
     from pyfunc_ops.storage.transfer import list_tree
 
-    run = _client().get_run(run_id)
+    run = tracking.TrackingClient().get_run(run_id)
     facts: dict[str, Any] = {
         "run_id": run.info.run_id,
         "name": run.info.run_name,

@@ -93,7 +93,8 @@ class PyfuncOpsBaseOperator(TaskHookMixin, LineageMixin, BaseOperator):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        templated = [*cls.job_arguments(), *cls.template_fields, CONN_FIELD, _AWS_FIELD]
+        # (TaskHookMixin has added pyfunc_ops_conn_id to template_fields already.)
+        templated = [*cls.job_arguments(), *cls.template_fields, _AWS_FIELD]
         cls.template_fields = tuple(dict.fromkeys(templated))
         if cls.request_type is None:
             return
