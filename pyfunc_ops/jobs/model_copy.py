@@ -21,7 +21,7 @@ from pyfunc_ops.errors import IntegrityError, InvalidParameterError, ModelExists
 from pyfunc_ops.models.writer import staged_directory
 from pyfunc_ops.tracking.backends import is_tracking_uri
 
-__all__ = ["copy_model", "download_model", "is_tracking_uri"]
+__all__ = ["copy_model", "download_model"]
 
 
 def download_model(model_uri: str, dest: str | os.PathLike[str]) -> tuple[Path, str | None]:

@@ -12,8 +12,9 @@ from sklearn.linear_model import LinearRegression
 import pyfunc_ops.sklearn as pyfunc_sklearn
 from pyfunc_ops import tracking
 from pyfunc_ops.errors import InvalidParameterError, ModelExistsError
-from pyfunc_ops.jobs.model_copy import copy_model, download_model, is_tracking_uri
+from pyfunc_ops.jobs.model_copy import copy_model, download_model
 from pyfunc_ops.models.manifest import read_manifest
+from pyfunc_ops.tracking.backends import is_tracking_uri
 
 X = pd.DataFrame({"a": [1.0, 2.0, 3.0], "b": [0.0, 1.0, 0.0]})
 
