@@ -15,6 +15,7 @@ a leftover only once it is older than :data:`FOREIGN_STALE_AFTER_S`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -23,6 +24,7 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 __all__ = [
@@ -56,6 +58,20 @@ def this_host() -> str:
 def temporary_name(final_name: str) -> str:
     """A hidden name for a temporary of ``final_name`` written by this process."""
     return f".{final_name}.tmp-{_HOST}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
+
+
+def replace_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically: into a temporary beside it, then renamed
+    over it, so a reader sees the old content or the new, never part of it. On
+    ``OSError`` (a read-only or full disk) the temporary is removed and the error raised."""
+    tmp = path.parent / temporary_name(path.name)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)

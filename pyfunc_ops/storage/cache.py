@@ -30,7 +30,6 @@ in ``storage.pins``; their public names are importable from here as before.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
 import json
@@ -50,7 +49,7 @@ from pyfunc_ops.core.locks import held, timeout_error
 from pyfunc_ops.core.oserrors import os_error, os_errors
 from pyfunc_ops.core.paths import iter_tree
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.staging import temporary_name
+from pyfunc_ops.core.staging import replace_text, temporary_name
 from pyfunc_ops.errors import IntegrityError, ModelFormatError, StorageError
 from pyfunc_ops.models.manifest import validate_digest, verify
 from pyfunc_ops.storage.cache_eviction import (
@@ -196,14 +195,9 @@ def _record_stats(final: Path, folder: Path) -> None:
     """Record the size and modification time of each file of ``folder`` (the entry about
     to be published as ``final``): a hit compares them, one ``stat`` per file, and any
     difference means the entry was changed on disk (see :func:`_unchanged`)."""
-    target = stats_file(final)
-    tmp = target.parent / temporary_name(target.name)
     try:
-        tmp.write_text(json.dumps(_file_stats(folder), sort_keys=True), encoding="utf-8")
-        os.replace(tmp, target)
+        replace_text(stats_file(final), json.dumps(_file_stats(folder), sort_keys=True))
     except OSError as exc:  # a read-only or full cache: the next hit checks in full
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         log.debug("Cannot record the file stats of %s: %s", final, exc)
 
 

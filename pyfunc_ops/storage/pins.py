@@ -6,18 +6,16 @@ with a warning (never trusted) when unreadable or not what this code wrote.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyfunc_ops import config
 from pyfunc_ops.core.redact import redact
-from pyfunc_ops.core.staging import temporary_name
+from pyfunc_ops.core.staging import replace_text
 from pyfunc_ops.core.uri import SCHEME, is_remote, is_url
 from pyfunc_ops.models.manifest import validate_digest
 
@@ -80,14 +78,10 @@ def write_pin(pin: Pin, *, cache_root: Path | None = None) -> bool:
         },
         sort_keys=True,
     )
-    tmp = path.parent / temporary_name(path.name)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(payload, encoding="utf-8")
-        os.replace(tmp, path)
+        replace_text(path, payload)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink(missing_ok=True)
         log.warning(
             "Could not record the pin of %s version %s in %s (%s): it will not load from "
             "this cache while its registry is down",
