@@ -39,7 +39,6 @@ from pyfunc_ops.pyfunc.flavor_support import (
     type_name,
 )
 from pyfunc_ops.pyfunc.log import log_model_with
-from pyfunc_ops.pyfunc.validate import check_metadata
 
 if TYPE_CHECKING:
     from pyfunc_ops.models.mlmodel import Model
@@ -156,7 +155,6 @@ def save_model(
             f"keras.save_model takes a keras.Model, got {type_name(model)}."
         )
     _check_signature(signature)
-    check_metadata(metadata)
     if save_model_kwargs is not None and not isinstance(save_model_kwargs, dict):
         raise InvalidParameterError(
             f"save_model_kwargs must be a dict of keras.Model.save arguments, got "

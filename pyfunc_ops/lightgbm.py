@@ -48,7 +48,6 @@ from pyfunc_ops.pyfunc.flavor_support import (
     type_name,
 )
 from pyfunc_ops.pyfunc.log import log_model_with
-from pyfunc_ops.pyfunc.validate import check_metadata
 
 if TYPE_CHECKING:
     from pyfunc_ops.models.mlmodel import Model
@@ -196,7 +195,6 @@ def save_model(
         raise InvalidParameterError(
             f"skops_trusted_types must be a list of dotted type names, got {skops_trusted_types!r}."
         )
-    check_metadata(metadata)
     is_booster = _check_model(lgb_model)
     trusted = (
         sorted(SKOPS_LIGHTGBM_TYPES.union(skops_trusted_types or []))

@@ -42,7 +42,6 @@ from pyfunc_ops.pyfunc.flavor_support import (
     type_name,
 )
 from pyfunc_ops.pyfunc.log import log_model_with
-from pyfunc_ops.pyfunc.validate import check_metadata
 
 if TYPE_CHECKING:
     from pyfunc_ops.models.mlmodel import Model
@@ -142,7 +141,6 @@ def save_model(
             f"got {model_format!r}."
         )
     _check_model(xgb_model)
-    check_metadata(metadata)
     model_class = _model_class_name(xgb_model)
     file_name = f"model.{model_format}"
 

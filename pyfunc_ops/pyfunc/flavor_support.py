@@ -321,7 +321,8 @@ def saves_model(check: Callable[P, FlavorFiles]) -> Callable[P, Model]:
     ``signature``, ``input_example``, ``conda_env``, ``pip_requirements``,
     ``extra_pip_requirements`` and, where the flavor has it, ``metadata``) then go to
     ``pyfunc.save.write_model``, the save pipeline every flavor shares: the flavor keeps
-    only its own steps.
+    only its own steps. ``metadata`` is checked before ``check`` runs, so a bad value
+    fails before a flavor's own work (an export, a serialization) starts.
     """
     parameters = inspect.signature(check)
 
@@ -329,11 +330,13 @@ def saves_model(check: Callable[P, FlavorFiles]) -> Callable[P, Model]:
     @with_settings
     def save_model(*args: P.args, **kwargs: P.kwargs) -> Model:
         from pyfunc_ops.pyfunc.save import write_model
+        from pyfunc_ops.pyfunc.validate import check_metadata
 
-        files = check(*args, **kwargs)
         bound = parameters.bind(*args, **kwargs)
         bound.apply_defaults()
         given = bound.arguments
+        check_metadata(given.get("metadata"))
+        files = check(*args, **kwargs)
         signature = given["signature"] if files.signature is AS_GIVEN else files.signature
         example = given["input_example"]
         return write_model(

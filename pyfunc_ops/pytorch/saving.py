@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from pyfunc_ops.errors import InvalidParameterError, SerializationError
 from pyfunc_ops.pyfunc.flavor_support import FlavorFiles, add_sections, saves_model, type_name
 from pyfunc_ops.pyfunc.log import log_model_with
-from pyfunc_ops.pyfunc.validate import check_metadata
 from pyfunc_ops.pytorch.files import (
     DATA_DIR,
     DEFAULT_SERIALIZATION_FORMAT,
@@ -175,7 +174,6 @@ def save_model(
         raise InvalidParameterError(
             "extra_files is not supported by pyfunc_ops.pytorch; ship files with code_paths."
         )
-    check_metadata(metadata)
     example_to_save = input_example
     pyfunc = True
     if fmt == "pt2":
